@@ -1,0 +1,344 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/sync/semaphore"
+)
+
+// direct fetches from version control by running the go command with
+// GOPROXY=direct, as the go command itself does for a "direct" entry.
+//
+// Each run gets a fresh temporary directory under workDir holding a minimal
+// go.mod, so no go.mod or go.work around workDir is used. Runs share one
+// module cache (workDir/modcache), which the go command locks itself, so a
+// repository is cloned once and later versions are fetched incrementally;
+// at most maxDirectChildren run at once.
+type direct struct {
+	goCommand string // "" means "go" on PATH
+	workDir   string // absolute
+	env       []string
+	timeout   time.Duration
+	sem       *semaphore.Weighted
+}
+
+// goModule is the part of `go list -m -json` and `go mod download -json`
+// output that direct uses.
+type goModule struct {
+	Path     string
+	Version  string
+	Versions []string
+	Time     *time.Time
+	GoMod    string
+	Zip      string
+	Error    json.RawMessage // a string (go mod download) or {"Err": "..."} (go list -e)
+}
+
+// infoJSON is the GOPROXY protocol's .info and @latest body.
+type infoJSON struct {
+	Version string
+	Time    *time.Time `json:",omitempty"`
+}
+
+func (d *direct) fetch(ctx context.Context, req Request) (*Response, error) {
+	goCmd, err := d.lookPath()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.sem.Acquire(ctx, 1); err != nil {
+		return nil, fmt.Errorf("direct: waiting for a go command slot: %w", err)
+	}
+	defer d.sem.Release(1)
+
+	switch req.Kind {
+	case List:
+		// -retracted: the protocol's list includes retracted versions; the go
+		// command filters them itself. -versions lists tags only, never
+		// pseudo-versions.
+		m, err := d.run(ctx, goCmd, "list", "-m", "-versions", "-retracted", "-json", req.Path+"@latest")
+		if err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		for _, v := range m.Versions {
+			if !module.IsPseudoVersion(v) {
+				buf.WriteString(v)
+				buf.WriteByte('\n')
+			}
+		}
+		return memResponse(buf.Bytes(), req.Kind)
+	case Latest, Info:
+		q := req.Version
+		if req.Kind == Latest {
+			q = "latest"
+		}
+		m, err := d.run(ctx, goCmd, "list", "-m", "-json", req.Path+"@"+q)
+		if err != nil {
+			return nil, err
+		}
+		if m.Version == "" {
+			return nil, fmt.Errorf("direct: go list -m %s@%s reported no version", req.Path, q)
+		}
+		data, err := json.Marshal(infoJSON{Version: m.Version, Time: m.Time})
+		if err != nil {
+			return nil, fmt.Errorf("direct: encoding info: %w", err)
+		}
+		return memResponse(append(data, '\n'), req.Kind)
+	case Mod:
+		// go list -m reads (and caches) the go.mod of the version it resolves
+		// without downloading the zip; fall back to go mod download if it did
+		// not name the file.
+		m, err := d.run(ctx, goCmd, "list", "-m", "-json", req.Path+"@"+req.Version)
+		if err != nil {
+			return nil, err
+		}
+		if m.GoMod == "" || m.Version != req.Version {
+			if m, err = d.run(ctx, goCmd, "mod", "download", "-json", req.Path+"@"+req.Version); err != nil {
+				return nil, err
+			}
+		}
+		return d.openCached(m, m.GoMod, req)
+	case Zip:
+		m, err := d.run(ctx, goCmd, "mod", "download", "-json", req.Path+"@"+req.Version)
+		if err != nil {
+			return nil, err
+		}
+		return d.openCached(m, m.Zip, req)
+	}
+	return nil, fmt.Errorf("direct: unknown kind %q", req.Kind)
+}
+
+// lookPath finds the go command and git. Its error never wraps
+// fs.ErrNotExist: a missing tool is a server problem, not a missing module.
+func (d *direct) lookPath() (string, error) {
+	goCmd := d.goCommand
+	if goCmd == "" {
+		goCmd = "go"
+	}
+	p, err := exec.LookPath(goCmd)
+	if err != nil {
+		return "", fmt.Errorf("direct mode needs the go command and git on the host: %v (install Go or set the go command's path, or remove \"direct\" from the upstream lists)", err)
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		return "", fmt.Errorf("direct mode needs the go command and git on the host: %v (install git, or remove \"direct\" from the upstream lists)", err)
+	}
+	return p, nil
+}
+
+// openCached opens a file named by the go command's output, in the module
+// cache under workDir, and streams it.
+func (d *direct) openCached(m goModule, file string, req Request) (*Response, error) {
+	where := "direct " + req.Path + "@" + req.Version + " (" + string(req.Kind) + ")"
+	if m.Version != req.Version {
+		return nil, fmt.Errorf("%s: the go command resolved version %q", where, m.Version)
+	}
+	if file == "" || !filepath.IsAbs(file) {
+		return nil, fmt.Errorf("%s: the go command named no %s file", where, req.Kind)
+	}
+	if rel, err := filepath.Rel(d.workDir, file); err != nil || !filepath.IsLocal(rel) {
+		return nil, fmt.Errorf("%s: the go command named a file outside the work directory", where)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		// The go command just reported the file, so a missing one is not
+		// "module not found": do not wrap fs.ErrNotExist.
+		return nil, fmt.Errorf("%s: %v", where, err)
+	}
+	return fileResponse(f, req.Kind, where, "direct")
+}
+
+func memResponse(data []byte, k Kind) (*Response, error) {
+	where := "direct (" + string(k) + ")"
+	if int64(len(data)) > k.maxSize() {
+		return nil, sizeError(where, k, int64(len(data)))
+	}
+	b := &body{rc: nopCloser{bytes.NewReader(data)}, limit: k.maxSize(), kind: k, where: where}
+	return &Response{Body: b, Size: int64(len(data)), Source: "direct"}, nil
+}
+
+type nopCloser struct{ *bytes.Reader }
+
+func (nopCloser) Close() error { return nil }
+
+// Limits on captured go command output: a list of many versions is the
+// largest legitimate stdout.
+const (
+	maxDirectStdout = 32 << 20
+	maxDirectStderr = 64 << 10
+)
+
+// run runs the go command with args and decodes its JSON output.
+func (d *direct) run(ctx context.Context, goCmd string, args ...string) (goModule, error) {
+	cmdline := "go " + strings.Join(args, " ")
+	var m goModule
+	modcache := filepath.Join(d.workDir, "modcache")
+	gopath := filepath.Join(d.workDir, "gopath")
+	gocache := filepath.Join(d.workDir, "gocache")
+	runs := filepath.Join(d.workDir, "run")
+	for _, dir := range []string{modcache, gopath, gocache, runs} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return m, fmt.Errorf("direct: %w", err)
+		}
+	}
+	tmp, err := os.MkdirTemp(runs, "go-")
+	if err != nil {
+		return m, fmt.Errorf("direct: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	// A go.mod of its own keeps the go command from using any go.mod or
+	// go.work above workDir; the go command does not modify it for -m
+	// queries.
+	if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte("module modgate.invalid/direct\n"), 0o644); err != nil {
+		return m, fmt.Errorf("direct: %w", err)
+	}
+
+	timeoutErr := fmt.Errorf("%w: direct: %s did not finish within %v", ErrTimeout, cmdline, d.timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, d.timeout, timeoutErr)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goCmd, args...)
+	cmd.Dir = tmp
+	cmd.Env = d.environ(modcache, gopath, gocache)
+	stdout := &capBuffer{max: maxDirectStdout}
+	stderr := &capBuffer{max: maxDirectStderr}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	// Git children may keep the output pipes open after the go command is
+	// killed; do not wait for them forever.
+	cmd.WaitDelay = 5 * time.Second
+	runErr := cmd.Run()
+
+	if cause := context.Cause(ctx); cause != nil {
+		if errors.Is(cause, ErrTimeout) {
+			return m, cause
+		}
+		return m, fmt.Errorf("direct: %s: %w", cmdline, cause)
+	}
+	if stdout.over {
+		return m, fmt.Errorf("direct: %s: output exceeds %d bytes", cmdline, maxDirectStdout)
+	}
+	// go mod download -json reports errors in its JSON and exits 1; decode
+	// first.
+	jsonErr := json.Unmarshal(stdout.buf.Bytes(), &m)
+	if msg := m.errorText(); msg != "" {
+		return m, directError(cmdline, msg)
+	}
+	if runErr != nil {
+		msg := strings.TrimSpace(stderr.buf.String())
+		if msg == "" {
+			msg = runErr.Error()
+		}
+		return m, directError(cmdline, msg)
+	}
+	if jsonErr != nil {
+		return m, fmt.Errorf("direct: %s: decoding output: %w", cmdline, jsonErr)
+	}
+	return m, nil
+}
+
+// environ returns the child's environment: the process environment without
+// go command settings, then this package's settings, then d.env (later
+// entries win).
+func (d *direct) environ(modcache, gopath, gocache string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if isGoVar(name) {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env,
+		"GOENV=off", // no go env file of the modgate user
+		"GO111MODULE=on",
+		"GOWORK=off",
+		"GOPROXY=direct",
+		"GOSUMDB=off", // modgate verifies hashes itself
+		"GOFLAGS=-modcacherw",
+		"GOTOOLCHAIN=local", // never download a toolchain
+		"GOMODCACHE="+modcache,
+		"GOPATH="+gopath,
+		"GOCACHE="+gocache,
+	)
+	return append(env, d.env...)
+}
+
+// isGoVar reports whether name is a go command setting (GOPROXY, GOFLAGS,
+// GO111MODULE, ...). GOROOT is kept; names with an underscore after "GO",
+// such as GOOGLE_APPLICATION_CREDENTIALS, are not the go command's.
+func isGoVar(name string) bool {
+	if !strings.HasPrefix(name, "GO") || name == "GOROOT" || strings.Contains(name, "_") {
+		return false
+	}
+	return true
+}
+
+func (m goModule) errorText() string {
+	if len(m.Error) == 0 || string(m.Error) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(m.Error, &s) == nil {
+		return s
+	}
+	var e struct{ Err string }
+	if json.Unmarshal(m.Error, &e) == nil {
+		return e.Err
+	}
+	return string(m.Error)
+}
+
+// directError turns the go command's error text into an error, marked "not
+// found" when directNotFound says so.
+func directError(cmdline, msg string) error {
+	err := fmt.Errorf("direct: %s: %s", cmdline, msg)
+	if directNotFound(msg) {
+		return &notExistError{err}
+	}
+	return err
+}
+
+// directNotFound reports whether the go command's error text says that the
+// module or version does not exist. The go command has no machine-readable
+// error codes (even its -json errors are text), so matching its messages is
+// unavoidable here; this is the only place this package matches error
+// strings. The phrases come from cmd/go/internal/modfetch and modload:
+// "unknown revision", "no matching versions for query", "invalid version",
+// "not found" (also git's "Repository not found"), and HTTP 404/410 texts.
+func directNotFound(msg string) bool {
+	msg = strings.ToLower(msg)
+	if strings.Contains(msg, "executable file not found") {
+		return false // a missing tool, not a missing module
+	}
+	for _, s := range []string{"unknown revision", "no matching versions", "invalid version", "not found", "410 gone"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// capBuffer keeps the first max bytes written and notes whether there were
+// more; it never fails a write, so the child is not killed by a full pipe.
+type capBuffer struct {
+	buf  bytes.Buffer
+	max  int
+	over bool
+}
+
+func (c *capBuffer) Write(p []byte) (int, error) {
+	if room := c.max - c.buf.Len(); len(p) > room {
+		c.buf.Write(p[:max(room, 0)])
+		c.over = true
+		return len(p), nil
+	}
+	return c.buf.Write(p)
+}
