@@ -116,8 +116,8 @@ type Options struct {
 	// PrivatePatterns. "" means "direct".
 	Private string
 	// PrivatePatterns is a GOPRIVATE-syntax list of glob patterns, matched
-	// against module path prefixes with module.MatchPrefixPatterns. ""
-	// means no module is private.
+	// against module path prefixes with module.MatchPrefixPatterns (spaces
+	// around commas are ignored). "" means no module is private.
 	PrivatePatterns string
 	// Client sends the HTTP requests. nil means a client with dial and TLS
 	// handshake timeouts that follows redirects (proxy.golang.org redirects
@@ -211,11 +211,10 @@ func New(opts Options) (*Router, error) {
 		opts.Private = defaultPrivate
 	}
 	r := &Router{
-		privatePatterns: opts.PrivatePatterns,
-		client:          opts.Client,
-		timeout:         orDefault(opts.Timeout, defaultTimeout),
-		idleTimeout:     orDefault(opts.IdleTimeout, defaultIdleTimeout),
-		log:             opts.Logger,
+		client:      opts.Client,
+		timeout:     orDefault(opts.Timeout, defaultTimeout),
+		idleTimeout: orDefault(opts.IdleTimeout, defaultIdleTimeout),
+		log:         opts.Logger,
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -230,7 +229,7 @@ func New(opts Options) (*Router, error) {
 	if r.private, err = parseEntries(opts.Private); err != nil {
 		return nil, fmt.Errorf("private upstream list: %w", err)
 	}
-	if err := checkPatterns(opts.PrivatePatterns); err != nil {
+	if r.privatePatterns, err = cleanPatterns(opts.PrivatePatterns); err != nil {
 		return nil, err
 	}
 	if hasDirect(r.public) || hasDirect(r.private) {
@@ -304,19 +303,23 @@ func hasDirect(entries []entry) bool {
 	return false
 }
 
-// checkPatterns rejects GOPRIVATE patterns that path.Match cannot use;
-// module.MatchPrefixPatterns would silently never match them.
-func checkPatterns(patterns string) error {
+// cleanPatterns trims spaces around GOPRIVATE patterns (module paths have
+// none, so "a, b" can only mean "a,b", which module.MatchPrefixPatterns
+// would not see) and rejects patterns that path.Match cannot use, which
+// would silently never match.
+func cleanPatterns(patterns string) (string, error) {
+	var clean []string
 	for _, p := range strings.Split(patterns, ",") {
 		p = strings.TrimSpace(p)
 		if p == "" {
 			continue
 		}
 		if _, err := path.Match(p, ""); err != nil {
-			return fmt.Errorf("private patterns: %q: %w", p, err)
+			return "", fmt.Errorf("private patterns: %q: %w", p, err)
 		}
+		clean = append(clean, p)
 	}
-	return nil
+	return strings.Join(clean, ","), nil
 }
 
 // IsPrivate reports whether path matches the private patterns, so that it is
