@@ -1,0 +1,210 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// config holds every setting. Each is a flag, an environment variable
+// (MODGATE_ + the flag name in upper case, "-" as "_") and a key of the optional
+// YAML file given by --config; a flag wins over the environment, which wins over
+// the file. Defaults live here, in register, and nowhere else.
+type config struct {
+	Config          string
+	Listen          string
+	Data            string
+	Database        string
+	Upstream        string
+	Private         string
+	PrivateUpstream string
+	SumDB           string
+	ListTTL         time.Duration
+	FetchTimeout    time.Duration
+	UpstreamTimeout time.Duration
+	IdleTimeout     time.Duration
+	ShutdownTimeout time.Duration
+	LogLevel        string
+	LogFormat       string
+}
+
+// defaultUpstream is the go command's default GOPROXY.
+const defaultUpstream = "https://proxy.golang.org,direct"
+
+// register defines every setting on fs. Every subcommand gets all of them, so it
+// reaches the same store and data as the server.
+func (c *config) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.Config, "config", "", "optional YAML `file` with settings (keys are flag names)")
+	fs.StringVar(&c.Listen, "listen", "localhost:7070", "`address` to serve on")
+	fs.StringVar(&c.Data, "data", "./modgate-data", "`directory` for the embedded database and the artifact blobs")
+	fs.StringVar(&c.Database, "database", "", "database `DSN`: empty for the embedded SQLite database in --data, or postgres://...")
+	fs.StringVar(&c.Upstream, "upstream", defaultUpstream, "upstream `list` in GOPROXY syntax (URLs, direct, off; ',' falls through on 404/410, '|' on any error)")
+	fs.StringVar(&c.Private, "private", "", "private module `patterns` in GOPRIVATE syntax: fetched only from --private-upstream, never looked up in the public checksum database")
+	fs.StringVar(&c.PrivateUpstream, "private-upstream", "direct", "upstream `list` in GOPROXY syntax for private modules")
+	fs.StringVar(&c.SumDB, "sumdb", "sum.golang.org", "checksum database in GOSUMDB syntax (name, name+hash+key, 'name+hash+key URL', or off)")
+	fs.DurationVar(&c.ListTTL, "list-ttl", time.Minute, "how long @v/list and @latest answers are served from the cache before upstream is asked again")
+	fs.DurationVar(&c.FetchTimeout, "fetch-timeout", 10*time.Minute, "longest time one upstream fetch (including a large zip) may take")
+	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", 30*time.Second, "longest wait for an upstream's response headers or a small answer")
+	fs.DurationVar(&c.IdleTimeout, "upstream-idle-timeout", 30*time.Second, "longest pause in an upstream body before the download fails")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 2*time.Minute, "on SIGTERM, how long in-flight requests may take to finish")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
+}
+
+// envName is the environment variable of a flag.
+func envName(flagName string) string {
+	return "MODGATE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseConfig parses args for the flag set fs (on which c registered), then fills
+// every setting not given as a flag from the environment, then from the file.
+func parseConfig(fs *flag.FlagSet, c *config, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if !explicit["config"] && getenv(envName("config")) != "" {
+		c.Config = getenv(envName("config"))
+		explicit["config"] = true
+	}
+	var fileVals map[string]fileValue
+	if c.Config != "" {
+		var err error
+		fileVals, err = readConfigFile(c.Config)
+		if err != nil {
+			return err
+		}
+		for name, v := range fileVals {
+			if fs.Lookup(name) == nil || name == "config" {
+				return fmt.Errorf("%s:%d: unknown setting %q (known: %s)", c.Config, v.line, name, knownSettings(fs))
+			}
+		}
+	}
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if explicit[f.Name] {
+			return
+		}
+		if env := getenv(envName(f.Name)); env != "" {
+			if err := fs.Set(f.Name, env); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %v", envName(f.Name), env, err))
+			}
+			return
+		}
+		if v, ok := fileVals[f.Name]; ok {
+			if err := fs.Set(f.Name, v.value); err != nil {
+				errs = append(errs, fmt.Errorf("%s:%d: %s: %v", c.Config, v.line, f.Name, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return c.validate()
+}
+
+func knownSettings(fs *flag.FlagSet) string {
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name != "config" {
+			names = append(names, f.Name)
+		}
+	})
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+type fileValue struct {
+	value string
+	line  int
+}
+
+// readConfigFile reads a YAML mapping of setting names to scalars (a sequence of
+// scalars is joined with commas, as for --private patterns).
+func readConfigFile(path string) (map[string]fileValue, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	var doc yaml.Node
+	if err := yaml.NewDecoder(f).Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s:%d: expected a mapping of setting names to values", path, root.Line)
+	}
+	vals := map[string]fileValue{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		name := strings.ReplaceAll(k.Value, "_", "-")
+		if _, dup := vals[name]; dup {
+			return nil, fmt.Errorf("%s:%d: setting %q given twice", path, k.Line, k.Value)
+		}
+		switch v.Kind {
+		case yaml.ScalarNode:
+			vals[name] = fileValue{value: v.Value, line: v.Line}
+		case yaml.SequenceNode:
+			var parts []string
+			for _, e := range v.Content {
+				if e.Kind != yaml.ScalarNode {
+					return nil, fmt.Errorf("%s:%d: %s: expected a list of strings", path, e.Line, k.Value)
+				}
+				parts = append(parts, e.Value)
+			}
+			vals[name] = fileValue{value: strings.Join(parts, ","), line: v.Line}
+		default:
+			return nil, fmt.Errorf("%s:%d: %s: expected a string, number or list", path, v.Line, k.Value)
+		}
+	}
+	return vals, nil
+}
+
+func (c *config) validate() error {
+	var errs []error
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
+	}
+	if c.Data == "" {
+		errs = append(errs, errors.New("--data must not be empty"))
+	}
+	if c.Database != "" && !isPostgres(c.Database) {
+		errs = append(errs, errors.New("--database: want empty (embedded SQLite) or a postgres:// DSN"))
+	}
+	for name, d := range map[string]time.Duration{"list-ttl": c.ListTTL, "fetch-timeout": c.FetchTimeout,
+		"upstream-timeout": c.UpstreamTimeout, "upstream-idle-timeout": c.IdleTimeout, "shutdown-timeout": c.ShutdownTimeout} {
+		if d < 0 || (d == 0 && name != "list-ttl") {
+			errs = append(errs, fmt.Errorf("--%s %v: must be positive", name, d))
+		}
+	}
+	if _, err := parseSumDB(c.SumDB); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}

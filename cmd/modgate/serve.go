@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/modgate/modgate/internal/blob"
+	"github.com/modgate/modgate/proxy"
+	"github.com/modgate/modgate/proxy/upstream"
+	"github.com/modgate/modgate/proxy/verify"
+)
+
+func runServe(ctx context.Context, e *env) error {
+	if len(e.args) > 0 {
+		return &usageError{msg: fmt.Sprintf("serve takes no arguments, got %q", e.args)}
+	}
+	cfg := e.cfg
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	blobs, err := blob.Open(filepath.Join(cfg.Data, "blobs"))
+	if err != nil {
+		return err
+	}
+	if err := blobs.CleanTemp(cfg.FetchTimeout + time.Hour); err != nil {
+		e.log.Warn("cleaning temporary blobs", "err", err.Error())
+	}
+	up, err := upstream.New(upstream.Options{
+		Public:          cfg.Upstream,
+		Private:         cfg.PrivateUpstream,
+		PrivatePatterns: cfg.Private,
+		Timeout:         cfg.UpstreamTimeout,
+		IdleTimeout:     cfg.IdleTimeout,
+		WorkDir:         filepath.Join(cfg.Data, "direct"),
+		Logger:          e.log,
+	})
+	if err != nil {
+		return &usageError{msg: err.Error()}
+	}
+	sumdb, err := sumDBPassThrough(cfg.SumDB, up)
+	if err != nil {
+		return &usageError{msg: err.Error()}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	px, err := proxy.New(proxy.Options{
+		Store:        st,
+		Blobs:        blobs,
+		Upstream:     up,
+		SumDB:        sumdb,
+		ListTTL:      cfg.ListTTL,
+		FetchTimeout: cfg.FetchTimeout,
+		Logger:       e.log,
+		Metrics:      proxy.NewMetrics(reg),
+	})
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := px.Ready(ctx); err != nil {
+			e.log.Error("not ready", "err", err.Error())
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "not ready: %v\n", err)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", px)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          nil,
+	}
+	e.log.Info("listening", "addr", ln.Addr().String(), "version", version(),
+		"database", databaseKind(cfg.Database), "data", cfg.Data, "upstream", redactList(cfg.Upstream))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	e.log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	px.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	e.log.Info("stopped")
+	return nil
+}
+
+// sumDBPassThrough resolves where /sumdb/<name>/ requests go: the URL in the
+// setting, else the first upstream proxy's /sumdb/<name> endpoint (as the go
+// command reaches the database), else the database itself.
+func sumDBPassThrough(setting string, up *upstream.Router) (proxy.SumDB, error) {
+	db, err := verify.ParseSumDB(setting)
+	if err != nil || db.Off {
+		return proxy.SumDB{}, err
+	}
+	u := db.URL
+	if u == "" {
+		if p := up.FirstProxyURL(); p != "" && !isFileURL(p) {
+			u = p + "/sumdb/" + db.Name
+		} else {
+			u = "https://" + db.Name
+		}
+	}
+	return proxy.SumDB{Name: db.Name, URL: u}, nil
+}
+
+func isFileURL(s string) bool { return len(s) >= 7 && s[:7] == "file://" }
+
+func databaseKind(dsn string) string {
+	if dsn == "" {
+		return "sqlite"
+	}
+	return "postgres"
+}
+
+// redactList removes passwords from the URLs of a GOPROXY-syntax list, for logs.
+func redactList(list string) string {
+	var b []byte
+	start := 0
+	for i := 0; i <= len(list); i++ {
+		if i == len(list) || list[i] == ',' || list[i] == '|' {
+			part := list[start:i]
+			if u, err := url.Parse(part); err == nil && u.User != nil {
+				part = u.Redacted()
+			}
+			b = append(b, part...)
+			if i < len(list) {
+				b = append(b, list[i])
+			}
+			start = i + 1
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,213 @@
+// Package blob keeps artifact bytes (module zips) in a directory, content
+// addressed: a blob's key is the lower-case hex SHA-256 of its bytes, so a blob
+// that changed on disk no longer matches its name.
+//
+// A blob is written to a temporary file in the same directory, synced, and
+// renamed into place only once it is complete, so a crash, a cancelled client or
+// a truncated upstream body never leaves a partial blob under a real key.
+package blob
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Dir is a blob store in a local directory (which may be shared by replicas on a
+// network file system: every write is a rename of a complete file).
+type Dir struct {
+	root string
+}
+
+// Open returns the blob store rooted at dir, creating it if needed.
+func Open(dir string) (*Dir, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("blob store %s: %w", dir, err)
+	}
+	for _, d := range []string{abs, filepath.Join(abs, "tmp")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("blob store: %w", err)
+		}
+	}
+	return &Dir{root: abs}, nil
+}
+
+// ValidKey reports whether key has the form of a blob key (64 lower-case hex digits).
+func ValidKey(key string) bool {
+	if len(key) != sha256.Size*2 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *Dir) path(key string) string {
+	return filepath.Join(d.root, key[:2], key)
+}
+
+// Open opens the blob with the given key for reading. A missing blob gives an
+// error satisfying errors.Is(err, fs.ErrNotExist).
+func (d *Dir) Open(key string) (*os.File, error) {
+	if !ValidKey(key) {
+		return nil, fmt.Errorf("blob %q: invalid key: %w", key, fs.ErrNotExist)
+	}
+	return os.Open(d.path(key))
+}
+
+// Create starts a new blob. Write its bytes to the returned Writer, then call
+// Commit to keep it or Abort to drop it; exactly one of them must be called.
+func (d *Dir) Create() (*Writer, error) {
+	f, err := os.CreateTemp(filepath.Join(d.root, "tmp"), "blob-*")
+	if err != nil {
+		return nil, fmt.Errorf("blob store: %w", err)
+	}
+	return &Writer{dir: d, f: f, h: sha256.New()}, nil
+}
+
+// Check verifies that the store can create and remove a file (for readiness probes).
+func (d *Dir) Check() error {
+	w, err := d.Create()
+	if err != nil {
+		return err
+	}
+	return w.Abort()
+}
+
+// Writer is a blob being written. It is not safe for concurrent use.
+type Writer struct {
+	dir  *Dir
+	f    *os.File
+	h    hash.Hash
+	n    int64
+	done bool
+}
+
+// Write appends p to the blob.
+func (w *Writer) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.h.Write(p[:n])
+	w.n += int64(n)
+	return n, err
+}
+
+// Size is the number of bytes written so far.
+func (w *Writer) Size() int64 { return w.n }
+
+// Sum is the hex SHA-256 of the bytes written so far: the key Commit will use.
+func (w *Writer) Sum() string { return hex.EncodeToString(w.h.Sum(nil)) }
+
+// TempPath is the path of the file being written, for checks that need to read
+// it (such as zip validation) before it is committed. It must not be modified.
+func (w *Writer) TempPath() string { return w.f.Name() }
+
+// Commit syncs the bytes and moves them under their content key, returning the
+// key and size. If a blob with the same key exists already it is kept (same
+// bytes, by construction) and the temporary file is removed.
+func (w *Writer) Commit() (key string, size int64, err error) {
+	if w.done {
+		return "", 0, errors.New("blob: writer already finished")
+	}
+	w.done = true
+	key = w.Sum()
+	name := w.f.Name()
+	defer func() {
+		if err != nil {
+			os.Remove(name)
+		}
+	}()
+	if err := w.f.Sync(); err != nil {
+		w.f.Close()
+		return "", 0, fmt.Errorf("blob: sync: %w", err)
+	}
+	if err := w.f.Close(); err != nil {
+		return "", 0, fmt.Errorf("blob: close: %w", err)
+	}
+	final := w.dir.path(key)
+	if _, err := os.Stat(final); err == nil {
+		os.Remove(name)
+		return key, w.n, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return "", 0, fmt.Errorf("blob: %w", err)
+	}
+	if err := os.Chmod(name, 0o644); err != nil {
+		return "", 0, fmt.Errorf("blob: %w", err)
+	}
+	if err := os.Rename(name, final); err != nil {
+		return "", 0, fmt.Errorf("blob: %w", err)
+	}
+	syncDir(filepath.Dir(final))
+	return key, w.n, nil
+}
+
+// Abort drops the blob. It is safe to call after Commit (then it does nothing).
+func (w *Writer) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	w.f.Close()
+	if err := os.Remove(w.f.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("blob: %w", err)
+	}
+	return nil
+}
+
+// CleanTemp removes temporary files older than minAge, left by a process that
+// crashed mid-write. minAge must exceed the longest write any replica sharing the
+// directory may be doing (it runs at start-up).
+func (d *Dir) CleanTemp(minAge time.Duration) error {
+	dir := filepath.Join(d.root, "tmp")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil || !strings.HasPrefix(e.Name(), "blob-") || time.Since(info.ModTime()) < minAge {
+			continue
+		}
+		os.Remove(filepath.Join(dir, e.Name()))
+	}
+	return nil
+}
+
+// syncDir makes a rename durable; errors are ignored because some file systems
+// do not support syncing directories.
+func syncDir(dir string) {
+	if f, err := os.Open(dir); err == nil {
+		f.Sync()
+		f.Close()
+	}
+}
+
+// Verify re-hashes the blob named key and reports whether its bytes still match.
+func (d *Dir) Verify(key string) error {
+	f, err := d.Open(key)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("blob %s: %w", key, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != key {
+		return fmt.Errorf("blob %s: content changed on disk (now sha256 %s)", key, got)
+	}
+	return nil
+}

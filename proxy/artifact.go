@@ -1,0 +1,241 @@
+package proxy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"time"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+
+	"github.com/modgate/modgate/internal/store"
+	"github.com/modgate/modgate/proxy/upstream"
+	"github.com/modgate/modgate/proxy/verify"
+)
+
+// Info is the JSON of an .info file (and of @latest).
+type Info struct {
+	Version string
+	Time    time.Time
+}
+
+// serveArtifact serves an immutable .info, .mod or .zip of a canonical version.
+func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req request) error {
+	kind := store.Kind(req.kind)
+	a, err := s.artifact(r.Context(), req.mod, kind, req.noFetch)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-cache") // revalidate: the gate decides on every request
+	switch kind {
+	case store.KindInfo:
+		serveBytes(w, r, "application/json", a.SHA256, a.CreatedAt, a.Data)
+	case store.KindMod:
+		serveBytes(w, r, "text/plain; charset=utf-8", a.SHA256, a.CreatedAt, a.Data)
+	case store.KindZip:
+		f, err := s.opts.Blobs.Open(a.SHA256)
+		if err != nil {
+			return fmt.Errorf("%s@%s: zip blob %s: %w", a.Module.Path, a.Module.Version, a.SHA256, errBlobMissing(err))
+		}
+		defer f.Close()
+		h.Set("Content-Type", "application/zip")
+		h.Set("ETag", `"`+a.SHA256+`"`)
+		http.ServeContent(w, r, "", a.CreatedAt, f)
+	}
+	return nil
+}
+
+// errBlobMissing keeps a missing blob from looking like a missing module (which
+// would be a 404 and let clients fall through): it is modgate's own fault.
+func errBlobMissing(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return errors.New("blob missing from the blob store")
+	}
+	return err
+}
+
+// artifact returns the stored artifact, fetching, checking and storing it first
+// when it is missing. Concurrent calls for one artifact share one fetch, within
+// the process (singleflight) and across replicas (the store's lock).
+func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind, noFetch bool) (*store.Artifact, error) {
+	a, err := s.opts.Store.Artifact(ctx, m, kind)
+	if err == nil {
+		s.opts.Metrics.cache(string(kind), true)
+		return a, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if noFetch {
+		return nil, &module.ModuleError{Path: m.Path, Version: m.Version, Err: errFetchDisabled}
+	}
+	s.opts.Metrics.cache(string(kind), false)
+	key := string(kind) + " " + m.Path + "@" + m.Version
+	v, err := s.shared(ctx, key, func(ctx context.Context) (any, error) {
+		unlock, err := s.opts.Store.Lock(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		// Another replica may have stored it while we waited for the lock.
+		if a, err := s.opts.Store.Artifact(ctx, m, kind); err == nil {
+			return a, nil
+		}
+		return s.ingest(ctx, m, kind)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*store.Artifact), nil
+}
+
+// shared runs fn once for all concurrent callers with the same key. fn runs with
+// a context detached from the caller's (bounded by FetchTimeout), so a client
+// that goes away does not abort a fetch others wait for; a caller whose own
+// context ends stops waiting.
+func (s *Server) shared(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
+	ch := s.group.DoChan(key, func() (any, error) {
+		s.bg.Add(1)
+		defer s.bg.Done()
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.FetchTimeout)
+		defer cancel()
+		return fn(fctx)
+	})
+	select {
+	case res := <-ch:
+		return res.Val, res.Err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// ingest fetches one artifact from upstream, checks it and stores it.
+func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) (*store.Artifact, error) {
+	start := time.Now()
+	resp, err := s.opts.Upstream.Fetch(ctx, upstream.Request{Path: m.Path, Version: m.Version, Kind: upstream.Kind(kind)})
+	if err != nil {
+		s.opts.Metrics.upstream(string(kind), start, err)
+		if kind == store.KindMod && errors.Is(err, fs.ErrNotExist) {
+			return s.syntheticMod(ctx, m)
+		}
+		return nil, &upstreamError{err: &module.ModuleError{Path: m.Path, Version: m.Version, Err: err}}
+	}
+	defer resp.Body.Close()
+	var a *store.Artifact
+	if kind == store.KindZip {
+		a, err = s.ingestZip(m, resp)
+	} else {
+		a, err = s.ingestSmall(m, kind, resp)
+	}
+	s.opts.Metrics.upstream(string(kind), start, err)
+	if err != nil {
+		return nil, err
+	}
+	a.Upstream = resp.Source
+	s.opts.Metrics.upstreamBytes(string(kind), a.Size)
+	stored, err := s.opts.Store.PutArtifact(ctx, a)
+	if err != nil {
+		return nil, fmt.Errorf("%s@%s: storing .%s: %w", m.Path, m.Version, kind, err)
+	}
+	s.log.Info("fetched", "module", m.Path, "version", m.Version, "kind", string(kind),
+		"bytes", a.Size, "upstream", resp.Source, "duration", time.Since(start))
+	return stored, nil
+}
+
+// ingestSmall reads and checks an .info or .mod (both are size-capped by the
+// upstream package).
+func (s *Server) ingestSmall(m module.Version, kind store.Kind, resp *upstream.Response) (*store.Artifact, error) {
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, &upstreamError{err: fmt.Errorf("%s@%s: reading .%s from %s: %w", m.Path, m.Version, kind, resp.Source, err)}
+	}
+	switch kind {
+	case store.KindInfo:
+		if err := checkInfo(m.Path, m.Version, data); err != nil {
+			return nil, &upstreamError{err: fmt.Errorf("%s@%s: %s served a bad .info: %w", m.Path, m.Version, resp.Source, err)}
+		}
+	case store.KindMod:
+		if _, err := modfile.ParseLax("go.mod", data, nil); err != nil {
+			return nil, &upstreamError{err: fmt.Errorf("%s@%s: %s served a go.mod that does not parse: %w", m.Path, m.Version, resp.Source, err)}
+		}
+	}
+	return newSmallArtifact(m, kind, data), nil
+}
+
+func newSmallArtifact(m module.Version, kind store.Kind, data []byte) *store.Artifact {
+	sum := sha256.Sum256(data)
+	return &store.Artifact{Module: m, Kind: kind, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data)), Data: data}
+}
+
+// checkInfo checks an .info answer. want is the version asked for; empty means
+// any valid version of path (for @latest and queries).
+func checkInfo(path, want string, data []byte) error {
+	var info Info
+	if err := json.Unmarshal(data, &info); err != nil {
+		return fmt.Errorf("invalid JSON: %v", err)
+	}
+	if want != "" && info.Version != want {
+		return fmt.Errorf("it names version %q", info.Version)
+	}
+	if err := module.Check(path, info.Version); err != nil {
+		return err
+	}
+	if module.CanonicalVersion(info.Version) != info.Version {
+		return fmt.Errorf("version %q is not canonical", info.Version)
+	}
+	return nil
+}
+
+// ingestZip streams a zip into a new blob, checks it against the module zip
+// rules and commits it. A zip that fails is dropped without a trace.
+func (s *Server) ingestZip(m module.Version, resp *upstream.Response) (a *store.Artifact, err error) {
+	w, err := s.opts.Blobs.Create()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			w.Abort()
+		}
+	}()
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return nil, &upstreamError{err: fmt.Errorf("%s@%s: downloading .zip from %s: %w", m.Path, m.Version, resp.Source, err)}
+	}
+	if resp.Size >= 0 && w.Size() != resp.Size {
+		return nil, &upstreamError{err: fmt.Errorf("%s@%s: .zip from %s is %d bytes, announced %d", m.Path, m.Version, resp.Source, w.Size(), resp.Size)}
+	}
+	if err := verify.CheckZip(m, w.TempPath()); err != nil {
+		return nil, err
+	}
+	key, size, err := w.Commit()
+	if err != nil {
+		return nil, err
+	}
+	return &store.Artifact{Module: m, Kind: store.KindZip, SHA256: key, Size: size}, nil
+}
+
+// syntheticMod answers a .mod that upstream does not have for a version that
+// exists (a module without a go.mod file, as the go command treats it): the
+// go.mod it implies is "module <path>".
+func (s *Server) syntheticMod(ctx context.Context, m module.Version) (*store.Artifact, error) {
+	if _, err := s.artifact(ctx, m, store.KindInfo, false); err != nil {
+		return nil, err
+	}
+	data := []byte("module " + modfile.AutoQuote(m.Path) + "\n")
+	a := newSmallArtifact(m, store.KindMod, data)
+	a.Upstream = "synthesized"
+	stored, err := s.opts.Store.PutArtifact(ctx, a)
+	if err != nil {
+		return nil, fmt.Errorf("%s@%s: storing .mod: %w", m.Path, m.Version, err)
+	}
+	return stored, nil
+}
+

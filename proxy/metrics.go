@@ -1,0 +1,89 @@
+package proxy
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the proxy's Prometheus metrics. A nil *Metrics keeps none.
+type Metrics struct {
+	requests     *prometheus.CounterVec
+	servedBytes  *prometheus.CounterVec
+	cacheResults *prometheus.CounterVec
+	stales       *prometheus.CounterVec
+	upstreamTime *prometheus.HistogramVec
+	upBytes      *prometheus.CounterVec
+}
+
+// NewMetrics creates the proxy's metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "modgate_requests_total", Help: "Protocol requests answered, by kind and HTTP status.",
+		}, []string{"kind", "code"}),
+		servedBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "modgate_served_bytes_total", Help: "Response body bytes sent to clients, by kind.",
+		}, []string{"kind"}),
+		cacheResults: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "modgate_cache_requests_total", Help: "Cache look-ups by kind and result (hit or miss).",
+		}, []string{"kind", "result"}),
+		stales: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "modgate_stale_served_total", Help: "Stale list/latest answers served because upstream failed.",
+		}, []string{"kind"}),
+		upstreamTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "modgate_upstream_request_duration_seconds", Help: "Upstream fetch latency, by kind and outcome.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10),
+		}, []string{"kind", "outcome"}),
+		upBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "modgate_upstream_bytes_total", Help: "Bytes fetched from upstreams, by kind.",
+		}, []string{"kind"}),
+	}
+	reg.MustRegister(m.requests, m.servedBytes, m.cacheResults, m.stales, m.upstreamTime, m.upBytes)
+	return m
+}
+
+func (m *Metrics) request(kind string, code int, n int64) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(kind, strconv.Itoa(code)).Inc()
+	if n > 0 {
+		m.servedBytes.WithLabelValues(kind).Add(float64(n))
+	}
+}
+
+func (m *Metrics) cache(kind string, hit bool) {
+	if m == nil {
+		return
+	}
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	m.cacheResults.WithLabelValues(kind, result).Inc()
+}
+
+func (m *Metrics) stale(kind string) {
+	if m != nil {
+		m.stales.WithLabelValues(kind).Inc()
+	}
+}
+
+func (m *Metrics) upstream(kind string, start time.Time, err error) {
+	if m == nil {
+		return
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.upstreamTime.WithLabelValues(kind, outcome).Observe(time.Since(start).Seconds())
+}
+
+func (m *Metrics) upstreamBytes(kind string, n int64) {
+	if m != nil {
+		m.upBytes.WithLabelValues(kind).Add(float64(n))
+	}
+}

@@ -1,0 +1,329 @@
+// Package proxy serves the GOPROXY protocol (https://go.dev/ref/mod#goproxy-protocol)
+// as modgate's front door: it parses requests, answers from the cache, fetches
+// what is missing from the upstream chain exactly once, checks what it fetched
+// before storing it, and passes the checksum database through.
+//
+// Requests it answers, below the server's root:
+//
+//	<module>/@v/list                 versions, without pseudo-versions (TTL-cached, stale-if-error)
+//	<module>/@latest                 the latest version's .info (TTL-cached, stale-if-error)
+//	<module>/@v/<version>.info       immutable once fetched (a query such as "main" is never cached)
+//	<module>/@v/<version>.mod        immutable once fetched
+//	<module>/@v/<version>.zip        immutable once fetched, checked against the zip rules first
+//	sumdb/<name>/{supported,latest,lookup/...,tile/...}   the configured checksum database only
+//
+// Module paths and versions are case-escaped ("!a" for "A") as by [module.EscapePath].
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/modgate/modgate/internal/blob"
+	"github.com/modgate/modgate/internal/store"
+	"github.com/modgate/modgate/proxy/upstream"
+)
+
+// Fetcher is what the proxy needs from the upstream chain.
+type Fetcher interface {
+	// Fetch answers one request from the chain that serves req.Path. Not found is
+	// reported with errors.Is(err, fs.ErrNotExist).
+	Fetch(ctx context.Context, req upstream.Request) (*upstream.Response, error)
+	// IsPrivate reports whether path matches the private module patterns.
+	IsPrivate(path string) bool
+}
+
+// Storage is the part of the store the proxy uses.
+type Storage interface {
+	store.Artifacts
+	store.Metadata
+	store.Tiles
+	store.Locker
+	Ping(ctx context.Context) error
+}
+
+// Options configure a Server. Store, Blobs and Upstream are required.
+type Options struct {
+	Store    Storage
+	Blobs    *blob.Dir
+	Upstream Fetcher
+	// SumDB is the checksum database passed through under /sumdb/. Its zero value
+	// passes nothing through (every /sumdb/ request gets 404).
+	SumDB SumDB
+	// ListTTL is how long a cached @v/list or @latest answer is served before
+	// upstream is asked again; zero means 1 minute.
+	ListTTL time.Duration
+	// FetchTimeout bounds one upstream fetch, which goes on even if the client that
+	// started it went away (others may be waiting for it); zero means 10 minutes.
+	FetchTimeout time.Duration
+	// Logger receives structured logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Metrics receives counters; nil means none are kept.
+	Metrics *Metrics
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// SumDB names the one checksum database the proxy passes through.
+type SumDB struct {
+	Name string // e.g. "sum.golang.org"; empty disables the pass-through
+	URL  string // base URL of the database (or of a proxy's /sumdb/<name> endpoint)
+	// Client makes the requests; nil means a client with a 30s timeout.
+	Client *http.Client
+}
+
+// Server is the GOPROXY protocol handler.
+type Server struct {
+	opts   Options
+	log    *slog.Logger
+	now    func() time.Time
+	group  singleflight.Group
+	bg     sync.WaitGroup // fetches that outlive their request
+	sumdbC *http.Client
+}
+
+// New returns a Server. It does no I/O.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil || opts.Blobs == nil || opts.Upstream == nil {
+		return nil, errors.New("proxy: Store, Blobs and Upstream are required")
+	}
+	if opts.ListTTL == 0 {
+		opts.ListTTL = time.Minute
+	}
+	if opts.FetchTimeout == 0 {
+		opts.FetchTimeout = 10 * time.Minute
+	}
+	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, sumdbC: opts.SumDB.Client}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.sumdbC == nil {
+		s.sumdbC = &http.Client{Timeout: 30 * time.Second}
+	}
+	opts.SumDB.URL = strings.TrimSuffix(opts.SumDB.URL, "/")
+	s.opts.SumDB = opts.SumDB
+	return s, nil
+}
+
+// Wait blocks until every background fetch has finished (for graceful shutdown,
+// after the HTTP server stopped taking requests).
+func (s *Server) Wait() { s.bg.Wait() }
+
+// Ready reports whether the database and the blob store can be used.
+func (s *Server) Ready(ctx context.Context) error {
+	if err := s.opts.Store.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if err := s.opts.Blobs.Check(); err != nil {
+		return fmt.Errorf("blob store: %w", err)
+	}
+	return nil
+}
+
+// request is a parsed protocol request.
+type request struct {
+	kind    string // "list", "latest", "info", "mod", "zip", "sumdb"
+	mod     module.Version
+	query   bool // an .info for a non-canonical version (branch, commit, ...)
+	noFetch bool // Disable-Module-Fetch: true
+}
+
+// parse turns a URL path (below the server's root, without the leading slash)
+// into a request. Malformed paths and versions give a *badRequestError; paths
+// that are not protocol requests at all give fs.ErrNotExist.
+func parse(p string) (request, error) {
+	var r request
+	escPath, rest, ok := strings.Cut(p, "/@")
+	if !ok {
+		return r, notFound("not a module proxy request")
+	}
+	path, err := module.UnescapePath(escPath)
+	if err != nil {
+		return r, badRequest("invalid module path %q: %v", escPath, err)
+	}
+	r.mod.Path = path
+	if rest == "latest" {
+		r.kind = "latest"
+		return r, checkPath(path)
+	}
+	file, ok := strings.CutPrefix(rest, "v/")
+	if !ok {
+		return r, notFound("not a module proxy request")
+	}
+	if file == "list" {
+		r.kind = "list"
+		return r, checkPath(path)
+	}
+	dot := strings.LastIndexByte(file, '.')
+	if dot < 0 {
+		return r, notFound("not a module proxy request")
+	}
+	escVer, ext := file[:dot], file[dot+1:]
+	switch ext {
+	case "info", "mod", "zip":
+		r.kind = ext
+	default:
+		return r, notFound("not a module proxy request")
+	}
+	ver, err := module.UnescapeVersion(escVer)
+	if err != nil || ver == "" {
+		return r, badRequest("invalid version %q: %v", escVer, err)
+	}
+	r.mod.Version = ver
+	if err := checkPath(path); err != nil {
+		return r, err
+	}
+	if !semver.IsValid(ver) || module.CanonicalVersion(ver) != ver {
+		// A query (branch, tag, commit prefix): only .info may ask for one.
+		if r.kind != "info" {
+			return r, badRequest("%s@%s: .%s needs a canonical version (like v1.2.3)", path, ver, r.kind)
+		}
+		if strings.ContainsAny(ver, "<>= ") {
+			return r, badRequest("%s@%s: invalid version query", path, ver)
+		}
+		r.query = true
+		return r, nil
+	}
+	if err := module.Check(path, ver); err != nil {
+		return r, badRequest("%v", err)
+	}
+	if strings.HasSuffix(ver, "+incompatible") {
+		// +incompatible marks a v2+ version of a module without a major suffix.
+		_, major, _ := module.SplitPathVersion(path)
+		if major != "" || semver.Compare(semver.Major(ver), "v2") < 0 {
+			return r, badRequest("%s@%s: +incompatible is only valid for v2 or later of a path without a major version suffix", path, ver)
+		}
+	}
+	return r, nil
+}
+
+func checkPath(path string) error {
+	if err := module.CheckPath(path); err != nil {
+		return badRequest("%v", err)
+	}
+	return nil
+}
+
+func notFound(msg string) error {
+	return fmt.Errorf("%s: %w", msg, fs.ErrNotExist)
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	p := strings.TrimPrefix(r.URL.Path, "/")
+	rw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		rw.Header().Set("Allow", "GET, HEAD")
+		writeError(rw, http.StatusMethodNotAllowed, errors.New("modgate: method not allowed"))
+		s.observe(r, "other", rw, start, nil)
+		return
+	}
+	if rest, ok := strings.CutPrefix(p, "sumdb/"); ok {
+		err := s.serveSumDB(rw, r, rest)
+		if err != nil {
+			writeError(rw, statusOf(err), err)
+		}
+		s.observe(r, "sumdb", rw, start, err)
+		return
+	}
+	req, err := parse(p)
+	if err == nil {
+		req.noFetch = strings.EqualFold(r.Header.Get("Disable-Module-Fetch"), "true")
+		switch {
+		case req.kind == "list":
+			err = s.serveList(rw, r, req)
+		case req.kind == "latest":
+			err = s.serveLatest(rw, r, req)
+		case req.query:
+			err = s.serveQuery(rw, r, req)
+		default:
+			err = s.serveArtifact(rw, r, req)
+		}
+	}
+	if err != nil {
+		writeError(rw, statusOf(err), err)
+	}
+	kind := req.kind
+	if kind == "" {
+		kind = "other"
+	}
+	s.observe(r, kind, rw, start, err)
+}
+
+// observe records metrics and logs one request. Errors are logged here, once.
+func (s *Server) observe(r *http.Request, kind string, rw *countingWriter, start time.Time, err error) {
+	s.opts.Metrics.request(kind, rw.status, rw.n)
+	if err == nil && rw.status < 400 {
+		if s.log.Enabled(r.Context(), slog.LevelDebug) {
+			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rw.status,
+				"bytes", rw.n, "duration", time.Since(start))
+		}
+		return
+	}
+	level := slog.LevelInfo
+	switch {
+	case rw.status >= 500:
+		level = slog.LevelError
+	case rw.status == http.StatusForbidden:
+		level = slog.LevelWarn
+	}
+	attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rw.status, "duration", time.Since(start)}
+	if err != nil {
+		attrs = append(attrs, "err", err.Error())
+	}
+	s.log.Log(r.Context(), level, "request failed", attrs...)
+}
+
+// countingWriter records the status and body size of a response. It forwards
+// ReadFrom so that files are still sent with sendfile.
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (w *countingWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+
+func (w *countingWriter) ReadFrom(r io.Reader) (int64, error) {
+	n, err := io.Copy(w.ResponseWriter, r)
+	w.n += n
+	return n, err
+}
+
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// serveBytes serves small immutable or cached content with an ETag.
+func serveBytes(w http.ResponseWriter, r *http.Request, contentType, etag string, mod time.Time, data []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	if etag != "" {
+		h.Set("ETag", `"`+etag+`"`)
+	}
+	http.ServeContent(w, r, "", mod, bytes.NewReader(data))
+}
