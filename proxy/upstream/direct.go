@@ -179,7 +179,10 @@ const (
 
 // run runs the go command with args and decodes its JSON output.
 func (d *direct) run(ctx context.Context, goCmd string, args ...string) (goModule, error) {
-	cmdline := "go " + strings.Join(args, " ")
+	// Messages show the command without its target, which the caller's
+	// error context already names.
+	target := args[len(args)-1]
+	cmdline := "go " + strings.Join(args[:len(args)-1], " ")
 	var m goModule
 	modcache := filepath.Join(d.workDir, "modcache")
 	gopath := filepath.Join(d.workDir, "gopath")
@@ -202,7 +205,7 @@ func (d *direct) run(ctx context.Context, goCmd string, args ...string) (goModul
 		return m, fmt.Errorf("direct: %w", err)
 	}
 
-	timeoutErr := fmt.Errorf("%w: direct: %s did not finish within %v", ErrTimeout, cmdline, d.timeout)
+	timeoutErr := fmt.Errorf("%w: direct: %s %s did not finish within %v", ErrTimeout, cmdline, target, d.timeout)
 	ctx, cancel := context.WithTimeoutCause(ctx, d.timeout, timeoutErr)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goCmd, args...)
@@ -229,14 +232,14 @@ func (d *direct) run(ctx context.Context, goCmd string, args ...string) (goModul
 	// first.
 	jsonErr := json.Unmarshal(stdout.buf.Bytes(), &m)
 	if msg := m.errorText(); msg != "" {
-		return m, directError(cmdline, msg)
+		return m, directError(cmdline, target, msg)
 	}
 	if runErr != nil {
 		msg := strings.TrimSpace(stderr.buf.String())
 		if msg == "" {
 			msg = runErr.Error()
 		}
-		return m, directError(cmdline, msg)
+		return m, directError(cmdline, target, msg)
 	}
 	if jsonErr != nil {
 		return m, fmt.Errorf("direct: %s: decoding output: %w", cmdline, jsonErr)
@@ -297,9 +300,15 @@ func (m goModule) errorText() string {
 }
 
 // directError turns the go command's error text into an error, marked "not
-// found" when directNotFound says so.
-func directError(cmdline, msg string) error {
-	err := fmt.Errorf("direct: %s: %s", cmdline, msg)
+// found" when directNotFound says so. It drops the "go: " and
+// "<path>@<query>: " prefixes that repeat the caller's context.
+func directError(cmdline, target, msg string) error {
+	msg = strings.TrimPrefix(msg, "go: ")
+	msg = strings.TrimPrefix(msg, target+": ")
+	if p, _, ok := strings.Cut(target, "@"); ok {
+		msg = strings.TrimPrefix(msg, "module "+p+": ")
+	}
+	err := fmt.Errorf("direct (%s): %s", cmdline, msg)
 	if directNotFound(msg) {
 		return &notExistError{err}
 	}

@@ -91,11 +91,11 @@ func (r *Router) fetchHTTP(ctx context.Context, e entry, req Request) (*Response
 	}
 	shownURL := e.base + "/" + rel
 	reqCtx, cancel := context.WithCancelCause(ctx)
-	what := "response headers"
+	what := "no response headers"
 	if req.Kind != Zip {
-		what = "a complete response"
+		what = "no complete response"
 	}
-	timeoutErr := fmt.Errorf("%w: no %s from %s within %v", ErrTimeout, what, shownURL, r.timeout)
+	timeoutErr := fmt.Errorf("%w: %s from %s within %v", ErrTimeout, what, shownURL, r.timeout)
 	deadline := time.AfterFunc(r.timeout, func() { cancel(timeoutErr) })
 
 	hreq, err := http.NewRequestWithContext(reqCtx, http.MethodGet, shownURL, nil)
@@ -161,7 +161,8 @@ func sizeError(where string, k Kind, size int64) error {
 // body wraps a response body (HTTP, file or direct). It returns an error,
 // never a silent EOF, past the kind's size cap, and it turns reads that fail
 // because a timer cancelled the request into ErrTimeout errors. Errors are
-// sticky. It is not safe for concurrent Reads, like most readers.
+// sticky. Reads must not run concurrently; Close may be called while a Read
+// waits, which makes that Read fail.
 type body struct {
 	rc    io.ReadCloser
 	n     int64 // bytes returned so far
@@ -233,10 +234,8 @@ func (b *body) Close() error {
 	if b.cancel != nil {
 		b.cancel(errBodyClosed)
 	}
-	if b.err == nil {
-		b.err = errBodyClosed
-	}
 	return err
 }
 
-var errBodyClosed = errors.New("upstream: read after Close")
+// errBodyClosed is the cancellation cause once a body is closed.
+var errBodyClosed = errors.New("upstream: body closed")
