@@ -126,7 +126,7 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 		if kind == store.KindMod && errors.Is(err, fs.ErrNotExist) {
 			return s.syntheticMod(ctx, m)
 		}
-		return nil, &upstreamError{err: &module.ModuleError{Path: m.Path, Version: m.Version, Err: err}}
+		return nil, &upstreamError{err: err} // the upstream's errors name module@version
 	}
 	defer resp.Body.Close()
 	var a *store.Artifact

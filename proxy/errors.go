@@ -47,7 +47,10 @@ func statusOf(err error) int {
 	var bad *badRequestError
 	var zipErr *verify.ZipError
 	var upErr *upstreamError
+	var private *privateLookupError
 	switch {
+	case errors.As(err, &private):
+		return http.StatusForbidden
 	case errors.As(err, &bad):
 		return http.StatusBadRequest
 	case errors.As(err, &zipErr):

@@ -124,11 +124,7 @@ func (s *Server) fetchSmall(ctx context.Context, req upstream.Request) ([]byte, 
 		}
 	}
 	s.opts.Metrics.upstream(string(req.Kind), start, err)
-	mv := req.Version
-	if req.Kind == upstream.List || req.Kind == upstream.Latest {
-		mv = ""
-	}
-	return nil, "", &upstreamError{err: &module.ModuleError{Path: req.Path, Version: mv, Err: err}}
+	return nil, "", &upstreamError{err: err} // the upstream's errors name module@version
 }
 
 // cleanList keeps the lines of an upstream @v/list that are valid, canonical,
