@@ -238,4 +238,3 @@ func (s *Server) syntheticMod(ctx context.Context, m module.Version) (*store.Art
 	}
 	return stored, nil
 }
-
