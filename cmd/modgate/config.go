@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/modgate/modgate/proxy/verify"
 )
 
 // config holds every setting. Each is a flag, an environment variable
@@ -189,6 +192,10 @@ func (c *config) validate() error {
 	}
 	if c.Data == "" {
 		errs = append(errs, errors.New("--data must not be empty"))
+	} else if abs, err := filepath.Abs(c.Data); err != nil {
+		errs = append(errs, fmt.Errorf("--data: %v", err))
+	} else {
+		c.Data = abs
 	}
 	if c.Database != "" && !isPostgres(c.Database) {
 		errs = append(errs, errors.New("--database: want empty (embedded SQLite) or a postgres:// DSN"))
@@ -199,7 +206,7 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("--%s %v: must be positive", name, d))
 		}
 	}
-	if _, err := parseSumDB(c.SumDB); err != nil {
+	if _, err := verify.ParseSumDB(c.SumDB); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
