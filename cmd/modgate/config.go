@@ -198,7 +198,7 @@ func (c *config) validate() error {
 		c.Data = abs
 	}
 	if c.Database != "" && !isPostgres(c.Database) {
-		errs = append(errs, errors.New("--database: want empty (embedded SQLite) or a postgres:// DSN"))
+		errs = append(errs, errors.New("--database: want empty (embedded SQLite) or a PostgreSQL DSN (postgres://... or host=... dbname=...)"))
 	}
 	for name, d := range map[string]time.Duration{"list-ttl": c.ListTTL, "fetch-timeout": c.FetchTimeout,
 		"upstream-timeout": c.UpstreamTimeout, "upstream-idle-timeout": c.IdleTimeout, "shutdown-timeout": c.ShutdownTimeout} {
@@ -212,6 +212,9 @@ func (c *config) validate() error {
 	return errors.Join(errs...)
 }
 
+// isPostgres reports whether dsn names a PostgreSQL database: a postgres:// URL
+// or a libpq keyword/value string ("host=... dbname=...").
 func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") ||
+		strings.Contains(dsn, "host=") || strings.Contains(dsn, "dbname=")
 }
