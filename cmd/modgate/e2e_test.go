@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"crypto/rand"
 	"io"
 	"net/http"
 	"os"
@@ -287,8 +288,10 @@ func testEndToEnd(t *testing.T, dsn string) {
 // TestGracefulShutdownFinishesDownloads starts a slow zip download, sends
 // SIGTERM in the middle, and checks that the client still gets every byte.
 func TestGracefulShutdownFinishesDownloads(t *testing.T) {
+	noise := make([]byte, 1<<20) // incompressible, so the zip is ~1 MiB and takes ~0.8s to send
+	rand.Read(noise)
 	b := testkit.Build(t, testkit.Module{Path: "example.com/slow", Version: "v1.0.0",
-		Files: map[string]string{"big.txt": strings.Repeat("0123456789abcdef", 1<<16)}})
+		Files: map[string]string{"big.bin": string(noise)}})
 	up := testkit.NewUpstream(t, b)
 	started := make(chan struct{})
 	var once sync.Once

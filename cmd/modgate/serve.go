@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -148,22 +148,22 @@ func databaseKind(dsn string) string {
 	return "postgres"
 }
 
-// redactList removes passwords from the URLs of a GOPROXY-syntax list, for logs.
+// redactList removes credentials from the URLs of a GOPROXY-syntax list, for logs.
 func redactList(list string) string {
-	var b []byte
-	start := 0
-	for i := 0; i <= len(list); i++ {
-		if i == len(list) || list[i] == ',' || list[i] == '|' {
-			part := list[start:i]
-			if u, err := url.Parse(part); err == nil && u.User != nil {
-				part = u.Redacted()
+	entries, err := upstream.ParseList(list)
+	if err != nil {
+		return "(invalid list)"
+	}
+	var b strings.Builder
+	for i, e := range entries {
+		b.WriteString(e.Redacted())
+		if i < len(entries)-1 {
+			if e.FallbackOnAnyError {
+				b.WriteByte('|')
+			} else {
+				b.WriteByte(',')
 			}
-			b = append(b, part...)
-			if i < len(list) {
-				b = append(b, list[i])
-			}
-			start = i + 1
 		}
 	}
-	return string(b)
+	return b.String()
 }
