@@ -142,7 +142,7 @@ func e2eModules(t *testing.T) []*testkit.Built {
 		testkit.Build(t, lib("v1.1.0", "\nretract v1.0.1 // broken\n")),
 		testkit.Build(t, testkit.Module{Path: "example.com/legacy", Version: "v2.0.0+incompatible", NoGoMod: true, NoModFile: true,
 			Files: map[string]string{"legacy.go": "package legacy\n\nconst Name = \"legacy\"\n"}}),
-		testkit.Build(t, testkit.Module{Path: "example.com/pseudo", Version: "v0.0.0-20200102030405-abcdefabcdef",
+		testkit.Build(t, testkit.Module{Path: "example.com/pseudo", Version: "v0.0.0-20200102030405-abcdefabcdef", Queries: []string{"main"},
 			Files: map[string]string{"p.go": "package pseudo\n\nconst Name = \"pseudo\"\n"}}),
 		testkit.Build(t, testkit.Module{Path: "example.com/lib/v2", Version: "v2.0.0",
 			Files: map[string]string{"v2.go": "package lib\n\nconst Name = \"v2\"\n"}}),
@@ -246,6 +246,17 @@ func testEndToEnd(t *testing.T, dsn string) {
 	testkit.RunGo(t, app, env, false, "get", "example.com/Upper/Lib@latest")
 	if gm, _ := os.ReadFile(filepath.Join(app, "go.mod")); !strings.Contains(string(gm), "example.com/Upper/Lib v1.1.0") {
 		t.Errorf("after go get @latest, go.mod is:\n%s", gm)
+	}
+	// A module with no tagged versions: @latest is its pseudo-version, and a
+	// branch query resolves through upstream.
+	out = testkit.RunGo(t, app, env, false, "list", "-m", "example.com/pseudo@latest")
+	if strings.TrimSpace(out) != "example.com/pseudo v0.0.0-20200102030405-abcdefabcdef" {
+		t.Errorf("go list -m example.com/pseudo@latest = %q", out)
+	}
+	testkit.RunGo(t, app, env, false, "get", "example.com/pseudo@main")
+	testkit.RunGo(t, app, env, false, "get", "example.com/pseudo@main")
+	if n := up.Requests("/example.com/pseudo/@v/main.info"); n != 2 {
+		t.Errorf("upstream saw %d queries for @main, want 2 (queries are never cached)", n)
 	}
 	upstreamBefore := up.TotalRequests()
 

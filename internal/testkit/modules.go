@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -41,6 +42,9 @@ type Module struct {
 	// NoModFile makes the upstream answer 404 for the .mod (modgate must then
 	// synthesize one).
 	NoModFile bool
+	// Queries are version queries (branch names, commit prefixes) whose .info
+	// the upstream resolves to this version.
+	Queries []string
 }
 
 // Built is a module version made into the files a proxy serves.
@@ -246,6 +250,10 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, b := range vs {
 		if b.Version != ver {
+			if strings.HasSuffix(file, ".info") && slices.Contains(b.Queries, ver) {
+				w.Write(b.Info)
+				return
+			}
 			continue
 		}
 		switch file[dot+1:] {
