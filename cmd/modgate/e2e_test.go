@@ -3,9 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"crypto/rand"
 	"io"
 	"net/http"
 	"os"
