@@ -345,13 +345,28 @@ func (c *pgCluster) cleanStale(ctx context.Context, base string) {
 			continue // not ours, or being created right now
 		}
 		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || pid <= 0 || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		if err != nil || pid <= 0 || !processGone(pid) {
 			continue // its owner is alive (or we cannot tell)
 		}
 		stale := *c
 		stale.dir = dir
 		stale.stop(ctx)
 	}
+}
+
+// processGone reports whether process pid has exited: it does not exist, or
+// it is a zombie that its parent has not reaped yet.
+func processGone(pid int) bool {
+	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		return true
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...; comm may contain spaces and parentheses.
+	_, rest, ok := strings.Cut(string(stat), ") ")
+	return ok && strings.HasPrefix(rest, "Z")
 }
 
 // pgBinDir finds the directory of initdb and pg_ctl: that of initdb on PATH,

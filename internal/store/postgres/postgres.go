@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -58,10 +59,8 @@ func advisoryKey(namespace, name string) int64 {
 type Option func(*config)
 
 type config struct {
-	now           func() time.Time
-	maxLockConns  int32
-	migrateWait   time.Duration
-	skipMigration bool
+	now          func() time.Time
+	maxLockConns int32
 }
 
 // WithClock makes the store use now for the times it sets (CreatedAt and
@@ -202,12 +201,27 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools, waiting for connections in use to be returned.
-// Locks still held are released by the database when their connections close.
+// closeLockWait is how long Close waits for held locks to be unlocked.
+const closeLockWait = 10 * time.Second
+
+// Close closes both pools, after waiting for queries in flight to end and for
+// held locks to be unlocked. If locks are still held after a while, Close
+// returns an error and leaves their connections to close when they are
+// unlocked (which releases the locks on the server).
 func (s *Store) Close() error {
-	s.locks.Close()
 	s.pool.Close()
-	return nil
+	closed := make(chan struct{})
+	go func() {
+		s.locks.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		return nil
+	case <-time.After(closeLockWait):
+		return fmt.Errorf("postgres: close: %d locks still held after %v; they are released when unlocked",
+			s.locks.Stat().AcquiredConns(), closeLockWait)
+	}
 }
 
 // Artifact implements [store.Artifacts].
@@ -357,24 +371,24 @@ func (s *Store) Lock(ctx context.Context, key string) (_ func(), err error) {
 		}
 		return nil, err
 	}
-	done := false
-	return func() {
-		if done {
-			return
-		}
-		done = true
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		var released bool
-		err := conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1)`, id).Scan(&released)
-		if err != nil || !released {
-			// The connection broke (the server already released the
-			// lock) or is confused: end the session to be sure.
-			discard(conn)
-			return
-		}
-		conn.Release()
-	}, nil
+	var once sync.Once
+	return func() { once.Do(func() { release(conn, id) }) }, nil
+}
+
+// release unlocks advisory lock id held by conn's session and returns conn to
+// its pool.
+func release(conn *pgxpool.Conn, id int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var released bool
+	err := conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1)`, id).Scan(&released)
+	if err != nil || !released {
+		// The connection broke (the server already released the
+		// lock) or is confused: end the session to be sure.
+		discard(conn)
+		return
+	}
+	conn.Release()
 }
 
 // discard closes conn's session and removes it from its pool.
