@@ -12,6 +12,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"golang.org/x/mod/module"
@@ -47,6 +49,39 @@ type Artifact struct {
 	Upstream string
 	// CreatedAt is when the artifact was first stored (UTC, set by the store if zero).
 	CreatedAt time.Time
+}
+
+// Validate reports whether a is a record the store may keep: a module path and
+// version, a known kind, a SHA-256 in lower-case hex, a size that matches any
+// inline data, and no inline data for a zip.
+func (a *Artifact) Validate() error {
+	switch {
+	case a.Module.Path == "" || a.Module.Version == "":
+		return errors.New("empty module path or version")
+	case !a.Kind.Valid():
+		return fmt.Errorf("invalid kind %q", a.Kind)
+	case !isSHA256(a.SHA256):
+		return fmt.Errorf("invalid SHA256 %q: want 64 lower-case hex digits", a.SHA256)
+	case a.Size < 0:
+		return fmt.Errorf("negative size %d", a.Size)
+	case a.Data != nil && int64(len(a.Data)) != a.Size:
+		return fmt.Errorf("size %d but %d bytes of data", a.Size, len(a.Data))
+	case a.Kind == KindZip && a.Data != nil:
+		return errors.New("zip with inline data: zips live in the blob store")
+	}
+	return nil
+}
+
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Artifacts stores immutable artifacts.

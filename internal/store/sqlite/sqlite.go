@@ -189,7 +189,7 @@ func (s *Store) Artifact(ctx context.Context, m module.Version, k store.Kind) (_
 // PutArtifact implements [store.Artifacts].
 func (s *Store) PutArtifact(ctx context.Context, a *store.Artifact) (_ *store.Artifact, err error) {
 	defer wrap(&err, "sqlite: put artifact %s %s", a.Module, a.Kind)
-	if err := checkArtifact(a); err != nil {
+	if err := a.Validate(); err != nil {
 		return nil, err
 	}
 	created := a.CreatedAt
@@ -327,37 +327,6 @@ func (s *Store) Lock(ctx context.Context, key string) (func(), error) {
 		return nil, fmt.Errorf("sqlite: lock %q: %w", key, err)
 	}
 	return unlock, nil
-}
-
-// checkArtifact rejects records that break the [store.Artifact] contract.
-func checkArtifact(a *store.Artifact) error {
-	switch {
-	case a.Module.Path == "" || a.Module.Version == "":
-		return errors.New("empty module path or version")
-	case !a.Kind.Valid():
-		return fmt.Errorf("invalid kind %q", a.Kind)
-	case !isSHA256(a.SHA256):
-		return fmt.Errorf("invalid SHA256 %q: want 64 lower-case hex digits", a.SHA256)
-	case a.Size < 0:
-		return fmt.Errorf("negative size %d", a.Size)
-	case a.Data != nil && int64(len(a.Data)) != a.Size:
-		return fmt.Errorf("size %d but %d bytes of data", a.Size, len(a.Data))
-	case a.Kind == store.KindZip && a.Data != nil:
-		return errors.New("zip with inline data: zips live in the blob store")
-	}
-	return nil
-}
-
-func isSHA256(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // normTime returns t in UTC truncated to the microseconds the store keeps.
