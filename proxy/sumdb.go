@@ -28,58 +28,58 @@ func (s *Server) serveSumDB(w http.ResponseWriter, r *http.Request, rest string)
 	if db.Name == "" || name != db.Name {
 		return notFound("modgate passes through only its configured checksum database")
 	}
-	switch {
-	case p == "supported":
+	if p == "supported" {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
 		return nil
-	case p == "latest":
-		data, err := s.sumdbGet(r.Context(), p)
-		if err != nil {
-			return err
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		serveBytes(w, r, "text/plain; charset=utf-8", "", time.Time{}, data)
+	}
+	data, err := s.sumdbAnswer(r.Context(), name, p)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(p, "tile/") {
+		serveBytes(w, r, "application/octet-stream", "", time.Time{}, data)
 		return nil
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	serveBytes(w, r, "text/plain; charset=utf-8", "", time.Time{}, data)
+	return nil
+}
+
+// sumdbAnswer returns the body for one checksum-database path: latest, a
+// lookup (refused for private modules), or a tile (from the cache when stored).
+func (s *Server) sumdbAnswer(ctx context.Context, name, p string) ([]byte, error) {
+	switch {
+	case p == "latest":
+		return s.sumdbGet(ctx, p)
 	case strings.HasPrefix(p, "lookup/"):
 		esc := strings.TrimPrefix(p, "lookup/")
 		escPath, escVer, ok := strings.Cut(esc, "@")
 		if !ok {
-			return badRequest("invalid checksum database lookup %q", esc)
+			return nil, badRequest("invalid checksum database lookup %q", esc)
 		}
 		path, err1 := module.UnescapePath(escPath)
 		ver, err2 := module.UnescapeVersion(escVer)
 		if err := errors.Join(err1, err2); err != nil {
-			return badRequest("invalid checksum database lookup %q: %v", esc, err)
+			return nil, badRequest("invalid checksum database lookup %q: %v", esc, err)
 		}
 		if s.opts.Upstream.IsPrivate(path) {
-			return &privateLookupError{path: path, version: ver}
+			return nil, &privateLookupError{path: path, version: ver}
 		}
-		data, err := s.sumdbGet(r.Context(), p)
-		if err != nil {
-			return err
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		serveBytes(w, r, "text/plain; charset=utf-8", "", time.Time{}, data)
-		return nil
+		return s.sumdbGet(ctx, p)
 	case strings.HasPrefix(p, "tile/"):
 		if _, err := tlog.ParseTilePath(p); err != nil {
-			return badRequest("invalid tile path %q", p)
+			return nil, badRequest("invalid tile path %q", p)
 		}
-		data, err := s.opts.Store.Tile(r.Context(), name, p)
+		data, err := s.opts.Store.Tile(ctx, name, p)
 		if errors.Is(err, fs.ErrNotExist) {
-			data, err = s.sumdbGet(r.Context(), p)
-			if err == nil {
-				err = s.opts.Store.PutTile(r.Context(), name, p, data)
+			if data, err = s.sumdbGet(ctx, p); err == nil {
+				err = s.opts.Store.PutTile(ctx, name, p, data)
 			}
 		}
-		if err != nil {
-			return err
-		}
-		serveBytes(w, r, "application/octet-stream", "", time.Time{}, data)
-		return nil
+		return data, err
 	}
-	return notFound("unknown checksum database endpoint")
+	return nil, notFound("unknown checksum database endpoint")
 }
 
 // privateLookupError refuses a checksum-database lookup of a private module.
