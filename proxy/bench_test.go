@@ -1,0 +1,151 @@
+package proxy_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/modgate/modgate/internal/blob"
+	"github.com/modgate/modgate/internal/store/sqlite"
+	"github.com/modgate/modgate/internal/testkit"
+	"github.com/modgate/modgate/proxy"
+	"github.com/modgate/modgate/proxy/upstream"
+)
+
+// BenchmarkServeCached measures cached .info and ~1 MiB .zip answers through
+// the real handler over real HTTP on 127.0.0.1, beside the same files served by
+// http.FileServer in the same run, so that modgate/static can be read off one
+// run on a noisy machine:
+//
+//	go test ./proxy -run '^$' -bench ServeCached -benchtime 3s
+//
+// The zip holds incompressible (seeded random) data, so it really is ~1 MiB.
+func BenchmarkServeCached(b *testing.B) {
+	const path = "/example.com/bench/@v/v1.0.0"
+	random := make([]byte, 1<<20)
+	rand.New(rand.NewSource(1)).Read(random)
+	built := testkit.Build(b, mod("example.com/bench", "v1.0.0", "data.bin", string(random)))
+
+	modgate := newBenchProxy(b, built)
+	static := newStaticServer(b, map[string][]byte{path + ".info": built.Info, path + ".zip": built.Zip})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.Cleanup(client.CloseIdleConnections)
+
+	for _, file := range []struct {
+		name string
+		data []byte
+	}{
+		{"info", built.Info},
+		{"zip", built.Zip},
+	} {
+		b.Run(file.name, func(b *testing.B) {
+			for _, srv := range []struct {
+				name string
+				url  string
+			}{
+				{"modgate", modgate.URL},
+				{"static", static.URL},
+			} {
+				b.Run(srv.name, func(b *testing.B) {
+					url := srv.url + path + "." + file.name
+					// Warm: the first modgate request fills the cache from upstream.
+					for range 2 {
+						if err := benchGet(client, url, int64(len(file.data))); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.SetBytes(int64(len(file.data)))
+					b.ReportAllocs()
+					b.SetParallelism(32) // 64 concurrent clients on 2 CPUs, as wrk -c64
+					b.ResetTimer()
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							if err := benchGet(client, url, int64(len(file.data))); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				})
+			}
+		})
+	}
+}
+
+// benchGet fetches url and checks that the answer is 200 with want bytes.
+func benchGet(client *http.Client, url string, want int64) error {
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || n != want {
+		return fmt.Errorf("GET %s = %d with %d bytes, want 200 with %d", url, resp.StatusCode, n, want)
+	}
+	return nil
+}
+
+// newBenchProxy is newHarness for benchmarks: modgate over a real SQLite store
+// and blob dir in front of a test upstream, with metrics on and logs at warn
+// level, as `modgate serve` runs it.
+func newBenchProxy(b *testing.B, mods ...*testkit.Built) *httptest.Server {
+	b.Helper()
+	up := testkit.NewUpstream(b, mods...)
+	dir := b.TempDir()
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "modgate.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	blobs, err := blob.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	fetcher, err := upstream.New(upstream.Options{Public: up.URL, Timeout: 5 * time.Second,
+		IdleTimeout: 5 * time.Second, WorkDir: filepath.Join(dir, "direct")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	px, err := proxy.New(proxy.Options{Store: st, Blobs: blobs, Upstream: fetcher,
+		Metrics: proxy.NewMetrics(prometheus.NewRegistry()),
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(px)
+	b.Cleanup(func() { srv.Close(); px.Wait() })
+	return srv
+}
+
+// newStaticServer serves files (by URL path) from a temporary directory with
+// http.FileServer, the baseline modgate is compared with.
+func newStaticServer(b *testing.B, files map[string][]byte) *httptest.Server {
+	b.Helper()
+	dir := b.TempDir()
+	for name, data := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	b.Cleanup(srv.Close)
+	return srv
+}
