@@ -66,9 +66,15 @@ func errBlobMissing(err error) error {
 // when it is missing. Concurrent calls for one artifact share one fetch, within
 // the process (singleflight) and across replicas (the store's lock).
 func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind, noFetch bool) (*store.Artifact, error) {
+	key := string(kind) + " " + m.Path + "@" + m.Version
+	if a := s.memo.get(key); a != nil {
+		s.opts.Metrics.cache(string(kind), true)
+		return a, nil
+	}
 	a, err := s.opts.Store.Artifact(ctx, m, kind)
 	if err == nil {
 		s.opts.Metrics.cache(string(kind), true)
+		s.memo.put(key, a)
 		return a, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
@@ -78,7 +84,6 @@ func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind
 		return nil, &module.ModuleError{Path: m.Path, Version: m.Version, Err: errFetchDisabled}
 	}
 	s.opts.Metrics.cache(string(kind), false)
-	key := string(kind) + " " + m.Path + "@" + m.Version
 	v, err := s.shared(ctx, key, func(ctx context.Context) (any, error) {
 		unlock, err := s.opts.Store.Lock(ctx, key)
 		if err != nil {
@@ -94,7 +99,9 @@ func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind
 	if err != nil {
 		return nil, err
 	}
-	return v.(*store.Artifact), nil
+	a = v.(*store.Artifact)
+	s.memo.put(key, a)
+	return a, nil
 }
 
 // shared runs fn once for all concurrent callers with the same key. fn runs with

@@ -75,6 +75,9 @@ type Options struct {
 	Metrics *Metrics
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// MemoryCache bounds the bytes of artifact records kept in memory so cache
+	// hits skip the database; zero means 64 MiB, negative disables it.
+	MemoryCache int64
 }
 
 // SumDB names the one checksum database the proxy passes through.
@@ -92,6 +95,7 @@ type Server struct {
 	now    func() time.Time
 	group  singleflight.Group
 	bg     sync.WaitGroup // fetches that outlive their request
+	memo   *memo          // nil when disabled
 	sumdbC *http.Client
 }
 
@@ -107,6 +111,12 @@ func New(opts Options) (*Server, error) {
 		opts.FetchTimeout = 10 * time.Minute
 	}
 	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, sumdbC: opts.SumDB.Client}
+	switch {
+	case opts.MemoryCache == 0:
+		s.memo = newMemo(64 << 20)
+	case opts.MemoryCache > 0:
+		s.memo = newMemo(opts.MemoryCache)
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

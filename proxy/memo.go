@@ -1,0 +1,77 @@
+package proxy
+
+import (
+	"container/list"
+	"sync"
+
+	"github.com/modgate/modgate/internal/store"
+)
+
+// memo keeps the records of recently served artifacts in memory, so a cache hit
+// costs no database round trip (which was most of a cached .info's time and a
+// sixth of a cached zip's). Records are immutable once stored, so a remembered
+// one is never stale. The memo sits only in front of the store read: every
+// per-request decision still runs on a hit.
+//
+// It is bounded by the bytes it holds (inline data plus a fixed overhead per
+// entry) and evicts the least recently used.
+type memo struct {
+	mu     sync.Mutex
+	max    int64
+	size   int64
+	order  *list.List // of *memoEntry, most recent first
+	byKey  map[string]*list.Element
+	maxOne int64 // larger records are not remembered
+}
+
+type memoEntry struct {
+	key  string
+	a    *store.Artifact
+	cost int64
+}
+
+// memoOverhead approximates the bytes one entry costs beyond its data.
+const memoOverhead = 256
+
+func newMemo(maxBytes int64) *memo {
+	return &memo{max: maxBytes, maxOne: maxBytes / 64, order: list.New(), byKey: map[string]*list.Element{}}
+}
+
+func (m *memo) get(key string) *store.Artifact {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.byKey[key]; ok {
+		m.order.MoveToFront(e)
+		return e.Value.(*memoEntry).a
+	}
+	return nil
+}
+
+// put remembers a. The caller must not modify a afterwards (nor anyone it is
+// handed to: served records are read-only).
+func (m *memo) put(key string, a *store.Artifact) {
+	if m == nil {
+		return
+	}
+	cost := memoOverhead + int64(len(key)+len(a.Module.Path)+len(a.Module.Version)+len(a.Upstream)) + int64(len(a.Data))
+	if cost > m.maxOne {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.byKey[key]; ok {
+		return
+	}
+	m.byKey[key] = m.order.PushFront(&memoEntry{key: key, a: a, cost: cost})
+	m.size += cost
+	for m.size > m.max {
+		e := m.order.Back()
+		me := e.Value.(*memoEntry)
+		m.order.Remove(e)
+		delete(m.byKey, me.key)
+		m.size -= me.cost
+	}
+}

@@ -1,0 +1,45 @@
+package proxy
+
+import (
+	"fmt"
+	"testing"
+
+	"golang.org/x/mod/module"
+
+	"github.com/modgate/modgate/internal/store"
+)
+
+func TestMemoEvictsLeastRecentlyUsed(t *testing.T) {
+	m := newMemo(64 * 1024)
+	rec := func(i int) *store.Artifact {
+		return &store.Artifact{Module: module.Version{Path: "example.com/m", Version: fmt.Sprintf("v1.0.%d", i)}, Kind: store.KindInfo, Data: make([]byte, 700)}
+	}
+	for i := 0; i < 1000; i++ {
+		m.put(fmt.Sprint(i), rec(i))
+		if i == 500 {
+			m.get("0") // keep 0 recent... until pushed out by newer ones
+		}
+		if m.size > m.max {
+			t.Fatalf("memo holds %d bytes, over its bound %d", m.size, m.max)
+		}
+	}
+	if m.get("999") == nil {
+		t.Error("most recent entry was evicted")
+	}
+	if m.get("1") != nil {
+		t.Error("oldest entry was kept past the bound")
+	}
+	if len(m.byKey) != m.order.Len() {
+		t.Errorf("index has %d keys, list %d entries", len(m.byKey), m.order.Len())
+	}
+	big := &store.Artifact{Data: make([]byte, 2048)} // over max/64
+	m.put("big", big)
+	if m.get("big") != nil {
+		t.Error("a record over the per-entry bound was remembered")
+	}
+	var nilMemo *memo
+	nilMemo.put("x", rec(1))
+	if nilMemo.get("x") != nil {
+		t.Error("a disabled memo remembered something")
+	}
+}
