@@ -24,11 +24,14 @@ import (
 
 // Run runs the conformance suite. open must return a new, empty, migrated store
 // each time it is called; Run closes it when the subtest ends.
+// testCase is one conformance check.
+type testCase struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}
+
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
+	tests := []testCase{
 		{"NotFound", testNotFound},
 		{"ArtifactRoundTrip", testArtifactRoundTrip},
 		{"ArtifactCreatedAtDefault", testArtifactCreatedAtDefault},
@@ -48,6 +51,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LockMutualExclusion", testLockMutualExclusion},
 		{"Ping", testPing},
 	}
+	// Each later feature lists its cases in a file of its own.
+	tests = append(tests, sumsTests...)
+	tests = append(tests, vulnTests...)
+	tests = append(tests, auditTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)

@@ -1,0 +1,4 @@
+package storetest
+
+// auditTests are the conformance cases of the audit role.
+var auditTests = []testCase{}

@@ -1,0 +1,4 @@
+package storetest
+
+// sumsTests are the conformance cases of the sums role.
+var sumsTests = []testCase{}

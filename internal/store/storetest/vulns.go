@@ -1,0 +1,4 @@
+package storetest
+
+// vulnTests are the conformance cases of the vulns role.
+var vulnTests = []testCase{}
