@@ -22,14 +22,14 @@ import (
 	"github.com/modgate/modgate/internal/store"
 )
 
-// Run runs the conformance suite. open must return a new, empty, migrated store
-// each time it is called; Run closes it when the subtest ends.
 // testCase is one conformance check.
 type testCase struct {
 	name string
 	fn   func(t *testing.T, s store.Store)
 }
 
+// Run runs the conformance suite. open must return a new, empty, migrated store
+// each time it is called; Run closes it when the subtest ends.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []testCase{
 		{"NotFound", testNotFound},
