@@ -93,6 +93,10 @@ type Artifacts interface {
 	// already exists, and returns the stored one (the first writer wins; a later
 	// writer gets the earlier record back, whose bytes may differ from a.Data).
 	PutArtifact(ctx context.Context, a *Artifact) (*Artifact, error)
+	// EachArtifact calls fn for every stored artifact (without its inline data),
+	// ordered by module path, version and kind, until fn returns an error (which
+	// it returns).
+	EachArtifact(ctx context.Context, fn func(*Artifact) error) error
 }
 
 // MetaKind names a mutable per-module answer that is cached with a TTL.
@@ -150,6 +154,9 @@ type Store interface {
 	Metadata
 	Tiles
 	Locker
+	Sums
+	SumDBState
+	Audit
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database. No method may be called after it.

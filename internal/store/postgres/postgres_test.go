@@ -143,7 +143,7 @@ func TestConcurrentOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Undo the template's migrations, so the replicas find an empty database.
-	if _, err := conn.Exec(ctx, `DROP TABLE artifacts, meta, sumdb_tiles, goose_db_version`); err != nil {
+	if _, err := conn.Exec(ctx, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
 		t.Fatal(err)
 	}
 	conn.Close(ctx)

@@ -1,4 +1,202 @@
 package storetest
 
-// sumsTests are the conformance cases of the sums role.
-var sumsTests = []testCase{}
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/mod/module"
+
+	"github.com/modgate/modgate/internal/store"
+)
+
+// sumsTests are the conformance cases of the Sums and SumDBState roles, and of
+// EachArtifact.
+var sumsTests = []testCase{
+	{"ChecksumRoundTrip", testChecksumRoundTrip},
+	{"ChecksumFirstWriterWins", testChecksumFirstWriterWins},
+	{"ChecksumInvalid", testChecksumInvalid},
+	{"EachChecksumOrdered", testEachChecksum},
+	{"EachArtifact", testEachArtifact},
+	{"SumDBConfigSwap", testSumDBConfigSwap},
+	{"SumDBConfigSwapConcurrent", testSumDBConfigSwapConcurrent},
+}
+
+func testChecksumRoundTrip(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	m := module.Version{Path: "example.com/Upper/" + hostile, Version: "v1.0.0"}
+	if _, err := s.Checksum(ctx, m, store.KindZip); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Checksum of nothing = %v, want fs.ErrNotExist", err)
+	}
+	in := &store.Checksum{Module: m, Kind: store.KindZip, Hash: "h1:abc=", Source: store.SourceTOFU,
+		Upstream: "https://corp.example/" + hostile, Client: "10.0.0.1", CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 6000, time.FixedZone("x", 3600))}
+	got, err := s.PutChecksum(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *in
+	want.CreatedAt = in.CreatedAt.UTC()
+	if diff := cmp.Diff(&want, got); diff != "" {
+		t.Errorf("PutChecksum returned (-want +got):\n%s", diff)
+	}
+	read, err := s.Checksum(ctx, m, store.KindZip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&want, read); diff != "" {
+		t.Errorf("Checksum read back (-want +got):\n%s", diff)
+	}
+	if !isUTC(read.CreatedAt) {
+		t.Errorf("CreatedAt not UTC: %v", read.CreatedAt.Location())
+	}
+	if _, err := s.Checksum(ctx, m, store.KindMod); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the mod hash exists without being put: %v", err)
+	}
+}
+
+func testChecksumFirstWriterWins(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	m := module.Version{Path: "example.com/m", Version: "v1.0.0"}
+	var wg sync.WaitGroup
+	results := make([]*store.Checksum, 20)
+	for i := range results {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, err := s.PutChecksum(ctx, &store.Checksum{Module: m, Kind: store.KindMod, Hash: fmt.Sprintf("h1:%d=", i), Source: store.SourceTOFU})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			results[i] = c
+		}(i)
+	}
+	wg.Wait()
+	for i, c := range results {
+		if c == nil || c.Hash != results[0].Hash {
+			t.Fatalf("writer %d got %+v, writer 0 got %+v: want one winner for all", i, c, results[0])
+		}
+	}
+}
+
+func testChecksumInvalid(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	m := module.Version{Path: "example.com/m", Version: "v1.0.0"}
+	for _, c := range []*store.Checksum{
+		{Module: m, Kind: store.KindInfo, Hash: "h1:x=", Source: "tofu"},
+		{Module: m, Kind: store.KindZip, Hash: "sha256:x", Source: "tofu"},
+		{Module: m, Kind: store.KindZip, Hash: "h1:x=", Source: ""},
+		{Module: module.Version{Path: "example.com/m"}, Kind: store.KindZip, Hash: "h1:x=", Source: "tofu"},
+	} {
+		if _, err := s.PutChecksum(ctx, c); err == nil {
+			t.Errorf("PutChecksum(%+v) succeeded, want an error", c)
+		}
+	}
+}
+
+func testEachChecksum(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	for _, p := range []string{"example.com/b", "example.com/a"} {
+		for _, k := range []store.Kind{store.KindZip, store.KindMod} {
+			if _, err := s.PutChecksum(ctx, &store.Checksum{Module: module.Version{Path: p, Version: "v1.0.0"}, Kind: k, Hash: "h1:x=", Source: "tofu"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var got []string
+	err := s.EachChecksum(ctx, func(c *store.Checksum) error {
+		got = append(got, c.Module.Path+" "+string(c.Kind))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"example.com/a mod", "example.com/a zip", "example.com/b mod", "example.com/b zip"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("EachChecksum order (-want +got):\n%s", diff)
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := s.EachChecksum(ctx, func(*store.Checksum) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Errorf("EachChecksum did not stop at fn's error: %v after %d calls", err, n)
+	}
+}
+
+func testEachArtifact(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	data := []byte("module example.com/m\n")
+	for _, v := range []string{"v1.1.0", "v1.0.0"} {
+		if _, err := s.PutArtifact(ctx, &store.Artifact{Module: module.Version{Path: "example.com/m", Version: v}, Kind: store.KindMod,
+			SHA256: sum(data), Size: int64(len(data)), Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	if err := s.EachArtifact(ctx, func(a *store.Artifact) error {
+		if a.Data != nil {
+			t.Errorf("EachArtifact returned inline data")
+		}
+		got = append(got, a.Module.Version+" "+string(a.Kind)+" "+a.SHA256[:8])
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"v1.0.0 mod " + sum(data)[:8], "v1.1.0 mod " + sum(data)[:8]}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("EachArtifact (-want +got):\n%s", diff)
+	}
+}
+
+func testSumDBConfigSwap(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	const key = "sum.example.com/latest"
+	if _, err := s.SumDBConfig(ctx, key); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("SumDBConfig of nothing = %v, want fs.ErrNotExist", err)
+	}
+	if err := s.SwapSumDBConfig(ctx, key, []byte("stale"), []byte("a")); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("swap from a wrong old value of an absent key = %v, want ErrConflict", err)
+	}
+	if err := s.SwapSumDBConfig(ctx, key, nil, []byte("a")); err != nil {
+		t.Fatalf("first swap: %v", err)
+	}
+	if err := s.SwapSumDBConfig(ctx, key, nil, []byte("b")); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("swap from a stale empty value = %v, want ErrConflict", err)
+	}
+	if err := s.SwapSumDBConfig(ctx, key, []byte("a"), []byte("b\x00c")); err != nil {
+		t.Fatalf("second swap: %v", err)
+	}
+	got, err := s.SumDBConfig(ctx, key)
+	if err != nil || string(got) != "b\x00c" {
+		t.Errorf("SumDBConfig = %q, %v; want %q", got, err, "b\x00c")
+	}
+}
+
+func testSumDBConfigSwapConcurrent(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	const key = "sum.example.com/latest"
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			err := s.SwapSumDBConfig(ctx, key, nil, []byte(fmt.Sprint(i)))
+			if err == nil {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			} else if !errors.Is(err, store.ErrConflict) {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Errorf("%d concurrent swaps from empty succeeded, want exactly 1", wins)
+	}
+}

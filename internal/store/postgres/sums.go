@@ -1,0 +1,150 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/mod/module"
+
+	"github.com/modgate/modgate/internal/store"
+)
+
+// Checksum implements [store.Sums].
+func (s *Store) Checksum(ctx context.Context, m module.Version, k store.Kind) (_ *store.Checksum, err error) {
+	defer wrap(&err, "postgres: checksum %s %s", m, k)
+	c := &store.Checksum{Module: m, Kind: k}
+	err = s.pool.QueryRow(ctx,
+		`SELECT hash, source, upstream, client, created_at FROM checksums
+		 WHERE module_path = $1 AND version = $2 AND kind = $3`, m.Path, m.Version, string(k)).
+		Scan(&c.Hash, &c.Source, &c.Upstream, &c.Client, &c.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fs.ErrNotExist
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.CreatedAt = c.CreatedAt.UTC()
+	return c, nil
+}
+
+// PutChecksum implements [store.Sums].
+func (s *Store) PutChecksum(ctx context.Context, c *store.Checksum) (_ *store.Checksum, err error) {
+	defer wrap(&err, "postgres: put checksum %s %s", c.Module, c.Kind)
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	created := c.CreatedAt
+	if created.IsZero() {
+		created = s.now()
+	}
+	created = normTime(created)
+	tag, err := s.pool.Exec(ctx,
+		`INSERT INTO checksums (module_path, version, kind, hash, source, upstream, client, created_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (module_path, version, kind) DO NOTHING`,
+		c.Module.Path, c.Module.Version, string(c.Kind), c.Hash, c.Source, c.Upstream, c.Client, created)
+	if err != nil {
+		return nil, err
+	}
+	if tag.RowsAffected() == 0 {
+		return s.Checksum(ctx, c.Module, c.Kind)
+	}
+	stored := *c
+	stored.CreatedAt = created
+	return &stored, nil
+}
+
+// EachChecksum implements [store.Sums].
+func (s *Store) EachChecksum(ctx context.Context, fn func(*store.Checksum) error) (err error) {
+	defer wrap(&err, "postgres: checksums")
+	rows, err := s.pool.Query(ctx,
+		`SELECT module_path, version, kind, hash, source, upstream, client, created_at FROM checksums
+		 ORDER BY module_path, version, kind`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c store.Checksum
+		var kind string
+		if err := rows.Scan(&c.Module.Path, &c.Module.Version, &kind, &c.Hash, &c.Source, &c.Upstream, &c.Client, &c.CreatedAt); err != nil {
+			return err
+		}
+		c.Kind = store.Kind(kind)
+		c.CreatedAt = c.CreatedAt.UTC()
+		if err := fn(&c); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// EachArtifact implements [store.Artifacts].
+func (s *Store) EachArtifact(ctx context.Context, fn func(*store.Artifact) error) (err error) {
+	defer wrap(&err, "postgres: artifacts")
+	rows, err := s.pool.Query(ctx,
+		`SELECT module_path, version, kind, sha256, size, upstream, created_at FROM artifacts
+		 ORDER BY module_path, version, kind`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a store.Artifact
+		var kind string
+		if err := rows.Scan(&a.Module.Path, &a.Module.Version, &kind, &a.SHA256, &a.Size, &a.Upstream, &a.CreatedAt); err != nil {
+			return err
+		}
+		a.Kind = store.Kind(kind)
+		a.CreatedAt = a.CreatedAt.UTC()
+		if err := fn(&a); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// SumDBConfig implements [store.SumDBState].
+func (s *Store) SumDBConfig(ctx context.Context, key string) (_ []byte, err error) {
+	defer wrap(&err, "postgres: sumdb config %s", key)
+	var v []byte
+	err = s.pool.QueryRow(ctx, `SELECT value FROM sumdb_config WHERE key = $1`, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fs.ErrNotExist
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, err
+}
+
+// SwapSumDBConfig implements [store.SumDBState]: the row is locked for the
+// compare, so replicas swapping at once serialise and all but one conflict.
+func (s *Store) SwapSumDBConfig(ctx context.Context, key string, old, new []byte) (err error) {
+	defer wrap(&err, "postgres: swap sumdb config %s", key)
+	if new == nil {
+		new = []byte{}
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Take the key's lock first so that two first writers of an absent key
+		// serialise too.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, AdvisoryKey("sumdb_config "+key)); err != nil {
+			return err
+		}
+		var cur []byte
+		err := tx.QueryRow(ctx, `SELECT value FROM sumdb_config WHERE key = $1`, key).Scan(&cur)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if !bytes.Equal(cur, old) {
+			return store.ErrConflict
+		}
+		_, err = tx.Exec(ctx,
+			`INSERT INTO sumdb_config (key, value, updated_at) VALUES ($1, $2, $3)
+			 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+			key, new, normTime(s.now()))
+		return err
+	})
+}
