@@ -2,6 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"hash"
+	"strings"
 	"time"
 )
 
@@ -10,7 +15,7 @@ const (
 	AuditFetch    = "fetch"    // a protocol request modgate answered for a module
 	AuditChecksum = "checksum" // a checksum mismatch or an unverifiable artifact
 	AuditSecurity = "security" // the checksum database misbehaved (forked or rolled-back log)
-	AuditAdmin    = "admin"    // an operator changed something (exemptions, tokens, checksums)
+	AuditAdmin    = "admin"    // an operator changed something (exemptions, tokens, checksums, pruning)
 )
 
 // Decisions recorded in audit events.
@@ -23,9 +28,10 @@ const (
 
 // AuditEvent is one record of the append-only audit log.
 type AuditEvent struct {
-	// Seq is the record's position in the log, assigned by the store on append.
+	// Seq is the record's position in the log, assigned by the store on append:
+	// 1, 2, 3, ... with no gaps, one sequence for every replica.
 	Seq  int64
-	Time time.Time // UTC
+	Time time.Time // UTC, microseconds; set by the store on append if zero
 	Type string    // one of the Audit* constants
 
 	// Who: the client.
@@ -39,21 +45,177 @@ type AuditEvent struct {
 	Kind    string // list, latest, info, mod, zip, sumdb, or empty
 
 	Decision string   // one of the Decision* constants, or free-form for admin events
-	Reasons  []string // why: rule, advisory, hash mismatch, ...
+	Reasons  []string // why: rule, advisory, hash mismatch, ...; empty reads back nil
 	Source   string   // "cache" or the upstream that served the bytes
 	Bytes    int64
 	Duration time.Duration
 	SBOM     string // id of the SBOM of what was served, if any
 
-	// PrevHash and Hash chain the record to the one before it (hex SHA-256),
-	// set by the writer that appends it.
+	// PrevHash and Hash chain the record to the one before it (lower-case hex
+	// SHA-256, see [AuditHash]), set by the store when it appends the record.
+	// The first record's PrevHash is empty.
 	PrevHash string
 	Hash     string
 }
 
-// Audit is the append-only audit log.
+// AuditQuery selects audit records. Every non-zero field narrows the
+// selection; the zero AuditQuery selects every record.
+type AuditQuery struct {
+	Since time.Time // records with Time >= Since
+	Until time.Time // records with Time < Until
+	// Module and Version match exactly (Version only together with Module or alone).
+	Module  string
+	Version string
+	// Client matches ClientToken or ClientIP exactly.
+	Client   string
+	Decision string
+	Type     string
+	// AfterSeq selects records with Seq > AfterSeq: the cursor of keyset
+	// pagination (pass the last Seq of the previous page).
+	AfterSeq int64
+	// ThroughSeq, if positive, selects records with Seq <= ThroughSeq.
+	ThroughSeq int64
+	// Limit is the most records one call returns: 0 means 1000, and more than
+	// MaxAuditPage means MaxAuditPage.
+	Limit int
+}
+
+// MaxAuditPage is the most records [Audit.AuditEvents] returns at once.
+const MaxAuditPage = 10000
+
+// PageLimit returns q.Limit as the drivers apply it.
+func (q AuditQuery) PageLimit() int {
+	switch {
+	case q.Limit <= 0:
+		return 1000
+	case q.Limit > MaxAuditPage:
+		return MaxAuditPage
+	}
+	return q.Limit
+}
+
+// AuditChain is the state of the chain kept beside the records: its head (the
+// last record appended) and its anchor (the last record pruned). A verifier
+// starts at the anchor and must end at the head, so removing records at either
+// end of the log shows.
+type AuditChain struct {
+	HeadSeq    int64  // Seq of the last record appended; 0 if none ever was
+	HeadHash   string // its Hash
+	AnchorSeq  int64  // Seq of the last record pruned; 0 if none was
+	AnchorHash string // its Hash: the PrevHash of record AnchorSeq+1
+	// AnchorTime is the Time of the last record pruned (zero if none).
+	AnchorTime time.Time
+}
+
+// Audit is the append-only audit log: one hash chain in the database, shared
+// by every replica.
 type Audit interface {
-	// AppendAudit appends events in order, assigning each its Seq, and fills in
-	// their chain hashes. It is atomic: all or none are appended.
+	// AppendAudit appends events in order, assigning each its Seq, normalising
+	// it as [SealAudit] describes and filling in its chain hashes: it changes
+	// the events in place. It is atomic: all or none are appended. Appends from
+	// any number of goroutines and processes on one database form one chain.
+	// Appending no events does nothing.
 	AppendAudit(ctx context.Context, events []*AuditEvent) error
+	// AuditEvents returns up to q.PageLimit() records matching q in Seq
+	// order, or none (nil, nil). Page through a selection by passing the last
+	// Seq returned as the next query's AfterSeq.
+	AuditEvents(ctx context.Context, q AuditQuery) ([]*AuditEvent, error)
+	// AuditChain returns the chain's head and anchor.
+	AuditChain(ctx context.Context) (AuditChain, error)
+	// PruneAudit deletes the oldest records while each has Time before
+	// before, at most max of them (max <= 0 means 10000), stopping at the
+	// first record that is not older, so the records kept are always a
+	// contiguous suffix of the chain. It moves the anchor to the last record
+	// deleted, in the same transaction. It returns how many it deleted; call
+	// it until that is 0.
+	PruneAudit(ctx context.Context, before time.Time, max int) (int64, error)
+}
+
+// SealAudit prepares e to be appended as record seq after a record whose hash
+// is prev: it sets Seq and PrevHash, sets a zero Time to now, stores Time in
+// UTC truncated to microseconds (what both databases keep), replaces invalid
+// UTF-8 and NUL bytes in its strings with U+FFFD (PostgreSQL text holds
+// neither), drops an empty Reasons, and sets Hash to [AuditHash] of the result.
+// Every driver seals with this function, so the drivers build identical chains.
+func SealAudit(e *AuditEvent, seq int64, prev string, now time.Time) {
+	e.Seq = seq
+	e.PrevHash = prev
+	if e.Time.IsZero() {
+		e.Time = now
+	}
+	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	for _, p := range []*string{&e.Type, &e.ClientToken, &e.ClientIP, &e.UserAgent, &e.Module,
+		&e.Version, &e.Kind, &e.Decision, &e.Source, &e.SBOM} {
+		*p = cleanText(*p)
+	}
+	if len(e.Reasons) == 0 {
+		e.Reasons = nil
+	} else {
+		r := make([]string, len(e.Reasons))
+		for i, s := range e.Reasons {
+			r[i] = cleanText(s)
+		}
+		e.Reasons = r
+	}
+	e.Hash = AuditHash(e)
+}
+
+func cleanText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	}
+	return s
+}
+
+// auditHashTag starts the hashed encoding of every record; a change of the
+// encoding must change the tag.
+const auditHashTag = "modgate audit record v1\n"
+
+// AuditHash returns the chain hash of e: the lower-case hex SHA-256 of this
+// canonical encoding of every field but Hash itself:
+//
+//	"modgate audit record v1\n"
+//	int(Seq)
+//	int(Time as Unix microseconds)
+//	str(Type) str(ClientToken) str(ClientIP) str(UserAgent)
+//	str(Module) str(Version) str(Kind) str(Decision)
+//	int(len(Reasons)) str(Reasons[0]) ... str(Reasons[n-1])
+//	str(Source) int(Bytes) int(Duration in nanoseconds) str(SBOM)
+//	str(PrevHash)
+//
+// where int(x) is x as 8 bytes, big-endian two's complement, and str(s) is
+// int(len(s)) followed by the bytes of s. Every field has a fixed position
+// and every string its length, so no two different records encode alike.
+// The hash of a record whose Time has more than microsecond precision is not
+// the hash of the record the store keeps: seal records with [SealAudit].
+func AuditHash(e *AuditEvent) string {
+	h := sha256.New()
+	h.Write([]byte(auditHashTag))
+	putInt(h, e.Seq)
+	putInt(h, e.Time.UnixMicro())
+	for _, s := range []string{e.Type, e.ClientToken, e.ClientIP, e.UserAgent, e.Module, e.Version, e.Kind, e.Decision} {
+		putStr(h, s)
+	}
+	putInt(h, int64(len(e.Reasons)))
+	for _, s := range e.Reasons {
+		putStr(h, s)
+	}
+	putStr(h, e.Source)
+	putInt(h, e.Bytes)
+	putInt(h, int64(e.Duration))
+	putStr(h, e.SBOM)
+	putStr(h, e.PrevHash)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func putInt(h hash.Hash, v int64) {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(v))
+	h.Write(b[:])
+}
+
+func putStr(h hash.Hash, s string) {
+	putInt(h, int64(len(s)))
+	h.Write([]byte(s))
 }

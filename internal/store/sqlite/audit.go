@@ -1,0 +1,199 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/modgate/modgate/internal/store"
+)
+
+const auditColumns = `seq, at, type, client_token, client_ip, user_agent, module, version, kind, decision,
+	reasons, source, bytes, duration_ns, sbom, prev_hash, hash`
+
+// AppendAudit implements [store.Audit]. Writes go through the store's one
+// write connection, and its transactions begin IMMEDIATE (taking SQLite's
+// write lock), so appends take turns even with another process on the file.
+func (s *Store) AppendAudit(ctx context.Context, events []*store.AuditEvent) (err error) {
+	defer wrap(&err, "sqlite: append %d audit events", len(events))
+	if len(events) == 0 {
+		return nil
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var seq int64
+	var prev string
+	if err := tx.QueryRowContext(ctx, `SELECT head_seq, head_hash FROM audit_chain WHERE id = 1`).Scan(&seq, &prev); err != nil {
+		return err
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO audit_log (`+auditColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	now := s.now()
+	for _, e := range events {
+		seq++
+		store.SealAudit(e, seq, prev, now)
+		prev = e.Hash
+		reasons := e.Reasons
+		if reasons == nil {
+			reasons = []string{}
+		}
+		rj, err := json.Marshal(reasons)
+		if err != nil {
+			return err
+		}
+		if _, err := ins.ExecContext(ctx, e.Seq, e.Time.Format(timeFormat), e.Type, e.ClientToken, e.ClientIP,
+			e.UserAgent, e.Module, e.Version, e.Kind, e.Decision, string(rj), e.Source, e.Bytes, int64(e.Duration),
+			e.SBOM, e.PrevHash, e.Hash); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE audit_chain SET head_seq = ?, head_hash = ? WHERE id = 1`, seq, prev); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// AuditEvents implements [store.Audit].
+func (s *Store) AuditEvents(ctx context.Context, q store.AuditQuery) (_ []*store.AuditEvent, err error) {
+	defer wrap(&err, "sqlite: audit events")
+	where, args := auditWhere(q)
+	args = append(args, q.PageLimit())
+	rows, err := s.read.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_log`+where+` ORDER BY seq LIMIT ?`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*store.AuditEvent
+	for rows.Next() {
+		e := new(store.AuditEvent)
+		var at, reasons string
+		var dur int64
+		if err := rows.Scan(&e.Seq, &at, &e.Type, &e.ClientToken, &e.ClientIP, &e.UserAgent, &e.Module,
+			&e.Version, &e.Kind, &e.Decision, &reasons, &e.Source, &e.Bytes, &dur, &e.SBOM,
+			&e.PrevHash, &e.Hash); err != nil {
+			return nil, err
+		}
+		if e.Time, err = parseTime(at); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(reasons), &e.Reasons); err != nil {
+			return nil, err
+		}
+		if len(e.Reasons) == 0 {
+			e.Reasons = nil
+		}
+		e.Duration = time.Duration(dur)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func auditWhere(q store.AuditQuery) (string, []any) {
+	var conds []string
+	var args []any
+	add := func(cond string, a ...any) {
+		conds = append(conds, cond)
+		args = append(args, a...)
+	}
+	if q.AfterSeq > 0 {
+		add("seq > ?", q.AfterSeq)
+	}
+	if q.ThroughSeq > 0 {
+		add("seq <= ?", q.ThroughSeq)
+	}
+	if !q.Since.IsZero() {
+		add("at >= ?", normTime(q.Since).Format(timeFormat))
+	}
+	if !q.Until.IsZero() {
+		add("at < ?", normTime(q.Until).Format(timeFormat))
+	}
+	if q.Module != "" {
+		add("module = ?", q.Module)
+	}
+	if q.Version != "" {
+		add("version = ?", q.Version)
+	}
+	if q.Client != "" {
+		add("((client_token = ? AND client_token <> '') OR client_ip = ?)", q.Client, q.Client)
+	}
+	if q.Decision != "" {
+		add("decision = ?", q.Decision)
+	}
+	if q.Type != "" {
+		add("type = ?", q.Type)
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// AuditChain implements [store.Audit].
+func (s *Store) AuditChain(ctx context.Context) (_ store.AuditChain, err error) {
+	defer wrap(&err, "sqlite: audit chain")
+	var c store.AuditChain
+	var at sql.NullString
+	err = s.read.QueryRowContext(ctx, `SELECT head_seq, head_hash, anchor_seq, anchor_hash, anchor_at FROM audit_chain WHERE id = 1`).
+		Scan(&c.HeadSeq, &c.HeadHash, &c.AnchorSeq, &c.AnchorHash, &at)
+	if err != nil {
+		return c, err
+	}
+	if at.Valid {
+		c.AnchorTime, err = parseTime(at.String)
+	}
+	return c, err
+}
+
+// PruneAudit implements [store.Audit].
+func (s *Store) PruneAudit(ctx context.Context, before time.Time, limit int) (_ int64, err error) {
+	defer wrap(&err, "sqlite: prune audit")
+	if limit <= 0 {
+		limit = 10000
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var anchor int64
+	if err := tx.QueryRowContext(ctx, `SELECT anchor_seq FROM audit_chain WHERE id = 1`).Scan(&anchor); err != nil {
+		return 0, err
+	}
+	var last int64
+	var hash, at string
+	err = tx.QueryRowContext(ctx, `
+		WITH next AS (SELECT seq, at, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?),
+		     keep AS (SELECT min(seq) AS seq FROM next WHERE at >= ?)
+		SELECT seq, at, hash FROM next
+		WHERE seq < coalesce((SELECT seq FROM keep), 9223372036854775807)
+		ORDER BY seq DESC LIMIT 1`, anchor, limit, normTime(before).Format(timeFormat)).Scan(&last, &at, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM audit_log WHERE seq <= ?`, last)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE audit_chain SET anchor_seq = ?, anchor_hash = ?, anchor_at = ? WHERE id = 1`,
+		last, hash, at); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
+}
