@@ -289,14 +289,32 @@ type SumDB struct {
 	lookups map[string]int
 }
 
-// NewSumDB starts a checksum database named name that knows mods.
+// NewSumDB starts a checksum database named name that knows mods, with a new key.
 func NewSumDB(t testing.TB, name string, mods ...*Built) *SumDB {
+	t.Helper()
+	skey, vkey := NewSumDBKey(t, name)
+	return NewSumDBSigned(t, skey, vkey, mods...)
+}
+
+// NewSumDBKey generates a signer and verifier key pair for a checksum database.
+func NewSumDBKey(t testing.TB, name string) (signer, verifier string) {
 	t.Helper()
 	skey, vkey, err := note.GenerateKey(rand.Reader, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := &SumDB{Name: name, Key: vkey, sums: map[string][]byte{}, lookups: map[string]int{}}
+	return skey, vkey
+}
+
+// NewSumDBSigned starts a checksum database that signs with the given key; two
+// of them with one key and different records make a forked log.
+func NewSumDBSigned(t testing.TB, skey, vkey string, mods ...*Built) *SumDB {
+	t.Helper()
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := &SumDB{Name: v.Name(), Key: vkey, sums: map[string][]byte{}, lookups: map[string]int{}}
 	for _, b := range mods {
 		db.Add(b)
 	}

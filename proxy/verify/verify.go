@@ -1,0 +1,403 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb"
+	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/modgate/modgate/internal/store"
+)
+
+// HashZip returns the h1: hash of the module zip at path, as go.sum records it.
+func HashZip(path string) (string, error) {
+	return dirhash.HashZip(path, dirhash.Hash1)
+}
+
+// HashMod returns the h1: hash of a go.mod file's bytes, as go.sum records it
+// for "<module> <version>/go.mod".
+func HashMod(data []byte) (string, error) {
+	return dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	})
+}
+
+// Storage is what the verifier keeps in the database.
+type Storage interface {
+	store.Sums
+	store.SumDBState
+	store.Tiles
+}
+
+// Options configure a Verifier. Store is required.
+type Options struct {
+	Store Storage
+	// SumDB is the checksum database public modules are verified against; Off
+	// (or a zero value) verifies every module against the checksum store only,
+	// pinning hashes on first use.
+	SumDB SumDB
+	// URL is where the database is reached (its own URL, or a proxy's
+	// /sumdb/<name> endpoint).
+	URL string
+	// Client makes the requests; nil means a client with a 30s timeout.
+	Client *http.Client
+	// NoSumDB lists module path patterns (GONOSUMDB/GOPRIVATE syntax) that are
+	// never looked up in the checksum database; they are pinned on first use.
+	NoSumDB string
+	// AllowUnknown serves public versions the checksum database does not know
+	// (pinning them on first use) instead of refusing them.
+	AllowUnknown bool
+	// FailOpen serves artifacts that cannot be verified because the checksum
+	// database is unreachable (pinning them on first use) instead of refusing them.
+	FailOpen bool
+	// Logger receives logs; nil means slog.Default().
+	Logger *slog.Logger
+	// OnSecurityError is called once when the checksum database is caught
+	// misbehaving (a forked or rolled-back log); nil means only logging.
+	OnSecurityError func(msg string)
+}
+
+// Verifier checks artifacts' h1: hashes before modgate stores them: against the
+// checksum database (its signed tree heads, inclusion proofs and tiles checked
+// by golang.org/x/mod/sumdb's Client, with the latest verified tree head kept in
+// the database shared by replicas) for public modules, and against the checksum
+// store for everything, pinning hashes on first use where no database vouches.
+type Verifier struct {
+	opts   Options
+	log    *slog.Logger
+	// client is nil when no database is used. The sumdb Client remembers
+	// every lookup's result, failures included, for its lifetime, so after a
+	// failed lookup it is replaced: its state worth keeping is in the database.
+	client atomic.Pointer[sumdb.Client]
+	useDB  bool
+	http   *http.Client
+
+	notFound sync.Map     // remote lookup paths the database answered 404/410
+	secErr   atomic.Value // string: the first security error, if any
+}
+
+// New returns a Verifier. It does no I/O.
+func New(opts Options) (*Verifier, error) {
+	if opts.Store == nil {
+		return nil, errors.New("verify: Store is required")
+	}
+	v := &Verifier{opts: opts, log: opts.Logger, http: opts.Client}
+	if v.log == nil {
+		v.log = slog.Default()
+	}
+	if v.http == nil {
+		v.http = &http.Client{Timeout: 30 * time.Second}
+	}
+	if !opts.SumDB.Off && opts.SumDB.Name != "" {
+		if opts.URL == "" {
+			return nil, errors.New("verify: the checksum database needs a URL")
+		}
+		v.opts.URL = strings.TrimSuffix(opts.URL, "/")
+		v.useDB = true
+		v.client.Store(sumdb.NewClient(&ops{v: v}))
+	}
+	return v, nil
+}
+
+// Artifact is what Check verifies.
+type Artifact struct {
+	Module   module.Version
+	Kind     store.Kind // KindZip or KindMod
+	Hash     string     // the h1: hash of the bytes received
+	Upstream string     // where the bytes came from
+	Client   string     // who asked for them
+}
+
+// Result says how an artifact was verified.
+type Result struct {
+	// Source vouched for the hash: SourceSumDB+name, SourceTOFU or SourceGoSum+file.
+	Source string
+	// Warning is set when the artifact was let through unverified by a setting
+	// (AllowUnknown, FailOpen); it belongs in the audit log.
+	Warning string
+}
+
+// MismatchError reports bytes whose hash differs from the known-good one. They
+// must never be stored or served.
+type MismatchError struct {
+	Artifact Artifact
+	Want     string // the known-good hash
+	Source   string // who vouched for Want
+}
+
+func (e *MismatchError) Error() string {
+	a := e.Artifact
+	return fmt.Sprintf("%s@%s: checksum mismatch for .%s: refused\n"+
+		"expected %s (from %s)\n"+
+		"received %s (from %s)\n"+
+		"The bytes were neither stored nor served: someone may be tampering with them. Tell your security team.",
+		a.Module.Path, a.Module.Version, a.Kind, e.Want, e.Source, a.Hash, a.Upstream)
+}
+
+// Reasons an artifact could not be verified.
+const (
+	Unknown     = "unknown"     // the checksum database does not know the version
+	Unreachable = "unreachable" // the checksum database could not be reached
+	Misbehaving = "misbehaving" // the checksum database's log forked or rolled back
+)
+
+// UnverifiedError reports an artifact whose hash could not be checked.
+type UnverifiedError struct {
+	Artifact Artifact
+	Reason   string // Unknown, Unreachable or Misbehaving
+	Err      error
+}
+
+func (e *UnverifiedError) Error() string {
+	a := e.Artifact
+	var why string
+	switch e.Reason {
+	case Unknown:
+		why = "the checksum database does not know this version, so its content cannot be verified"
+	case Unreachable:
+		why = "the checksum database could not be reached; try again later"
+	default:
+		why = "the checksum database is misbehaving (its log is inconsistent); modgate refuses everything it cannot verify until an operator investigates"
+	}
+	return fmt.Sprintf("%s@%s: .%s refused: %s\n%v", a.Module.Path, a.Module.Version, a.Kind, why, e.Err)
+}
+
+func (e *UnverifiedError) Unwrap() error { return e.Err }
+
+// Err reports a security error seen since the process started (a forked or
+// rolled-back checksum database), for readiness probes; nil when all is well.
+func (v *Verifier) Err() error {
+	if msg, ok := v.secErr.Load().(string); ok {
+		return fmt.Errorf("checksum database %s is misbehaving: %s", v.opts.SumDB.Name, firstLine(msg))
+	}
+	return nil
+}
+
+// usesSumDB reports whether path is verified against the checksum database.
+func (v *Verifier) usesSumDB(path string) bool {
+	return v.useDB && !module.MatchPrefixPatterns(v.opts.NoSumDB, path)
+}
+
+// Check verifies a's hash. A hash that differs from a known-good one gives a
+// *MismatchError; one that cannot be verified gives an *UnverifiedError (unless
+// a setting lets it through, with Result.Warning set). A verified hash is
+// recorded in the checksum store, so every later ingest must match it.
+func (v *Verifier) Check(ctx context.Context, a Artifact) (Result, error) {
+	if a.Kind != store.KindZip && a.Kind != store.KindMod {
+		return Result{}, fmt.Errorf("verify: cannot check .%s", a.Kind)
+	}
+	known, err := v.opts.Store.Checksum(ctx, a.Module, a.Kind)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Result{}, err
+	}
+	if known != nil && known.Hash != a.Hash {
+		return Result{}, &MismatchError{Artifact: a, Want: known.Hash, Source: describe(known)}
+	}
+	res := Result{Source: store.SourceTOFU}
+	if v.usesSumDB(a.Module.Path) {
+		want, err := v.lookup(a)
+		switch {
+		case err == nil:
+			if want != a.Hash {
+				return Result{}, &MismatchError{Artifact: a, Want: want, Source: "checksum database " + v.opts.SumDB.Name}
+			}
+			res.Source = store.SourceSumDB + v.opts.SumDB.Name
+		case known != nil:
+			// A hash imported from go.sum vouches for the bytes where the
+			// database cannot (unknown, unreachable).
+			if uv := (*UnverifiedError)(nil); errors.As(err, &uv) && uv.Reason == Misbehaving {
+				return Result{}, err
+			}
+			return Result{Source: known.Source}, nil
+		default:
+			uv := (*UnverifiedError)(nil)
+			if !errors.As(err, &uv) {
+				return Result{}, err
+			}
+			if (uv.Reason == Unknown && v.opts.AllowUnknown) || (uv.Reason == Unreachable && v.opts.FailOpen) {
+				res.Warning = fmt.Sprintf("not verified by the checksum database (%s), allowed by configuration; hash pinned on first use", uv.Reason)
+			} else {
+				return Result{}, err
+			}
+		}
+	}
+	if known != nil {
+		return Result{Source: known.Source, Warning: res.Warning}, nil
+	}
+	rec, err := v.opts.Store.PutChecksum(ctx, &store.Checksum{Module: a.Module, Kind: a.Kind, Hash: a.Hash,
+		Source: res.Source, Upstream: a.Upstream, Client: a.Client})
+	if err != nil {
+		return Result{}, err
+	}
+	if rec.Hash != a.Hash {
+		// Another replica pinned different bytes a moment ago.
+		return Result{}, &MismatchError{Artifact: a, Want: rec.Hash, Source: describe(rec)}
+	}
+	return res, nil
+}
+
+// describe says who vouched for a recorded hash, for error messages.
+func describe(c *store.Checksum) string {
+	switch {
+	case strings.HasPrefix(c.Source, store.SourceSumDB):
+		return "checksum database " + strings.TrimPrefix(c.Source, store.SourceSumDB)
+	case strings.HasPrefix(c.Source, store.SourceGoSum):
+		return "imported " + strings.TrimPrefix(c.Source, store.SourceGoSum)
+	}
+	s := "pinned on first fetch"
+	if !c.CreatedAt.IsZero() {
+		s += " " + c.CreatedAt.Format(time.RFC3339)
+	}
+	if c.Upstream != "" {
+		s += " from " + c.Upstream
+	}
+	return s
+}
+
+// lookup asks the checksum database for a's hash.
+func (v *Verifier) lookup(a Artifact) (string, error) {
+	if v.Err() != nil {
+		return "", &UnverifiedError{Artifact: a, Reason: Misbehaving, Err: v.Err()}
+	}
+	vers := a.Module.Version
+	if a.Kind == store.KindMod {
+		vers += "/go.mod"
+	}
+	client := v.client.Load()
+	lines, err := client.Lookup(a.Module.Path, vers)
+	if err != nil {
+		v.client.CompareAndSwap(client, sumdb.NewClient(&ops{v: v}))
+		reason := Unreachable
+		epath, _ := module.EscapePath(a.Module.Path)
+		evers, _ := module.EscapeVersion(a.Module.Version)
+		if _, nf := v.notFound.LoadAndDelete("/lookup/" + epath + "@" + evers); nf {
+			reason = Unknown
+		}
+		if v.Err() != nil {
+			reason = Misbehaving
+		}
+		return "", &UnverifiedError{Artifact: a, Reason: reason, Err: err}
+	}
+	prefix := a.Module.Path + " " + vers + " "
+	for _, line := range lines {
+		if h, ok := strings.CutPrefix(line, prefix); ok {
+			return h, nil
+		}
+	}
+	return "", &UnverifiedError{Artifact: a, Reason: Unknown, Err: fmt.Errorf("no %s line in the database's record", vers)}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// ops implements sumdb.ClientOps on the database and the HTTP client.
+type ops struct{ v *Verifier }
+
+// opTimeout bounds each database operation of the sumdb client, whose API has
+// no context.
+const opTimeout = 30 * time.Second
+
+func (o *ops) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), opTimeout)
+}
+
+func (o *ops) ReadRemote(path string) ([]byte, error) {
+	ctx, cancel := o.ctx()
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.v.opts.URL+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := o.v.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
+		if strings.HasPrefix(path, "/lookup/") {
+			o.v.notFound.Store(path, true)
+		}
+		return nil, fmt.Errorf("%s: %s", path, resp.Status)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", path, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > 1<<20 {
+		return nil, fmt.Errorf("%s: response too large", path)
+	}
+	return data, nil
+}
+
+func (o *ops) ReadConfig(file string) ([]byte, error) {
+	if file == "key" {
+		return []byte(o.v.opts.SumDB.Key), nil
+	}
+	ctx, cancel := o.ctx()
+	defer cancel()
+	data, err := o.v.opts.Store.SumDBConfig(ctx, file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return []byte{}, nil
+	}
+	return data, err
+}
+
+func (o *ops) WriteConfig(file string, old, new []byte) error {
+	ctx, cancel := o.ctx()
+	defer cancel()
+	err := o.v.opts.Store.SwapSumDBConfig(ctx, file, old, new)
+	if errors.Is(err, store.ErrConflict) {
+		return sumdb.ErrWriteConflict
+	}
+	return err
+}
+
+// cacheDB keeps the verified client's cache apart from the pass-through's tile
+// cache, which holds tiles as the upstream served them, unverified.
+func cacheKey(file string) (db, path string) {
+	name, rest, _ := strings.Cut(file, "/")
+	return "verified/" + name, rest
+}
+
+func (o *ops) ReadCache(file string) ([]byte, error) {
+	ctx, cancel := o.ctx()
+	defer cancel()
+	db, path := cacheKey(file)
+	return o.v.opts.Store.Tile(ctx, db, path)
+}
+
+func (o *ops) WriteCache(file string, data []byte) {
+	ctx, cancel := o.ctx()
+	defer cancel()
+	db, path := cacheKey(file)
+	if err := o.v.opts.Store.PutTile(ctx, db, path, data); err != nil {
+		o.v.log.Warn("caching checksum database data", "file", file, "err", err.Error())
+	}
+}
+
+func (o *ops) Log(msg string) { o.v.log.Debug("checksum database", "msg", msg) }
+
+func (o *ops) SecurityError(msg string) {
+	first := o.v.secErr.CompareAndSwap(nil, msg)
+	o.v.log.Error("SECURITY: checksum database misbehaving", "db", o.v.opts.SumDB.Name, "detail", msg)
+	if first && o.v.opts.OnSecurityError != nil {
+		o.v.opts.OnSecurityError(msg)
+	}
+}

@@ -1,0 +1,242 @@
+package verify_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/mod/module"
+
+	"github.com/modgate/modgate/internal/store"
+	"github.com/modgate/modgate/internal/store/sqlite"
+	"github.com/modgate/modgate/internal/testkit"
+	"github.com/modgate/modgate/proxy/verify"
+)
+
+func openStore(t *testing.T) store.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), t.TempDir()+"/modgate.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// switchable forwards to one of several servers, chosen at run time (503 when
+// none), so tests can take a checksum database away or swap in a forked one.
+type switchable struct {
+	target atomic.Pointer[string]
+	srv    *httptest.Server
+}
+
+func newSwitchable(t *testing.T, target string) *switchable {
+	s := &switchable{}
+	s.set(target)
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tg := *s.target.Load()
+		if tg == "" {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		u, _ := url.Parse(tg)
+		httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *switchable) set(target string) { s.target.Store(&target) }
+
+func newVerifier(t *testing.T, st store.Store, db *testkit.SumDB, url string, mod func(*verify.Options)) *verify.Verifier {
+	t.Helper()
+	opts := verify.Options{Store: st, SumDB: verify.SumDB{Name: db.Name, Key: db.Key}, URL: url, NoSumDB: "corp.example.com"}
+	if mod != nil {
+		mod(&opts)
+	}
+	v, err := verify.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func built(t *testing.T, path, version, content string) *testkit.Built {
+	return testkit.Build(t, testkit.Module{Path: path, Version: version, Files: map[string]string{"a.go": "package a\n// " + content + "\n"}})
+}
+
+func zipOf(b *testkit.Built) verify.Artifact {
+	return verify.Artifact{Module: module.Version{Path: b.Path, Version: b.Version}, Kind: store.KindZip, Hash: b.Hash, Upstream: "test"}
+}
+
+func modOf(b *testkit.Built) verify.Artifact {
+	return verify.Artifact{Module: module.Version{Path: b.Path, Version: b.Version}, Kind: store.KindMod, Hash: b.ModSum, Upstream: "test"}
+}
+
+func TestHashes(t *testing.T) {
+	b := built(t, "example.com/m", "v1.0.0", "x")
+	h, err := verify.HashMod(b.Mod)
+	if err != nil || h != b.ModSum {
+		t.Errorf("HashMod = %s, %v; want %s", h, err, b.ModSum)
+	}
+}
+
+func TestPublicModules(t *testing.T) {
+	good := built(t, "example.com/m", "v1.0.0", "good")
+	evil := built(t, "example.com/m", "v1.0.0", "evil")
+	unknown := built(t, "example.com/m", "v1.9.0", "x")
+	db := testkit.NewSumDB(t, "sum.test", good)
+	st := openStore(t)
+	v := newVerifier(t, st, db, db.URL, nil)
+	ctx := context.Background()
+
+	for _, a := range []verify.Artifact{zipOf(good), modOf(good)} {
+		res, err := v.Check(ctx, a)
+		if err != nil || res.Source != "sumdb:sum.test" {
+			t.Fatalf("Check(%s) = %+v, %v", a.Kind, res, err)
+		}
+		rec, err := st.Checksum(ctx, a.Module, a.Kind)
+		if err != nil || rec.Hash != a.Hash || rec.Source != "sumdb:sum.test" {
+			t.Errorf("recorded %+v, %v", rec, err)
+		}
+	}
+	_, err := v.Check(ctx, zipOf(evil))
+	var mm *verify.MismatchError
+	if !errors.As(err, &mm) || mm.Want != good.Hash || !strings.Contains(err.Error(), good.Hash) || !strings.Contains(err.Error(), evil.Hash) {
+		t.Fatalf("tampered zip: %v, want a mismatch naming both hashes", err)
+	}
+
+	_, err = v.Check(ctx, zipOf(unknown))
+	var uv *verify.UnverifiedError
+	if !errors.As(err, &uv) || uv.Reason != verify.Unknown {
+		t.Fatalf("unknown version: %v, want Unknown", err)
+	}
+	// Once the database learns the version, a retry verifies it.
+	db.Add(unknown)
+	if _, err := v.Check(ctx, zipOf(unknown)); err != nil {
+		t.Errorf("retry after the database learnt the version: %v", err)
+	}
+
+	allow := newVerifier(t, openStore(t), db, db.URL, func(o *verify.Options) { o.AllowUnknown = true })
+	res, err := allow.Check(ctx, zipOf(built(t, "example.com/m", "v1.8.0", "x")))
+	if err != nil || res.Warning == "" || res.Source != store.SourceTOFU {
+		t.Errorf("AllowUnknown: %+v, %v; want pinned with a warning", res, err)
+	}
+}
+
+func TestUnreachableFailsClosedThenRecovers(t *testing.T) {
+	good := built(t, "example.com/m", "v1.0.0", "good")
+	db := testkit.NewSumDB(t, "sum.test", good)
+	sw := newSwitchable(t, "")
+	ctx := context.Background()
+
+	v := newVerifier(t, openStore(t), db, sw.srv.URL, nil)
+	_, err := v.Check(ctx, zipOf(good))
+	var uv *verify.UnverifiedError
+	if !errors.As(err, &uv) || uv.Reason != verify.Unreachable {
+		t.Fatalf("database down: %v, want Unreachable", err)
+	}
+	sw.set(db.URL)
+	if _, err := v.Check(ctx, zipOf(good)); err != nil {
+		t.Errorf("after the database came back: %v (a failure must not be remembered)", err)
+	}
+
+	sw.set("")
+	open := newVerifier(t, openStore(t), db, sw.srv.URL, func(o *verify.Options) { o.FailOpen = true })
+	res, err := open.Check(ctx, zipOf(good))
+	if err != nil || res.Warning == "" {
+		t.Errorf("FailOpen: %+v, %v; want allowed with a warning", res, err)
+	}
+}
+
+func TestPrivateModulesPinnedOnFirstUse(t *testing.T) {
+	first := built(t, "corp.example.com/lib", "v1.0.0", "first")
+	second := built(t, "corp.example.com/lib", "v1.0.0", "second")
+	db := testkit.NewSumDB(t, "sum.test")
+	st := openStore(t)
+	v := newVerifier(t, st, db, db.URL, nil)
+	ctx := context.Background()
+	a := zipOf(first)
+	a.Client = "10.1.2.3"
+	res, err := v.Check(ctx, a)
+	if err != nil || res.Source != store.SourceTOFU {
+		t.Fatalf("first fetch: %+v, %v", res, err)
+	}
+	if db.Lookups("corp.example.com/lib", "v1.0.0") != 0 {
+		t.Errorf("a private module was looked up in the checksum database")
+	}
+	if _, err := v.Check(ctx, zipOf(first)); err != nil {
+		t.Errorf("same content again: %v", err)
+	}
+	_, err = v.Check(ctx, zipOf(second))
+	var mm *verify.MismatchError
+	if !errors.As(err, &mm) || !strings.Contains(err.Error(), "pinned on first fetch") {
+		t.Fatalf("different content for a pinned version: %v", err)
+	}
+	rec, _ := st.Checksum(ctx, a.Module, store.KindZip)
+	if rec.Client != "10.1.2.3" || rec.Upstream != "test" {
+		t.Errorf("pin does not record who and where: %+v", rec)
+	}
+}
+
+func TestImportedHashWins(t *testing.T) {
+	good := built(t, "corp.example.com/lib", "v1.0.0", "good")
+	evil := built(t, "corp.example.com/lib", "v1.0.0", "evil")
+	st := openStore(t)
+	ctx := context.Background()
+	if _, err := st.PutChecksum(ctx, &store.Checksum{Module: module.Version{Path: good.Path, Version: good.Version}, Kind: store.KindZip,
+		Hash: good.Hash, Source: store.SourceGoSum + "team/go.sum"}); err != nil {
+		t.Fatal(err)
+	}
+	v := newVerifier(t, st, testkit.NewSumDB(t, "sum.test"), "http://127.0.0.1:1", nil)
+	if _, err := v.Check(ctx, zipOf(evil)); err == nil || !strings.Contains(err.Error(), "imported team/go.sum") {
+		t.Fatalf("first fetch of content differing from an imported hash: %v", err)
+	}
+	if _, err := v.Check(ctx, zipOf(good)); err != nil {
+		t.Errorf("content matching the imported hash: %v", err)
+	}
+}
+
+func TestForkedDatabaseIsDetected(t *testing.T) {
+	skey, vkey := testkit.NewSumDBKey(t, "sum.test")
+	a := built(t, "example.com/a", "v1.0.0", "a")
+	b := built(t, "example.com/b", "v1.0.0", "b")
+	honest := testkit.NewSumDBSigned(t, skey, vkey, a, b)
+	forked := testkit.NewSumDBSigned(t, skey, vkey, a, b)
+	sw := newSwitchable(t, honest.URL)
+	st := openStore(t)
+	ctx := context.Background()
+	var alerts atomic.Int32
+	onSec := func(o *verify.Options) { o.OnSecurityError = func(string) { alerts.Add(1) } }
+
+	v := newVerifier(t, st, honest, sw.srv.URL, onSec)
+	if _, err := v.Check(ctx, zipOf(a)); err != nil {
+		t.Fatal(err)
+	}
+	// The forked log has the same size but other records: b first, then a.
+	forked.Add(b)
+	if _, err := http.Get(forked.URL + "/lookup/example.com/b@v1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	sw.set(forked.URL)
+	// A restarted process (a new verifier on the same database) must notice too.
+	restarted := newVerifier(t, st, honest, sw.srv.URL, onSec)
+	_, err := restarted.Check(ctx, zipOf(b))
+	var uv *verify.UnverifiedError
+	if !errors.As(err, &uv) || uv.Reason != verify.Misbehaving {
+		t.Fatalf("forked database: %v, want Misbehaving", err)
+	}
+	if restarted.Err() == nil || alerts.Load() != 1 {
+		t.Errorf("security error not raised: Err()=%v, alerts=%d", restarted.Err(), alerts.Load())
+	}
+	// Everything public is refused from then on, even what the fork would vouch for.
+	if _, err := restarted.Check(ctx, modOf(a)); !errors.As(err, &uv) || uv.Reason != verify.Misbehaving {
+		t.Errorf("after a security error: %v, want Misbehaving", err)
+	}
+}
