@@ -75,8 +75,8 @@ type Options struct {
 // the database shared by replicas) for public modules, and against the checksum
 // store for everything, pinning hashes on first use where no database vouches.
 type Verifier struct {
-	opts   Options
-	log    *slog.Logger
+	opts Options
+	log  *slog.Logger
 	// client is nil when no database is used. The sumdb Client remembers
 	// every lookup's result, failures included, for its lifetime, so after a
 	// failed lookup it is replaced: its state worth keeping is in the database.
