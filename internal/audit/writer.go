@@ -1,0 +1,270 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/modgate/modgate/internal/store"
+)
+
+// Options configure a [Writer].
+type Options struct {
+	// Store receives the records. Required.
+	Store Appender
+	// FlushInterval is how long a record may wait before it is appended:
+	// records are appended in one transaction per interval (or sooner, when
+	// MaxBatch have gathered). It is also the most a crash can lose. Zero
+	// means synchronous: Log appends before it returns.
+	FlushInterval time.Duration
+	// QueueSize bounds the records held in memory; when it is full, Log waits
+	// for room (backpressure) instead of dropping. Zero means 10000.
+	QueueSize int
+	// MaxBatch bounds the records of one append. Zero means 1000.
+	MaxBatch int
+	// SyncTimeout bounds how long a synchronous Log retries a failing append
+	// before it drops the record (logged with every field, and counted).
+	// Zero means 10s. Asynchronous appends are retried until Close gives up.
+	SyncTimeout time.Duration
+	// Sink, if not nil, gets every batch after it is appended (records with
+	// Seq and Hash set), and is closed by Close.
+	Sink Sink
+	// Logger logs append failures and dropped records; nil means slog.Default().
+	Logger *slog.Logger
+	// Metrics, if not nil, counts appended, dropped and waiting records.
+	Metrics *Metrics
+}
+
+// Sink receives appended records, for a copy outside the database.
+type Sink interface {
+	// Send takes a batch of appended records. It must not block for long
+	// and must not change them.
+	Send(events []*store.AuditEvent)
+	// Close sends what it holds, or gives up when ctx is done.
+	Close(ctx context.Context) error
+}
+
+// Writer appends audit records from the request path. It is safe for
+// concurrent use.
+//
+// Guarantees: a record passed to Log before Close is appended when Close
+// returns nil. After a crash, the records lost are at most those logged in
+// the last FlushInterval, plus those of an append in flight (the queue
+// never holds more, unless the database is failing, and then Log waits).
+type Writer struct {
+	opts  Options
+	log   *slog.Logger
+	queue chan *store.AuditEvent
+
+	mu     sync.RWMutex // held for reading by Log while it sends; for writing to close queue
+	closed atomic.Bool
+
+	syncMu sync.Mutex // serialises synchronous appends
+
+	closeOnce sync.Once
+	abortOnce sync.Once
+	abort     chan struct{} // closed when Close gives up waiting
+	ctx       context.Context
+	cancel    context.CancelFunc // cancels appends in flight when Close gives up
+	done      chan struct{}      // closed when the loop has ended
+	lost      int                // records the loop could not append (read after done)
+}
+
+// New returns a Writer; it starts its flushing goroutine (when FlushInterval
+// is positive) and does no I/O. The caller must call Close.
+func New(opts Options) (*Writer, error) {
+	if opts.Store == nil {
+		return nil, errors.New("audit: no store")
+	}
+	if opts.FlushInterval < 0 {
+		return nil, fmt.Errorf("audit: negative flush interval %v", opts.FlushInterval)
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 10000
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 1000
+	}
+	if opts.SyncTimeout <= 0 {
+		opts.SyncTimeout = 10 * time.Second
+	}
+	w := &Writer{opts: opts, log: opts.Logger, abort: make(chan struct{}), done: make(chan struct{})}
+	if w.log == nil {
+		w.log = slog.Default()
+	}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	if opts.FlushInterval > 0 {
+		w.queue = make(chan *store.AuditEvent, opts.QueueSize)
+		go w.loop()
+	}
+	return w, nil
+}
+
+// Log records e. The Writer owns e from now on: the caller must not change
+// it. Log returns once e is queued (or, with a zero FlushInterval, appended).
+// It blocks while the queue is full, which only happens when the database is
+// slower than the request rate: a security log must not silently lose records.
+// After Close, or when Close gave up, the record is dropped and logged.
+func (w *Writer) Log(e *store.AuditEvent) {
+	if w.opts.FlushInterval == 0 {
+		w.logSync(e)
+		return
+	}
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed.Load() {
+		w.drop(errors.New("audit writer closed"), e)
+		return
+	}
+	select {
+	case w.queue <- e:
+		return
+	default:
+	}
+	start := time.Now()
+	select {
+	case w.queue <- e:
+		w.opts.Metrics.waited(time.Since(start))
+	case <-w.abort:
+		w.drop(errors.New("audit writer closing"), e)
+	}
+}
+
+func (w *Writer) logSync(e *store.AuditEvent) {
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
+	if w.closed.Load() {
+		w.drop(errors.New("audit writer closed"), e)
+		return
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, w.opts.SyncTimeout)
+	defer cancel()
+	batch := []*store.AuditEvent{e}
+	if err := w.appendRetry(ctx, batch); err != nil {
+		w.drop(err, e)
+		return
+	}
+	if w.opts.Sink != nil {
+		w.opts.Sink.Send(batch)
+	}
+}
+
+// drop logs a record that could not be appended with all its fields, so it
+// survives at least in the process log, and counts it.
+func (w *Writer) drop(err error, e *store.AuditEvent) {
+	w.opts.Metrics.dropped(1)
+	w.log.Error("audit record not written", "err", err.Error(), "time", e.Time, "type", e.Type,
+		"client_token", e.ClientToken, "client_ip", e.ClientIP, "user_agent", e.UserAgent,
+		"module", e.Module, "version", e.Version, "kind", e.Kind, "decision", e.Decision,
+		"reasons", e.Reasons, "source", e.Source, "bytes", e.Bytes, "duration", e.Duration, "sbom", e.SBOM)
+}
+
+// loop gathers queued records into batches and appends one batch per flush
+// interval, or as soon as MaxBatch have gathered.
+func (w *Writer) loop() {
+	defer close(w.done)
+	tick := time.NewTicker(w.opts.FlushInterval)
+	defer tick.Stop()
+	var batch []*store.AuditEvent
+	for {
+		select {
+		case e, ok := <-w.queue:
+			if !ok {
+				w.flush(batch)
+				return
+			}
+			batch = append(batch, e)
+			if len(batch) >= w.opts.MaxBatch {
+				w.flush(batch)
+				batch = nil
+			}
+		case <-tick.C:
+			if len(batch) > 0 {
+				w.flush(batch)
+				batch = nil
+			}
+		}
+	}
+}
+
+// flush appends batch, retrying until it succeeds or Close gives up.
+func (w *Writer) flush(batch []*store.AuditEvent) {
+	if len(batch) == 0 {
+		return
+	}
+	w.opts.Metrics.queueLength(len(w.queue))
+	if err := w.appendRetry(w.ctx, batch); err != nil {
+		w.lost += len(batch)
+		for _, e := range batch {
+			w.drop(err, e)
+		}
+		return
+	}
+	if w.opts.Sink != nil {
+		w.opts.Sink.Send(batch)
+	}
+}
+
+// appendRetry appends batch, retrying with backoff until it succeeds or ctx
+// is done.
+func (w *Writer) appendRetry(ctx context.Context, batch []*store.AuditEvent) error {
+	for attempt := 0; ; attempt++ {
+		start := time.Now()
+		err := w.opts.Store.AppendAudit(ctx, batch)
+		if err == nil {
+			w.opts.Metrics.appended(len(batch), time.Since(start))
+			return nil
+		}
+		w.opts.Metrics.appendError()
+		if ctx.Err() != nil {
+			return err
+		}
+		wait := backoff(attempt, 50*time.Millisecond, 5*time.Second)
+		w.log.Error("appending audit records; retrying", "err", err.Error(), "records", len(batch),
+			"attempt", attempt+1, "retry_in", wait)
+		if !sleep(ctx, wait) {
+			return err
+		}
+	}
+}
+
+// Close appends every record logged before it and stops the Writer, then
+// closes the Sink. If ctx ends first, Close stops retrying, logs the records
+// it could not append (each with all its fields) and returns an error
+// saying how many.
+func (w *Writer) Close(ctx context.Context) error {
+	w.closeOnce.Do(func() {
+		go func() {
+			// Wait for Logs in progress: the loop keeps draining the
+			// queue, and abort releases them if Close gives up.
+			w.mu.Lock()
+			w.closed.Store(true)
+			if w.queue != nil {
+				close(w.queue) // the loop flushes the rest and closes done
+			}
+			w.mu.Unlock()
+			if w.queue == nil {
+				w.syncMu.Lock() // wait for a synchronous append in progress
+				w.syncMu.Unlock()
+				close(w.done)
+			}
+		}()
+	})
+	var err error
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		w.abortOnce.Do(func() { close(w.abort); w.cancel() })
+		<-w.done
+		err = fmt.Errorf("audit: close: %w: %d records not appended (logged)", ctx.Err(), w.lost)
+	}
+	w.cancel()
+	if w.opts.Sink != nil {
+		err = errors.Join(err, w.opts.Sink.Close(ctx))
+	}
+	return err
+}
