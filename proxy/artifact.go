@@ -29,7 +29,7 @@ type Info struct {
 // serveArtifact serves an immutable .info, .mod or .zip of a canonical version.
 func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req request) error {
 	kind := store.Kind(req.kind)
-	a, err := s.artifact(r.Context(), req.mod, kind, req.noFetch)
+	a, err := s.artifact(r.Context(), req.mod, kind, req.noFetch, clientOf(r))
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func errBlobMissing(err error) error {
 // artifact returns the stored artifact, fetching, checking and storing it first
 // when it is missing. Concurrent calls for one artifact share one fetch, within
 // the process (singleflight) and across replicas (the store's lock).
-func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind, noFetch bool) (*store.Artifact, error) {
+func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind, noFetch bool, who client) (*store.Artifact, error) {
 	key := string(kind) + " " + m.Path + "@" + m.Version
 	if a := s.memo.get(key); a != nil {
 		s.opts.Metrics.cache(string(kind), true)
@@ -84,7 +84,7 @@ func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind
 		return nil, &module.ModuleError{Path: m.Path, Version: m.Version, Err: errFetchDisabled}
 	}
 	s.opts.Metrics.cache(string(kind), false)
-	v, err := s.shared(ctx, key, func(ctx context.Context) (any, error) {
+	v, err := s.shared(withClient(ctx, who), key, func(ctx context.Context) (any, error) {
 		unlock, err := s.opts.Store.Lock(ctx, key)
 		if err != nil {
 			return nil, err
@@ -138,9 +138,9 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 	defer resp.Body.Close()
 	var a *store.Artifact
 	if kind == store.KindZip {
-		a, err = s.ingestZip(m, resp)
+		a, err = s.ingestZip(ctx, m, resp)
 	} else {
-		a, err = s.ingestSmall(m, kind, resp)
+		a, err = s.ingestSmall(ctx, m, kind, resp)
 	}
 	s.opts.Metrics.upstream(string(kind), start, err)
 	if err != nil {
@@ -159,7 +159,7 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 
 // ingestSmall reads and checks an .info or .mod (both are size-capped by the
 // upstream package).
-func (s *Server) ingestSmall(m module.Version, kind store.Kind, resp *upstream.Response) (*store.Artifact, error) {
+func (s *Server) ingestSmall(ctx context.Context, m module.Version, kind store.Kind, resp *upstream.Response) (*store.Artifact, error) {
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, &upstreamError{err: fmt.Errorf("%s@%s: reading .%s from %s: %w", m.Path, m.Version, kind, resp.Source, err)}
@@ -173,8 +173,52 @@ func (s *Server) ingestSmall(m module.Version, kind store.Kind, resp *upstream.R
 		if _, err := modfile.ParseLax("go.mod", data, nil); err != nil {
 			return nil, &upstreamError{err: fmt.Errorf("%s@%s: %s served a go.mod that does not parse: %w", m.Path, m.Version, resp.Source, err)}
 		}
+		if err := s.verifyMod(ctx, m, data, resp.Source); err != nil {
+			return nil, err
+		}
 	}
 	return newSmallArtifact(m, kind, data), nil
+}
+
+// verifyMod checks a go.mod's hash.
+func (s *Server) verifyMod(ctx context.Context, m module.Version, data []byte, source string) error {
+	h, err := verify.HashMod(data)
+	if err != nil {
+		return err
+	}
+	return s.verify(ctx, verify.Artifact{Module: m, Kind: store.KindMod, Hash: h, Upstream: source})
+}
+
+// verify checks an artifact's hash and audits what is worth auditing: refusals,
+// and artifacts let through unverified by configuration.
+func (s *Server) verify(ctx context.Context, a verify.Artifact) error {
+	who := clientFrom(ctx)
+	a.Client = who.IP
+	res, err := s.opts.Verifier.Check(ctx, a)
+	if err == nil && res.Warning == "" {
+		return nil
+	}
+	e := &store.AuditEvent{Time: s.now().UTC(), Type: store.AuditChecksum, ClientIP: who.IP, UserAgent: who.UserAgent,
+		Module: a.Module.Path, Version: a.Module.Version, Kind: string(a.Kind), Source: a.Upstream}
+	var mismatch *verify.MismatchError
+	switch {
+	case err == nil:
+		e.Decision = store.DecisionServed
+		e.Reasons = []string{res.Warning}
+	case errors.As(err, &mismatch):
+		e.Decision = store.DecisionBlocked
+		e.Reasons = []string{"checksum mismatch: expected " + mismatch.Want + " (" + mismatch.Source + "), received " + a.Hash}
+	case statusOf(err) == http.StatusForbidden:
+		e.Decision = store.DecisionBlocked
+		e.Reasons = []string{err.Error()}
+	default:
+		e.Decision = store.DecisionError
+		e.Reasons = []string{err.Error()}
+	}
+	if s.opts.Audit != nil {
+		s.opts.Audit.Log(e)
+	}
+	return err
 }
 
 func newSmallArtifact(m module.Version, kind store.Kind, data []byte) *store.Artifact {
@@ -203,7 +247,7 @@ func checkInfo(path, want string, data []byte) error {
 
 // ingestZip streams a zip into a new blob, checks it against the module zip
 // rules and commits it. A zip that fails is dropped without a trace.
-func (s *Server) ingestZip(m module.Version, resp *upstream.Response) (a *store.Artifact, err error) {
+func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream.Response) (a *store.Artifact, err error) {
 	w, err := s.opts.Blobs.Create()
 	if err != nil {
 		return nil, err
@@ -222,6 +266,13 @@ func (s *Server) ingestZip(m module.Version, resp *upstream.Response) (a *store.
 	if err := verify.CheckZip(m, w.TempPath()); err != nil {
 		return nil, err
 	}
+	h, err := verify.HashZip(w.TempPath())
+	if err != nil {
+		return nil, &verify.ZipError{Module: m, Err: err}
+	}
+	if err := s.verify(ctx, verify.Artifact{Module: m, Kind: store.KindZip, Hash: h, Upstream: resp.Source}); err != nil {
+		return nil, err
+	}
 	key, size, err := w.Commit()
 	if err != nil {
 		return nil, err
@@ -233,10 +284,13 @@ func (s *Server) ingestZip(m module.Version, resp *upstream.Response) (a *store.
 // exists (a module without a go.mod file, as the go command treats it): the
 // go.mod it implies is "module <path>".
 func (s *Server) syntheticMod(ctx context.Context, m module.Version) (*store.Artifact, error) {
-	if _, err := s.artifact(ctx, m, store.KindInfo, false); err != nil {
+	if _, err := s.artifact(ctx, m, store.KindInfo, false, clientFrom(ctx)); err != nil {
 		return nil, err
 	}
 	data := []byte("module " + modfile.AutoQuote(m.Path) + "\n")
+	if err := s.verifyMod(ctx, m, data, "synthesized"); err != nil {
+		return nil, err
+	}
 	a := newSmallArtifact(m, store.KindMod, data)
 	a.Upstream = "synthesized"
 	stored, err := s.opts.Store.PutArtifact(ctx, a)

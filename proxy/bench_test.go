@@ -20,6 +20,7 @@ import (
 	"github.com/modgate/modgate/internal/testkit"
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/proxy/upstream"
+	"github.com/modgate/modgate/proxy/verify"
 )
 
 // BenchmarkServeCached measures cached .info and ~1 MiB .zip answers through
@@ -120,7 +121,11 @@ func newBenchProxy(b *testing.B, mods ...*testkit.Built) *httptest.Server {
 	if err != nil {
 		b.Fatal(err)
 	}
-	px, err := proxy.New(proxy.Options{Store: st, Blobs: blobs, Upstream: fetcher,
+	verifier, err := verify.New(verify.Options{Store: st}) // hashes pinned on first use
+	if err != nil {
+		b.Fatal(err)
+	}
+	px, err := proxy.New(proxy.Options{Store: st, Blobs: blobs, Upstream: fetcher, Verifier: verifier,
 		Metrics: proxy.NewMetrics(prometheus.NewRegistry()),
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {

@@ -48,7 +48,16 @@ func statusOf(err error) int {
 	var zipErr *verify.ZipError
 	var upErr *upstreamError
 	var private *privateLookupError
+	var mismatch *verify.MismatchError
+	var unverified *verify.UnverifiedError
 	switch {
+	case errors.As(err, &mismatch):
+		return http.StatusForbidden
+	case errors.As(err, &unverified):
+		if unverified.Reason == verify.Unknown {
+			return http.StatusForbidden
+		}
+		return http.StatusBadGateway
 	case errors.As(err, &private):
 		return http.StatusForbidden
 	case errors.As(err, &bad):

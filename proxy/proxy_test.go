@@ -25,18 +25,20 @@ import (
 	"github.com/modgate/modgate/internal/testkit"
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/proxy/upstream"
+	"github.com/modgate/modgate/proxy/verify"
 )
 
 // harness is a modgate proxy on 127.0.0.1 in front of a test upstream, with a
 // real embedded store.
 type harness struct {
-	t     *testing.T
-	up    *testkit.Upstream
-	st    store.Store
-	blobs *blob.Dir
-	srv   *httptest.Server
-	now   time.Time
-	mu    sync.Mutex
+	t      *testing.T
+	up     *testkit.Upstream
+	st     store.Store
+	dbPath string
+	blobs  *blob.Dir
+	srv    *httptest.Server
+	now    time.Time
+	mu     sync.Mutex
 }
 
 type harnessOpt func(*proxy.Options, *upstream.Options)
@@ -50,7 +52,7 @@ func newHarness(t *testing.T, mods []*testkit.Built, opts ...harnessOpt) *harnes
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h.st = st
+	h.st, h.dbPath = st, dir+"/modgate.db"
 	h.blobs, err = blob.Open(dir + "/blobs")
 	if err != nil {
 		t.Fatal(err)
@@ -66,6 +68,13 @@ func newHarness(t *testing.T, mods []*testkit.Built, opts ...harnessOpt) *harnes
 		t.Fatal(err)
 	}
 	po.Upstream = up
+	if po.Verifier == nil {
+		// No checksum database: every hash is pinned on first use.
+		po.Verifier, err = verify.New(verify.Options{Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	px, err := proxy.New(po)
 	if err != nil {
 		t.Fatal(err)

@@ -35,6 +35,7 @@ import (
 	"github.com/modgate/modgate/internal/blob"
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/proxy/upstream"
+	"github.com/modgate/modgate/proxy/verify"
 )
 
 // Fetcher is what the proxy needs from the upstream chain.
@@ -46,6 +47,19 @@ type Fetcher interface {
 	IsPrivate(path string) bool
 }
 
+// Verifier checks the h1: hash of every .mod and .zip before it is stored.
+type Verifier interface {
+	// Check verifies a's hash; see [verify.Verifier.Check].
+	Check(ctx context.Context, a verify.Artifact) (verify.Result, error)
+	// Err reports a standing security error (a misbehaving checksum database).
+	Err() error
+}
+
+// Auditor receives audit events. Log must not block for long.
+type Auditor interface {
+	Log(e *store.AuditEvent)
+}
+
 // Storage is the part of the store the proxy uses.
 type Storage interface {
 	store.Artifacts
@@ -55,11 +69,15 @@ type Storage interface {
 	Ping(ctx context.Context) error
 }
 
-// Options configure a Server. Store, Blobs and Upstream are required.
+// Options configure a Server. Store, Blobs, Upstream and Verifier are required.
 type Options struct {
 	Store    Storage
 	Blobs    *blob.Dir
 	Upstream Fetcher
+	Verifier Verifier
+	// Audit receives checksum events (mismatches, unverifiable artifacts, and
+	// artifacts let through unverified by configuration); nil records none.
+	Audit Auditor
 	// SumDB is the checksum database passed through under /sumdb/. Its zero value
 	// passes nothing through (every /sumdb/ request gets 404).
 	SumDB SumDB
@@ -101,8 +119,8 @@ type Server struct {
 
 // New returns a Server. It does no I/O.
 func New(opts Options) (*Server, error) {
-	if opts.Store == nil || opts.Blobs == nil || opts.Upstream == nil {
-		return nil, errors.New("proxy: Store, Blobs and Upstream are required")
+	if opts.Store == nil || opts.Blobs == nil || opts.Upstream == nil || opts.Verifier == nil {
+		return nil, errors.New("proxy: Store, Blobs, Upstream and Verifier are required")
 	}
 	if opts.ListTTL == 0 {
 		opts.ListTTL = time.Minute
@@ -143,7 +161,7 @@ func (s *Server) Ready(ctx context.Context) error {
 	if err := s.opts.Blobs.Check(); err != nil {
 		return fmt.Errorf("blob store: %w", err)
 	}
-	return nil
+	return s.opts.Verifier.Err()
 }
 
 // request is a parsed protocol request.
@@ -288,7 +306,10 @@ func (s *Server) observe(r *http.Request, kind string, rw *countingWriter, start
 		return
 	}
 	level := slog.LevelInfo
+	var mismatch *verify.MismatchError
 	switch {
+	case errors.As(err, &mismatch):
+		level = slog.LevelError
 	case rw.status >= 500:
 		level = slog.LevelError
 	case rw.status == http.StatusForbidden:
