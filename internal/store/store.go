@@ -154,6 +154,7 @@ type Store interface {
 	Metadata
 	Tiles
 	Locker
+	Vulns
 	Sums
 	SumDBState
 	Audit
