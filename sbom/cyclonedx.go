@@ -47,7 +47,7 @@ func (g *graph) cyclonedx() (*cdx.BOM, error) {
 		Timestamp: spdxTime(g.opts.Created),
 		Tools:     &cdx.ToolsChoice{Components: &[]cdx.Component{tool}},
 	}
-	if org := line(g.opts.Organization); org != "" {
+	if org := entity(g.opts.Organization); org != "" {
 		bom.Metadata.Authors = &[]cdx.OrganizationalContact{{Name: org}}
 	}
 	root := cdxComponent(g.root)

@@ -182,7 +182,7 @@ func httpURL(s string) bool {
 // newComponent validates m and returns its normalized component.
 func newComponent(m Module) (*component, error) {
 	mv := module.Version{Path: m.Path, Version: m.Version}
-	if err := module.Check(m.Path, m.Version); err != nil {
+	if err := checkModule(mv); err != nil {
 		return nil, err
 	}
 	fail := func(format string, args ...any) error {
@@ -240,6 +240,16 @@ func newComponent(m Module) (*component, error) {
 	}
 	sort.Slice(c.vulns, func(i, j int) bool { return c.vulns[i].id < c.vulns[j].id })
 	return c, nil
+}
+
+// checkModule is [module.Check] with every failure a *module.ModuleError.
+func checkModule(m module.Version) error {
+	err := module.Check(m.Path, m.Version)
+	var merr *module.ModuleError
+	if err != nil && !errors.As(err, &merr) {
+		err = &module.ModuleError{Path: m.Path, Version: m.Version, Err: err}
+	}
+	return err
 }
 
 // componentOf returns a stub component of a requirement: only what the path
@@ -300,6 +310,14 @@ func line(s string) string {
 	return strings.TrimSpace(s)
 }
 
+// entity makes s a safe name of a person or organization: a [line] without
+// '"' and '\' (they become ' and /). tools-golang reads supplier and creator
+// fields without JSON unescaping, so those two characters would not survive
+// its reader.
+func entity(s string) string {
+	return strings.NewReplacer(`"`, "'", `\`, "/").Replace(line(s))
+}
+
 // text makes s safe free text: valid UTF-8, "\n" line ends, no control
 // characters but newline and tab, no surrounding space.
 func text(s string) string {
@@ -347,7 +365,7 @@ func checkRequires(of module.Version, reqs []module.Version) ([]module.Version, 
 	out := make([]module.Version, 0, len(reqs))
 	seen := map[module.Version]bool{}
 	for _, r := range reqs {
-		if err := module.Check(r.Path, r.Version); err != nil {
+		if err := checkModule(r); err != nil {
 			return nil, &module.ModuleError{Path: of.Path, Version: of.Version, Err: fmt.Errorf("requirement: %w", err)}
 		}
 		if !seen[r] {
@@ -373,7 +391,7 @@ func projectGraph(p Project, opts Options) (*graph, error) {
 		mod:      module.Version{Path: name, Version: line(p.Version)},
 		spdxID:   elementID("Project", name),
 		bomRef:   "project:" + name,
-		supplier: supplier{},
+		supplier: parseSupplier(opts.Organization),
 		root:     true,
 		stub:     true,
 	}

@@ -44,7 +44,7 @@ func spdxTime(t time.Time) string {
 
 func (g *graph) creators() []common.Creator {
 	cs := []common.Creator{{CreatorType: "Tool", Creator: "modgate-" + toolVersion(g.opts)}}
-	if org := line(g.opts.Organization); org != "" {
+	if org := entity(g.opts.Organization); org != "" {
 		cs = append(cs, common.Creator{CreatorType: "Organization", Creator: org})
 	}
 	return cs
@@ -138,9 +138,9 @@ func spdxPackage(c *component) *v2_3.Package {
 	var comment []string
 	if c.stub {
 		if c.root {
-			comment = append(comment, "Build list of modules served through modgate.")
+			comment = append(comment, "Project root: it DEPENDS_ON the project's direct requirements.")
 		} else {
-			comment = append(comment, "Requirement named in go.mod; modgate has no record of this version in the document.")
+			comment = append(comment, "Required in go.mod; not described further here (see this version's own SBOM).")
 		}
 		p.PackageComment = strings.Join(comment, "\n")
 		return p

@@ -57,7 +57,7 @@ func deriveSupplier(path string) supplier {
 // parseSupplier reads an explicit supplier: "Organization: X", "Person: X",
 // "NOASSERTION", or a bare organization name.
 func parseSupplier(s string) supplier {
-	s = line(s)
+	s = entity(s)
 	if s == "" || s == "NOASSERTION" {
 		return supplier{}
 	}
