@@ -165,7 +165,7 @@ func (g *graph) cdxVulns() []cdx.Vulnerability {
 				cv = &cdx.Vulnerability{
 					BOMRef:      "vuln:" + v.id,
 					ID:          v.id,
-					Source:      vulnSource(v.id, v.url),
+					Source:      vulnSource(v.id, advisoryURL(v.id)),
 					Description: v.summary,
 					Advisories:  &[]cdx.Advisory{{URL: v.url}},
 					Affects:     &[]cdx.Affects{},

@@ -30,9 +30,9 @@
 //     and a vulnerabilities section with affects references (CycloneDX);
 //   - its go.mod requirements as packages (components) with DEPENDS_ON edges.
 //
-// For a project SBOM ([ProjectSPDX], [ProjectCycloneDX]) each module's
-// served/blocked status is a line "modgate status: <status>" of the package
-// comment and the CycloneDX property "modgate:status".
+// A module's served/blocked status (Module.Status, set for project and window
+// SBOMs: [ProjectSPDX], [ProjectCycloneDX]) is a line "modgate status: <status>"
+// of the package comment and the CycloneDX property "modgate:status".
 //
 // # Identity
 //

@@ -61,8 +61,8 @@ type Module struct {
 	// Vulns are the vulnerabilities known to affect this version.
 	Vulns []Vuln
 
-	// Status is modgate's decision for the version ("served", "blocked");
-	// shown in project SBOMs; empty: not shown.
+	// Status is modgate's decision for the version ("served", "blocked"),
+	// meant for project and window SBOMs; empty: not shown.
 	Status string
 }
 
