@@ -29,6 +29,9 @@ type config struct {
 	Private         string
 	PrivateUpstream string
 	SumDB           string
+	NoSumDB         string
+	AllowUnknown    bool
+	SumDBFailOpen   bool
 	ListTTL         time.Duration
 	FetchTimeout    time.Duration
 	UpstreamTimeout time.Duration
@@ -52,6 +55,9 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Private, "private", "", "private module `patterns` in GOPRIVATE syntax: fetched only from --private-upstream, never looked up in the public checksum database")
 	fs.StringVar(&c.PrivateUpstream, "private-upstream", "direct", "upstream `list` in GOPROXY syntax for private modules")
 	fs.StringVar(&c.SumDB, "sumdb", "sum.golang.org", "checksum database in GOSUMDB syntax (name, name+hash+key, 'name+hash+key URL', or off)")
+	fs.StringVar(&c.NoSumDB, "nosumdb", "", "module `patterns` (GONOSUMDB syntax) never looked up in the checksum database: their hashes are pinned on first use, like --private modules")
+	fs.BoolVar(&c.AllowUnknown, "sumdb-allow-unknown", false, "serve public versions the checksum database does not know (pinned on first use, audited) instead of refusing them")
+	fs.BoolVar(&c.SumDBFailOpen, "sumdb-fail-open", false, "serve uncached artifacts unverified (pinned on first use, audited) while the checksum database is unreachable, instead of refusing them with 502")
 	fs.DurationVar(&c.ListTTL, "list-ttl", time.Minute, "how long @v/list and @latest answers are served from the cache before upstream is asked again")
 	fs.DurationVar(&c.FetchTimeout, "fetch-timeout", 10*time.Minute, "longest time one upstream fetch (including a large zip) may take")
 	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", 30*time.Second, "longest wait for an upstream's response headers or a small answer")

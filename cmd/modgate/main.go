@@ -17,7 +17,8 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		var x *exitError
+		if !errors.Is(err, flag.ErrHelp) && !errors.As(err, &x) {
 			fmt.Fprintln(os.Stderr, "modgate:", err)
 		}
 		os.Exit(exitCode(err))

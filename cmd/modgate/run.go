@@ -36,6 +36,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the proxy (the default)", runServe},
 		{"migrate", "apply database migrations and exit", runMigrate},
+		{"checksum", "import (from go.sum files), list or verify known-good module hashes", runChecksum},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -46,6 +47,10 @@ type usageError struct{ msg string }
 func (e *usageError) Error() string { return e.msg }
 
 func exitCode(err error) int {
+	var x *exitError
+	if errors.As(err, &x) {
+		return x.code
+	}
 	var u *usageError
 	if errors.Is(err, flag.ErrHelp) || errors.As(err, &u) {
 		return 2

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/modgate/modgate/internal/blob"
+	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/proxy/upstream"
 	"github.com/modgate/modgate/proxy/verify"
@@ -53,12 +55,18 @@ func runServe(ctx context.Context, e *env) error {
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
+	verifier, err := newVerifier(cfg, st, sumdb, e.log)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	px, err := proxy.New(proxy.Options{
 		Store:        st,
 		Blobs:        blobs,
 		Upstream:     up,
+		Verifier:     verifier,
+		Audit:        storeAuditor{st: st, log: e.log},
 		SumDB:        sumdb,
 		ListTTL:      cfg.ListTTL,
 		FetchTimeout: cfg.FetchTimeout,
@@ -118,6 +126,59 @@ func runServe(ctx context.Context, e *env) error {
 	}
 	e.log.Info("stopped")
 	return nil
+}
+
+// newVerifier builds the checksum verifier: public modules against the
+// configured checksum database, reached where the pass-through reaches it;
+// --private and --nosumdb modules pinned in the checksum store.
+func newVerifier(cfg config, st store.Store, pass proxy.SumDB, log *slog.Logger) (*verify.Verifier, error) {
+	db, err := verify.ParseSumDB(cfg.SumDB)
+	if err != nil {
+		return nil, &usageError{msg: err.Error()}
+	}
+	return verify.New(verify.Options{
+		Store:        st,
+		SumDB:        db,
+		URL:          pass.URL,
+		NoSumDB:      joinPatterns(cfg.Private, cfg.NoSumDB),
+		AllowUnknown: cfg.AllowUnknown,
+		FailOpen:     cfg.SumDBFailOpen,
+		Logger:       log,
+		OnSecurityError: func(msg string) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := st.AppendAudit(ctx, []*store.AuditEvent{{Time: time.Now().UTC(), Type: store.AuditSecurity,
+				Decision: store.DecisionError, Reasons: []string{"checksum database " + db.Name + " misbehaving: " + msg}}})
+			if err != nil {
+				log.Error("auditing a checksum database security error", "err", err.Error())
+			}
+		},
+	})
+}
+
+func joinPatterns(lists ...string) string {
+	var parts []string
+	for _, l := range lists {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// storeAuditor appends audit events to the store as they come (checksum
+// events are rare; the per-request audit log batches).
+type storeAuditor struct {
+	st  store.Audit
+	log *slog.Logger
+}
+
+func (a storeAuditor) Log(e *store.AuditEvent) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.st.AppendAudit(ctx, []*store.AuditEvent{e}); err != nil {
+		a.log.Error("audit append failed", "type", e.Type, "module", e.Module, "version", e.Version, "err", err.Error())
+	}
 }
 
 // sumDBPassThrough resolves where /sumdb/<name>/ requests go: the URL in the

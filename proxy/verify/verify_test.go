@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,31 +25,6 @@ func openStore(t *testing.T) store.Store {
 	t.Cleanup(func() { st.Close() })
 	return st
 }
-
-// switchable forwards to one of several servers, chosen at run time (503 when
-// none), so tests can take a checksum database away or swap in a forked one.
-type switchable struct {
-	target atomic.Pointer[string]
-	srv    *httptest.Server
-}
-
-func newSwitchable(t *testing.T, target string) *switchable {
-	s := &switchable{}
-	s.set(target)
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tg := *s.target.Load()
-		if tg == "" {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		u, _ := url.Parse(tg)
-		httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *switchable) set(target string) { s.target.Store(&target) }
 
 func newVerifier(t *testing.T, st store.Store, db *testkit.SumDB, url string, mod func(*verify.Options)) *verify.Verifier {
 	t.Helper()
@@ -133,22 +105,22 @@ func TestPublicModules(t *testing.T) {
 func TestUnreachableFailsClosedThenRecovers(t *testing.T) {
 	good := built(t, "example.com/m", "v1.0.0", "good")
 	db := testkit.NewSumDB(t, "sum.test", good)
-	sw := newSwitchable(t, "")
+	sw := testkit.NewSwitch(t, "")
 	ctx := context.Background()
 
-	v := newVerifier(t, openStore(t), db, sw.srv.URL, nil)
+	v := newVerifier(t, openStore(t), db, sw.URL, nil)
 	_, err := v.Check(ctx, zipOf(good))
 	var uv *verify.UnverifiedError
 	if !errors.As(err, &uv) || uv.Reason != verify.Unreachable {
 		t.Fatalf("database down: %v, want Unreachable", err)
 	}
-	sw.set(db.URL)
+	sw.Set(db.URL)
 	if _, err := v.Check(ctx, zipOf(good)); err != nil {
 		t.Errorf("after the database came back: %v (a failure must not be remembered)", err)
 	}
 
-	sw.set("")
-	open := newVerifier(t, openStore(t), db, sw.srv.URL, func(o *verify.Options) { o.FailOpen = true })
+	sw.Set("")
+	open := newVerifier(t, openStore(t), db, sw.URL, func(o *verify.Options) { o.FailOpen = true })
 	res, err := open.Check(ctx, zipOf(good))
 	if err != nil || res.Warning == "" {
 		t.Errorf("FailOpen: %+v, %v; want allowed with a warning", res, err)
@@ -209,13 +181,13 @@ func TestForkedDatabaseIsDetected(t *testing.T) {
 	b := built(t, "example.com/b", "v1.0.0", "b")
 	honest := testkit.NewSumDBSigned(t, skey, vkey, a, b)
 	forked := testkit.NewSumDBSigned(t, skey, vkey, a, b)
-	sw := newSwitchable(t, honest.URL)
+	sw := testkit.NewSwitch(t, honest.URL)
 	st := openStore(t)
 	ctx := context.Background()
 	var alerts atomic.Int32
 	onSec := func(o *verify.Options) { o.OnSecurityError = func(string) { alerts.Add(1) } }
 
-	v := newVerifier(t, st, honest, sw.srv.URL, onSec)
+	v := newVerifier(t, st, honest, sw.URL, onSec)
 	if _, err := v.Check(ctx, zipOf(a)); err != nil {
 		t.Fatal(err)
 	}
@@ -224,9 +196,9 @@ func TestForkedDatabaseIsDetected(t *testing.T) {
 	if _, err := http.Get(forked.URL + "/lookup/example.com/b@v1.0.0"); err != nil {
 		t.Fatal(err)
 	}
-	sw.set(forked.URL)
+	sw.Set(forked.URL)
 	// A restarted process (a new verifier on the same database) must notice too.
-	restarted := newVerifier(t, st, honest, sw.srv.URL, onSec)
+	restarted := newVerifier(t, st, honest, sw.URL, onSec)
 	_, err := restarted.Check(ctx, zipOf(b))
 	var uv *verify.UnverifiedError
 	if !errors.As(err, &uv) || uv.Reason != verify.Misbehaving {

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"golang.org/x/mod/module"
+
+	"github.com/modgate/modgate/internal/blob"
+	"github.com/modgate/modgate/internal/store"
+	"github.com/modgate/modgate/proxy/verify"
+)
+
+// exitError is a failure whose message has been printed already; it sets the
+// exit code only.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func runChecksum(ctx context.Context, e *env) error {
+	if len(e.args) == 0 {
+		return &usageError{msg: "usage: modgate checksum import FILE... | list [MODULE-PREFIX] | verify"}
+	}
+	sub, args := e.args[0], e.args[1:]
+	st, err := openStore(ctx, e.cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch sub {
+	case "import":
+		if len(args) == 0 {
+			return &usageError{msg: "usage: modgate checksum import go.sum..."}
+		}
+		return checksumImport(ctx, e, st, args)
+	case "list":
+		if len(args) > 1 {
+			return &usageError{msg: "usage: modgate checksum list [MODULE-PREFIX]"}
+		}
+		prefix := ""
+		if len(args) == 1 {
+			prefix = args[0]
+		}
+		return checksumList(ctx, e, st, prefix)
+	case "verify":
+		if len(args) != 0 {
+			return &usageError{msg: "usage: modgate checksum verify"}
+		}
+		return checksumVerify(ctx, e, st)
+	}
+	return &usageError{msg: fmt.Sprintf("unknown checksum command %q (want import, list or verify)", sub)}
+}
+
+// goSumLine is one parsed go.sum line.
+type goSumLine struct {
+	mod  module.Version
+	kind store.Kind
+	hash string
+}
+
+// parseGoSum reads a go.sum file. Every line must be well formed: a go.sum
+// that does not parse is rejected whole, and nothing from it is imported.
+func parseGoSum(path string) ([]goSumLine, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var lines []goSumLine
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		f := strings.Fields(text)
+		if len(f) != 3 {
+			return nil, fmt.Errorf("%s:%d: want \"module version hash\"", path, n)
+		}
+		l := goSumLine{mod: module.Version{Path: f[0]}, kind: store.KindZip, hash: f[2]}
+		if v, ok := strings.CutSuffix(f[1], "/go.mod"); ok {
+			l.mod.Version, l.kind = v, store.KindMod
+		} else {
+			l.mod.Version = f[1]
+		}
+		if err := module.Check(l.mod.Path, l.mod.Version); err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
+		}
+		if !strings.HasPrefix(l.hash, "h1:") || len(l.hash) != len("h1:")+44 {
+			return nil, fmt.Errorf("%s:%d: unsupported hash %q (want h1:...)", path, n, l.hash)
+		}
+		lines = append(lines, l)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return lines, nil
+}
+
+func checksumImport(ctx context.Context, e *env, st store.Sums, files []string) error {
+	var parsed [][]goSumLine
+	for _, file := range files {
+		lines, err := parseGoSum(file)
+		if err != nil {
+			return err
+		}
+		parsed = append(parsed, lines)
+	}
+	var added, known, conflicts int
+	for i, file := range files {
+		abs, _ := filepath.Abs(file)
+		for _, l := range parsed[i] {
+			prev, err := st.Checksum(ctx, l.mod, l.kind)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			rec := prev
+			if prev == nil {
+				if rec, err = st.PutChecksum(ctx, &store.Checksum{Module: l.mod, Kind: l.kind, Hash: l.hash, Source: store.SourceGoSum + abs}); err != nil {
+					return err
+				}
+			}
+			switch {
+			case rec.Hash != l.hash:
+				conflicts++
+				fmt.Fprintf(e.stderr, "CONFLICT %s %s%s: %s says %s, but %s was recorded (%s)\n",
+					l.mod.Path, l.mod.Version, modSuffix(l.kind), file, l.hash, rec.Hash, rec.Source)
+			case prev == nil:
+				added++
+			default:
+				known++
+			}
+		}
+	}
+	fmt.Fprintf(e.stdout, "imported %d hashes (%d recorded already, %d conflicts)\n", added, known, conflicts)
+	if conflicts > 0 {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+func modSuffix(k store.Kind) string {
+	if k == store.KindMod {
+		return "/go.mod"
+	}
+	return ""
+}
+
+func checksumList(ctx context.Context, e *env, st store.Sums, prefix string) error {
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODULE\tVERSION\tHASH\tSOURCE\tRECORDED")
+	err := st.EachChecksum(ctx, func(c *store.Checksum) error {
+		if prefix != "" && c.Module.Path != prefix && !strings.HasPrefix(c.Module.Path, strings.TrimSuffix(prefix, "/")+"/") {
+			return nil
+		}
+		_, err := fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\t%s\n", c.Module.Path, c.Module.Version, modSuffix(c.Kind), c.Hash, c.Source,
+			c.CreatedAt.Format("2006-01-02T15:04:05Z"))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Flush()
+}
+
+// checksumVerify re-hashes every stored artifact and compares it with its blob
+// key and its recorded h1: hash, so tampering in the blob store is caught.
+func checksumVerify(ctx context.Context, e *env, st store.Store) error {
+	blobs, err := blob.Open(filepath.Join(e.cfg.Data, "blobs"))
+	if err != nil {
+		return err
+	}
+	var checked, bad int
+	problem := func(a *store.Artifact, format string, args ...any) {
+		bad++
+		fmt.Fprintf(e.stdout, "BAD %s %s .%s: %s\n", a.Module.Path, a.Module.Version, a.Kind, fmt.Sprintf(format, args...))
+	}
+	err = st.EachArtifact(ctx, func(a *store.Artifact) error {
+		if a.Kind == store.KindInfo {
+			return nil
+		}
+		checked++
+		var got string
+		switch a.Kind {
+		case store.KindZip:
+			if err := blobs.Verify(a.SHA256); err != nil {
+				problem(a, "%v", err)
+				return nil
+			}
+			f, err := blobs.Open(a.SHA256)
+			if err != nil {
+				problem(a, "%v", err)
+				return nil
+			}
+			name := f.Name()
+			f.Close()
+			if got, err = verify.HashZip(name); err != nil {
+				problem(a, "%v", err)
+				return nil
+			}
+		case store.KindMod:
+			full, err := st.Artifact(ctx, a.Module, a.Kind)
+			if err != nil {
+				return err
+			}
+			if got, err = verify.HashMod(full.Data); err != nil {
+				return err
+			}
+		}
+		rec, err := st.Checksum(ctx, a.Module, a.Kind)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			problem(a, "no recorded hash (now %s)", got)
+		case err != nil:
+			return err
+		case rec.Hash != got:
+			problem(a, "content changed: recorded %s (%s), now %s", rec.Hash, rec.Source, got)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "checked %d artifacts: %d bad\n", checked, bad)
+	if bad > 0 {
+		return &exitError{code: 1}
+	}
+	return nil
+}
