@@ -148,18 +148,18 @@ func (c *Client) Get(ctx context.Context, endpoint string) (_ File, err error) {
 		return File{}, err
 	}
 	if len(gz) > maxFile {
-		return File{}, fmt.Errorf("larger than %d bytes", maxFile)
+		return File{}, fmt.Errorf("%w: larger than %d bytes", ErrCorrupt, maxFile)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
-		return File{}, err
+		return File{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	data, err := io.ReadAll(io.LimitReader(zr, maxFile+1))
 	if err != nil {
-		return File{}, err
+		return File{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	if len(data) > maxFile {
-		return File{}, fmt.Errorf("larger than %d bytes uncompressed", maxFile)
+		return File{}, fmt.Errorf("%w: larger than %d bytes uncompressed", ErrCorrupt, maxFile)
 	}
 	return File{JSON: data, Gzip: gz}, nil
 }
@@ -178,7 +178,7 @@ func readFile(name string) ([]byte, error) {
 		return nil, err
 	}
 	if len(data) > maxFile {
-		return nil, fmt.Errorf("larger than %d bytes", maxFile)
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrCorrupt, maxFile)
 	}
 	return data, nil
 }
@@ -190,3 +190,11 @@ func gzipBytes(data []byte) []byte {
 	zw.Close()
 	return b.Bytes()
 }
+
+// ErrNotExist is returned (wrapped) for a missing endpoint; it is fs.ErrNotExist.
+var ErrNotExist = fs.ErrNotExist
+
+// ErrCorrupt is returned (wrapped) when an endpoint's bytes are not what the
+// layout promises: bad gzip data or an oversized file. A transport failure or
+// an HTTP error status is not corrupt data.
+var ErrCorrupt = errors.New("corrupt data")

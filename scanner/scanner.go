@@ -1,0 +1,495 @@
+// Package scanner establishes the facts about module versions that the policy
+// decides on: known vulnerabilities from the Go vulnerability database
+// (https://go.dev/security/vuln/database), licenses, retraction, deprecation and
+// publish time.
+//
+// A [Scanner] keeps a copy of the vulnerability database in the store ([Scanner.Sync],
+// incremental by each entry's modified time), so every replica sees the same data
+// and the ingest path matches against a database read rather than the network.
+// [Scanner.Facts] computes and stores a version's facts at ingest; [Scanner.Lookup]
+// reads them back on the hot path. After each sync, every stored version is
+// re-matched against the advisories that changed; findings learnt that way are
+// recorded with the time they were learnt and announced to a webhook.
+// [Scanner.Handler] serves the copy in the layout it was read in, so govulncheck
+// can use modgate as its -db.
+//
+// Matching follows govulncheck's module-level rules (see package vulndb). The
+// pseudo-modules "stdlib" and "toolchain" are matched for golang.org/toolchain
+// versions ("v0.0.1-go1.21.3.linux-amd64" is checked as Go 1.21.3), so a gate can
+// refuse known-vulnerable toolchains.
+package scanner
+
+import (
+	"archive/zip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/licensecheck"
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+
+	"github.com/modgate/modgate/internal/store"
+	"github.com/modgate/modgate/scanner/vulndb"
+)
+
+// DefaultSource is the Go vulnerability database's public site.
+const DefaultSource = "https://vuln.go.dev"
+
+// Store is what a Scanner needs from the database: the vulnerability roles and
+// a lock, so that replicas sharing a database do not sync at once.
+type Store interface {
+	store.Vulns
+	store.Locker
+}
+
+// Options configure a Scanner. Only Store is required.
+type Options struct {
+	Store Store
+	// Source is the vulnerability database URL (https://, http:// or file://
+	// of an absolute directory). Empty means DefaultSource.
+	Source string
+	// HTTPClient fetches from an http(s) Source and posts to NotifyURL. Nil
+	// means a client with a 1 minute timeout per request.
+	HTTPClient *http.Client
+	// Logger receives sync, refusal and webhook messages. Nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+	// NotifyURL, if set, receives a JSON POST (see [Notification]) after a sync
+	// that found versions newly affected by advisories.
+	NotifyURL string
+	// NotifyAttempts is how often a notification is tried; 0 means 5.
+	NotifyAttempts int
+	// NotifyBackoff is the wait before the first retry, doubled before each
+	// further one; 0 means 1s.
+	NotifyBackoff time.Duration
+	// MaxAge is the data age (now minus the database's modified time, or since
+	// the last successful sync when that is older) beyond which [Scanner.Status]
+	// reports the copy stale and Sync logs it at error level. 0 means 7 days.
+	MaxAge time.Duration
+	// Fetchers is how many entries a sync fetches at once; 0 means 16.
+	Fetchers int
+}
+
+// Scanner computes facts of module versions and keeps the vulnerability
+// database copy up to date. It is safe for concurrent use.
+type Scanner struct {
+	st     Store
+	client *vulndb.Client
+	hc     *http.Client
+	log    *slog.Logger
+	now    func() time.Time
+	opts   Options
+
+	mu      sync.Mutex
+	entries map[string]cachedEntry // parsed entries by id
+}
+
+type cachedEntry struct {
+	modified time.Time
+	entry    *vulndb.Entry
+}
+
+// New returns a Scanner. It does no I/O.
+func New(opts Options) (*Scanner, error) {
+	if opts.Store == nil {
+		return nil, errors.New("scanner: no store")
+	}
+	if opts.Source == "" {
+		opts.Source = DefaultSource
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: time.Minute}
+	}
+	c, err := vulndb.NewClient(opts.Source, hc)
+	if err != nil {
+		return nil, fmt.Errorf("scanner: %w", err)
+	}
+	s := &Scanner{st: opts.Store, client: c, hc: hc, log: opts.Logger, now: opts.Now, opts: opts,
+		entries: map[string]cachedEntry{}}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.opts.NotifyAttempts <= 0 {
+		s.opts.NotifyAttempts = 5
+	}
+	if s.opts.NotifyBackoff <= 0 {
+		s.opts.NotifyBackoff = time.Second
+	}
+	if s.opts.MaxAge <= 0 {
+		s.opts.MaxAge = 7 * 24 * time.Hour
+	}
+	if s.opts.Fetchers <= 0 {
+		s.opts.Fetchers = 16
+	}
+	return s, nil
+}
+
+// FactOption adds an input to [Scanner.Facts].
+type FactOption func(*factInput)
+
+type factInput struct {
+	latestVersion string
+	latestMod     []byte
+	published     time.Time
+	publishedSrc  string
+}
+
+// WithLatest gives the module's latest version and its go.mod, whose retract
+// directives and deprecation comment apply to every version of the module. It
+// is the same as calling [Scanner.SetLatest] first.
+func WithLatest(version string, mod []byte) FactOption {
+	return func(in *factInput) { in.latestVersion, in.latestMod = version, mod }
+}
+
+// WithPublished gives the version's publish time and where it came from (one of
+// store.PublishedUpstream, store.PublishedInfo). Without it, or when the stored
+// time comes from a better source, the first time modgate saw the version is used.
+func WithPublished(t time.Time, source string) FactOption {
+	return func(in *factInput) { in.published, in.publishedSrc = t, source }
+}
+
+// publishedRank orders publish-time sources, best first.
+func publishedRank(src string) int {
+	switch src {
+	case store.PublishedUpstream:
+		return 0
+	case store.PublishedFirstSeen:
+		return 1
+	case store.PublishedInfo:
+		return 2
+	}
+	return 3
+}
+
+// Facts computes and stores the facts of m at ingest: mod is its go.mod (nil
+// if unknown), zipPath its zip ("" when only the .mod was fetched; licenses
+// are then left unknown, or as stored, until a call with the zip). Findings
+// already stored keep the time they were learnt. It returns the stored facts
+// as [Scanner.Lookup] would.
+func (s *Scanner) Facts(ctx context.Context, m module.Version, mod []byte, zipPath string, opts ...FactOption) (_ *store.Facts, err error) {
+	defer func() {
+		if err != nil {
+			err = &module.ModuleError{Path: m.Path, Version: m.Version, Err: err}
+		}
+	}()
+	if err := checkVersion(m); err != nil {
+		return nil, err
+	}
+	var in factInput
+	for _, o := range opts {
+		o(&in)
+	}
+	if in.latestMod != nil {
+		if err := s.SetLatest(ctx, m.Path, in.latestVersion, in.latestMod); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now().UTC()
+	old, err := s.st.Facts(ctx, m)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	f := &store.Facts{Module: m, UpdatedAt: now}
+
+	// Publish time: the best source seen so far.
+	f.Published, f.PublishedSource = now, store.PublishedFirstSeen
+	if old != nil && !old.Published.IsZero() {
+		f.Published, f.PublishedSource = old.Published, old.PublishedSource
+	}
+	if !in.published.IsZero() && publishedRank(in.publishedSrc) < publishedRank(f.PublishedSource) {
+		f.Published, f.PublishedSource = in.published.UTC(), in.publishedSrc
+	}
+
+	// go.mod: requirements, and the version's own deprecation and retractions
+	// (used when the latest go.mod is not known).
+	var own *store.ModuleNotes
+	if mod != nil {
+		mf, err := modfile.ParseLax("go.mod", mod, nil)
+		if err != nil {
+			return nil, fmt.Errorf("go.mod: %w", err)
+		}
+		for _, r := range mf.Require {
+			f.Requires = append(f.Requires, r.Mod)
+		}
+		own = notesOf(m.Path, m.Version, mf)
+	} else if old != nil {
+		f.Requires = old.Requires
+	}
+
+	// Vulnerabilities of the version and of its requirements.
+	vulns, err := s.Check(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vulns {
+		v.LearntAt, v.AtIngest = now, true
+		f.Vulns = append(f.Vulns, v)
+	}
+	for _, r := range f.Requires {
+		if checkVersion(r) != nil {
+			continue
+		}
+		rv, err := s.Check(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		if len(rv) == 0 {
+			continue
+		}
+		vr := store.VulnerableRequirement{Module: r}
+		for _, v := range rv {
+			v.LearntAt, v.AtIngest = now, true
+			vr.Vulns = append(vr.Vulns, v)
+		}
+		f.VulnerableRequires = append(f.VulnerableRequires, vr)
+	}
+
+	// Licenses from the zip.
+	switch {
+	case zipPath != "":
+		f.Licenses, err = licenses(m, zipPath)
+		if err != nil {
+			return nil, err
+		}
+		f.LicensesKnown = true
+	case old != nil:
+		f.Licenses, f.LicensesKnown = old.Licenses, old.LicensesKnown
+	}
+
+	notes, err := s.st.ModuleNotes(ctx, m.Path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if notes == nil {
+		notes = own
+	}
+	applyNotes(f, notes)
+	if err := s.st.PutFacts(ctx, f); err != nil {
+		return nil, err
+	}
+	return s.Lookup(ctx, m)
+}
+
+// Lookup returns the stored facts of m, with retraction and deprecation as the
+// module's latest known go.mod says; fs.ErrNotExist if none were stored.
+func (s *Scanner) Lookup(ctx context.Context, m module.Version) (*store.Facts, error) {
+	f, err := s.st.Facts(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	notes, err := s.st.ModuleNotes(ctx, m.Path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if notes != nil {
+		applyNotes(f, notes)
+	}
+	return f, nil
+}
+
+// SetLatest records the module's latest version and go.mod: its retract
+// directives and "// Deprecated:" comment then apply to every version of path
+// (in facts computed and looked up from now on).
+func (s *Scanner) SetLatest(ctx context.Context, path, version string, latestMod []byte) error {
+	mf, err := modfile.ParseLax("go.mod", latestMod, nil)
+	if err != nil {
+		return &module.ModuleError{Path: path, Version: version, Err: fmt.Errorf("latest go.mod: %w", err)}
+	}
+	n := notesOf(path, version, mf)
+	n.UpdatedAt = s.now().UTC()
+	return s.st.PutModuleNotes(ctx, n)
+}
+
+func notesOf(path, version string, mf *modfile.File) *store.ModuleNotes {
+	n := &store.ModuleNotes{Path: path, LatestVersion: version}
+	if mf.Module != nil && mf.Module.Deprecated != "" {
+		n.Deprecated, n.Deprecation = true, mf.Module.Deprecated
+	}
+	for _, r := range mf.Retract {
+		n.Retractions = append(n.Retractions, store.Retraction{Low: r.Low, High: r.High, Rationale: r.Rationale})
+	}
+	return n
+}
+
+func applyNotes(f *store.Facts, n *store.ModuleNotes) {
+	f.Retracted, f.Rationale, f.Deprecated, f.Deprecation = false, "", false, ""
+	if n == nil {
+		return
+	}
+	f.Deprecated, f.Deprecation = n.Deprecated, n.Deprecation
+	for _, r := range n.Retractions {
+		if semver.Compare(r.Low, f.Module.Version) <= 0 && semver.Compare(f.Module.Version, r.High) <= 0 {
+			f.Retracted, f.Rationale = true, r.Rationale
+			break
+		}
+	}
+}
+
+// checkVersion refuses what cannot be matched: a "no vulnerabilities" answer
+// for an invalid version would be a lie.
+func checkVersion(m module.Version) error {
+	if m.Path == "" {
+		return errors.New("empty module path")
+	}
+	if m.Path == vulndb.Stdlib || m.Path == vulndb.Toolchain {
+		if goSemver(m.Version) == "" {
+			return fmt.Errorf("invalid Go version %q (want go1.N.P, go1.NrcK or v1.N.P)", m.Version)
+		}
+		return nil
+	}
+	if c := semver.Canonical(m.Version); c == "" || (m.Version != c && m.Version != c+"+incompatible") {
+		return fmt.Errorf("invalid version %q: want a canonical semantic version", m.Version)
+	}
+	return nil
+}
+
+func goSemver(v string) string {
+	if strings.HasPrefix(v, "go") {
+		return vulndb.GoSemver(v)
+	}
+	if semver.IsValid(v) {
+		return v
+	}
+	return ""
+}
+
+// targets returns the (database module, version) pairs to match m against:
+// m itself, or for a golang.org/toolchain version the stdlib and toolchain
+// pseudo-modules at its Go release.
+func targets(m module.Version) []module.Version {
+	switch m.Path {
+	case vulndb.ToolchainModule:
+		if g := vulndb.ToolchainGo(m.Version); g != "" {
+			sv := vulndb.GoSemver(g)
+			return []module.Version{{Path: vulndb.Stdlib, Version: sv}, {Path: vulndb.Toolchain, Version: sv}}
+		}
+	case vulndb.Stdlib, vulndb.Toolchain:
+		return []module.Version{{Path: m.Path, Version: goSemver(m.Version)}}
+	}
+	return []module.Version{m}
+}
+
+// Check matches m against the synced database without storing anything (for
+// `modgate vuln` and versions never fetched). Withdrawn advisories are
+// included with Withdrawn set; LearntAt is zero.
+func (s *Scanner) Check(ctx context.Context, m module.Version) ([]store.Vuln, error) {
+	if err := checkVersion(m); err != nil {
+		return nil, &module.ModuleError{Path: m.Path, Version: m.Version, Err: err}
+	}
+	var out []store.Vuln
+	for _, t := range targets(m) {
+		rows, err := s.st.VulnEntriesFor(ctx, t.Path)
+		if err != nil {
+			return nil, err
+		}
+		for _, row := range rows {
+			e, err := s.parsed(row)
+			if err != nil {
+				s.log.Warn("vulndb: stored entry does not parse", "id", row.ID, "err", err.Error())
+				continue
+			}
+			if !e.Affects(t.Path, t.Version) || slices.ContainsFunc(out, func(v store.Vuln) bool { return v.ID == row.ID }) {
+				continue
+			}
+			out = append(out, vulnOf(row, e, t))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func vulnOf(row store.VulnEntry, e *vulndb.Entry, t module.Version) store.Vuln {
+	return store.Vuln{
+		ID: row.ID, Aliases: row.Aliases, Summary: row.Summary, ReviewStatus: row.ReviewStatus,
+		Withdrawn: row.Withdrawn, Fixed: e.FixedIn(t.Path, t.Version),
+	}
+}
+
+// parsed returns the decoded entry of a stored row, cached by id and modified.
+func (s *Scanner) parsed(row store.VulnEntry) (*vulndb.Entry, error) {
+	s.mu.Lock()
+	c, ok := s.entries[row.ID]
+	s.mu.Unlock()
+	if ok && c.modified.Equal(row.Modified) {
+		return c.entry, nil
+	}
+	var e vulndb.Entry
+	if err := json.Unmarshal(row.JSON, &e); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.entries[row.ID] = cachedEntry{modified: row.Modified, entry: &e}
+	s.mu.Unlock()
+	return &e, nil
+}
+
+// licenseFile matches the names of license files (as pkgsite recognises them:
+// LICENSE, LICENCE, COPYING, UNLICENSE, MIT-LICENSE, with any suffix).
+var licenseFile = regexp.MustCompile(`^(?i)(LICEN[CS]E|COPYING|UNLICEN[CS]E|MIT[-_]LICEN[CS]E)([-._][A-Za-z0-9.\-]*)?$`)
+
+// licenseThreshold is the share of a license file, in percent, that known
+// license texts must cover for the ids to be trusted (pkgsite uses 75 too).
+const licenseThreshold = 75
+
+// maxLicenseFile bounds how much of one license file is read.
+const maxLicenseFile = 1 << 20
+
+// Unknown is recorded for a license file whose text licensecheck cannot
+// attribute with confidence (the SPDX "cannot say" value).
+const Unknown = "NOASSERTION"
+
+// licenses scans the license files at the root of the module zip and returns
+// the SPDX ids found, sorted and de-duplicated.
+func licenses(m module.Version, zipPath string) ([]string, error) {
+	zr, err := zip.OpenReader(zipPath)
+	if err != nil {
+		return nil, fmt.Errorf("zip: %w", err)
+	}
+	defer zr.Close()
+	prefix := m.Path + "@" + m.Version + "/"
+	var ids []string
+	for _, zf := range zr.File {
+		name, ok := strings.CutPrefix(zf.Name, prefix)
+		if !ok || strings.Contains(name, "/") || !licenseFile.MatchString(path.Base(name)) {
+			continue
+		}
+		rc, err := zf.Open()
+		if err != nil {
+			return nil, fmt.Errorf("zip: %s: %w", name, err)
+		}
+		text, err := io.ReadAll(io.LimitReader(rc, maxLicenseFile))
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("zip: %s: %w", name, err)
+		}
+		cov := licensecheck.Scan(text)
+		if cov.Percent < licenseThreshold || len(cov.Match) == 0 {
+			ids = append(ids, Unknown)
+			continue
+		}
+		for _, match := range cov.Match {
+			ids = append(ids, match.ID)
+		}
+	}
+	sort.Strings(ids)
+	return slices.Compact(ids), nil
+}
