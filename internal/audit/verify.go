@@ -126,6 +126,23 @@ func check(e *store.AuditEvent, expect int64, prev, prevPrev string, chain store
 		}
 		return &Problem{Seq: expect, Kind: Deleted, Detail: missing}
 	case store.AuditHash(e) != e.Hash:
+		// A record renumbered after a deletion or insertion hashes right
+		// with its old Seq: name the deletion or insertion instead.
+		if e.Hash == prev {
+			return &Problem{Seq: e.Seq, Kind: Edited, Record: e,
+				Detail: fmt.Sprintf("it is a copy of record %d: record %d was replaced", e.Seq-1, e.Seq)}
+		}
+		moved := *e
+		moved.Seq = e.Seq + 1
+		if store.AuditHash(&moved) == e.Hash {
+			return &Problem{Seq: e.Seq, Kind: Deleted,
+				Detail: fmt.Sprintf("record %d was deleted and the records after it renumbered (record %d hashes as record %d)", e.Seq, e.Seq, e.Seq+1)}
+		}
+		moved.Seq = e.Seq - 1
+		if store.AuditHash(&moved) == e.Hash {
+			return &Problem{Seq: e.Seq - 1, Kind: Inserted,
+				Detail: fmt.Sprintf("a record was inserted at %d and the records after it renumbered (record %d hashes as record %d)", e.Seq-1, e.Seq, e.Seq-1)}
+		}
 		return &Problem{Seq: e.Seq, Kind: Edited, Record: e,
 			Detail: "its contents do not match its hash: it was edited (or inserted without a valid hash)"}
 	case e.PrevHash == prev:
