@@ -74,10 +74,30 @@ func envName(flagName string) string {
 
 // parseConfig parses args for the flag set fs (on which c registered), then fills
 // every setting not given as a flag from the environment, then from the file.
-func parseConfig(fs *flag.FlagSet, c *config, args []string, getenv func(string) string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
+// It returns the arguments that are not flags; flags may come before, between
+// or after them ("--" ends the flags).
+func parseConfig(fs *flag.FlagSet, c *config, args []string, getenv func(string) string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			positional = append(positional, args[1:]...)
+			break
+		}
+		positional, args = append(positional, args[0]), args[1:]
 	}
+	return positional, parseRest(fs, c, getenv)
+}
+
+// parseRest fills the settings not given as flags from the environment, then
+// from the file, and validates the result.
+func parseRest(fs *flag.FlagSet, c *config, getenv func(string) string) error {
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	if !explicit["config"] && getenv(envName("config")) != "" {

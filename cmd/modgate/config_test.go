@@ -16,7 +16,7 @@ func parseForTest(t *testing.T, args []string, env map[string]string) (config, e
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	c.register(fs)
-	err := parseConfig(fs, &c, args, func(k string) string { return env[k] })
+	_, err := parseConfig(fs, &c, args, func(k string) string { return env[k] })
 	return c, err
 }
 

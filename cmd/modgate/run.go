@@ -87,13 +87,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "usage: modgate %s [flags]\n\n%s.\n\nEvery flag can also be set as MODGATE_<NAME> in the environment or as a key in the --config file.\n\n", name, cmd.summary)
 		fs.PrintDefaults()
 	}
-	if err := parseConfig(fs, &e.cfg, args, getenv); err != nil {
+	positional, err := parseConfig(fs, &e.cfg, args, getenv)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return &usageError{msg: err.Error()}
 	}
-	e.args = fs.Args()
+	e.args = positional
 	e.log = newLogger(stderr, e.cfg)
 	return cmd.run(ctx, e)
 }

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/modgate/modgate/internal/testkit"
+)
+
+// runModgate runs a modgate subcommand and returns its output and exit code.
+func runModgate(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(modgateBinary(t), args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+func writeApp(t *testing.T, dir, gomod string) {
+	t.Helper()
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEndToEndVerification drives the real go command through modgate with
+// GOSUMDB set to a test checksum database whose requests go through modgate.
+func TestEndToEndVerification(t *testing.T) {
+	good := testkit.Build(t, testkit.Module{Path: "example.com/good", Version: "v1.0.0", Files: map[string]string{"g.go": "package good\n"}})
+	realZip := testkit.Build(t, testkit.Module{Path: "example.com/zipped", Version: "v1.0.0", Files: map[string]string{"z.go": "package zipped\n"}})
+	tamperedZip := testkit.Build(t, testkit.Module{Path: "example.com/zipped", Version: "v1.0.0", Files: map[string]string{"z.go": "package zipped\n\nfunc init() { println(\"pwned\") }\n"}})
+	realMod := testkit.Build(t, testkit.Module{Path: "example.com/modded", Version: "v1.0.0", Files: map[string]string{"m.go": "package modded\n"}})
+	tamperedMod := testkit.Build(t, testkit.Module{Path: "example.com/modded", Version: "v1.0.0", Files: map[string]string{
+		"go.mod": "module example.com/modded\n\nrequire example.com/evil v1.6.6\n", "m.go": "package modded\n"}})
+	late := testkit.Build(t, testkit.Module{Path: "example.com/late", Version: "v1.0.0", Files: map[string]string{"l.go": "package late\n"}})
+	private := testkit.Build(t, testkit.Module{Path: "corp.example.com/secret", Version: "v1.0.0", Files: map[string]string{"s.go": "package secret\n"}})
+	privateOther := testkit.Build(t, testkit.Module{Path: "corp.example.com/secret", Version: "v1.0.0", Files: map[string]string{"s.go": "package secret // other\n"}})
+
+	skey, vkey := testkit.NewSumDBKey(t, "sum.modgate.test")
+	db := testkit.NewSumDBSigned(t, skey, vkey, good, realZip, realMod, late)
+	fork := testkit.NewSumDBSigned(t, skey, vkey, good, realZip, realMod, late)
+	sw := testkit.NewSwitch(t, db.URL)
+	up := testkit.NewUpstream(t, good, tamperedZip, tamperedMod, late)
+	privUp := testkit.NewUpstream(t, privateOther)
+
+	// A go.sum from the team that knows the real private module.
+	work := t.TempDir()
+	gosum := filepath.Join(work, "team.go.sum")
+	os.WriteFile(gosum, []byte("corp.example.com/secret v1.0.0 "+private.Hash+"\n"), 0o644)
+	data := t.TempDir()
+	common := []string{"--data", data, "--sumdb", vkey + " " + sw.URL}
+	if out, code := runModgate(t, append([]string{"checksum", "import", gosum}, common...)...); code != 0 || !strings.Contains(out, "imported 1 hashes") {
+		t.Fatalf("checksum import: exit %d\n%s", code, out)
+	}
+	args := append([]string{"--upstream", up.URL, "--private", "corp.example.com", "--private-upstream", privUp.URL}, common...)
+	mg := startModgate(t, args...)
+
+	env := testkit.GoEnv(t, filepath.Join(work, "home"), mg.URL, "GOSUMDB="+vkey, "GONOSUMDB=corp.example.com")
+	app := filepath.Join(work, "app")
+	writeApp(t, app, "module e2e.test/app\n\ngo 1.21\n")
+
+	// A clean fetch works.
+	testkit.RunGo(t, app, env, false, "mod", "download", "example.com/good@v1.0.0")
+
+	// A tampered zip and a tampered .mod are refused, with modgate's message.
+	for _, tc := range []struct{ mod, want string }{
+		{"example.com/zipped@v1.0.0", realZip.Hash},
+		{"example.com/modded@v1.0.0", realMod.ModSum},
+	} {
+		out := testkit.RunGo(t, app, env, true, "mod", "download", tc.mod)
+		for _, want := range []string{"403 Forbidden", "checksum mismatch", tc.want} {
+			if !strings.Contains(out, want) {
+				t.Errorf("go mod download %s: output lacks %q:\n%s", tc.mod, want, out)
+			}
+		}
+	}
+
+	// The private module's upstream serves content that differs from the
+	// imported go.sum: refused on its first fetch.
+	out := testkit.RunGo(t, app, env, true, "mod", "download", "corp.example.com/secret@v1.0.0")
+	if !strings.Contains(out, "checksum mismatch") || !strings.Contains(out, "team.go.sum") {
+		t.Errorf("private module differing from the imported go.sum:\n%s", out)
+	}
+	if db.Lookups("corp.example.com/secret", "v1.0.0") != 0 {
+		t.Errorf("the private module was looked up in the checksum database")
+	}
+
+	// The audit table has the refusals.
+	if out, code := runModgate(t, append([]string{"checksum", "list", "corp.example.com"}, common...)...); code != 0 || !strings.Contains(out, private.Hash) {
+		t.Errorf("checksum list: exit %d\n%s", code, out)
+	}
+
+	// A blob changed on disk is found by checksum verify.
+	if out, code := runModgate(t, append([]string{"checksum", "verify"}, common...)...); code != 0 || !strings.Contains(out, "0 bad") {
+		t.Fatalf("checksum verify of an untouched store: exit %d\n%s", code, out)
+	}
+	blobs, _ := filepath.Glob(filepath.Join(data, "blobs", "??", "*"))
+	if len(blobs) != 1 {
+		t.Fatalf("want one stored zip, found %v", blobs)
+	}
+	orig, _ := os.ReadFile(blobs[0])
+	os.WriteFile(blobs[0], tamperedZip.Zip, 0o644)
+	if out, code := runModgate(t, append([]string{"checksum", "verify"}, common...)...); code != 1 || !strings.Contains(out, "BAD example.com/good v1.0.0 .zip") {
+		t.Errorf("checksum verify after tampering: exit %d\n%s", code, out)
+	}
+	os.WriteFile(blobs[0], orig, 0o644)
+
+	// A forked checksum database is detected after a restart: the fork signs a
+	// log whose first record differs from the one modgate verified.
+	mg.stop(t)
+	if _, err := http.Get(fork.URL + "/lookup/example.com/late@v1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	sw.Set(fork.URL)
+	mg2 := startModgate(t, args...)
+	env2 := testkit.GoEnv(t, filepath.Join(work, "home2"), mg2.URL, "GOSUMDB=off", "GONOSUMDB=corp.example.com")
+	out = testkit.RunGo(t, app, env2, true, "mod", "download", "example.com/late@v1.0.0")
+	if !strings.Contains(out, "misbehaving") {
+		t.Errorf("download after the checksum database forked:\n%s", out)
+	}
+	if !strings.Contains(mg2.Logs(), "SECURITY") {
+		t.Errorf("modgate did not log the security error")
+	}
+	resp, err := http.Get(mg2.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "misbehaving") {
+		t.Errorf("/readyz after a security error = %d %s", resp.StatusCode, body)
+	}
+	// What was verified before is still served.
+	testkit.RunGo(t, app, env2, false, "mod", "download", "example.com/good@v1.0.0")
+}
