@@ -105,11 +105,14 @@ func New(opts Options) (*Writer, error) {
 }
 
 // Log records e. The Writer owns e from now on: the caller must not change
-// it. Log returns once e is queued (or, with a zero FlushInterval, appended).
+// it. A zero e.Time is set to now. Log returns once e is queued (or, with a zero FlushInterval, appended).
 // It blocks while the queue is full, which only happens when the database is
 // slower than the request rate: a security log must not silently lose records.
 // After Close, or when Close gave up, the record is dropped and logged.
 func (w *Writer) Log(e *store.AuditEvent) {
+	if e.Time.IsZero() {
+		e.Time = time.Now() // when it happened, not when it is appended
+	}
 	if w.opts.FlushInterval == 0 {
 		w.logSync(e)
 		return
