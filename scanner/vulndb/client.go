@@ -185,7 +185,7 @@ func readFile(name string) ([]byte, error) {
 
 func gzipBytes(data []byte) []byte {
 	var b bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	zw, _ := gzip.NewWriterLevel(&b, gzip.DefaultCompression)
 	zw.Write(data)
 	zw.Close()
 	return b.Bytes()

@@ -1,0 +1,269 @@
+package scanner
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modgate/modgate/internal/store/sqlite"
+	"github.com/modgate/modgate/internal/testkit"
+	"github.com/modgate/modgate/scanner/vulndb"
+)
+
+func TestMain(m *testing.M) {
+	testkit.Offline()
+	os.Exit(m.Run())
+}
+
+// snapshotDir returns ../shared/vulndb next to the repository. It fails the
+// test when absent in CI and skips it, saying so, elsewhere.
+func snapshotDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+	snap := filepath.Join(dir, "..", "shared", "vulndb")
+	if _, err := os.Stat(filepath.Join(snap, "index", "modules.json")); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("vulnerability database snapshot missing at %s (see VULNDB.md): %v", snap, err)
+		}
+		t.Skipf("SKIP: vulnerability database snapshot missing at %s (CI=true makes this fail): %v", snap, err)
+	}
+	abs, err := filepath.Abs(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+func fileURL(dir string) string {
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir)}).String()
+}
+
+func newStore(t testing.TB) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "modgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// testLogger logs to the test, and records the messages.
+type logBuf struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func newScanner(t testing.TB, st Store, source string, mod func(*Options)) (*Scanner, *logBuf) {
+	t.Helper()
+	logs := &logBuf{}
+	opts := Options{Store: st, Source: source, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		NotifyBackoff: 10 * time.Millisecond}
+	if mod != nil {
+		mod(&opts)
+	}
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("scanner log:\n%s", logs.String())
+		}
+	})
+	return s, logs
+}
+
+// testEntry reads an entry from testdata.
+func testEntry(t testing.TB, id string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "vulndb", id+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// writeDB writes a database in the documented layout to dir: the entries, and
+// the three indexes computed from them, each as .json and .json.gz.
+func writeDB(t testing.TB, dir string, entries ...[]byte) {
+	t.Helper()
+	type row struct {
+		ID       string    `json:"id"`
+		Modified time.Time `json:"modified"`
+	}
+	mods := map[string][]row{}
+	var vulns []vulndb.VulnMeta
+	var latest time.Time
+	os.RemoveAll(filepath.Join(dir, "ID"))
+	for _, data := range entries {
+		var e vulndb.Entry
+		if err := json.Unmarshal(data, &e); err != nil {
+			t.Fatalf("test entry: %v", err)
+		}
+		for _, a := range e.Affected {
+			mods[a.Package.Name] = append(mods[a.Package.Name], row{e.ID, e.Modified})
+		}
+		vulns = append(vulns, vulndb.VulnMeta{ID: e.ID, Modified: e.Modified, Aliases: e.Aliases})
+		if e.Modified.After(latest) {
+			latest = e.Modified
+		}
+		writeEndpoint(t, dir, "ID/"+e.ID, data)
+	}
+	var paths []string
+	for p := range mods {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	var modIndex []map[string]any
+	for _, p := range paths {
+		modIndex = append(modIndex, map[string]any{"path": p, "vulns": mods[p]})
+	}
+	sort.Slice(vulns, func(i, j int) bool { return vulns[i].ID < vulns[j].ID })
+	writeEndpoint(t, dir, "index/db", mustJSON(t, vulndb.DBMeta{Modified: latest}))
+	writeEndpoint(t, dir, "index/modules", mustJSON(t, modIndex))
+	writeEndpoint(t, dir, "index/vulns", mustJSON(t, vulns))
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func writeEndpoint(t testing.TB, dir, endpoint string, data []byte) {
+	t.Helper()
+	name := filepath.Join(dir, filepath.FromSlash(endpoint))
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name+".json", data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write(data)
+	zw.Close()
+	if err := os.WriteFile(name+".json.gz", b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dbServer serves a database directory over HTTP on loopback, counting
+// requests, and failing those for which fail returns a status.
+type dbServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests map[string]int
+	fail     func(path string) int // 0: serve
+}
+
+func newDBServer(t testing.TB, dir string) *dbServer {
+	d := &dbServer{requests: map[string]int{}}
+	files := http.FileServer(http.Dir(dir))
+	d.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.mu.Lock()
+		d.requests[r.URL.Path]++
+		fail := d.fail
+		d.mu.Unlock()
+		if fail != nil {
+			if code := fail(r.URL.Path); code != 0 {
+				http.Error(w, "injected failure", code)
+				return
+			}
+		}
+		files.ServeHTTP(w, r)
+	}))
+	t.Cleanup(d.Close)
+	return d
+}
+
+func (d *dbServer) count(prefix string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for p, c := range d.requests {
+		if strings.HasPrefix(p, prefix) {
+			n += c
+		}
+	}
+	return n
+}
+
+func (d *dbServer) reset() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.requests = map[string]int{}
+}
+
+func (d *dbServer) setFail(f func(string) int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.fail = f
+}
+
+// withModified returns a copy of an entry with another modified time.
+func withModified(t testing.TB, data []byte, modified time.Time) []byte {
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["modified"] = modified.UTC().Format(time.RFC3339)
+	return mustJSON(t, m)
+}
+
+// newEntry builds an entry affecting path in [introduced, fixed).
+func newEntry(t testing.TB, id, path, introduced, fixed string, modified time.Time) []byte {
+	events := []map[string]string{{"introduced": introduced}}
+	if fixed != "" {
+		events = append(events, map[string]string{"fixed": fixed})
+	}
+	return mustJSON(t, map[string]any{
+		"schema_version": "1.3.1", "id": id, "modified": modified.UTC().Format(time.RFC3339),
+		"published": modified.UTC().Format(time.RFC3339), "summary": fmt.Sprintf("test advisory %s", id),
+		"affected": []any{map[string]any{"package": map[string]string{"name": path, "ecosystem": "Go"},
+			"ranges": []any{map[string]any{"type": "SEMVER", "events": events}}, "ecosystem_specific": map[string]any{}}},
+		"database_specific": map[string]string{"review_status": "UNREVIEWED"},
+	})
+}
+
