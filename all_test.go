@@ -65,7 +65,7 @@ func TestLayers(t *testing.T) {
 	allowed := map[string][]string{
 		"cmd/modgate":              {"*"},
 		"web":                      {"internal/store", "internal/policy", "sbom"},
-		"proxy":                    {"proxy/upstream", "proxy/verify", "scanner", "sbom", "internal/policy", "internal/blob", "internal/store"},
+		"proxy":                    {"proxy/upstream", "proxy/verify", "scanner", "sbom", "internal/policy", "internal/blob", "internal/store", "internal/audit"},
 		"proxy/verify":             {"internal/store"},
 		"scanner":                  {"scanner/vulndb", "internal/store"},
 		"internal/policy":          {"internal/store"},
@@ -73,6 +73,7 @@ func TestLayers(t *testing.T) {
 		"internal/store/sqlite":    {"internal/store", "migrations"},
 		"internal/store/storetest": {"internal/store"},
 		"internal/testkit":         {"*"},
+		"internal/audit":           {"internal/store"},
 	}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
