@@ -39,6 +39,10 @@ type config struct {
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	LogFormat       string
+	VulnDB          string
+	VulnDBInterval  time.Duration
+	VulnDBMaxAge    time.Duration
+	NotifyURL       string
 }
 
 // defaultUpstream is the go command's default GOPROXY.
@@ -65,6 +69,10 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 2*time.Minute, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
+	fs.StringVar(&c.VulnDB, "vulndb", "https://vuln.go.dev", "Go vulnerability database `URL` (https://, http:// or file:///dir) to sync from, or off")
+	fs.DurationVar(&c.VulnDBInterval, "vulndb-interval", time.Hour, "how often serve syncs the vulnerability database")
+	fs.DurationVar(&c.VulnDBMaxAge, "vulndb-max-age", 7*24*time.Hour, "vulnerability data older than this is reported as stale (logs, /vulndb-status, /metrics)")
+	fs.StringVar(&c.NotifyURL, "notify-url", "", "webhook `URL` that gets a JSON POST when a sync finds stored versions newly affected by advisories")
 }
 
 // envName is the environment variable of a flag.
@@ -232,6 +240,7 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("--%s %v: must be positive", name, d))
 		}
 	}
+	errs = append(errs, c.validateVuln()...)
 	if _, err := verify.ParseSumDB(c.SumDB); err != nil {
 		errs = append(errs, err)
 	}

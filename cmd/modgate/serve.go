@@ -95,6 +95,16 @@ func runServe(ctx context.Context, e *env) error {
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	sc, err := newScanner(cfg, st, e.log)
+	if err != nil {
+		return err
+	}
+	mountVulnDB(mux, reg, sc, e.log)
+	vulnCtx, stopVuln := context.WithCancel(ctx)
+	defer stopVuln()
+	if cfg.VulnDB != "off" {
+		go sc.Run(vulnCtx, cfg.VulnDBInterval) // periodic sync; the copy in the database serves meanwhile
+	}
 	mux.Handle("/", px)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
