@@ -30,6 +30,7 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
+	own    any // the command's own flags (see ownFlags), parsed
 }
 
 func commands() []command {
@@ -37,8 +38,7 @@ func commands() []command {
 		{"serve", "run the proxy (the default)", runServe},
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"checksum", "import (from go.sum files), list or verify known-good module hashes", runChecksum},
-		{"vulndb", "sync the vulnerability database now (vulndb sync) or show its state (vulndb status)", runVulnDB},
-		{"vuln", "print the known vulnerabilities of MODULE@VERSION (add --json after it for JSON)", runVuln},
+		{"audit", "check (audit verify), export (audit export) or prune (audit prune) the audit log", runAudit},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -85,6 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("modgate "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	e.cfg.register(fs)
+	e.own = ownFlags(name, fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: modgate %s [flags]\n\n%s.\n\nEvery flag can also be set as MODGATE_<NAME> in the environment or as a key in the --config file.\n\n", name, cmd.summary)
 		fs.PrintDefaults()
