@@ -39,6 +39,10 @@ type config struct {
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	LogFormat       string
+	VulnDB          string
+	VulnDBInterval  time.Duration
+	VulnDBMaxAge    time.Duration
+	NotifyURL       string
 	AuditFlush      time.Duration
 	AuditRetention  days
 	AuditStream     string
@@ -69,6 +73,10 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 2*time.Minute, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
+	fs.StringVar(&c.VulnDB, "vulndb", "https://vuln.go.dev", "Go vulnerability database `URL` (https://, http:// or file:///dir) to sync from, or off")
+	fs.DurationVar(&c.VulnDBInterval, "vulndb-interval", time.Hour, "how often serve syncs the vulnerability database")
+	fs.DurationVar(&c.VulnDBMaxAge, "vulndb-max-age", 7*24*time.Hour, "vulnerability data older than this is reported as stale (logs, /vulndb-status, /metrics)")
+	fs.StringVar(&c.NotifyURL, "notify-url", "", "webhook `URL` that gets a JSON POST when a sync finds stored versions newly affected by advisories")
 	fs.DurationVar(&c.AuditFlush, "audit-flush", time.Second, "how long an audit record may wait to be appended in a batch: at most this much is lost in a crash (0: append before answering)")
 	c.AuditRetention = 400 * days(24*time.Hour)
 	fs.Var(&c.AuditRetention, "audit-retention", "how long audit records are kept, in days (400d) or a Go duration; 0 keeps them forever")
@@ -241,10 +249,11 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("--%s %v: must be positive", name, d))
 		}
 	}
+	errs = append(errs, c.validateVuln()...)
+	errs = append(errs, c.validateAudit()...)
 	if _, err := verify.ParseSumDB(c.SumDB); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, c.validateAudit()...)
 	return errors.Join(errs...)
 }
 

@@ -38,6 +38,8 @@ func commands() []command {
 		{"serve", "run the proxy (the default)", runServe},
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"checksum", "import (from go.sum files), list or verify known-good module hashes", runChecksum},
+		{"vulndb", "sync the vulnerability database now (vulndb sync) or show its state (vulndb status)", runVulnDB},
+		{"vuln", "print the known vulnerabilities of MODULE@VERSION (add --json after it for JSON)", runVuln},
 		{"audit", "check (audit verify), export (audit export) or prune (audit prune) the audit log", runAudit},
 		{"version", "print the version", runVersion},
 	}
