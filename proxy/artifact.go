@@ -29,9 +29,15 @@ type Info struct {
 // serveArtifact serves an immutable .info, .mod or .zip of a canonical version.
 func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req request) error {
 	kind := store.Kind(req.kind)
-	a, err := s.artifact(r.Context(), req.mod, kind, req.noFetch, clientOf(r))
+	a, hit, err := s.artifact(r.Context(), req.mod, kind, req.noFetch, s.clientOf(r))
 	if err != nil {
 		return err
+	}
+	if cw, ok := w.(*countingWriter); ok {
+		cw.source = "cache"
+		if !hit {
+			cw.source = a.Upstream
+		}
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-cache") // revalidate: the gate decides on every request
@@ -65,23 +71,23 @@ func errBlobMissing(err error) error {
 // artifact returns the stored artifact, fetching, checking and storing it first
 // when it is missing. Concurrent calls for one artifact share one fetch, within
 // the process (singleflight) and across replicas (the store's lock).
-func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind, noFetch bool, who client) (*store.Artifact, error) {
+func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind, noFetch bool, who client) (_ *store.Artifact, hit bool, _ error) {
 	key := string(kind) + " " + m.Path + "@" + m.Version
 	if a := s.memo.get(key); a != nil {
 		s.opts.Metrics.cache(string(kind), true)
-		return a, nil
+		return a, true, nil
 	}
 	a, err := s.opts.Store.Artifact(ctx, m, kind)
 	if err == nil {
 		s.opts.Metrics.cache(string(kind), true)
 		s.memo.put(key, a)
-		return a, nil
+		return a, true, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return nil, false, err
 	}
 	if noFetch {
-		return nil, &module.ModuleError{Path: m.Path, Version: m.Version, Err: errFetchDisabled}
+		return nil, false, &module.ModuleError{Path: m.Path, Version: m.Version, Err: errFetchDisabled}
 	}
 	s.opts.Metrics.cache(string(kind), false)
 	v, err := s.shared(withClient(ctx, who), key, func(ctx context.Context) (any, error) {
@@ -97,11 +103,11 @@ func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind
 		return s.ingest(ctx, m, kind)
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	a = v.(*store.Artifact)
 	s.memo.put(key, a)
-	return a, nil
+	return a, false, nil
 }
 
 // shared runs fn once for all concurrent callers with the same key. fn runs with
@@ -284,7 +290,7 @@ func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream
 // exists (a module without a go.mod file, as the go command treats it): the
 // go.mod it implies is "module <path>".
 func (s *Server) syntheticMod(ctx context.Context, m module.Version) (*store.Artifact, error) {
-	if _, err := s.artifact(ctx, m, store.KindInfo, false, clientFrom(ctx)); err != nil {
+	if _, _, err := s.artifact(ctx, m, store.KindInfo, false, clientFrom(ctx)); err != nil {
 		return nil, err
 	}
 	data := []byte("module " + modfile.AutoQuote(m.Path) + "\n")

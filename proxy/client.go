@@ -2,8 +2,9 @@ package proxy
 
 import (
 	"context"
-	"net"
 	"net/http"
+
+	"github.com/modgate/modgate/internal/audit"
 )
 
 // client identifies who made a request, for pins and audit records.
@@ -25,12 +26,8 @@ func clientFrom(ctx context.Context) client {
 	return c
 }
 
-// clientOf identifies the client of r by its address. (Trusted proxies'
-// X-Forwarded-For and token names come with the audit and authentication work.)
-func clientOf(r *http.Request) client {
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
-	}
-	return client{IP: ip, UserAgent: r.UserAgent()}
+// clientOf identifies the client of r: its address, or the address a trusted
+// proxy forwarded in X-Forwarded-For. (Token names come with authentication.)
+func (s *Server) clientOf(r *http.Request) client {
+	return client{IP: audit.ClientIP(r, s.opts.TrustedProxies), UserAgent: r.UserAgent()}
 }

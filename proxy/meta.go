@@ -19,10 +19,11 @@ import (
 
 // serveList serves <module>/@v/list.
 func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req request) error {
-	m, err := s.meta(r.Context(), req, store.MetaList)
+	m, source, err := s.meta(r.Context(), req, store.MetaList)
 	if err != nil {
 		return err
 	}
+	setSource(w, source)
 	w.Header().Set("Cache-Control", "no-cache")
 	serveBytes(w, r, "text/plain; charset=utf-8", "", m.FetchedAt, m.Data)
 	return nil
@@ -30,33 +31,48 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req request) 
 
 // serveLatest serves <module>/@latest.
 func (s *Server) serveLatest(w http.ResponseWriter, r *http.Request, req request) error {
-	m, err := s.meta(r.Context(), req, store.MetaLatest)
+	m, source, err := s.meta(r.Context(), req, store.MetaLatest)
 	if err != nil {
 		return err
 	}
+	setSource(w, source)
 	w.Header().Set("Cache-Control", "no-cache")
 	serveBytes(w, r, "application/json", "", m.FetchedAt, m.Data)
 	return nil
 }
 
+// setSource tells the audit record where an answer came from.
+func setSource(w http.ResponseWriter, source string) {
+	if cw, ok := w.(*countingWriter); ok {
+		cw.source = source
+	}
+}
+
+// fetched is a freshly fetched mutable answer and where it came from.
+type fetched struct {
+	meta   *store.Meta
+	source string
+}
+
 // meta returns a mutable answer: from the cache while it is younger than
 // ListTTL, else from upstream, else (upstream failing) from the cache, stale.
-func (s *Server) meta(ctx context.Context, req request, kind store.MetaKind) (*store.Meta, error) {
+// source says which: "cache", the upstream, or "cache (stale)".
+func (s *Server) meta(ctx context.Context, req request, kind store.MetaKind) (_ *store.Meta, source string, _ error) {
 	path := req.mod.Path
 	cached, err := s.opts.Store.Meta(ctx, path, kind)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return nil, "", err
 	}
 	if cached != nil && (req.noFetch || s.now().Sub(cached.FetchedAt) < s.opts.ListTTL) {
 		s.opts.Metrics.cache(string(kind), true)
-		return cached, nil
+		return cached, "cache", nil
 	}
 	if req.noFetch {
-		return nil, &module.ModuleError{Path: path, Err: errFetchDisabled}
+		return nil, "", &module.ModuleError{Path: path, Err: errFetchDisabled}
 	}
 	s.opts.Metrics.cache(string(kind), false)
 	v, err := s.shared(ctx, string(kind)+" "+path, func(ctx context.Context) (any, error) {
-		data, _, err := s.fetchSmall(ctx, upstream.Request{Path: path, Kind: upstream.Kind(kind)})
+		data, source, err := s.fetchSmall(ctx, upstream.Request{Path: path, Kind: upstream.Kind(kind)})
 		if err != nil {
 			return nil, err
 		}
@@ -69,18 +85,19 @@ func (s *Server) meta(ctx context.Context, req request, kind store.MetaKind) (*s
 		if err := s.opts.Store.PutMeta(ctx, m); err != nil {
 			return nil, err
 		}
-		return m, nil
+		return fetched{m, source}, nil
 	})
 	if err == nil {
-		return v.(*store.Meta), nil
+		f := v.(fetched)
+		return f.meta, f.source, nil
 	}
 	if cached != nil && !errors.Is(err, fs.ErrNotExist) && statusOf(err) != http.StatusInternalServerError {
 		s.log.Warn("upstream failed; serving stale answer", "module", path, "kind", string(kind),
 			"age", s.now().Sub(cached.FetchedAt).Round(time.Second), "err", err.Error())
 		s.opts.Metrics.stale(string(kind))
-		return cached, nil
+		return cached, "cache (stale)", nil
 	}
-	return nil, err
+	return nil, "", err
 }
 
 // serveQuery serves the .info of a version query (a branch, a tag that is not a
@@ -92,21 +109,28 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, req request)
 	}
 	m := req.mod
 	v, err := s.shared(r.Context(), "query "+m.Path+"@"+m.Version, func(ctx context.Context) (any, error) {
-		data, _, err := s.fetchSmall(ctx, upstream.Request{Path: m.Path, Version: m.Version, Kind: upstream.Info})
+		data, source, err := s.fetchSmall(ctx, upstream.Request{Path: m.Path, Version: m.Version, Kind: upstream.Info})
 		if err != nil {
 			return nil, err
 		}
 		if err := checkInfo(m.Path, "", data); err != nil {
 			return nil, &upstreamError{err: fmt.Errorf("%s@%s: upstream served a bad .info: %w", m.Path, m.Version, err)}
 		}
-		return data, nil
+		return fetchedQuery{data, source}, nil
 	})
 	if err != nil {
 		return err
 	}
+	q := v.(fetchedQuery)
+	setSource(w, q.source)
 	w.Header().Set("Cache-Control", "no-store")
-	serveBytes(w, r, "application/json", "", time.Time{}, v.([]byte))
+	serveBytes(w, r, "application/json", "", time.Time{}, q.data)
 	return nil
+}
+
+type fetchedQuery struct {
+	data   []byte
+	source string
 }
 
 // fetchSmall fetches a small answer whole (the upstream package caps its size).

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -532,5 +533,44 @@ func TestPrivateModulesNeverReachPublicUpstream(t *testing.T) {
 	h.get("/corp.example.com/other/@v/v1.0.0.info")
 	if n := h.up.TotalRequests(); n != 0 {
 		t.Errorf("public upstream saw %d requests for private modules", n)
+	}
+}
+
+func TestEveryModuleRequestIsAudited(t *testing.T) {
+	b := testkit.Build(t, mod("example.com/m", "v1.0.0"))
+	log := &auditLog{}
+	h := newHarness(t, []*testkit.Built{b}, func(po *proxy.Options, uo *upstream.Options) {
+		po.Audit = log
+		po.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	h.get("/example.com/m/@v/v1.0.0.zip", "User-Agent", "Go-http-client/1.1", "X-Forwarded-For", "203.0.113.7")
+	h.get("/example.com/m/@v/v1.0.0.zip")
+	h.get("/example.com/m/@v/list")
+	h.get("/example.com/m/@v/v1.9.9.info")
+	h.get("/example.com/BAD/@v/v1.0.0.zip")
+	type row struct{ Module, Version, Kind, Decision, Source, ClientIP string }
+	var got []row
+	for _, e := range log.of(store.AuditFetch) {
+		source := e.Source
+		if strings.HasPrefix(source, "http://127.0.0.1") {
+			source = "upstream"
+		}
+		got = append(got, row{e.Module, e.Version, e.Kind, e.Decision, source, e.ClientIP})
+		if e.Time.IsZero() || e.Duration <= 0 {
+			t.Errorf("event without time or duration: %+v", e)
+		}
+	}
+	want := []row{
+		{"example.com/m", "v1.0.0", "zip", "served", "upstream", "203.0.113.7"},
+		{"example.com/m", "v1.0.0", "zip", "served", "cache", "127.0.0.1"},
+		{"example.com/m", "", "list", "served", "upstream", "127.0.0.1"},
+		{"example.com/m", "v1.9.9", "info", "not_found", "", "127.0.0.1"},
+		{"", "", "other", "error", "", "127.0.0.1"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("audit events (-want +got):\n%s", diff)
+	}
+	if ev := log.of(store.AuditFetch); len(ev) > 0 && (ev[0].Bytes != int64(len(b.Zip)) || ev[0].UserAgent != "Go-http-client/1.1") {
+		t.Errorf("first event: bytes %d, user agent %q", ev[0].Bytes, ev[0].UserAgent)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -75,9 +76,13 @@ type Options struct {
 	Blobs    *blob.Dir
 	Upstream Fetcher
 	Verifier Verifier
-	// Audit receives checksum events (mismatches, unverifiable artifacts, and
-	// artifacts let through unverified by configuration); nil records none.
+	// Audit receives one event per module request answered (its decision,
+	// client, source, bytes and duration) and checksum events (mismatches,
+	// unverifiable artifacts, artifacts let through unverified by
+	// configuration); nil records none.
 	Audit Auditor
+	// TrustedProxies are the networks whose X-Forwarded-For names the client.
+	TrustedProxies []netip.Prefix
 	// SumDB is the checksum database passed through under /sumdb/. Its zero value
 	// passes nothing through (every /sumdb/ request gets 404).
 	SumDB SumDB
@@ -272,6 +277,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, err := parse(p)
+	rw.req = &req
 	if err == nil {
 		req.noFetch = strings.EqualFold(r.Header.Get("Disable-Module-Fetch"), "true")
 		switch {
@@ -293,6 +299,41 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		kind = "other"
 	}
 	s.observe(r, kind, rw, start, err)
+	s.audit(r, rw, start, err)
+}
+
+// audit records a module request: who asked for what, what was decided and why.
+func (s *Server) audit(r *http.Request, rw *countingWriter, start time.Time, err error) {
+	if s.opts.Audit == nil {
+		return
+	}
+	who := s.clientOf(r)
+	e := &store.AuditEvent{
+		Time: start.UTC(), Type: store.AuditFetch, ClientIP: who.IP, UserAgent: who.UserAgent,
+		Module: rw.req.mod.Path, Version: rw.req.mod.Version, Kind: rw.req.kind,
+		Decision: decision(rw.status), Source: rw.source, Bytes: rw.n, Duration: time.Since(start),
+	}
+	if e.Kind == "" {
+		e.Kind = "other"
+		e.Reasons = []string{"request " + r.URL.Path}
+	}
+	if err != nil {
+		e.Reasons = append(e.Reasons, errorText(rw.status, err))
+	}
+	s.opts.Audit.Log(e)
+}
+
+// decision names the outcome of a request by its status.
+func decision(status int) string {
+	switch {
+	case status < 400:
+		return store.DecisionServed
+	case status == http.StatusForbidden:
+		return store.DecisionBlocked
+	case status == http.StatusNotFound || status == http.StatusGone:
+		return store.DecisionNotFound
+	}
+	return store.DecisionError
 }
 
 // observe records metrics and logs one request. Errors are logged here, once.
@@ -328,6 +369,10 @@ type countingWriter struct {
 	http.ResponseWriter
 	status int
 	n      int64
+	req    *request
+	// source is where an artifact came from ("cache" or an upstream), for the
+	// audit record.
+	source string
 }
 
 func (w *countingWriter) WriteHeader(code int) {
