@@ -158,6 +158,7 @@ type Store interface {
 	Sums
 	SumDBState
 	Audit
+	SBOMs
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database. No method may be called after it.

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, sumsTests...)
 	tests = append(tests, vulnTests...)
 	tests = append(tests, auditTests...)
+	tests = append(tests, sbomTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
