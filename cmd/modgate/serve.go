@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/modgate/modgate/internal/audit"
 	"github.com/modgate/modgate/internal/blob"
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/proxy"
@@ -55,23 +56,41 @@ func runServe(ctx context.Context, e *env) error {
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
-	verifier, err := newVerifier(cfg, st, sumdb, e.log)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	auditor, err := newAuditWriter(cfg, st, reg, e)
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	defer func() {
+		// After the server and its fetches stopped: flush every record.
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := auditor.Close(ctx); err != nil {
+			e.log.Error("audit log: records lost at shutdown", "err", err.Error())
+		}
+	}()
+	trusted, err := audit.ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return &usageError{msg: "--trusted-proxies: " + err.Error()}
+	}
+	go audit.RunRetention(ctx, st, time.Duration(cfg.AuditRetention), 6*time.Hour, time.Now, e.log)
+	verifier, err := newVerifier(cfg, st, sumdb, e.log, auditor)
+	if err != nil {
+		return err
+	}
 	px, err := proxy.New(proxy.Options{
-		Store:        st,
-		Blobs:        blobs,
-		Upstream:     up,
-		Verifier:     verifier,
-		Audit:        storeAuditor{st: st, log: e.log},
-		SumDB:        sumdb,
-		ListTTL:      cfg.ListTTL,
-		FetchTimeout: cfg.FetchTimeout,
-		Logger:       e.log,
-		Metrics:      proxy.NewMetrics(reg),
+		Store:          st,
+		Blobs:          blobs,
+		Upstream:       up,
+		Verifier:       verifier,
+		Audit:          auditor,
+		TrustedProxies: trusted,
+		SumDB:          sumdb,
+		ListTTL:        cfg.ListTTL,
+		FetchTimeout:   cfg.FetchTimeout,
+		Logger:         e.log,
+		Metrics:        proxy.NewMetrics(reg),
 	})
 	if err != nil {
 		return err
@@ -95,6 +114,9 @@ func runServe(ctx context.Context, e *env) error {
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// The API has no authentication until the authentication issue: bind
+	// modgate to localhost or put it behind an authenticating reverse proxy.
+	mux.Handle("GET /api/audit/export", audit.ExportHandler(st, e.log))
 	sc, err := newScanner(cfg, st, e.log)
 	if err != nil {
 		return err
@@ -141,7 +163,7 @@ func runServe(ctx context.Context, e *env) error {
 // newVerifier builds the checksum verifier: public modules against the
 // configured checksum database, reached where the pass-through reaches it;
 // --private and --nosumdb modules pinned in the checksum store.
-func newVerifier(cfg config, st store.Store, pass proxy.SumDB, log *slog.Logger) (*verify.Verifier, error) {
+func newVerifier(cfg config, st store.Store, pass proxy.SumDB, log *slog.Logger, auditor proxy.Auditor) (*verify.Verifier, error) {
 	db, err := verify.ParseSumDB(cfg.SumDB)
 	if err != nil {
 		return nil, &usageError{msg: err.Error()}
@@ -155,13 +177,8 @@ func newVerifier(cfg config, st store.Store, pass proxy.SumDB, log *slog.Logger)
 		FailOpen:     cfg.SumDBFailOpen,
 		Logger:       log,
 		OnSecurityError: func(msg string) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			err := st.AppendAudit(ctx, []*store.AuditEvent{{Time: time.Now().UTC(), Type: store.AuditSecurity,
-				Decision: store.DecisionError, Reasons: []string{"checksum database " + db.Name + " misbehaving: " + msg}}})
-			if err != nil {
-				log.Error("auditing a checksum database security error", "err", err.Error())
-			}
+			auditor.Log(&store.AuditEvent{Type: store.AuditSecurity, Decision: store.DecisionError,
+				Reasons: []string{"checksum database " + db.Name + " misbehaving: " + msg}})
 		},
 	})
 }
@@ -174,21 +191,6 @@ func joinPatterns(lists ...string) string {
 		}
 	}
 	return strings.Join(parts, ",")
-}
-
-// storeAuditor appends audit events to the store as they come (checksum
-// events are rare; the per-request audit log batches).
-type storeAuditor struct {
-	st  store.Audit
-	log *slog.Logger
-}
-
-func (a storeAuditor) Log(e *store.AuditEvent) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := a.st.AppendAudit(ctx, []*store.AuditEvent{e}); err != nil {
-		a.log.Error("audit append failed", "type", e.Type, "module", e.Module, "version", e.Version, "err", err.Error())
-	}
 }
 
 // sumDBPassThrough resolves where /sumdb/<name>/ requests go: the URL in the
