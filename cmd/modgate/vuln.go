@@ -224,12 +224,27 @@ type vulnJSON struct {
 	URL          string   `json:"url"`
 }
 
+// vulnFlags are the vuln command's own flags.
+type vulnFlags struct{ json bool }
+
+// registerVulnFlags defines `modgate vuln`'s own flags (--json) on the
+// command's flag set; ownFlags returns it for "vuln". Until it does, --json is
+// accepted after a "--" (modgate vuln M@V -- --json).
+func registerVulnFlags(fs *flag.FlagSet) any {
+	f := &vulnFlags{}
+	fs.BoolVar(&f.json, "json", false, "print the findings as JSON")
+	return f
+}
+
 // runVuln is `modgate vuln MODULE@VERSION [--json]`: the findings for one
 // version from the synced data, whether or not it was ever fetched.
 func runVuln(ctx context.Context, e *env) error {
 	fset := flag.NewFlagSet("modgate vuln", flag.ContinueOnError)
 	fset.SetOutput(e.stderr)
 	asJSON := fset.Bool("json", false, "print JSON")
+	if own, ok := e.own.(*vulnFlags); ok && own.json {
+		*asJSON = true
+	}
 	var arg string
 	args := e.args
 	for len(args) > 0 {

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// vulnSnapshot returns ../shared/vulndb next to the repository: a missing
+// snapshot fails in CI and skips, saying so, elsewhere.
+func vulnSnapshot(t *testing.T) string {
+	t.Helper()
+	abs, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "vulndb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(abs, "index", "modules.json")); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("vulnerability database snapshot missing at %s: %v", abs, err)
+		}
+		t.Skipf("SKIP: vulnerability database snapshot missing at %s (CI=true makes this fail)", abs)
+	}
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
+}
+
+func TestVulnCommands(t *testing.T) {
+	db := vulnSnapshot(t)
+	ctx := context.Background()
+	data := t.TempDir()
+	getenv := func(string) string { return "" }
+	var out, errb bytes.Buffer
+	if err := run(ctx, []string{"vuln", "--data", data, "golang.org/x/text@v0.3.5"}, getenv, &out, &errb); err == nil ||
+		!strings.Contains(err.Error(), "modgate vulndb sync") {
+		t.Errorf("vuln before any sync: %v, want advice to sync", err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"vulndb", "sync", "--data", data, "--vulndb", db}, getenv, &out, &errb); err != nil {
+		t.Fatalf("vulndb sync: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "4291 entries") {
+		t.Errorf("vulndb sync output:\n%s", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"vuln", "--data", data, "--vulndb", db, "golang.org/x/text@v0.3.5"}, getenv, &out, &errb); err != nil {
+		t.Fatalf("vuln: %v", err)
+	}
+	for _, want := range []string{"golang.org/x/text@v0.3.5: 3 known vulnerabilities", "GO-2021-0113 (CVE-2021-38561, GHSA-ppp9-7jff-5vj2) REVIEWED",
+		"Fixed in: v0.3.7", "GO-2022-1059", "GO-2026-5970"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("vuln output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if err := run(ctx, []string{"vuln", "--data", data, "--vulndb", db, "github.com/gorilla/sessions@v1.2.1", "--", "--json"}, getenv, &out, &errb); err != nil {
+		t.Fatalf("vuln --json: %v", err)
+	}
+	var got vulnOut
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("vuln --json output: %v\n%s", err, out.String())
+	}
+	if got.DBModified != "2026-08-21T20:38:00Z" || len(got.Withdrawn) != 1 || got.Withdrawn[0].ID != "GO-2024-2730" {
+		t.Errorf("vuln --json = %+v; want the withdrawn GO-2024-2730 listed apart", got)
+	}
+	for _, bad := range [][]string{{"vuln"}, {"vuln", "golang.org/x/text"}, {"vuln", "a@v1", "b@v1"}, {"vulndb"}, {"vulndb", "frob"}} {
+		if err := run(ctx, append(bad, "--data", data), getenv, io.Discard, io.Discard); err == nil || exitCode(err) != 2 {
+			t.Errorf("%q: %v, want a usage error", bad, err)
+		}
+	}
+	if err := run(ctx, []string{"vuln", "--data", data, "golang.org/x/text@0.3.5"}, getenv, io.Discard, io.Discard); err == nil {
+		t.Errorf("vuln with an invalid version succeeded")
+	}
+}
+
+// TestGovulncheckAgainstServe points govulncheck at a running modgate's
+// /vulndb/ (over HTTP, .json.gz files) and checks it finds what the data says.
+func TestGovulncheckAgainstServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIP: builds govulncheck")
+	}
+	db := vulnSnapshot(t)
+	bin := filepath.Join(t.TempDir(), "govulncheck")
+	build := exec.Command("go", "build", "-o", bin, "golang.org/x/vuln/cmd/govulncheck")
+	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("building govulncheck: %v\n%s", err, out)
+		}
+		t.Skipf("SKIP: cannot build govulncheck (CI=true makes this fail): %v\n%s", err, out)
+	}
+	srv := startModgate(t, "--data", t.TempDir(), "--upstream", "off", "--vulndb", db)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(srv.URL + "/vulndb-status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st statusOut
+		json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if st.Entries > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("modgate did not sync within a minute: %+v", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "modgate_vulndb_entries 4291") {
+		t.Errorf("/metrics lacks modgate_vulndb_entries 4291")
+	}
+	cmd := exec.Command(bin, "-db", srv.URL+"/vulndb", "-mode", "query", "-format", "json", "golang.org/x/text@v0.3.5")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod"}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("govulncheck -db %s/vulndb: %v\n%s", srv.URL, err, stderr.String())
+	}
+	for _, id := range []string{"GO-2021-0113", "GO-2022-1059", "GO-2026-5970"} {
+		if !strings.Contains(stdout.String(), `"id": "`+id+`"`) {
+			t.Errorf("govulncheck through modgate did not report %s:\n%.2000s", id, stdout.String())
+		}
+	}
+}
