@@ -266,4 +266,3 @@ func newEntry(t testing.TB, id, path, introduced, fixed string, modified time.Ti
 		"database_specific": map[string]string{"review_status": "UNREVIEWED"},
 	})
 }
-
