@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modgate/modgate/internal/audit"
 	"github.com/modgate/modgate/internal/testkit"
 )
 
@@ -294,6 +295,77 @@ func testEndToEnd(t *testing.T, dsn string) {
 		}
 	}
 	mg.stop(t)
+
+	// Every request left an audit record, in a chain that verifies.
+	dbArgs := []string{"--data", data}
+	if dsn != "" {
+		dbArgs = append(dbArgs, "--database", dsn)
+	}
+	recs := auditRecords(t, dbArgs...)
+	count := func(kind, decision, source string) int {
+		n := 0
+		for _, r := range recs {
+			if r.Type == "fetch" && r.Kind == kind && r.Decision == decision && strings.HasPrefix(r.Source, source) {
+				n++
+			}
+		}
+		return n
+	}
+	fromUpstream := map[string]int{}
+	for _, r := range recs {
+		if r.Type == "fetch" && r.Kind == "zip" && r.Decision == "served" && strings.HasPrefix(r.Source, up.URL) {
+			fromUpstream[r.Module+"@"+r.Version]++
+		}
+	}
+	for mv, n := range fromUpstream {
+		if n != 1 {
+			t.Errorf("audit: %s's zip came from upstream %d times, want once", mv, n)
+		}
+	}
+	if len(fromUpstream) < 5 {
+		t.Errorf("audit: zips of %d versions served from upstream, want at least 5: %v", len(fromUpstream), fromUpstream)
+	}
+	if n := count("zip", "served", "cache"); n < 5 {
+		t.Errorf("audit: %d zips served from the cache, want at least 5", n)
+	}
+	if n := count("list", "served", "cache (stale)"); n < 1 {
+		t.Errorf("audit: no list served stale")
+	}
+	for _, r := range recs {
+		if r.ClientIP != "127.0.0.1" || !strings.HasPrefix(r.UserAgent, "Go-http-client") && r.Type == "fetch" {
+			t.Errorf("audit record without the client: %+v", r)
+			break
+		}
+	}
+	if out, code := runModgate(t, append([]string{"audit", "verify"}, dbArgs...)...); code != 0 {
+		t.Errorf("audit verify: exit %d\n%s", code, out)
+	}
+}
+
+// auditRecords exports the audit log of a stopped modgate.
+func auditRecords(t *testing.T, args ...string) []audit.Record {
+	t.Helper()
+	cmd := exec.Command(modgateBinary(t), append([]string{"audit", "export", "--format", "jsonl"}, args...)...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	outb, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("audit export: %v\n%s", err, stderr.String())
+	}
+	out := string(outb)
+	var recs []audit.Record
+	dec := json.NewDecoder(strings.NewReader(out))
+	for {
+		var r audit.Record
+		if err := dec.Decode(&r); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("audit export: %v\n%s", err, out)
+		}
+		recs = append(recs, r)
+	}
+	return recs
 }
 
 // TestGracefulShutdownFinishesDownloads starts a slow zip download, sends

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -144,4 +145,23 @@ func TestEndToEndVerification(t *testing.T) {
 	}
 	// What was verified before is still served.
 	testkit.RunGo(t, app, env2, false, "mod", "download", "example.com/good@v1.0.0")
+	mg2.stop(t)
+
+	// The refusals and the security error are in the audit log.
+	var blocked, security []string
+	for _, r := range auditRecords(t, common...) {
+		switch {
+		case r.Type == "checksum" && r.Decision == "blocked":
+			blocked = append(blocked, r.Module+" "+r.Kind)
+		case r.Type == "security":
+			security = append(security, strings.Join(r.Reasons, " "))
+		}
+	}
+	if !slices.Contains(blocked, "example.com/zipped zip") || !slices.Contains(blocked, "example.com/modded mod") ||
+		!slices.Contains(blocked, "corp.example.com/secret zip") {
+		t.Errorf("blocked checksum records: %q", blocked)
+	}
+	if len(security) != 1 || !strings.Contains(security[0], "sum.modgate.test") {
+		t.Errorf("security records: %q", security)
+	}
 }
