@@ -278,4 +278,3 @@ func (f flushWriter) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
-

@@ -89,7 +89,7 @@ func (s *Store) AuditEvents(ctx context.Context, q store.AuditQuery) (_ []*store
 
 // auditWhere returns the WHERE clause (with a leading space, or empty) and
 // arguments selecting q's records. The client condition repeats
-// client_token <> '' so the partial index on tokens applies.
+// the non-empty test on client_token, so the partial index on tokens applies.
 func auditWhere(q store.AuditQuery) (string, []any) {
 	var conds []string
 	var args []any
