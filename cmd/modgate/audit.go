@@ -29,10 +29,13 @@ Times are RFC 3339 (2026-03-01T08:00:00Z) or dates (2026-03-01, midnight UTC).`
 // ownFlags defines on fs the flags of command name that are not settings,
 // and returns what they are parsed into (nil if none).
 func ownFlags(name string, fs *flag.FlagSet) any {
-	if name == "audit" {
+	switch name {
+	case "audit":
 		f := &auditFlags{fs: fs}
 		f.register(fs)
 		return f
+	case "vuln":
+		return registerVulnFlags(fs)
 	}
 	return nil
 }

@@ -65,7 +65,7 @@ type server struct {
 // startModgate runs "modgate serve" with args and waits until it listens.
 func startModgate(t *testing.T, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(modgateBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	cmd := exec.Command(modgateBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--vulndb", "off"}, args...)...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
