@@ -671,4 +671,3 @@ func TestParseBuildList(t *testing.T) {
 		})
 	}
 }
-
