@@ -34,6 +34,8 @@ func ownFlags(name string, fs *flag.FlagSet) any {
 		f := &auditFlags{fs: fs}
 		f.register(fs)
 		return f
+	case "sbom":
+		return registerSBOMFlags(fs)
 	case "vuln":
 		return registerVulnFlags(fs)
 	}

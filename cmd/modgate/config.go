@@ -47,6 +47,8 @@ type config struct {
 	AuditRetention  days
 	AuditStream     string
 	TrustedProxies  string
+	SBOMNamespace   string
+	SBOMOrg         string
 }
 
 // defaultUpstream is the go command's default GOPROXY.
@@ -82,6 +84,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.Var(&c.AuditRetention, "audit-retention", "how long audit records are kept, in days (400d) or a Go duration; 0 keeps them forever")
 	fs.StringVar(&c.AuditStream, "audit-stream", "", "copy audit records as JSON lines to `stdout` or a webhook URL (for a SIEM); empty: off")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "reverse proxy `CIDRs` (comma-separated) whose X-Forwarded-For names the client in audit records")
+	c.registerSBOMSettings(fs)
 }
 
 // envName is the environment variable of a flag.
@@ -251,6 +254,7 @@ func (c *config) validate() error {
 	}
 	errs = append(errs, c.validateVuln()...)
 	errs = append(errs, c.validateAudit()...)
+	errs = append(errs, c.validateSBOM()...)
 	if _, err := verify.ParseSumDB(c.SumDB); err != nil {
 		errs = append(errs, err)
 	}

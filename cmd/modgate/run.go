@@ -41,6 +41,7 @@ func commands() []command {
 		{"vulndb", "sync the vulnerability database now (vulndb sync) or show its state (vulndb status)", runVulnDB},
 		{"vuln", "print the known vulnerabilities of MODULE@VERSION (add --json after it for JSON)", runVuln},
 		{"audit", "check (audit verify), export (audit export) or prune (audit prune) the audit log", runAudit},
+		{"sbom", "print an SBOM: of a version (sbom get), a project (sbom project) or a client's fetches (sbom window)", runSBOM},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -122,6 +122,7 @@ func runServe(ctx context.Context, e *env) error {
 		return err
 	}
 	mountVulnDB(mux, reg, sc, e.log)
+	mountSBOM(mux, cfg, st, e)
 	vulnCtx, stopVuln := context.WithCancel(ctx)
 	defer stopVuln()
 	if cfg.VulnDB != "off" {
