@@ -10,14 +10,17 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
 
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/proxy/upstream"
 	"github.com/modgate/modgate/proxy/verify"
+	"github.com/modgate/modgate/scanner"
 )
 
 // Info is the JSON of an .info file (and of @latest).
@@ -160,7 +163,64 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 	}
 	s.log.Info("fetched", "module", m.Path, "version", m.Version, "kind", string(kind),
 		"bytes", a.Size, "upstream", resp.Source, "duration", time.Since(start))
+	s.scan(ctx, stored, resp.LastModified)
 	return stored, nil
+}
+
+// scan records the facts of a version when its .mod or .zip is ingested: the
+// .mod gives requirements (and, for the module's latest version, retractions
+// and deprecation); the zip adds licenses. A failure is logged, not fatal: the
+// bytes are verified and stored, and the facts can be computed again later.
+func (s *Server) scan(ctx context.Context, a *store.Artifact, lastModified time.Time) {
+	if s.opts.Scanner == nil || a.Kind == store.KindInfo {
+		return
+	}
+	m := a.Module
+	var opts []scanner.FactOption
+	if !lastModified.IsZero() && a.Kind == store.KindMod {
+		opts = append(opts, scanner.WithPublished(lastModified, store.PublishedUpstream))
+	}
+	mod, zipPath := a.Data, ""
+	if a.Kind == store.KindZip {
+		ma, _, err := s.artifact(ctx, m, store.KindMod, false, clientFrom(ctx))
+		if err != nil {
+			s.log.Warn("facts: no go.mod for the zip", "module", m.Path, "version", m.Version, "err", err.Error())
+			return
+		}
+		mod = ma.Data
+		if zipPath, err = s.opts.Blobs.Path(a.SHA256); err != nil {
+			s.log.Error("facts: zip blob", "module", m.Path, "version", m.Version, "err", err.Error())
+			return
+		}
+	} else if s.latestVersion(ctx, m.Path) == m.Version {
+		opts = append(opts, scanner.WithLatest(m.Version, mod))
+	}
+	if _, err := s.opts.Scanner.Facts(ctx, m, mod, zipPath, opts...); err != nil {
+		s.log.Error("facts: computing", "module", m.Path, "version", m.Version, "err", err.Error())
+	}
+}
+
+// latestVersion is the latest version in the cached @v/list of path (the
+// highest release, else the highest pre-release), or "" when none is cached.
+func (s *Server) latestVersion(ctx context.Context, path string) string {
+	meta, err := s.opts.Store.Meta(ctx, path, store.MetaList)
+	if err != nil {
+		return ""
+	}
+	var best, bestPre string
+	for _, v := range strings.Fields(string(meta.Data)) {
+		if semver.Prerelease(v) != "" {
+			if semver.Compare(v, bestPre) > 0 {
+				bestPre = v
+			}
+		} else if semver.Compare(v, best) > 0 {
+			best = v
+		}
+	}
+	if best == "" {
+		return bestPre
+	}
+	return best
 }
 
 // ingestSmall reads and checks an .info or .mod (both are size-capped by the

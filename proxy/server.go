@@ -37,6 +37,7 @@ import (
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/proxy/upstream"
 	"github.com/modgate/modgate/proxy/verify"
+	"github.com/modgate/modgate/scanner"
 )
 
 // Fetcher is what the proxy needs from the upstream chain.
@@ -54,6 +55,12 @@ type Verifier interface {
 	Check(ctx context.Context, a verify.Artifact) (verify.Result, error)
 	// Err reports a standing security error (a misbehaving checksum database).
 	Err() error
+}
+
+// Scanner establishes and stores the facts of a version (vulnerabilities,
+// license, retraction, deprecation, publish time) when it is ingested.
+type Scanner interface {
+	Facts(ctx context.Context, m module.Version, mod []byte, zipPath string, opts ...scanner.FactOption) (*store.Facts, error)
 }
 
 // Auditor receives audit events. Log must not block for long.
@@ -76,6 +83,8 @@ type Options struct {
 	Blobs    *blob.Dir
 	Upstream Fetcher
 	Verifier Verifier
+	// Scanner, if set, records the facts of every version as it is ingested.
+	Scanner Scanner
 	// Audit receives one event per module request answered (its decision,
 	// client, source, bytes and duration) and checksum events (mismatches,
 	// unverifiable artifacts, artifacts let through unverified by

@@ -2,7 +2,6 @@ package scanner
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +18,6 @@ import (
 
 	"github.com/modgate/modgate/internal/store/sqlite"
 	"github.com/modgate/modgate/internal/testkit"
-	"github.com/modgate/modgate/scanner/vulndb"
 )
 
 func TestMain(m *testing.M) {
@@ -122,46 +119,8 @@ func testEntry(t testing.TB, id string) []byte {
 	return data
 }
 
-// writeDB writes a database in the documented layout to dir: the entries, and
-// the three indexes computed from them, each as .json and .json.gz.
-func writeDB(t testing.TB, dir string, entries ...[]byte) {
-	t.Helper()
-	type row struct {
-		ID       string    `json:"id"`
-		Modified time.Time `json:"modified"`
-	}
-	mods := map[string][]row{}
-	var vulns []vulndb.VulnMeta
-	var latest time.Time
-	os.RemoveAll(filepath.Join(dir, "ID"))
-	for _, data := range entries {
-		var e vulndb.Entry
-		if err := json.Unmarshal(data, &e); err != nil {
-			t.Fatalf("test entry: %v", err)
-		}
-		for _, a := range e.Affected {
-			mods[a.Package.Name] = append(mods[a.Package.Name], row{e.ID, e.Modified})
-		}
-		vulns = append(vulns, vulndb.VulnMeta{ID: e.ID, Modified: e.Modified, Aliases: e.Aliases})
-		if e.Modified.After(latest) {
-			latest = e.Modified
-		}
-		writeEndpoint(t, dir, "ID/"+e.ID, data)
-	}
-	var paths []string
-	for p := range mods {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	var modIndex []map[string]any
-	for _, p := range paths {
-		modIndex = append(modIndex, map[string]any{"path": p, "vulns": mods[p]})
-	}
-	sort.Slice(vulns, func(i, j int) bool { return vulns[i].ID < vulns[j].ID })
-	writeEndpoint(t, dir, "index/db", mustJSON(t, vulndb.DBMeta{Modified: latest}))
-	writeEndpoint(t, dir, "index/modules", mustJSON(t, modIndex))
-	writeEndpoint(t, dir, "index/vulns", mustJSON(t, vulns))
-}
+// writeDB writes a database in the documented layout to dir.
+func writeDB(t testing.TB, dir string, entries ...[]byte) { testkit.WriteVulnDB(t, dir, entries...) }
 
 func mustJSON(t testing.TB, v any) []byte {
 	data, err := json.Marshal(v)
@@ -172,21 +131,7 @@ func mustJSON(t testing.TB, v any) []byte {
 }
 
 func writeEndpoint(t testing.TB, dir, endpoint string, data []byte) {
-	t.Helper()
-	name := filepath.Join(dir, filepath.FromSlash(endpoint))
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(name+".json", data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	zw.Write(data)
-	zw.Close()
-	if err := os.WriteFile(name+".json.gz", b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteVulnDBEndpoint(t, dir, endpoint, data)
 }
 
 // dbServer serves a database directory over HTTP on loopback, counting

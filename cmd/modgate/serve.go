@@ -79,11 +79,16 @@ func runServe(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	sc, err := newScanner(cfg, st, e.log)
+	if err != nil {
+		return err
+	}
 	px, err := proxy.New(proxy.Options{
 		Store:          st,
 		Blobs:          blobs,
 		Upstream:       up,
 		Verifier:       verifier,
+		Scanner:        sc,
 		Audit:          auditor,
 		TrustedProxies: trusted,
 		SumDB:          sumdb,
@@ -117,10 +122,6 @@ func runServe(ctx context.Context, e *env) error {
 	// The API has no authentication until the authentication issue: bind
 	// modgate to localhost or put it behind an authenticating reverse proxy.
 	mux.Handle("GET /api/audit/export", audit.ExportHandler(st, e.log))
-	sc, err := newScanner(cfg, st, e.log)
-	if err != nil {
-		return err
-	}
 	mountVulnDB(mux, reg, sc, e.log)
 	mountSBOM(mux, cfg, st, e)
 	vulnCtx, stopVuln := context.WithCancel(ctx)

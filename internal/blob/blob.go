@@ -68,6 +68,15 @@ func (d *Dir) Open(key string) (*os.File, error) {
 	return os.Open(d.path(key))
 }
 
+// Path returns the file path of the blob with the given key, for readers that
+// need a path (such as zip scanners). The file must not be modified.
+func (d *Dir) Path(key string) (string, error) {
+	if !ValidKey(key) {
+		return "", fmt.Errorf("blob %q: invalid key: %w", key, fs.ErrNotExist)
+	}
+	return d.path(key), nil
+}
+
 // Create starts a new blob. Write its bytes to the returned Writer, then call
 // Commit to keep it or Abort to drop it; exactly one of them must be called.
 func (d *Dir) Create() (*Writer, error) {

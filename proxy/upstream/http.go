@@ -147,7 +147,8 @@ func (r *Router) fetchHTTP(ctx context.Context, e entry, req Request) (*Response
 	idleErr := fmt.Errorf("%w: %s delivered no data for %v", ErrTimeout, shownURL, r.idleTimeout)
 	b.idle = time.AfterFunc(time.Hour, func() { cancel(idleErr) })
 	b.idle.Stop()
-	return &Response{Body: b, Size: resp.ContentLength, Source: e.source}, nil
+	lm, _ := http.ParseTime(resp.Header.Get("Last-Modified")) // zero when absent or malformed
+	return &Response{Body: b, Size: resp.ContentLength, Source: e.source, LastModified: lm.UTC()}, nil
 }
 
 // sizeError says that a body is larger than its kind's cap.

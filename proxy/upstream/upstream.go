@@ -104,6 +104,9 @@ type Response struct {
 	// Source names the upstream that answered: its URL without userinfo,
 	// "direct", or the file:// URL.
 	Source string
+	// LastModified is the upstream's Last-Modified time (for a mirror's .mod,
+	// about when the mirror first saw the version); zero when not given.
+	LastModified time.Time
 }
 
 // Options configures a [Router]. The zero value is usable except for WorkDir,
