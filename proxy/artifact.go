@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -41,6 +42,9 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req reque
 		if !hit {
 			cw.source = a.Upstream
 		}
+		if kind == store.KindZip {
+			cw.sbom = s.sbomID(r.Context(), req.mod)
+		}
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-cache") // revalidate: the gate decides on every request
@@ -76,14 +80,14 @@ func errBlobMissing(err error) error {
 // the process (singleflight) and across replicas (the store's lock).
 func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind, noFetch bool, who client) (_ *store.Artifact, hit bool, _ error) {
 	key := string(kind) + " " + m.Path + "@" + m.Version
-	if a := s.memo.get(key); a != nil {
+	if a := s.memo.artifact(key); a != nil {
 		s.opts.Metrics.cache(string(kind), true)
 		return a, true, nil
 	}
 	a, err := s.opts.Store.Artifact(ctx, m, kind)
 	if err == nil {
 		s.opts.Metrics.cache(string(kind), true)
-		s.memo.put(key, a)
+		s.memo.putArtifact(key, a)
 		return a, true, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
@@ -109,7 +113,7 @@ func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind
 		return nil, false, err
 	}
 	a = v.(*store.Artifact)
-	s.memo.put(key, a)
+	s.memo.putArtifact(key, a)
 	return a, false, nil
 }
 
@@ -146,8 +150,9 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 	}
 	defer resp.Body.Close()
 	var a *store.Artifact
+	var zf zipFacts
 	if kind == store.KindZip {
-		a, err = s.ingestZip(ctx, m, resp)
+		a, zf, err = s.ingestZip(ctx, m, resp)
 	} else {
 		a, err = s.ingestSmall(ctx, m, kind, resp)
 	}
@@ -164,6 +169,9 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 	s.log.Info("fetched", "module", m.Path, "version", m.Version, "kind", string(kind),
 		"bytes", a.Size, "upstream", resp.Source, "duration", time.Since(start))
 	s.scan(ctx, stored, resp.LastModified)
+	if kind == store.KindZip && stored.SHA256 == a.SHA256 {
+		s.makeSBOM(ctx, stored, zf)
+	}
 	return stored, nil
 }
 
@@ -313,37 +321,39 @@ func checkInfo(path, want string, data []byte) error {
 
 // ingestZip streams a zip into a new blob, checks it against the module zip
 // rules and commits it. A zip that fails is dropped without a trace.
-func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream.Response) (a *store.Artifact, err error) {
+func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream.Response) (a *store.Artifact, zf zipFacts, err error) {
 	w, err := s.opts.Blobs.Create()
 	if err != nil {
-		return nil, err
+		return nil, zf, err
 	}
 	defer func() {
 		if err != nil {
 			w.Abort()
 		}
 	}()
-	if _, err := io.Copy(w, resp.Body); err != nil {
-		return nil, &upstreamError{err: fmt.Errorf("%s@%s: downloading .zip from %s: %w", m.Path, m.Version, resp.Source, err)}
+	h512 := sha512.New()
+	if _, err := io.Copy(io.MultiWriter(w, h512), resp.Body); err != nil {
+		return nil, zf, &upstreamError{err: fmt.Errorf("%s@%s: downloading .zip from %s: %w", m.Path, m.Version, resp.Source, err)}
 	}
 	if resp.Size >= 0 && w.Size() != resp.Size {
-		return nil, &upstreamError{err: fmt.Errorf("%s@%s: .zip from %s is %d bytes, announced %d", m.Path, m.Version, resp.Source, w.Size(), resp.Size)}
+		return nil, zf, &upstreamError{err: fmt.Errorf("%s@%s: .zip from %s is %d bytes, announced %d", m.Path, m.Version, resp.Source, w.Size(), resp.Size)}
 	}
 	if err := verify.CheckZip(m, w.TempPath()); err != nil {
-		return nil, err
+		return nil, zf, err
 	}
 	h, err := verify.HashZip(w.TempPath())
 	if err != nil {
-		return nil, &verify.ZipError{Module: m, Err: err}
+		return nil, zf, &verify.ZipError{Module: m, Err: err}
 	}
 	if err := s.verify(ctx, verify.Artifact{Module: m, Kind: store.KindZip, Hash: h, Upstream: resp.Source}); err != nil {
-		return nil, err
+		return nil, zf, err
 	}
 	key, size, err := w.Commit()
 	if err != nil {
-		return nil, err
+		return nil, zf, err
 	}
-	return &store.Artifact{Module: m, Kind: store.KindZip, SHA256: key, Size: size}, nil
+	zf = zipFacts{sha512: hex.EncodeToString(h512.Sum(nil)), h1: h}
+	return &store.Artifact{Module: m, Kind: store.KindZip, SHA256: key, Size: size}, zf, nil
 }
 
 // syntheticMod answers a .mod that upstream does not have for a version that

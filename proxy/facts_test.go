@@ -14,6 +14,7 @@ import (
 	"github.com/modgate/modgate/internal/testkit"
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/proxy/upstream"
+	"github.com/modgate/modgate/sbom"
 	"github.com/modgate/modgate/scanner"
 )
 
@@ -64,6 +65,7 @@ func TestFactsAtIngest(t *testing.T) {
 	text := testkit.Build(t, testkit.Module{Path: "golang.org/x/text", Version: "v0.3.5", Files: map[string]string{
 		"LICENSE": bsd3, "language/language.go": "package language\n"}})
 	var sc *scanner.Scanner
+	log := &auditLog{}
 	h := newHarness(t, []*testkit.Built{text}, func(po *proxy.Options, uo *upstream.Options) {
 		var err error
 		sc, err = scanner.New(scanner.Options{Store: po.Store.(scanner.Store), Source: (&url.URL{Scheme: "file", Path: dbDir}).String()})
@@ -74,6 +76,9 @@ func TestFactsAtIngest(t *testing.T) {
 			t.Fatal(err)
 		}
 		po.Scanner = sc
+		po.SBOMs = po.Store.(store.SBOMs)
+		po.SBOM = sbom.Options{Namespace: "https://modgate.test/sbom", ToolVersion: "test"}
+		po.Audit = log
 	})
 	h.get("/golang.org/x/text/@v/list")
 	for _, p := range []string{"/golang.org/x/text/@v/v0.3.5.mod", "/golang.org/x/text/@v/v0.3.5.zip"} {
@@ -100,6 +105,28 @@ func TestFactsAtIngest(t *testing.T) {
 	}
 	if f.PublishedSource != store.PublishedFirstSeen && f.PublishedSource != store.PublishedUpstream {
 		t.Errorf("publish time source %q", f.PublishedSource)
+	}
+
+	// The zip's SBOM was recorded, with the facts, and the fetch names it.
+	rec, err := h.st.SBOM(context.Background(), module.Version{Path: "golang.org/x/text", Version: "v0.3.5"})
+	if err != nil {
+		t.Fatalf("no SBOM recorded at ingest: %v", err)
+	}
+	m, _, err := sbom.DecodeRecord(rec.Input, rec.Created, sbom.Options{Namespace: "https://modgate.test/sbom"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.H1 != text.Hash || m.ModH1 != text.ModSum || m.License != "BSD-3-Clause" || len(m.Vulns) != 2 || len(m.SHA512) != 128 {
+		t.Errorf("SBOM input = %+v", m)
+	}
+	var named bool
+	for _, e := range log.of(store.AuditFetch) {
+		if e.Kind == "zip" {
+			named = e.SBOM == rec.ID
+		}
+	}
+	if !named {
+		t.Errorf("the zip's fetch record does not name SBOM %s", rec.ID)
 	}
 }
 

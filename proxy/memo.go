@@ -26,7 +26,7 @@ type memo struct {
 
 type memoEntry struct {
 	key  string
-	a    *store.Artifact
+	v    any
 	cost int64
 }
 
@@ -37,7 +37,7 @@ func newMemo(maxBytes int64) *memo {
 	return &memo{max: maxBytes, maxOne: maxBytes / 64, order: list.New(), byKey: map[string]*list.Element{}}
 }
 
-func (m *memo) get(key string) *store.Artifact {
+func (m *memo) get(key string) any {
 	if m == nil {
 		return nil
 	}
@@ -45,18 +45,29 @@ func (m *memo) get(key string) *store.Artifact {
 	defer m.mu.Unlock()
 	if e, ok := m.byKey[key]; ok {
 		m.order.MoveToFront(e)
-		return e.Value.(*memoEntry).a
+		return e.Value.(*memoEntry).v
 	}
 	return nil
 }
 
-// put remembers a. The caller must not modify a afterwards (nor anyone it is
-// handed to: served records are read-only).
-func (m *memo) put(key string, a *store.Artifact) {
+// artifact returns a remembered artifact record, or nil.
+func (m *memo) artifact(key string) *store.Artifact {
+	a, _ := m.get(key).(*store.Artifact)
+	return a
+}
+
+// putArtifact remembers a. The caller must not modify a afterwards (nor anyone
+// it is handed to: served records are read-only).
+func (m *memo) putArtifact(key string, a *store.Artifact) {
+	m.put(key, a, int64(len(a.Module.Path)+len(a.Module.Version)+len(a.Upstream)+len(a.Data)))
+}
+
+// put remembers v, which costs size bytes beyond the entry's overhead.
+func (m *memo) put(key string, v any, size int64) {
 	if m == nil {
 		return
 	}
-	cost := memoOverhead + int64(len(key)+len(a.Module.Path)+len(a.Module.Version)+len(a.Upstream)) + int64(len(a.Data))
+	cost := memoOverhead + int64(len(key)) + size
 	if cost > m.maxOne {
 		return
 	}
@@ -65,7 +76,7 @@ func (m *memo) put(key string, a *store.Artifact) {
 	if _, ok := m.byKey[key]; ok {
 		return
 	}
-	m.byKey[key] = m.order.PushFront(&memoEntry{key: key, a: a, cost: cost})
+	m.byKey[key] = m.order.PushFront(&memoEntry{key: key, v: v, cost: cost})
 	m.size += cost
 	for m.size > m.max {
 		e := m.order.Back()

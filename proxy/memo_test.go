@@ -15,7 +15,7 @@ func TestMemoEvictsLeastRecentlyUsed(t *testing.T) {
 		return &store.Artifact{Module: module.Version{Path: "example.com/m", Version: fmt.Sprintf("v1.0.%d", i)}, Kind: store.KindInfo, Data: make([]byte, 700)}
 	}
 	for i := 0; i < 1000; i++ {
-		m.put(fmt.Sprint(i), rec(i))
+		m.putArtifact(fmt.Sprint(i), rec(i))
 		if i == 500 {
 			m.get("0") // keep 0 recent... until pushed out by newer ones
 		}
@@ -33,12 +33,12 @@ func TestMemoEvictsLeastRecentlyUsed(t *testing.T) {
 		t.Errorf("index has %d keys, list %d entries", len(m.byKey), m.order.Len())
 	}
 	big := &store.Artifact{Data: make([]byte, 2048)} // over max/64
-	m.put("big", big)
+	m.putArtifact("big", big)
 	if m.get("big") != nil {
 		t.Error("a record over the per-entry bound was remembered")
 	}
 	var nilMemo *memo
-	nilMemo.put("x", rec(1))
+	nilMemo.putArtifact("x", rec(1))
 	if nilMemo.get("x") != nil {
 		t.Error("a disabled memo remembered something")
 	}

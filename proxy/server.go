@@ -37,6 +37,7 @@ import (
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/proxy/upstream"
 	"github.com/modgate/modgate/proxy/verify"
+	"github.com/modgate/modgate/sbom"
 	"github.com/modgate/modgate/scanner"
 )
 
@@ -61,6 +62,8 @@ type Verifier interface {
 // license, retraction, deprecation, publish time) when it is ingested.
 type Scanner interface {
 	Facts(ctx context.Context, m module.Version, mod []byte, zipPath string, opts ...scanner.FactOption) (*store.Facts, error)
+	// Lookup returns the stored facts; fs.ErrNotExist if none.
+	Lookup(ctx context.Context, m module.Version) (*store.Facts, error)
 }
 
 // Auditor receives audit events. Log must not block for long.
@@ -74,6 +77,7 @@ type Storage interface {
 	store.Metadata
 	store.Tiles
 	store.Locker
+	store.Sums
 	Ping(ctx context.Context) error
 }
 
@@ -85,6 +89,11 @@ type Options struct {
 	Verifier Verifier
 	// Scanner, if set, records the facts of every version as it is ingested.
 	Scanner Scanner
+	// SBOM, if its Namespace is set, makes an SPDX SBOM of every version whose
+	// zip is ingested (stored in SBOMs, named in the audit records of its
+	// fetches). Created is set at ingest.
+	SBOM  sbom.Options
+	SBOMs store.SBOMs
 	// Audit receives one event per module request answered (its decision,
 	// client, source, bytes and duration) and checksum events (mismatches,
 	// unverifiable artifacts, artifacts let through unverified by
@@ -320,7 +329,7 @@ func (s *Server) audit(r *http.Request, rw *countingWriter, start time.Time, err
 	e := &store.AuditEvent{
 		Time: start.UTC(), Type: store.AuditFetch, ClientIP: who.IP, UserAgent: who.UserAgent,
 		Module: rw.req.mod.Path, Version: rw.req.mod.Version, Kind: rw.req.kind,
-		Decision: decision(rw.status), Source: rw.source, Bytes: rw.n, Duration: time.Since(start),
+		Decision: decision(rw.status), Source: rw.source, Bytes: rw.n, Duration: time.Since(start), SBOM: rw.sbom,
 	}
 	if e.Kind == "" {
 		e.Kind = "other"
@@ -379,9 +388,10 @@ type countingWriter struct {
 	status int
 	n      int64
 	req    *request
-	// source is where an artifact came from ("cache" or an upstream), for the
-	// audit record.
+	// source is where an artifact came from ("cache" or an upstream), and
+	// sbom the id of the SBOM of a zip served, for the audit record.
 	source string
+	sbom   string
 }
 
 func (w *countingWriter) WriteHeader(code int) {

@@ -340,6 +340,21 @@ func testEndToEnd(t *testing.T, dsn string) {
 	if out, code := runModgate(t, append([]string{"audit", "verify"}, dbArgs...)...); code != 0 {
 		t.Errorf("audit verify: exit %d\n%s", code, out)
 	}
+
+	// Every zip served names its SBOM, which the CLI renders.
+	for _, r := range recs {
+		if r.Type == "fetch" && r.Kind == "zip" && r.Decision == "served" && r.SBOM == "" {
+			t.Errorf("audit: zip served without an SBOM: %+v", r)
+			break
+		}
+	}
+	out, code := runModgate(t, append([]string{"sbom", "get", "example.com/Upper/Lib@v1.0.0", "--format", "spdx-json"}, dbArgs...)...)
+	lib := mods[0]
+	for _, want := range []string{"pkg:golang/example.com/Upper/Lib@v1.0.0", lib.Hash, `"SPDX-2.3"`} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("sbom get: exit %d, output lacks %q:\n%.2000s", code, want, out)
+		}
+	}
 }
 
 // auditRecords exports the audit log of a stopped modgate.

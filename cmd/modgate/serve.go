@@ -89,6 +89,8 @@ func runServe(ctx context.Context, e *env) error {
 		Upstream:       up,
 		Verifier:       verifier,
 		Scanner:        sc,
+		SBOM:           sbomBase(cfg),
+		SBOMs:          st,
 		Audit:          auditor,
 		TrustedProxies: trusted,
 		SumDB:          sumdb,

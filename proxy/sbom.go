@@ -1,0 +1,92 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"strings"
+
+	"golang.org/x/mod/module"
+
+	"github.com/modgate/modgate/internal/store"
+	"github.com/modgate/modgate/sbom"
+)
+
+// zipFacts is what the ingest of a zip knows beyond its record, for its SBOM.
+type zipFacts struct {
+	sha512 string
+	h1     string
+}
+
+// makeSBOM records the SPDX SBOM of a version whose zip was just ingested,
+// from the zip's hashes and the version's facts. A failure is logged: the
+// zip is verified and stored, and serving it does not depend on its SBOM.
+func (s *Server) makeSBOM(ctx context.Context, a *store.Artifact, zf zipFacts) {
+	if s.opts.SBOMs == nil || s.opts.SBOM.Namespace == "" {
+		return
+	}
+	m := a.Module
+	in := sbom.Module{Path: m.Path, Version: m.Version, SHA256: a.SHA256, SHA512: zf.sha512, H1: zf.h1,
+		DownloadLocation: downloadURL(a.Upstream, m), Status: store.DecisionServed}
+	if c, err := s.opts.Store.Checksum(ctx, m, store.KindMod); err == nil {
+		in.ModH1 = c.Hash
+	}
+	if s.opts.Scanner != nil {
+		if f, err := s.opts.Scanner.Lookup(ctx, m); err == nil {
+			in.Time = f.Published
+			in.Requires = f.Requires
+			if f.LicensesKnown {
+				in.License = strings.Join(f.Licenses, " AND ")
+			}
+			for _, v := range f.Affecting() {
+				in.Vulns = append(in.Vulns, sbom.Vuln{ID: v.ID, Aliases: v.Aliases, Summary: v.Summary,
+					URL: "https://pkg.go.dev/vuln/" + v.ID, Fixed: v.Fixed})
+			}
+		}
+	}
+	opts := s.opts.SBOM
+	opts.Created = s.now().UTC()
+	id, input, err := sbom.NewRecord(in, opts)
+	if err == nil {
+		err = s.opts.SBOMs.PutSBOM(ctx, &store.SBOMRecord{ID: id, Module: m, Created: opts.Created, Input: input})
+	}
+	if err != nil {
+		s.log.Error("sbom: recording", "module", m.Path, "version", m.Version, "err", err.Error())
+		return
+	}
+	s.memo.put("sbom "+m.Path+"@"+m.Version, id, int64(len(id)))
+}
+
+// sbomID names the latest SBOM of m, or "" when it has none.
+func (s *Server) sbomID(ctx context.Context, m module.Version) string {
+	if s.opts.SBOMs == nil {
+		return ""
+	}
+	key := "sbom " + m.Path + "@" + m.Version
+	if id, ok := s.memo.get(key).(string); ok {
+		return id
+	}
+	rec, err := s.opts.SBOMs.SBOM(ctx, m)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("sbom: looking up", "module", m.Path, "version", m.Version, "err", err.Error())
+		}
+		return ""
+	}
+	s.memo.put(key, rec.ID, int64(len(rec.ID)))
+	return rec.ID
+}
+
+// downloadURL is where the zip of m can be downloaded from upstream, when the
+// upstream is a proxy on the network ("NOASSERTION" for direct and files).
+func downloadURL(source string, m module.Version) string {
+	if !strings.HasPrefix(source, "https://") && !strings.HasPrefix(source, "http://") {
+		return ""
+	}
+	p, err1 := module.EscapePath(m.Path)
+	v, err2 := module.EscapeVersion(m.Version)
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	return strings.TrimSuffix(source, "/") + "/" + p + "/@v/" + v + ".zip"
+}
