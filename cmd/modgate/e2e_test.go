@@ -114,6 +114,19 @@ func (s *server) Logs() string {
 	return s.logs.String()
 }
 
+// waitLog waits until modgate's log contains s (its log is read as it comes,
+// so a line may lag behind the response it belongs to).
+func (s *server) waitLog(sub string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(s.Logs(), sub) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
 // stop sends SIGTERM and waits for a clean exit.
 func (s *server) stop(t *testing.T) {
 	t.Helper()
@@ -272,7 +285,7 @@ func testEndToEnd(t *testing.T, dsn string) {
 	if strings.TrimSpace(out) != "example.com/Upper/Lib v1.0.0 v1.1.0" {
 		t.Errorf("go list -m -versions with upstream down = %q", out)
 	}
-	if !strings.Contains(mg.Logs(), "serving stale answer") {
+	if !mg.waitLog("serving stale answer", 10*time.Second) {
 		t.Errorf("modgate did not log that it served a stale list")
 	}
 	if up.TotalRequests() < upstreamBefore {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modgate/modgate/internal/testkit"
 )
@@ -131,7 +132,7 @@ func TestEndToEndVerification(t *testing.T) {
 	if !strings.Contains(out, "misbehaving") {
 		t.Errorf("download after the checksum database forked:\n%s", out)
 	}
-	if !strings.Contains(mg2.Logs(), "SECURITY") {
+	if !mg2.waitLog("SECURITY", 10*time.Second) {
 		t.Errorf("modgate did not log the security error")
 	}
 	resp, err := http.Get(mg2.URL + "/readyz")
