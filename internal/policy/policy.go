@@ -2,9 +2,59 @@
 // facts modgate recorded about it (vulnerabilities, license, retraction,
 // deprecation, publish time, size), the security team's policy file and the
 // exemptions they granted. It is pure: no I/O, the clock is passed in.
+//
+// # The policy file
+//
+// A YAML mapping; every key is optional:
+//
+//	mode: enforce            # enforce | audit (decide and record, serve everything)
+//	hide_blocked: true       # leave blocked versions out of @v/list and @latest
+//	vulnerabilities:         # or just an action: "vulnerabilities: block"
+//	  action: block          # for REVIEWED advisories
+//	  unreviewed: warn       # for UNREVIEWED advisories (default: as action)
+//	  only_fixed: false      # true: a block without a fixed version is a warn
+//	  ignore: [GO-2022-0493] # advisory IDs or aliases (CVE-..., GHSA-...)
+//	modules:
+//	  deny:  ["github.com/evil/*", "example.com/old@<v1.4.0"]
+//	  allow: []              # when not empty, only matching modules may be served
+//	  action: block          # for deny matches and modules not allowed
+//	retracted: block
+//	deprecated: warn
+//	min_age: 72h             # or {age: 72h, action: block, except: [golang.org/toolchain]}
+//	licenses:
+//	  deny: [AGPL-3.0-only, AGPL-3.0-or-later, SSPL-1.0]
+//	  action: block          # for deny matches
+//	  unknown: warn          # for zips in which no license was recognised
+//	max_zip_size: 200MB      # or {size: 200MB, action: block}
+//
+// Every rule has an action: block, warn or off. Module entries are path
+// patterns in GOPRIVATE syntax ([module.MatchPrefixPatterns]: a glob matched
+// against a prefix of the path's elements) with an optional "@" and a version
+// constraint: an exact version, or comparisons (<, <=, >, >=, =) joined by
+// commas (">=v1.2.0,<v1.3.0"). Durations are Go durations (72h, 90m) or days
+// (3d); sizes are bytes, or a number with kB, MB, GB, TB (powers of 1000) or
+// KiB, MiB, GiB, TiB (powers of 1024).
+//
+// An omitted key takes its value from [Default], the policy without a file:
+// mode enforce, hide_blocked false; vulnerabilities, unreviewed, retracted,
+// deprecated and licenses.unknown warn; only_fixed false; no ignore, deny or
+// allow entries, no min_age and no max_zip_size (so those rules are off); the
+// actions of modules, min_age, licenses.deny and max_zip_size, which apply
+// once their entries or limits are given, block. An empty file is [Default].
+//
+// # Exemptions
+//
+// A [store.Exemption] waives findings until it expires: its Module is an exact
+// module path or a glob pattern (then as GOPRIVATE), its Versions "" or a
+// constraint as above, and its Rule "" (every rule), a rule name (the Rule*
+// constants; "licenses" and "modules" cover their group) or an advisory ID or
+// alias (that advisory's vulnerability finding). A waived finding stays in
+// [Decision.Findings] with its Exemption set, and does not block.
 package policy
 
 import (
+	"fmt"
+	"sort"
 	"time"
 
 	"golang.org/x/mod/module"
@@ -55,16 +105,51 @@ type Policy struct {
 	rules rules
 }
 
-// rules is the policy's rule set; its fields are the implementer's choice.
-type rules struct{}
+// rules is the policy's rule set. Each rule's zero Action is never used:
+// Default and Parse set every one.
+type rules struct {
+	vulnAction Action
+	unreviewed Action // for advisories whose ReviewStatus is UNREVIEWED
+	onlyFixed  bool   // a block without a fixed version becomes a warn
+	ignore     []string
+
+	deny, allow   []moduleRule
+	modulesAction Action // for deny matches and modules outside a non-empty allow list
+
+	retracted, deprecated Action
+
+	minAge       time.Duration // 0: off
+	minAgeAction Action
+	minAgeExcept []pathPattern
+
+	licenseDeny    []string // SPDX ids, matched case-insensitively
+	licenseAction  Action   // for licenseDeny matches
+	licenseUnknown Action   // for zips in which no license was recognised
+
+	maxZipSize   int64 // bytes; 0: off
+	maxZipAction Action
+}
 
 // Default is the policy without a file: every rule reports (warn) and nothing
 // is blocked by policy (checksum failures are refused by the verifier, always).
-func Default() *Policy { panic("unimplemented") }
-
-// Parse parses a policy file. name is used in errors, which say the file, the
-// line and what was expected for any unknown key or bad value.
-func Parse(name string, data []byte) (*Policy, error) { panic("unimplemented") }
+// It is also the policy of an empty file, and gives every key a file omits
+// its value (see the package documentation).
+func Default() *Policy {
+	return &Policy{
+		Mode: Enforce,
+		rules: rules{
+			vulnAction:     Warn,
+			unreviewed:     Warn,
+			modulesAction:  Block,
+			retracted:      Warn,
+			deprecated:     Warn,
+			minAgeAction:   Block,
+			licenseAction:  Block,
+			licenseUnknown: Warn,
+			maxZipAction:   Block,
+		},
+	}
+}
 
 // Input is what a decision is made from.
 type Input struct {
@@ -91,6 +176,9 @@ type Finding struct {
 	Reason string
 	// Advisory is the advisory id for vulnerability findings.
 	Advisory string
+	// Fixed is the version that fixes the advisory of a vulnerability
+	// finding, "" if none (or for other rules).
+	Fixed string
 	// Until is when a min_age block ends.
 	Until time.Time
 	// Exemption is the id of the exemption that waived this finding (then it
@@ -109,5 +197,36 @@ type Decision struct {
 	Findings []Finding
 }
 
-// Decide decides on in at time now.
-func (p *Policy) Decide(in Input, now time.Time) Decision { panic("unimplemented") }
+// Decide decides on in at time now. It is pure and safe for concurrent use;
+// a nil *Policy decides as [Default]. Facts that are not known (in.Facts nil,
+// a zero publish time, a zip not yet scanned for licenses, ZipSize 0) never
+// make a finding: only modules.deny and modules.allow, which need nothing but
+// the path and version, and vulnerabilities (from in.Vulns when Facts is nil)
+// apply to a version never ingested.
+func (p *Policy) Decide(in Input, now time.Time) Decision {
+	if p == nil {
+		p = Default()
+	}
+	var cands []candidate
+	cands = append(cands, p.rules.moduleFindings(in.Module)...)
+	cands = append(cands, p.rules.vulnFindings(in)...)
+	if in.Facts != nil {
+		cands = append(cands, p.rules.factFindings(in.Module, in.Facts, now)...)
+	}
+	if r := &p.rules; r.maxZipSize > 0 && r.maxZipAction != Off && in.ZipSize > r.maxZipSize {
+		cands = append(cands, candidate{Finding: Finding{Rule: RuleMaxZipSize, Action: r.maxZipAction,
+			Reason: fmt.Sprintf("the zip is %s (%d bytes), over max_zip_size %s", formatSize(in.ZipSize), in.ZipSize, formatSize(r.maxZipSize))}})
+	}
+	d := Decision{}
+	for _, c := range cands {
+		f := c.Finding
+		f.Exemption = exemptionFor(in.Module, c, in.Exemptions, now)
+		if f.Action == Block && f.Exemption == 0 {
+			d.WouldBlock = true
+		}
+		d.Findings = append(d.Findings, f)
+	}
+	sort.SliceStable(d.Findings, func(i, j int) bool { return rank(d.Findings[i]) < rank(d.Findings[j]) })
+	d.Blocked = d.WouldBlock && p.Mode != Audit
+	return d
+}

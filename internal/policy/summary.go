@@ -1,0 +1,72 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Summary describes the policy in a few lines, for logs and status pages:
+// where it came from, the mode, and each rule that is not off with its action.
+func (p *Policy) Summary() string {
+	if p == nil {
+		p = Default()
+	}
+	r := &p.rules
+	var b strings.Builder
+	src := p.Source
+	if src == "" {
+		src = "default policy (no file)"
+	}
+	hide := ""
+	if p.HideBlocked {
+		hide = ", hide_blocked"
+	}
+	fmt.Fprintf(&b, "%s: mode %s%s\n", src, p.Mode, hide)
+
+	vul := fmt.Sprintf("vulnerabilities: %s (unreviewed: %s", r.vulnAction, r.unreviewed)
+	if r.onlyFixed {
+		vul += ", only_fixed"
+	}
+	if len(r.ignore) > 0 {
+		vul += ", ignore " + strings.Join(r.ignore, " ")
+	}
+	b.WriteString(vul + ")\n")
+
+	switch {
+	case r.modulesAction == Off || len(r.deny)+len(r.allow) == 0:
+		b.WriteString("modules: off\n")
+	default:
+		var parts []string
+		if len(r.deny) > 0 {
+			parts = append(parts, fmt.Sprintf("deny %d", len(r.deny)))
+		}
+		if len(r.allow) > 0 {
+			parts = append(parts, fmt.Sprintf("allow only %d", len(r.allow)))
+		}
+		fmt.Fprintf(&b, "modules: %s (%s)\n", strings.Join(parts, ", "), r.modulesAction)
+	}
+	fmt.Fprintf(&b, "retracted: %s, deprecated: %s\n", r.retracted, r.deprecated)
+
+	if r.minAge == 0 || r.minAgeAction == Off {
+		b.WriteString("min_age: off\n")
+	} else {
+		except := ""
+		if len(r.minAgeExcept) > 0 {
+			except = fmt.Sprintf(", %d exceptions", len(r.minAgeExcept))
+		}
+		fmt.Fprintf(&b, "min_age: %s (%s%s)\n", fmtDuration(r.minAge), r.minAgeAction, except)
+	}
+
+	lic := "licenses: deny none"
+	if len(r.licenseDeny) > 0 && r.licenseAction != Off {
+		lic = fmt.Sprintf("licenses: deny %s (%s)", strings.Join(r.licenseDeny, " "), r.licenseAction)
+	}
+	fmt.Fprintf(&b, "%s, unknown: %s\n", lic, r.licenseUnknown)
+
+	if r.maxZipSize == 0 || r.maxZipAction == Off {
+		b.WriteString("max_zip_size: off")
+	} else {
+		fmt.Fprintf(&b, "max_zip_size: %s (%s)", formatSize(r.maxZipSize), r.maxZipAction)
+	}
+	return b.String()
+}
