@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/modgate/modgate/internal/policy"
 	"github.com/modgate/modgate/proxy/verify"
 )
 
@@ -49,6 +50,7 @@ type config struct {
 	TrustedProxies  string
 	SBOMNamespace   string
 	SBOMOrg         string
+	Policy          string
 }
 
 // defaultUpstream is the go command's default GOPROXY.
@@ -85,6 +87,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.AuditStream, "audit-stream", "", "copy audit records as JSON lines to `stdout` or a webhook URL (for a SIEM); empty: off")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "reverse proxy `CIDRs` (comma-separated) whose X-Forwarded-For names the client in audit records")
 	c.registerSBOMSettings(fs)
+	fs.StringVar(&c.Policy, "policy", "", "policy `file` (YAML; see README \"Policy\"): what is blocked or warned about; empty: report everything, block nothing. Reloaded on SIGHUP and by 'modgate policy reload'")
 }
 
 // envName is the environment variable of a flag.
@@ -255,6 +258,13 @@ func (c *config) validate() error {
 	errs = append(errs, c.validateVuln()...)
 	errs = append(errs, c.validateAudit()...)
 	errs = append(errs, c.validateSBOM()...)
+	if c.Policy != "" {
+		if data, err := os.ReadFile(c.Policy); err != nil {
+			errs = append(errs, fmt.Errorf("--policy: %w", err))
+		} else if _, err := policy.Parse(c.Policy, data); err != nil {
+			errs = append(errs, fmt.Errorf("--policy: %w", err))
+		}
+	}
 	if _, err := verify.ParseSumDB(c.SumDB); err != nil {
 		errs = append(errs, err)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -23,9 +24,26 @@ type Exemption struct {
 	ExpiresAt time.Time // UTC, required: expired exemptions stop applying by themselves
 }
 
-// Exemptions keeps the exemptions, shared by every replica.
+// Validate reports whether the store may keep e: a Module and an ExpiresAt.
+// (What the fields mean is checked by policy.CheckExemption before they get
+// here; the store keeps the strings verbatim.)
+func (e *Exemption) Validate() error {
+	switch {
+	case e.Module == "":
+		return errors.New("exemption without a module")
+	case e.ExpiresAt.IsZero():
+		return errors.New("exemption without an expiry")
+	}
+	return nil
+}
+
+// Exemptions keeps the exemptions, shared by every replica. Removing one
+// deletes it: the audit log, not this role, keeps the history. IDs are
+// assigned in increasing order and never reused.
 type Exemptions interface {
-	// AddExemption stores e (ID and CreatedAt assigned) and returns it.
+	// AddExemption stores e (ID assigned, CreatedAt set to now if zero; times
+	// kept in UTC to the microsecond) and returns the stored record; e itself
+	// is not changed. It fails if e.Validate does.
 	AddExemption(ctx context.Context, e *Exemption) (*Exemption, error)
 	// ListExemptions returns every exemption not removed, expired ones
 	// included (callers compare ExpiresAt with their clock), ordered by ID.

@@ -159,6 +159,7 @@ type Store interface {
 	SumDBState
 	Audit
 	SBOMs
+	Exemptions
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database. No method may be called after it.

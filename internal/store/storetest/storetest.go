@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, vulnTests...)
 	tests = append(tests, auditTests...)
 	tests = append(tests, sbomTests...)
+	tests = append(tests, exemptionTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
