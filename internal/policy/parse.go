@@ -34,7 +34,7 @@ type field struct {
 // whose keys are among fields; where names it in errors ("" for the top level).
 func (ps *parser) mapping(n *yaml.Node, where string, fields []field) {
 	if n.Kind != yaml.MappingNode {
-		ps.errorf(n, "%s: expected a mapping with keys %s", where, knownKeys(fields))
+		ps.errorf(n, "%sexpected a mapping with keys %s", in(where), knownKeys(fields))
 		return
 	}
 	seen := map[string]bool{}
