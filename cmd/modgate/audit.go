@@ -38,6 +38,10 @@ func ownFlags(name string, fs *flag.FlagSet) any {
 		return registerSBOMFlags(fs)
 	case "vuln":
 		return registerVulnFlags(fs)
+	case "exempt":
+		return registerExemptFlags(fs)
+	case "policy":
+		return registerPolicyFlags(fs)
 	}
 	return nil
 }

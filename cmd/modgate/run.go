@@ -42,6 +42,8 @@ func commands() []command {
 		{"vuln", "print the known vulnerabilities of MODULE@VERSION (add --json after it for JSON)", runVuln},
 		{"audit", "check (audit verify), export (audit export) or prune (audit prune) the audit log", runAudit},
 		{"sbom", "print an SBOM: of a version (sbom get), a project (sbom project) or a client's fetches (sbom window)", runSBOM},
+		{"exempt", "grant (exempt add), list (exempt list) or remove (exempt rm) policy exemptions", runExempt},
+		{"policy", "validate a policy file (policy check FILE) or make the server reload its --policy (policy reload)", runPolicy},
 		{"version", "print the version", runVersion},
 	}
 }
