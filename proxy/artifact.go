@@ -33,9 +33,29 @@ type Info struct {
 // serveArtifact serves an immutable .info, .mod or .zip of a canonical version.
 func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req request) error {
 	kind := store.Kind(req.kind)
-	a, hit, err := s.artifact(r.Context(), req.mod, kind, req.noFetch, s.clientOf(r))
+	ctx := r.Context()
+	if kind == store.KindZip {
+		// What is blocked already (by path, by known vulnerabilities) is not
+		// even downloaded.
+		if err := s.enforce(ctx, w, req.mod, 0); err != nil {
+			return err
+		}
+	}
+	a, hit, err := s.artifact(ctx, req.mod, kind, req.noFetch, s.clientOf(r))
 	if err != nil {
 		return err
+	}
+	// .info and .mod are served even for blocked versions (the go command
+	// reads go.mod files of versions it will not build); their findings are
+	// recorded. A zip is decided again now that its size and facts are known.
+	size := int64(0)
+	if kind == store.KindZip {
+		size = a.Size
+	}
+	if err := s.enforce(ctx, w, req.mod, size); err != nil {
+		if kind == store.KindZip {
+			return err
+		}
 	}
 	if cw, ok := w.(*countingWriter); ok {
 		cw.source = "cache"
@@ -215,20 +235,26 @@ func (s *Server) latestVersion(ctx context.Context, path string) string {
 	if err != nil {
 		return ""
 	}
-	var best, bestPre string
-	for _, v := range strings.Fields(string(meta.Data)) {
-		if semver.Prerelease(v) != "" {
-			if semver.Compare(v, bestPre) > 0 {
-				bestPre = v
+	return latestOf(strings.Fields(string(meta.Data)))
+}
+
+// latestOf is the latest of versions as the go command picks it: the highest
+// release, else the highest pre-release ("" for none).
+func latestOf(versions []string) string {
+	var rel, pre string
+	for _, v := range versions {
+		if semver.Prerelease(v) == "" {
+			if semver.Compare(v, rel) > 0 {
+				rel = v
 			}
-		} else if semver.Compare(v, best) > 0 {
-			best = v
+		} else if semver.Compare(v, pre) > 0 {
+			pre = v
 		}
 	}
-	if best == "" {
-		return bestPre
+	if rel != "" {
+		return rel
 	}
-	return best
+	return pre
 }
 
 // ingestSmall reads and checks an .info or .mod (both are size-capped by the

@@ -50,7 +50,10 @@ func statusOf(err error) int {
 	var private *privateLookupError
 	var mismatch *verify.MismatchError
 	var unverified *verify.UnverifiedError
+	var blocked *BlockedError
 	switch {
+	case errors.As(err, &blocked):
+		return http.StatusForbidden
 	case errors.As(err, &mismatch):
 		return http.StatusForbidden
 	case errors.As(err, &unverified):

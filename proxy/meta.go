@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modgate/modgate/internal/policy"
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/proxy/upstream"
 )
@@ -24,8 +26,12 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req request) 
 		return err
 	}
 	setSource(w, source)
+	data, err := s.filterList(r.Context(), req.mod.Path, m.Data)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Cache-Control", "no-cache")
-	serveBytes(w, r, "text/plain; charset=utf-8", "", m.FetchedAt, m.Data)
+	serveBytes(w, r, "text/plain; charset=utf-8", "", m.FetchedAt, data)
 	return nil
 }
 
@@ -36,9 +42,49 @@ func (s *Server) serveLatest(w http.ResponseWriter, r *http.Request, req request
 		return err
 	}
 	setSource(w, source)
+	data, err := s.allowedLatest(r, req, m.Data)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Cache-Control", "no-cache")
-	serveBytes(w, r, "application/json", "", m.FetchedAt, m.Data)
+	serveBytes(w, r, "application/json", "", m.FetchedAt, data)
 	return nil
+}
+
+// allowedLatest answers @latest with the newest allowed version when the policy
+// hides blocked versions and upstream's latest is blocked.
+func (s *Server) allowedLatest(r *http.Request, req request, latest []byte) ([]byte, error) {
+	p := s.policy()
+	if !p.HideBlocked || p.Mode != policy.Enforce {
+		return latest, nil
+	}
+	ctx := r.Context()
+	var info Info
+	if err := json.Unmarshal(latest, &info); err != nil {
+		return nil, err
+	}
+	d, _, err := s.decide(ctx, module.Version{Path: req.mod.Path, Version: info.Version}, 0)
+	if err != nil || !d.Blocked {
+		return latest, err
+	}
+	list, _, err := s.meta(ctx, request{kind: "list", mod: req.mod, noFetch: req.noFetch}, store.MetaList)
+	if err != nil {
+		return nil, err
+	}
+	allowed, err := s.filterList(ctx, req.mod.Path, list.Data)
+	if err != nil {
+		return nil, err
+	}
+	best := latestOf(strings.Fields(string(allowed)))
+	if best == "" {
+		return nil, &BlockedError{Module: module.Version{Path: req.mod.Path, Version: info.Version}, Decision: d,
+			ExemptionHint: s.exemptionHint(module.Version{Path: req.mod.Path, Version: info.Version}, d)}
+	}
+	a, _, err := s.artifact(ctx, module.Version{Path: req.mod.Path, Version: best}, store.KindInfo, req.noFetch, s.clientOf(r))
+	if err != nil {
+		return nil, err
+	}
+	return a.Data, nil
 }
 
 // setSource tells the audit record where an answer came from.

@@ -40,6 +40,8 @@ type harness struct {
 	srv    *httptest.Server
 	now    time.Time
 	mu     sync.Mutex
+	// inflight counts requests in the handler.
+	inflight sync.WaitGroup
 }
 
 type harnessOpt func(*proxy.Options, *upstream.Options)
@@ -80,7 +82,13 @@ func newHarness(t *testing.T, mods []*testkit.Built, opts ...harnessOpt) *harnes
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.srv = httptest.NewServer(px)
+	// Requests are recorded (audit) after their response is written: get
+	// waits for the handler to return, so tests see every record.
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.inflight.Add(1)
+		defer h.inflight.Done()
+		px.ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() { h.srv.Close(); px.Wait() })
 	return h
 }
@@ -126,6 +134,8 @@ func (h *harness) get(path string, hdr ...string) response {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	resp.Body.Close()
+	h.inflight.Wait()
 	return response{resp.StatusCode, resp.Header, body}
 }
 

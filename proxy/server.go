@@ -34,6 +34,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/modgate/modgate/internal/blob"
+	"github.com/modgate/modgate/internal/policy"
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/proxy/upstream"
 	"github.com/modgate/modgate/proxy/verify"
@@ -64,6 +65,8 @@ type Scanner interface {
 	Facts(ctx context.Context, m module.Version, mod []byte, zipPath string, opts ...scanner.FactOption) (*store.Facts, error)
 	// Lookup returns the stored facts; fs.ErrNotExist if none.
 	Lookup(ctx context.Context, m module.Version) (*store.Facts, error)
+	// Check matches a version never ingested against the vulnerability data.
+	Check(ctx context.Context, m module.Version) ([]store.Vuln, error)
 }
 
 // Auditor receives audit events. Log must not block for long.
@@ -94,6 +97,15 @@ type Options struct {
 	// fetches). Created is set at ingest.
 	SBOM  sbom.Options
 	SBOMs store.SBOMs
+	// Policy returns the policy in force (it may change between calls, when
+	// the file is reloaded); nil, or a nil result, means policy.Default().
+	Policy func() *policy.Policy
+	// Exemptions are the exemptions granted; nil means none.
+	Exemptions store.Exemptions
+	// ExemptionHint is the first line of the advice a blocked developer gets on
+	// how to ask for an exemption (a dashboard URL, a channel); empty means a
+	// generic line.
+	ExemptionHint string
 	// Audit receives one event per module request answered (its decision,
 	// client, source, bytes and duration) and checksum events (mismatches,
 	// unverifiable artifacts, artifacts let through unverified by
@@ -137,7 +149,10 @@ type Server struct {
 	group  singleflight.Group
 	bg     sync.WaitGroup // fetches that outlive their request
 	memo   *memo          // nil when disabled
-	sumdbC *http.Client
+	exempt exemptionCache
+	// defaultPolicy applies when Options.Policy gives none.
+	defaultPolicy *policy.Policy
+	sumdbC        *http.Client
 }
 
 // New returns a Server. It does no I/O.
@@ -151,7 +166,7 @@ func New(opts Options) (*Server, error) {
 	if opts.FetchTimeout == 0 {
 		opts.FetchTimeout = 10 * time.Minute
 	}
-	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, sumdbC: opts.SumDB.Client}
+	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, sumdbC: opts.SumDB.Client, defaultPolicy: policy.Default()}
 	switch {
 	case opts.MemoryCache == 0:
 		s.memo = newMemo(64 << 20)
@@ -335,7 +350,9 @@ func (s *Server) audit(r *http.Request, rw *countingWriter, start time.Time, err
 		e.Kind = "other"
 		e.Reasons = []string{"request " + r.URL.Path}
 	}
-	if err != nil {
+	e.Reasons = append(e.Reasons, rw.reasons...)
+	var blocked *BlockedError
+	if err != nil && !errors.As(err, &blocked) {
 		e.Reasons = append(e.Reasons, errorText(rw.status, err))
 	}
 	s.opts.Audit.Log(e)
@@ -392,6 +409,8 @@ type countingWriter struct {
 	// sbom the id of the SBOM of a zip served, for the audit record.
 	source string
 	sbom   string
+	// reasons are the policy findings of the version served or refused.
+	reasons []string
 }
 
 func (w *countingWriter) WriteHeader(code int) {

@@ -79,6 +79,11 @@ func runServe(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	policies, err := loadPolicy(cfg.Policy, e.log, auditor)
+	if err != nil {
+		return err
+	}
+	go policies.watch(ctx, 2*time.Second)
 	sc, err := newScanner(cfg, st, e.log)
 	if err != nil {
 		return err
@@ -91,6 +96,8 @@ func runServe(ctx context.Context, e *env) error {
 		Scanner:        sc,
 		SBOM:           sbomBase(cfg),
 		SBOMs:          st,
+		Policy:         policies.Current,
+		Exemptions:     st,
 		Audit:          auditor,
 		TrustedProxies: trusted,
 		SumDB:          sumdb,
@@ -124,6 +131,9 @@ func runServe(ctx context.Context, e *env) error {
 	// The API has no authentication until the authentication issue: bind
 	// modgate to localhost or put it behind an authenticating reverse proxy.
 	mux.Handle("GET /api/audit/export", audit.ExportHandler(st, e.log))
+	mux.Handle("GET /api/policy", policies)
+	mux.Handle("GET /api/decision/", px.DecisionHandler())
+	mux.Handle("POST /api/policy/reload", policies)
 	mountVulnDB(mux, reg, sc, e.log)
 	mountSBOM(mux, cfg, st, e)
 	vulnCtx, stopVuln := context.WithCancel(ctx)

@@ -1,0 +1,180 @@
+package proxy_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modgate/modgate/internal/policy"
+	"github.com/modgate/modgate/internal/store"
+	"github.com/modgate/modgate/internal/testkit"
+	"github.com/modgate/modgate/proxy"
+	"github.com/modgate/modgate/proxy/upstream"
+	"github.com/modgate/modgate/scanner"
+)
+
+// withPolicy makes the harness decide by the policy file text, with the
+// vulnerability entries given (ids from scanner/testdata/vulndb) synced.
+func withPolicy(t *testing.T, text string, log *auditLog, vulns ...string) harnessOpt {
+	p, err := policy.Parse("test-policy.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbDir := t.TempDir()
+	var entries [][]byte
+	for _, id := range vulns {
+		data, err := os.ReadFile(filepath.Join("..", "scanner", "testdata", "vulndb", id+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, data)
+	}
+	testkit.WriteVulnDB(t, dbDir, entries...)
+	return func(po *proxy.Options, uo *upstream.Options) {
+		sc, err := scanner.New(scanner.Options{Store: po.Store.(scanner.Store), Source: "file://" + dbDir, Now: po.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vulns) > 0 {
+			if _, err := sc.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		po.Scanner = sc
+		po.Policy = func() *policy.Policy { return p }
+		po.Exemptions = po.Store.(store.Exemptions)
+		po.Audit = log
+	}
+}
+
+func textModules(t *testing.T) []*testkit.Built {
+	var out []*testkit.Built
+	for _, v := range []string{"v0.3.5", "v0.3.8"} {
+		out = append(out, testkit.Build(t, testkit.Module{Path: "golang.org/x/text", Version: v, Files: map[string]string{"LICENSE": bsd3, "x.go": "package text\n"}}))
+	}
+	return out
+}
+
+const blockVulns = `
+mode: enforce
+hide_blocked: true
+vulnerabilities:
+  action: block
+`
+
+func TestPolicyBlocksVulnerableVersions(t *testing.T) {
+	log := &auditLog{}
+	h := newHarness(t, textModules(t), withPolicy(t, blockVulns, log, "GO-2021-0113", "GO-2022-1059"))
+
+	r := h.get("/golang.org/x/text/@v/v0.3.5.zip")
+	if r.code != http.StatusForbidden {
+		t.Fatalf("vulnerable zip = %d %q, want 403", r.code, r.body)
+	}
+	body := string(r.body)
+	for _, want := range []string{"golang.org/x/text@v0.3.5 is blocked by policy", "GO-2021-0113", "CVE-2021-38561", "v0.3.7",
+		"Use golang.org/x/text@v0.3.8 instead", "modgate exempt add --module golang.org/x/text --versions v0.3.5"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("403 body lacks %q:\n%s", want, body)
+		}
+	}
+	if len(body) > 648 || strings.Count(body, "\n") > 8 {
+		t.Errorf("403 body over the go command's budget (%d bytes, %d lines):\n%s", len(body), strings.Count(body, "\n"), body)
+	}
+	if r.header.Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Errorf("403 Content-Type %q", r.header.Get("Content-Type"))
+	}
+	if n := h.up.Requests("/golang.org/x/text/@v/v0.3.5.zip"); n != 0 {
+		t.Errorf("a version blocked by known vulnerabilities was downloaded (%d requests)", n)
+	}
+	// .info and .mod stay served; the fixed version is served.
+	for _, p := range []string{"/golang.org/x/text/@v/v0.3.5.info", "/golang.org/x/text/@v/v0.3.5.mod", "/golang.org/x/text/@v/v0.3.8.zip"} {
+		if r := h.get(p); r.code != 200 {
+			t.Errorf("GET %s = %d %s", p, r.code, r.body)
+		}
+	}
+	// hide_blocked leaves the vulnerable version out of the list.
+	if r := h.get("/golang.org/x/text/@v/list"); strings.TrimSpace(string(r.body)) != "v0.3.8" {
+		t.Errorf("list with hide_blocked = %q, want only v0.3.8", r.body)
+	}
+	var blocked bool
+	for _, e := range log.of(store.AuditFetch) {
+		if e.Kind == "zip" && e.Version == "v0.3.5" && e.Decision == store.DecisionBlocked && strings.Contains(strings.Join(e.Reasons, " "), "GO-2021-0113") {
+			blocked = true
+		}
+	}
+	if !blocked {
+		t.Errorf("the block is not in the audit log with its reasons")
+	}
+
+	// An exemption lets the version through (within the decision cache's TTL).
+	ex := h.st.(store.Exemptions)
+	if _, err := ex.AddExemption(context.Background(), &store.Exemption{Module: "golang.org/x/text", Versions: "v0.3.5", Rule: "vulnerabilities",
+		Reason: "test", GrantedBy: "security", ExpiresAt: h.clock().Add(24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(10 * time.Second)
+	if r := h.get("/golang.org/x/text/@v/v0.3.5.zip"); r.code != 200 {
+		t.Errorf("exempted zip = %d %q", r.code, r.body)
+	}
+	// The exemption expires by itself.
+	h.advance(25 * time.Hour)
+	if r := h.get("/golang.org/x/text/@v/v0.3.5.zip"); r.code != http.StatusForbidden {
+		t.Errorf("zip after the exemption expired = %d", r.code)
+	}
+}
+
+func TestPolicyAuditModeServesAndRecords(t *testing.T) {
+	log := &auditLog{}
+	h := newHarness(t, textModules(t), withPolicy(t, "mode: audit\nhide_blocked: true\nvulnerabilities:\n  action: block\n", log, "GO-2021-0113"))
+	if r := h.get("/golang.org/x/text/@v/v0.3.5.zip"); r.code != 200 {
+		t.Fatalf("audit mode: zip = %d %q", r.code, r.body)
+	}
+	if r := h.get("/golang.org/x/text/@v/list"); !strings.Contains(string(r.body), "v0.3.5") {
+		t.Errorf("audit mode hid a version: %q", r.body)
+	}
+	var recorded bool
+	for _, e := range log.of(store.AuditFetch) {
+		if e.Kind == "zip" && e.Decision == store.DecisionServed && strings.Contains(strings.Join(e.Reasons, " "), "GO-2021-0113") {
+			recorded = true
+		}
+	}
+	if !recorded {
+		t.Errorf("audit mode did not record what it would have blocked")
+	}
+}
+
+func TestPolicyLatestSkipsBlocked(t *testing.T) {
+	var mods []*testkit.Built
+	for _, v := range []string{"v1.0.0", "v1.1.0", "v1.2.0"} {
+		mods = append(mods, testkit.Build(t, mod("example.com/m", v)))
+	}
+	h := newHarness(t, mods, withPolicy(t, "mode: enforce\nhide_blocked: true\nmodules:\n  deny: [\"example.com/m@>=v1.2.0\"]\n", &auditLog{}))
+	r := h.get("/example.com/m/@latest")
+	if r.code != 200 || !strings.Contains(string(r.body), `"v1.1.0"`) {
+		t.Errorf("@latest with v1.2.0 denied = %d %s, want v1.1.0", r.code, r.body)
+	}
+	if r := h.get("/example.com/m/@v/list"); strings.Fields(string(r.body))[len(strings.Fields(string(r.body)))-1] != "v1.1.0" {
+		t.Errorf("list = %q", r.body)
+	}
+	if r := h.get("/example.com/m/@v/v1.2.0.zip"); r.code != http.StatusForbidden || h.up.Requests("/example.com/m/@v/v1.2.0.zip") != 0 {
+		t.Errorf("denied zip = %d (upstream saw %d requests), want 403 without a download", r.code, h.up.Requests("/example.com/m/@v/v1.2.0.zip"))
+	}
+}
+
+func TestPolicyMinAge(t *testing.T) {
+	h := newHarness(t, []*testkit.Built{testkit.Build(t, mod("example.com/young", "v1.0.0"))},
+		withPolicy(t, "mode: enforce\nmin_age: 72h\n", &auditLog{}))
+	h.get("/example.com/young/@v/v1.0.0.mod") // first seen now
+	r := h.get("/example.com/young/@v/v1.0.0.zip")
+	if r.code != http.StatusForbidden || !strings.Contains(string(r.body), "min_age") {
+		t.Fatalf("a version first seen now = %d %q, want 403 by min_age", r.code, r.body)
+	}
+	h.advance(73 * time.Hour)
+	if r := h.get("/example.com/young/@v/v1.0.0.zip"); r.code != 200 {
+		t.Errorf("after min_age passed = %d %q", r.code, r.body)
+	}
+}
