@@ -65,7 +65,7 @@ func TestLayers(t *testing.T) {
 	allowed := map[string][]string{
 		"cmd/modgate":              {"*"},
 		"web":                      {"internal/store", "internal/policy", "sbom"},
-		"proxy":                    {"proxy/upstream", "proxy/verify", "scanner", "sbom", "internal/policy", "internal/blob", "internal/store", "internal/audit"},
+		"proxy":                    {"proxy/upstream", "proxy/verify", "scanner", "sbom", "internal/policy", "internal/blob", "internal/store", "internal/audit", "internal/auth"},
 		"proxy/verify":             {"internal/store"},
 		"scanner":                  {"scanner/vulndb", "internal/store"},
 		"internal/policy":          {"internal/store"},

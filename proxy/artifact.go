@@ -294,11 +294,14 @@ func (s *Server) verifyMod(ctx context.Context, m module.Version, data []byte, s
 func (s *Server) verify(ctx context.Context, a verify.Artifact) error {
 	who := clientFrom(ctx)
 	a.Client = who.IP
+	if who.Token != "" {
+		a.Client = who.Token + " (" + who.IP + ")"
+	}
 	res, err := s.opts.Verifier.Check(ctx, a)
 	if err == nil && res.Warning == "" {
 		return nil
 	}
-	e := &store.AuditEvent{Time: s.now().UTC(), Type: store.AuditChecksum, ClientIP: who.IP, UserAgent: who.UserAgent,
+	e := &store.AuditEvent{Time: s.now().UTC(), Type: store.AuditChecksum, ClientToken: who.Token, ClientIP: who.IP, UserAgent: who.UserAgent,
 		Module: a.Module.Path, Version: a.Module.Version, Kind: string(a.Kind), Source: a.Upstream}
 	var mismatch *verify.MismatchError
 	switch {

@@ -5,10 +5,12 @@ import (
 	"net/http"
 
 	"github.com/modgate/modgate/internal/audit"
+	"github.com/modgate/modgate/internal/auth"
 )
 
 // client identifies who made a request, for pins and audit records.
 type client struct {
+	Token     string // the token's name, when the request was authenticated
 	IP        string
 	UserAgent string
 }
@@ -26,8 +28,12 @@ func clientFrom(ctx context.Context) client {
 	return c
 }
 
-// clientOf identifies the client of r: its address, or the address a trusted
-// proxy forwarded in X-Forwarded-For. (Token names come with authentication.)
+// clientOf identifies the client of r: the token it authenticated with, and
+// its address (or the address a trusted proxy forwarded in X-Forwarded-For).
 func (s *Server) clientOf(r *http.Request) client {
-	return client{IP: audit.ClientIP(r, s.opts.TrustedProxies), UserAgent: r.UserAgent()}
+	c := client{IP: audit.ClientIP(r, s.opts.TrustedProxies), UserAgent: r.UserAgent()}
+	if id, ok := auth.FromContext(r.Context()); ok {
+		c.Token = id.Token
+	}
+	return c
 }

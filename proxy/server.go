@@ -342,7 +342,7 @@ func (s *Server) audit(r *http.Request, rw *countingWriter, start time.Time, err
 	}
 	who := s.clientOf(r)
 	e := &store.AuditEvent{
-		Time: start.UTC(), Type: store.AuditFetch, ClientIP: who.IP, UserAgent: who.UserAgent,
+		Time: start.UTC(), Type: store.AuditFetch, ClientToken: who.Token, ClientIP: who.IP, UserAgent: who.UserAgent,
 		Module: rw.req.mod.Path, Version: rw.req.mod.Version, Kind: rw.req.kind,
 		Decision: decision(rw.status), Source: rw.source, Bytes: rw.n, Duration: time.Since(start), SBOM: rw.sbom,
 	}
