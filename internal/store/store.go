@@ -160,6 +160,7 @@ type Store interface {
 	Audit
 	SBOMs
 	Exemptions
+	Tokens
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database. No method may be called after it.

@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, auditTests...)
 	tests = append(tests, sbomTests...)
 	tests = append(tests, exemptionTests...)
+	tests = append(tests, tokenTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
