@@ -1,0 +1,457 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+
+	"github.com/modgate/modgate/internal/audit"
+	"github.com/modgate/modgate/internal/policy"
+	"github.com/modgate/modgate/internal/store"
+)
+
+// The data behind each page, shared by the HTML pages and the JSON API.
+
+// maxOverviewScan bounds the audit records one overview reads: on a busy
+// proxy the chart then covers the first records of the window only, and
+// says so.
+const maxOverviewScan = 200000
+
+// Bucket is one bar of the overview's chart.
+type Bucket struct {
+	Start   time.Time `json:"start"`
+	Served  int       `json:"served"`
+	Blocked int       `json:"blocked"`
+	Other   int       `json:"other"` // not_found and error
+}
+
+// Count is a module (or module@version) and how often it appeared.
+type Count struct {
+	Module  string `json:"module"`
+	Version string `json:"version,omitempty"`
+	N       int    `json:"count"`
+}
+
+// Overview is the overview page's data.
+type Overview struct {
+	Since, Until time.Time
+	Step         time.Duration
+	Buckets      []Bucket
+	Truncated    bool // maxOverviewScan records read before the window's end
+	Scanned      int
+	TopModules   []Count
+	TopBlocked   []Count
+	// NewlyAffected are findings learnt by re-evaluation after a sync in
+	// the last week: versions modgate stored (maybe served) before the
+	// advisory was known.
+	NewlyAffected []store.Finding
+	VulnState     *store.VulnState
+	VulnAge       time.Duration
+	Health        map[string]string
+}
+
+func (s *Server) overview(ctx context.Context, window string) (*Overview, error) {
+	now := s.now().UTC()
+	o := &Overview{Until: now}
+	switch window {
+	case "", "24h":
+		o.Step = time.Hour
+		o.Since = now.Truncate(time.Hour).Add(-23 * time.Hour)
+	case "7d", "30d":
+		o.Step = 24 * time.Hour
+		days := 7
+		if window == "30d" {
+			days = 30
+		}
+		o.Since = now.Truncate(24*time.Hour).AddDate(0, 0, -(days - 1))
+	default:
+		return nil, badRequest("window %q: want 24h, 7d or 30d", window)
+	}
+	n := int(o.Until.Sub(o.Since)/o.Step) + 1
+	o.Buckets = make([]Bucket, n)
+	for i := range o.Buckets {
+		o.Buckets[i].Start = o.Since.Add(time.Duration(i) * o.Step)
+	}
+	mods, blocked := map[string]int{}, map[module.Version]int{}
+	q := store.AuditQuery{Since: o.Since, Type: store.AuditFetch, Limit: store.MaxAuditPage}
+	for {
+		evs, err := s.opts.Audit.AuditEvents(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range evs {
+			i := int(e.Time.Sub(o.Since) / o.Step)
+			if i < 0 || i >= n {
+				continue
+			}
+			b := &o.Buckets[i]
+			switch e.Decision {
+			case store.DecisionServed:
+				b.Served++
+				if e.Kind == string(store.KindZip) {
+					mods[e.Module]++
+				}
+			case store.DecisionBlocked:
+				b.Blocked++
+				blocked[module.Version{Path: e.Module, Version: e.Version}]++
+			default:
+				b.Other++
+			}
+		}
+		o.Scanned += len(evs)
+		if len(evs) < q.PageLimit() {
+			break
+		}
+		if o.Scanned >= maxOverviewScan {
+			o.Truncated = true
+			break
+		}
+		q.AfterSeq = evs[len(evs)-1].Seq
+	}
+	for m, c := range mods {
+		o.TopModules = append(o.TopModules, Count{Module: m, N: c})
+	}
+	for m, c := range blocked {
+		o.TopBlocked = append(o.TopBlocked, Count{Module: m.Path, Version: m.Version, N: c})
+	}
+	o.TopModules, o.TopBlocked = top(o.TopModules, 10), top(o.TopBlocked, 10)
+
+	var err error
+	if o.NewlyAffected, err = s.opts.Facts.LearntFindings(ctx, now.AddDate(0, 0, -7)); err != nil {
+		return nil, err
+	}
+	if len(o.NewlyAffected) > 50 {
+		o.NewlyAffected = o.NewlyAffected[len(o.NewlyAffected)-50:]
+	}
+	if o.VulnState, err = s.opts.VulnDB.VulnState(ctx); err != nil {
+		return nil, err
+	}
+	if !o.VulnState.SyncedAt.IsZero() {
+		o.VulnAge = max(now.Sub(o.VulnState.DBModified), now.Sub(o.VulnState.SyncedAt))
+	}
+	if s.opts.Health != nil {
+		o.Health = s.opts.Health(ctx)
+	}
+	return o, nil
+}
+
+func top(cs []Count, n int) []Count {
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].N != cs[j].N {
+			return cs[i].N > cs[j].N
+		}
+		if cs[i].Module != cs[j].Module {
+			return cs[i].Module < cs[j].Module
+		}
+		return cs[i].Version < cs[j].Version
+	})
+	if len(cs) > n {
+		cs = cs[:n]
+	}
+	return cs
+}
+
+// auditPage is how many records one page of the audit log shows.
+const auditPage = 100
+
+// AuditPage is the audit log page's data.
+type AuditPage struct {
+	Filter  url.Values // the filters as given (empty ones dropped)
+	Events  []*store.AuditEvent
+	Next    int64 // the cursor of the next page; 0 if this is the last
+	Default bool  // no since given: the last 24 hours are shown
+}
+
+// auditQuery reads the audit filters (the parameters of /api/audit/export:
+// since, until, module, version, client, decision, type; and after, the
+// cursor), dropping empty ones as a form sends them.
+func auditQuery(v url.Values, now time.Time) (store.AuditQuery, url.Values, bool, error) {
+	filter := url.Values{}
+	for k, vals := range v {
+		if k == "format" || len(vals) == 0 || strings.TrimSpace(vals[len(vals)-1]) == "" {
+			continue
+		}
+		filter.Set(k, strings.TrimSpace(vals[len(vals)-1]))
+	}
+	q, err := audit.ParseQuery(filter)
+	if err != nil {
+		return q, nil, false, badRequest("%v", err)
+	}
+	def := false
+	if q.Since.IsZero() && q.AfterSeq == 0 {
+		q.Since, def = now.Add(-24*time.Hour).UTC(), true
+	}
+	filter.Del("after")
+	return q, filter, def, nil
+}
+
+func (s *Server) auditLog(ctx context.Context, v url.Values) (*AuditPage, error) {
+	q, filter, def, err := auditQuery(v, s.now())
+	if err != nil {
+		return nil, err
+	}
+	q.Limit = auditPage
+	evs, err := s.opts.Audit.AuditEvents(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	p := &AuditPage{Filter: filter, Events: evs, Default: def}
+	if def {
+		p.Filter.Set("since", q.Since.Format(time.RFC3339))
+	}
+	if len(evs) == q.PageLimit() {
+		p.Next = evs[len(evs)-1].Seq
+	}
+	return p, nil
+}
+
+// VersionPage is the version page's data.
+type VersionPage struct {
+	Module      module.Version
+	Facts       *store.Facts // nil: never ingested
+	Vulns       []store.Vuln // Facts.Vulns, or matched without ingestion
+	Retractions []store.Retraction
+	Checksums   []*store.Checksum // zip and mod, those recorded
+	Decision    *policy.Decision  // nil without a Decide option
+	DecisionErr string
+	Fetches     []*store.AuditEvent
+	NextFetch   int64
+	HasSBOM     bool
+}
+
+func (s *Server) versionPage(ctx context.Context, m module.Version, after int64) (*VersionPage, error) {
+	if err := module.Check(m.Path, m.Version); err != nil {
+		return nil, badRequest("%v", err)
+	}
+	p := &VersionPage{Module: m}
+	f, err := s.opts.Facts.Facts(ctx, m)
+	switch {
+	case err == nil:
+		p.Facts, p.Vulns = f, f.Vulns
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		return nil, err
+	}
+	for _, k := range []store.Kind{store.KindZip, store.KindMod} {
+		c, err := s.opts.Sums.Checksum(ctx, m, k)
+		if err == nil {
+			p.Checksums = append(p.Checksums, c)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	if s.opts.Decide != nil {
+		d, err := s.opts.Decide(ctx, m)
+		if err != nil {
+			s.log.Error("dashboard: decision", "module", m.Path, "version", m.Version, "err", err.Error())
+			p.DecisionErr = "the decision could not be made (the server's log says why)"
+		} else {
+			p.Decision = &d
+		}
+	}
+	q := store.AuditQuery{Module: m.Path, Version: m.Version, AfterSeq: after, Limit: auditPage}
+	if p.Fetches, err = s.opts.Audit.AuditEvents(ctx, q); err != nil {
+		return nil, err
+	}
+	if len(p.Fetches) == q.PageLimit() {
+		p.NextFetch = p.Fetches[len(p.Fetches)-1].Seq
+	}
+	p.HasSBOM = true
+	if s.opts.SBOMs != nil {
+		_, err := s.opts.SBOMs.SBOM(ctx, m)
+		if errors.Is(err, fs.ErrNotExist) {
+			p.HasSBOM = false
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if p.Facts == nil && p.Checksums == nil && len(p.Fetches) == 0 {
+		return nil, notFoundf("modgate knows nothing of %s@%s: it was never requested through this proxy", m.Path, m.Version)
+	}
+	return p, nil
+}
+
+// Advisory is an advisory as the advisory page shows it.
+type Advisory struct {
+	ID        string    `json:"id"`
+	Summary   string    `json:"summary"`
+	Details   string    `json:"details"`
+	Aliases   []string  `json:"aliases"`
+	Published time.Time `json:"published"`
+	Modified  time.Time `json:"modified"`
+	Withdrawn time.Time `json:"withdrawn,omitzero"`
+	Modules   []string  `json:"modules"`
+}
+
+// AffectedVersion is a stored version an advisory affects, and who fetched
+// it before and after modgate learnt of the advisory.
+type AffectedVersion struct {
+	Module   module.Version
+	Fixed    string
+	LearntAt time.Time
+	AtIngest bool
+	// Fetches are its audit records (fetches of the version, oldest
+	// first, at most maxAdvisoryFetches).
+	Fetches   []*store.AuditEvent
+	Before    int // fetches served before LearntAt
+	Truncated bool
+}
+
+// AdvisoryPage is the advisory page's data.
+type AdvisoryPage struct {
+	Advisory  Advisory
+	Versions  []AffectedVersion
+	Truncated bool // more than maxAdvisoryVersions versions
+}
+
+const (
+	maxAdvisoryVersions = 200
+	maxAdvisoryFetches  = 200
+)
+
+func validAdvisoryID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) advisoryPage(ctx context.Context, id string) (*AdvisoryPage, error) {
+	if !validAdvisoryID(id) {
+		return nil, badRequest("%q is not an advisory ID (GO-2024-1234)", id)
+	}
+	f, err := s.opts.VulnDB.VulnFile(ctx, "ID/"+id+".json")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, notFoundf("no advisory %s in the synced vulnerability database", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var osv struct {
+		ID        string    `json:"id"`
+		Summary   string    `json:"summary"`
+		Details   string    `json:"details"`
+		Aliases   []string  `json:"aliases"`
+		Published time.Time `json:"published"`
+		Modified  time.Time `json:"modified"`
+		Withdrawn time.Time `json:"withdrawn"`
+		Affected  []struct {
+			Module struct {
+				Path string `json:"path"`
+			} `json:"module"`
+		} `json:"affected"`
+	}
+	if err := json.Unmarshal(f.JSON, &osv); err != nil {
+		return nil, err
+	}
+	p := &AdvisoryPage{Advisory: Advisory{ID: osv.ID, Summary: osv.Summary, Details: osv.Details, Aliases: osv.Aliases,
+		Published: osv.Published, Modified: osv.Modified, Withdrawn: osv.Withdrawn}}
+	seen := map[string]bool{}
+	for _, a := range osv.Affected {
+		path := a.Module.Path
+		if path == "" || seen[path] {
+			continue
+		}
+		seen[path] = true
+		p.Advisory.Modules = append(p.Advisory.Modules, path)
+		versions, err := s.opts.Facts.FactVersions(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(versions)
+		for _, v := range versions {
+			if len(p.Versions) >= maxAdvisoryVersions {
+				p.Truncated = true
+				break
+			}
+			m := module.Version{Path: path, Version: v}
+			facts, err := s.opts.Facts.Facts(ctx, m)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			for _, vu := range facts.Vulns {
+				if vu.ID != id {
+					continue
+				}
+				av := AffectedVersion{Module: m, Fixed: vu.Fixed, LearntAt: vu.LearntAt, AtIngest: vu.AtIngest}
+				q := store.AuditQuery{Module: m.Path, Version: m.Version, Type: store.AuditFetch, Limit: maxAdvisoryFetches}
+				if av.Fetches, err = s.opts.Audit.AuditEvents(ctx, q); err != nil {
+					return nil, err
+				}
+				av.Truncated = len(av.Fetches) == q.PageLimit()
+				for _, e := range av.Fetches {
+					if e.Decision == store.DecisionServed && e.Time.Before(vu.LearntAt) {
+						av.Before++
+					}
+				}
+				p.Versions = append(p.Versions, av)
+			}
+		}
+	}
+	return p, nil
+}
+
+// PolicyPage is the policy page's data.
+type PolicyPage struct {
+	Source     string
+	Loaded     time.Time
+	Mode       string
+	Summary    string
+	Exemptions []store.Exemption
+	History    []*store.AuditEvent // admin records, oldest first
+	NextAdmin  int64
+	Now        time.Time
+	Rules      []string // what the rule field of an exemption accepts
+}
+
+func (s *Server) policyPage(ctx context.Context, after int64) (*PolicyPage, error) {
+	var p *policy.Policy
+	if s.opts.Policy != nil {
+		p = s.opts.Policy()
+	}
+	if p == nil {
+		p = policy.Default()
+	}
+	out := &PolicyPage{Source: p.Source, Loaded: p.Loaded, Mode: p.Mode, Summary: p.Summary(), Now: s.now()}
+	var err error
+	if out.Exemptions, err = s.opts.Exemptions.ListExemptions(ctx); err != nil {
+		return nil, err
+	}
+	q := store.AuditQuery{Type: store.AuditAdmin, AfterSeq: after, Limit: auditPage}
+	if out.History, err = s.opts.Audit.AuditEvents(ctx, q); err != nil {
+		return nil, err
+	}
+	if len(out.History) == q.PageLimit() {
+		out.NextAdmin = out.History[len(out.History)-1].Seq
+	}
+	out.Rules = []string{policy.RuleVulnerability, "modules", policy.RuleDeny, policy.RuleAllow, policy.RuleRetracted,
+		policy.RuleDeprecated, policy.RuleMinAge, "licenses", policy.RuleLicense, policy.RuleLicenseUnknwn, policy.RuleMaxZipSize}
+	return out, nil
+}
+
+func cursor(v string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, badRequest("after %q: want a record number", v)
+	}
+	return n, nil
+}
