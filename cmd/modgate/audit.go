@@ -42,6 +42,8 @@ func ownFlags(name string, fs *flag.FlagSet) any {
 		return registerExemptFlags(fs)
 	case "policy":
 		return registerPolicyFlags(fs)
+	case "check":
+		return registerCheckFlags(fs)
 	}
 	return nil
 }

@@ -44,6 +44,7 @@ func commands() []command {
 		{"sbom", "print an SBOM: of a version (sbom get), a project (sbom project) or a client's fetches (sbom window)", runSBOM},
 		{"exempt", "grant (exempt add), list (exempt list) or remove (exempt rm) policy exemptions", runExempt},
 		{"policy", "validate a policy file (policy check FILE) or make the server reload its --policy (policy reload)", runPolicy},
+		{"check", "evaluate a project's build list against the policy (check [DIR|go.mod|go.sum] [--json] [--server URL] [--symbols]); exit 1 if blocked", runCheck},
 		{"version", "print the version", runVersion},
 	}
 }
