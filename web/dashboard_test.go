@@ -106,7 +106,9 @@ func newDash(t *testing.T, sessions web.Sessions) *dash {
 			return policy.Decision{Blocked: true, WouldBlock: true, Findings: []policy.Finding{{Rule: policy.RuleVulnerability,
 				Action: policy.Block, Reason: "GO-2099-0001: " + hostile, Advisory: "GO-2099-0001"}}}, nil
 		},
-		Health:   func(context.Context) map[string]string { return map[string]string{"upstream": hostile, "database": "ok"} },
+		Health: func(context.Context) map[string]string {
+			return map[string]string{"upstream": hostile, "database": "ok"}
+		},
 		Sessions: sessions,
 		Now:      func() time.Time { return nowTime },
 	})
