@@ -34,32 +34,39 @@ type dash struct {
 	srv *httptest.Server
 }
 
-// fakeSessions accepts two tokens: "admin-secret" and "auditor-secret".
+// fakeSessions accepts three tokens, and stands in for the auth
+// middleware too (see authenticate).
 type fakeSessions struct{}
 
-func (fakeSessions) Login(ctx context.Context, token string) (string, auth.Identity, error) {
-	switch token {
-	case "admin-secret":
-		return "cookie-admin", auth.Identity{Token: "alice", Role: auth.Admin}, nil
-	case "auditor-secret":
-		return "cookie-auditor", auth.Identity{Token: "bob", Role: auth.Auditor}, nil
-	case "reader-secret":
-		return "cookie-reader", auth.Identity{Token: "ci", Role: auth.Reader}, nil
-	}
-	return "", auth.Identity{}, errors.New("bad token")
+var fakeTokens = map[string]auth.Identity{
+	"admin-secret":   {Token: "alice", Role: auth.Admin},
+	"auditor-secret": {Token: "bob", Role: auth.Auditor},
+	"reader-secret":  {Token: "ci", Role: auth.Reader},
 }
 
-func (fakeSessions) Lookup(ctx context.Context, cookie string) (auth.Identity, bool) {
-	switch cookie {
-	case "cookie-admin":
-		return auth.Identity{Token: "alice", Role: auth.Admin}, true
-	case "cookie-auditor":
-		return auth.Identity{Token: "bob", Role: auth.Auditor}, true
+func (fakeSessions) Login(w http.ResponseWriter, r *http.Request, token string) (auth.Identity, error) {
+	id, ok := fakeTokens[token]
+	if !ok {
+		return auth.Identity{}, errors.New("bad token")
 	}
-	return auth.Identity{}, false
+	http.SetCookie(w, &http.Cookie{Name: "modgate_session", Value: "cookie-" + token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	return id, nil
 }
 
-func (fakeSessions) Logout(ctx context.Context, cookie string) {}
+func (fakeSessions) Logout(w http.ResponseWriter, r *http.Request) error { return nil }
+
+// authenticate is what the auth middleware does for the dashboard: the
+// session cookie's identity into the context.
+func authenticate(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := r.Cookie("modgate_session"); err == nil {
+			if id, ok := fakeTokens[strings.TrimPrefix(c.Value, "cookie-")]; ok {
+				r = r.WithContext(auth.WithIdentity(r.Context(), id))
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
 
 func newDash(t *testing.T, sessions web.Sessions) *dash {
 	t.Helper()
@@ -115,7 +122,7 @@ func newDash(t *testing.T, sessions web.Sessions) *dash {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(s.Handler())
+	srv := httptest.NewServer(authenticate(s.Handler()))
 	t.Cleanup(srv.Close)
 	return &dash{st: st, srv: srv}
 }
@@ -274,7 +281,7 @@ func TestLoginSessionsAndRoles(t *testing.T) {
 		t.Fatalf("login: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	sc := resp.Header.Get("Set-Cookie")
-	for _, w := range []string{"modgate_session=cookie-auditor", "HttpOnly", "SameSite=Strict"} {
+	for _, w := range []string{"modgate_session=cookie-auditor-secret", "HttpOnly", "SameSite=Strict"} {
 		if !strings.Contains(sc, w) {
 			t.Errorf("session cookie %q lacks %s", sc, w)
 		}

@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"time"
@@ -233,27 +234,47 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return nil
 	}
-	cookie, id, err := s.opts.Sessions.Login(r.Context(), strings.TrimSpace(r.PostFormValue("token")))
-	if err != nil || !id.Role.Allows(auth.Auditor) {
-		if err == nil {
-			s.opts.Sessions.Logout(r.Context(), cookie)
+	// The cookie is set only for a token that may read the dashboard: a
+	// reader's token is refused like a wrong one (the check comes first, on
+	// a recorder, so nothing of a refused login reaches w).
+	rec := httptest.NewRecorder()
+	id, err := s.opts.Sessions.Login(rec, r, strings.TrimSpace(r.PostFormValue("token")))
+	switch {
+	case err == nil && !id.Role.Allows(auth.Auditor):
+		s.opts.Sessions.Logout(httptest.NewRecorder(), withCookies(r, rec))
+		fallthrough
+	case err != nil:
+		if err != nil {
+			s.log.Info("dashboard login refused", "err", err.Error()) // the error never holds the token
 		}
 		w.WriteHeader(http.StatusUnauthorized)
-		s.render(w, r, "login", map[string]any{"Next": next, "Failed": true})
+		s.render(w, r, "login", map[string]any{"Next": next,
+			"Failed": "That token was not accepted (wrong, revoked, without dashboard access, or too many attempts: wait a minute)."})
 		return nil
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: secureRequest(r)})
+	for _, c := range rec.Result().Cookies() {
+		http.SetCookie(w, c)
+	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 	return nil
 }
 
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
-	if c, err := r.Cookie(sessionCookie); err == nil && s.opts.Sessions != nil {
-		s.opts.Sessions.Logout(r.Context(), c.Value)
+// withCookies returns r carrying the cookies set on rec (to log out a session
+// just made).
+func withCookies(r *http.Request, rec *httptest.ResponseRecorder) *http.Request {
+	r2 := r.Clone(r.Context())
+	for _, c := range rec.Result().Cookies() {
+		r2.AddCookie(c)
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: secureRequest(r)})
+	return r2
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Sessions != nil {
+		if err := s.opts.Sessions.Logout(w, r); err != nil {
+			return err
+		}
+	}
 	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 	return nil
 }

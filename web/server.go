@@ -75,18 +75,18 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Sessions is the dashboard's view of authentication: exchanging a token for
-// a session cookie, and resolving the cookie on later requests.
+// Sessions is the dashboard's view of authentication (auth.Authenticator
+// implements it): exchanging a token for a session cookie and ending the
+// session. Resolving the cookie on later requests is the auth middleware's
+// job: it puts the [auth.Identity] in the request's context.
 type Sessions interface {
-	// Login checks token and returns a new session's cookie value and who it
-	// is. A wrong token is an error that must not say whether the token
+	// Login checks token and, if it authenticates, sets the session cookie
+	// (HttpOnly, SameSite=Strict, Secure under TLS) on w and returns who it
+	// is. A wrong token is an error that does not say whether the token
 	// exists.
-	Login(ctx context.Context, token string) (cookie string, id auth.Identity, err error)
-	// Lookup returns the identity of a session cookie; false if it is
-	// unknown or expired.
-	Lookup(ctx context.Context, cookie string) (auth.Identity, bool)
-	// Logout ends the session; an unknown cookie is not an error.
-	Logout(ctx context.Context, cookie string)
+	Login(w http.ResponseWriter, r *http.Request, token string) (auth.Identity, error)
+	// Logout ends r's session, if any, and clears its cookie on w.
+	Logout(w http.ResponseWriter, r *http.Request) error
 }
 
 // Token is an API token as the token page lists it.
@@ -254,27 +254,16 @@ func (s *Server) handle(need auth.Role, fn func(w http.ResponseWriter, r *http.R
 	}))
 }
 
-type sessionKey struct{}
-
 // identify returns who makes r: the identity the auth middleware put in the
-// context, else the session cookie's, else (authentication off) an admin.
+// context; without one, with authentication off (no Sessions), an admin.
 func (s *Server) identify(r *http.Request) (context.Context, auth.Identity, bool) {
 	ctx := r.Context()
+	if id, ok := auth.FromContext(ctx); ok && id.Role != "" {
+		return ctx, id, true
+	}
 	if s.opts.Sessions == nil {
-		if id, ok := auth.FromContext(ctx); ok {
-			return ctx, id, true
-		}
 		id := auth.Identity{Role: auth.Admin}
 		return auth.WithIdentity(ctx, id), id, true
-	}
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		if id, ok := s.opts.Sessions.Lookup(ctx, c.Value); ok {
-			ctx = context.WithValue(ctx, sessionKey{}, true)
-			return auth.WithIdentity(ctx, id), id, true
-		}
-	}
-	if id, ok := auth.FromContext(ctx); ok {
-		return ctx, id, true
 	}
 	return ctx, auth.Identity{}, false
 }
@@ -396,7 +385,7 @@ type csrfKey struct{}
 // or if it is an API call not made with a browser session (a token in the
 // Authorization header is not sent by browsers on their own).
 func (s *Server) checkCSRF(r *http.Request) error {
-	if isAPI(r) && r.Context().Value(sessionKey{}) == nil {
+	if c, err := r.Cookie(sessionCookie); isAPI(r) && (err != nil || c.Value == "") {
 		// Not authenticated by the session cookie: no ambient authority
 		// for a forged request to borrow. Still insist on JSON, which a
 		// cross-site form cannot send.
