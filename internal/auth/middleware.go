@@ -1,0 +1,381 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modgate/modgate/internal/store"
+)
+
+// CookieName is the dashboard's session cookie.
+const CookieName = "modgate_session"
+
+// Options configure an [Authenticator]. Only Tokens is required.
+type Options struct {
+	// Tokens keeps the tokens and sessions.
+	Tokens store.Tokens
+	// Required turns authentication on (--auth required). False (--auth off):
+	// every request is let through as [Admin] with no token name, and audit
+	// records name clients by address only.
+	Required bool
+	// Secure marks session cookies Secure (modgate serves TLS itself, or sits
+	// behind a TLS-terminating proxy). Cookies set over a TLS connection are
+	// Secure whatever this says.
+	Secure bool
+	// ClientIP names the client address that failures are counted against
+	// (audit.ClientIP with the trusted proxies). Nil: the connection's peer.
+	ClientIP func(*http.Request) string
+	// LoginPath is where a browser without a valid session is sent (303) when
+	// it asks for a page under /ui/; empty: it gets 401 like everyone else.
+	LoginPath string
+	// SessionTTL is how long a dashboard login lasts; 0 means 12h.
+	SessionTTL time.Duration
+	// CacheTTL is how long a verified token is believed without asking the
+	// store again: a revocation takes effect within it on every replica.
+	// 0 means 5s; negative: ask every time.
+	CacheTTL time.Duration
+	// Logger logs refusals (never a token or password); nil: slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+}
+
+// Authenticator checks credentials and roles; see [Authenticator.Middleware].
+// It is safe for concurrent use.
+type Authenticator struct {
+	opts  Options
+	log   *slog.Logger
+	now   func() time.Time
+	limit *limiter
+
+	mu      sync.Mutex
+	cache   map[string]cached   // token hash -> verified token
+	touched map[int64]time.Time // token id -> last-used time last written
+}
+
+type cached struct {
+	tok store.Token
+	at  time.Time
+}
+
+// New returns an Authenticator. It does no I/O.
+func New(opts Options) *Authenticator {
+	a := &Authenticator{opts: opts, log: opts.Logger, now: opts.Now, limit: newLimiter(),
+		cache: map[string]cached{}, touched: map[int64]time.Time{}}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.opts.SessionTTL <= 0 {
+		a.opts.SessionTTL = 12 * time.Hour
+	}
+	if a.opts.CacheTTL == 0 {
+		a.opts.CacheTTL = 5 * time.Second
+	}
+	return a
+}
+
+// ErrBadToken is the answer to any token that does not authenticate: unknown,
+// malformed, revoked. It says no more, so nobody learns which tokens exist.
+var ErrBadToken = errors.New("modgate: authentication required: send a valid modgate token as the HTTP Basic password " +
+	"(GOPROXY=https://NAME:TOKEN@host, or a machine line in ~/.netrc)")
+
+// LimitError refuses an attempt from an address that failed too often.
+type LimitError struct{ RetryAfter time.Duration }
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("modgate: too many failed logins from this address; retry after %s", e.RetryAfter.Round(time.Second))
+}
+
+// Middleware checks every request before next sees it, in this order:
+//
+//  1. [Need] says which role the route needs; public routes pass at once.
+//  2. With authentication off, the request passes as Identity{Role: Admin}.
+//  3. Credentials: a token as the HTTP Basic password (the user name is
+//     ignored: name the token there by convention), or as a Bearer token;
+//     else the session cookie. None: 401 with WWW-Authenticate (a browser
+//     asking for a /ui/ page is sent to LoginPath instead).
+//  4. An address locked out after repeated failures gets 429 with
+//     Retry-After, without its credentials being checked.
+//  5. A bad token or session: 401, the same answer for every reason, and the
+//     failure counts against the address.
+//  6. A role below the need: 403.
+//  7. next runs with the [Identity] in the request's context.
+//
+// The Authorization header is removed before any handler runs (public routes
+// and --auth off included), so no handler can log or forward a token.
+func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		need := Need(r.Method, r.URL.Path)
+		token, cookie, sent := credentials(r)
+		r.Header.Del("Authorization") // whatever happens next, no handler can log or forward it
+		if need == Public {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !a.opts.Required {
+			next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), Identity{Role: Admin})))
+			return
+		}
+		browser := r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/ui/") && a.opts.LoginPath != "" && token == ""
+		if !sent {
+			a.refuse(w, r, browser, false)
+			return
+		}
+		addr := a.clientIP(r)
+		now := a.now()
+		if d := a.limit.wait(addr, now); d > 0 {
+			a.log.Warn("authentication refused: too many failures", "client", addr, "retry_after", d.Round(time.Second).String())
+			secs := int((d + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			http.Error(w, (&LimitError{RetryAfter: time.Duration(secs) * time.Second}).Error(), http.StatusTooManyRequests)
+			return
+		}
+		var id Identity
+		var err error
+		via := "token"
+		if cookie != "" {
+			via = "session"
+			id, err = a.session(r.Context(), cookie)
+		} else {
+			id, err = a.Verify(r.Context(), token)
+		}
+		if errors.Is(err, ErrBadToken) {
+			a.limit.fail(addr, now)
+			a.log.Info("authentication failed", "client", addr, "method", r.Method, "path", r.URL.Path, "via", via)
+			a.refuse(w, r, browser, cookie != "")
+			return
+		}
+		if err != nil {
+			a.log.Error("authentication: store unavailable", "err", err.Error())
+			http.Error(w, "modgate: cannot check credentials now; try again", http.StatusServiceUnavailable)
+			return
+		}
+		if !id.Role.Allows(need) {
+			a.log.Info("authorization refused", "token", id.Token, "role", string(id.Role), "need", string(need),
+				"method", r.Method, "path", r.URL.Path)
+			http.Error(w, fmt.Sprintf("modgate: token %q has role %s; this needs %s", id.Token, id.Role, need), http.StatusForbidden)
+			return
+		}
+		if cookie != "" && !safeMethod(r.Method) && !sameOrigin(r) {
+			http.Error(w, "modgate: cross-origin request refused", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
+	})
+}
+
+// refuse answers 401, or sends a browser to the login page.
+func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, browser, viaCookie bool) {
+	if browser {
+		http.Redirect(w, r, a.opts.LoginPath+"?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	if !viaCookie {
+		// A browser that logged in with a cookie must not get a Basic dialog.
+		w.Header().Set("WWW-Authenticate", `Basic realm="modgate", charset="UTF-8"`)
+	}
+	http.Error(w, ErrBadToken.Error(), http.StatusUnauthorized)
+}
+
+// credentials returns the token of r (Basic password or Bearer) or its
+// session cookie, and whether it sent any.
+func credentials(r *http.Request) (token, cookie string, sent bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if _, pw, ok := r.BasicAuth(); ok {
+			return pw, "", true
+		}
+		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+			return strings.TrimSpace(t), "", true
+		}
+		return "", "", true // a scheme modgate does not take: a failed attempt
+	}
+	if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
+		return "", c.Value, true
+	}
+	return "", "", false
+}
+
+func (a *Authenticator) clientIP(r *http.Request) string {
+	if a.opts.ClientIP != nil {
+		return a.opts.ClientIP(r)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// dummyHash is compared against when no stored token has the prefix, so an
+// unknown token takes the same path as a known one with a wrong secret.
+var dummyHash = Hash("modgate: no such token")
+
+// Verify returns the identity token authenticates as, [ErrBadToken] if it
+// does not (unknown, malformed or revoked), or another error if the store
+// failed. A verified token is remembered for Options.CacheTTL, and its last
+// use is recorded at most once a minute per process.
+func (a *Authenticator) Verify(ctx context.Context, token string) (Identity, error) {
+	t, err := a.verify(ctx, token)
+	if err != nil {
+		return Identity{}, err
+	}
+	return identityOf(t), nil
+}
+
+func (a *Authenticator) verify(ctx context.Context, token string) (store.Token, error) {
+	h := Hash(token)
+	now := a.now()
+	a.mu.Lock()
+	c, ok := a.cache[h]
+	a.mu.Unlock()
+	if ok && now.Sub(c.at) < a.opts.CacheTTL {
+		a.touch(ctx, c.tok, now)
+		return c.tok, nil
+	}
+	var rows []store.Token
+	if prefix, ok := Prefix(token); ok {
+		var err error
+		if rows, err = a.opts.Tokens.TokensByPrefix(ctx, prefix); err != nil {
+			return store.Token{}, err
+		}
+	}
+	var found *store.Token
+	if len(rows) == 0 {
+		subtle.ConstantTimeCompare([]byte(h), []byte(dummyHash))
+	}
+	for i := range rows {
+		if subtle.ConstantTimeCompare([]byte(h), []byte(rows[i].Hash)) == 1 && rows[i].RevokedAt.IsZero() {
+			found = &rows[i]
+		}
+	}
+	if found == nil {
+		return store.Token{}, ErrBadToken
+	}
+	a.mu.Lock()
+	if len(a.cache) >= 1024 {
+		clear(a.cache)
+	}
+	a.cache[h] = cached{tok: *found, at: now}
+	a.mu.Unlock()
+	a.touch(ctx, *found, now)
+	return *found, nil
+}
+
+func identityOf(t store.Token) Identity { return Identity{Token: t.Name, Role: Role(t.Role)} }
+
+// touch records the use of t, at most once a minute per token and process.
+func (a *Authenticator) touch(ctx context.Context, t store.Token, now time.Time) {
+	a.mu.Lock()
+	last := a.touched[t.ID]
+	if t.LastUsed.After(last) {
+		last = t.LastUsed
+	}
+	if now.Sub(last) < time.Minute {
+		a.mu.Unlock()
+		return
+	}
+	if len(a.touched) >= 10000 {
+		clear(a.touched)
+	}
+	a.touched[t.ID] = now
+	a.mu.Unlock()
+	if err := a.opts.Tokens.TouchToken(context.WithoutCancel(ctx), t.ID, now); err != nil {
+		a.log.Warn("recording a token's last use", "token", t.Name, "err", err.Error())
+	}
+}
+
+func (a *Authenticator) session(ctx context.Context, cookie string) (Identity, error) {
+	t, err := a.opts.Tokens.SessionToken(ctx, Hash(cookie), a.now())
+	if errors.Is(err, fs.ErrNotExist) {
+		return Identity{}, ErrBadToken
+	}
+	if err != nil {
+		return Identity{}, err
+	}
+	a.touch(ctx, *t, a.now())
+	return identityOf(*t), nil
+}
+
+// Login checks token (counted against r's address like any other attempt)
+// and, if it authenticates, starts a dashboard session: it sets the session
+// cookie (HttpOnly, SameSite=Strict, Path=/, Secure under TLS) on w and
+// returns the identity. Errors: [ErrBadToken], a [*LimitError] (tell the user
+// to wait), or a store failure. It works with authentication off too.
+func (a *Authenticator) Login(w http.ResponseWriter, r *http.Request, token string) (Identity, error) {
+	addr := a.clientIP(r)
+	now := a.now()
+	if d := a.limit.wait(addr, now); d > 0 {
+		return Identity{}, &LimitError{RetryAfter: d}
+	}
+	t, err := a.verify(r.Context(), token)
+	if errors.Is(err, ErrBadToken) {
+		a.limit.fail(addr, now)
+		a.log.Info("dashboard login failed", "client", addr)
+		return Identity{}, err
+	}
+	if err != nil {
+		return Identity{}, err
+	}
+	id := identityOf(t)
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return Identity{}, err
+	}
+	value := base64.RawURLEncoding.EncodeToString(b[:])
+	expires := now.Add(a.opts.SessionTTL)
+	if err := a.opts.Tokens.CreateSession(r.Context(), &store.Session{Hash: Hash(value), TokenID: t.ID,
+		CreatedAt: now, ExpiresAt: expires}); err != nil {
+		return Identity{}, err
+	}
+	http.SetCookie(w, a.cookie(r, value, int(a.opts.SessionTTL/time.Second)))
+	a.log.Info("dashboard login", "token", id.Token, "role", string(id.Role), "client", addr)
+	return id, nil
+}
+
+// Logout ends r's dashboard session, if any, and clears its cookie on w.
+func (a *Authenticator) Logout(w http.ResponseWriter, r *http.Request) error {
+	http.SetCookie(w, a.cookie(r, "", -1))
+	c, err := r.Cookie(CookieName)
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	return a.opts.Tokens.DeleteSession(r.Context(), Hash(c.Value))
+}
+
+func (a *Authenticator) cookie(r *http.Request, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: CookieName, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: a.opts.Secure || r.TLS != nil}
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// sameOrigin reports whether a cookie-authenticated request that changes
+// something comes from modgate's own pages: its Origin header, when sent, must
+// name r's host. (SameSite=Strict already keeps the cookie off cross-site
+// requests; this covers same-site neighbours. The dashboard adds CSRF tokens.)
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return r.Header.Get("Sec-Fetch-Site") == "" || r.Header.Get("Sec-Fetch-Site") == "same-origin"
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
+}
