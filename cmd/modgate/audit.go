@@ -44,6 +44,8 @@ func ownFlags(name string, fs *flag.FlagSet) any {
 		return registerPolicyFlags(fs)
 	case "check":
 		return registerCheckFlags(fs)
+	case "token":
+		return registerTokenFlags(fs)
 	}
 	return nil
 }

@@ -51,6 +51,9 @@ type config struct {
 	SBOMNamespace   string
 	SBOMOrg         string
 	Policy          string
+	Auth            string // required or off
+	TLSCert         string
+	TLSKey          string
 }
 
 // defaultUpstream is the go command's default GOPROXY.
@@ -88,6 +91,9 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "reverse proxy `CIDRs` (comma-separated) whose X-Forwarded-For names the client in audit records")
 	c.registerSBOMSettings(fs)
 	fs.StringVar(&c.Policy, "policy", "", "policy `file` (YAML; see README \"Policy\"): what is blocked or warned about; empty: report everything, block nothing. Reloaded on SIGHUP and by 'modgate policy reload'")
+	fs.StringVar(&c.Auth, "auth", "off", "client authentication: `required` (every route but /healthz, /readyz and the login page needs a token; see 'modgate token') or off (everyone is admin; for localhost only)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM, with --tls-key); empty: plain HTTP")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "private key `file` (PEM) of --tls-cert")
 }
 
 // envName is the environment variable of a flag.
@@ -264,6 +270,12 @@ func (c *config) validate() error {
 		} else if _, err := policy.Parse(c.Policy, data); err != nil {
 			errs = append(errs, fmt.Errorf("--policy: %w", err))
 		}
+	}
+	if c.Auth != "required" && c.Auth != "off" {
+		errs = append(errs, fmt.Errorf("--auth %q: want required or off", c.Auth))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
 	if _, err := verify.ParseSumDB(c.SumDB); err != nil {
 		errs = append(errs, err)

@@ -74,6 +74,7 @@ func runServe(ctx context.Context, e *env) error {
 	if err != nil {
 		return &usageError{msg: "--trusted-proxies: " + err.Error()}
 	}
+	authn := newAuthenticator(cfg, st, trusted, e)
 	go audit.RunRetention(ctx, st, time.Duration(cfg.AuditRetention), 6*time.Hour, time.Now, e.log)
 	verifier, err := newVerifier(cfg, st, sumdb, e.log, auditor)
 	if err != nil {
@@ -143,20 +144,26 @@ func runServe(ctx context.Context, e *env) error {
 	}
 	mux.Handle("/", px)
 
+	tlsCfg, err := tlsConfig(cfg)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           authn.Middleware(mux), // authentication first, then routing: see auth.Need
+		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          nil,
 	}
 	e.log.Info("listening", "addr", ln.Addr().String(), "version", version(),
-		"database", databaseKind(cfg.Database), "data", cfg.Data, "upstream", redactList(cfg.Upstream))
+		"database", databaseKind(cfg.Database), "data", cfg.Data, "upstream", redactList(cfg.Upstream),
+		"auth", cfg.Auth, "tls", tlsCfg != nil)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serveOn(srv, ln) }()
 	select {
 	case err := <-errc:
 		return err
