@@ -300,12 +300,13 @@ func notFoundf(format string, args ...any) error {
 
 // view is what every page's template gets.
 type view struct {
-	Title string
-	User  auth.Identity
-	Auth  bool // authentication is on (show logout)
-	CSRF  string
-	Path  string
-	Data  any
+	Title  string
+	User   auth.Identity
+	Auth   bool // authentication is on (show logout)
+	Tokens bool // the token page exists
+	CSRF   string
+	Path   string
+	Data   any
 }
 
 // render executes page with data into a buffer first, so a template error
@@ -313,7 +314,7 @@ type view struct {
 func (s *Server) render(w http.ResponseWriter, r *http.Request, page string, data any) {
 	t := s.pages[page]
 	id, _ := auth.FromContext(r.Context())
-	v := view{User: id, Auth: s.opts.Sessions != nil, CSRF: s.csrfToken(w, r), Path: r.URL.Path, Data: data}
+	v := view{User: id, Auth: s.opts.Sessions != nil, Tokens: s.opts.Tokens != nil, CSRF: s.csrfToken(w, r), Path: r.URL.Path, Data: data}
 	var b bytes.Buffer
 	if t == nil {
 		s.log.Error("dashboard: no template", "page", page)

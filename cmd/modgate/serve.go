@@ -137,6 +137,9 @@ func runServe(ctx context.Context, e *env) error {
 	mux.Handle("POST /api/policy/reload", policies)
 	mountVulnDB(mux, reg, sc, e.log)
 	mountSBOM(mux, cfg, st, e)
+	if err := mountUI(mux, cfg, st, policies, px, authn, e); err != nil { // the dashboard and its API
+		return err
+	}
 	vulnCtx, stopVuln := context.WithCancel(ctx)
 	defer stopVuln()
 	if cfg.VulnDB != "off" {
