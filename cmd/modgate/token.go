@@ -160,7 +160,10 @@ func tokenRevoke(ctx context.Context, e *env, name string) error {
 // admin who acts is the identity in the request's context.
 type tokenAdmin struct{ st store.Store }
 
-var _ web.Tokens = tokenAdmin{}
+var (
+	_ web.Tokens   = tokenAdmin{}
+	_ web.Sessions = (*auth.Authenticator)(nil) // serve passes its authenticator to the dashboard
+)
 
 func (a tokenAdmin) ListTokens(ctx context.Context) ([]web.Token, error) {
 	list, err := a.st.ListTokens(ctx)
