@@ -56,6 +56,9 @@ func runPolicy(ctx context.Context, e *env) error {
 		server := f.server
 		if server == "" {
 			server = "http://" + e.cfg.Listen
+			if e.cfg.TLSCert != "" {
+				server = "https://" + e.cfg.Listen
+			}
 		}
 		return policyReload(ctx, e, server)
 	}

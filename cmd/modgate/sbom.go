@@ -93,9 +93,8 @@ func sbomOptions(cfg config, st store.Store, e *env) web.SBOMOptions {
 	return web.SBOMOptions{SBOMs: st, Audit: st, Facts: st, Base: sbomBase(cfg), Logger: e.log}
 }
 
-// mountSBOM serves the SBOM API (web.NewSBOMHandler) under /api/sbom/.
-// Like the other APIs it has no authentication until the authentication
-// issue: SBOMOptions.Authorize is the seam.
+// mountSBOM serves the SBOM API (web.NewSBOMHandler) under /api/sbom/. The
+// authentication middleware in front of the mux requires the auditor role.
 func mountSBOM(mux *http.ServeMux, cfg config, st store.Store, e *env) {
 	mux.Handle("/api/sbom/", web.NewSBOMHandler(sbomOptions(cfg, st, e)))
 }
