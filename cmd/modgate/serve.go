@@ -129,8 +129,7 @@ func runServe(ctx context.Context, e *env) error {
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	// The API has no authentication until the authentication issue: bind
-	// modgate to localhost or put it behind an authenticating reverse proxy.
+	// The API needs the roles of auth.Need (the middleware wraps the mux).
 	mux.Handle("GET /api/audit/export", audit.ExportHandler(st, e.log))
 	mux.Handle("GET /api/policy", policies)
 	mux.Handle("GET /api/decision/", px.DecisionHandler())
