@@ -62,7 +62,8 @@ func (m *memo) putArtifact(key string, a *store.Artifact) {
 	m.put(key, a, int64(len(a.Module.Path)+len(a.Module.Version)+len(a.Upstream)+len(a.Data)))
 }
 
-// put remembers v, which costs size bytes beyond the entry's overhead.
+// put remembers v under key (replacing what key held), which costs size bytes
+// beyond the entry's overhead.
 func (m *memo) put(key string, v any, size int64) {
 	if m == nil {
 		return
@@ -73,11 +74,16 @@ func (m *memo) put(key string, v any, size int64) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.byKey[key]; ok {
-		return
+	if e, ok := m.byKey[key]; ok {
+		// Replace: a remembered decision or SBOM id may be renewed.
+		me := e.Value.(*memoEntry)
+		m.size += cost - me.cost
+		me.v, me.cost = v, cost
+		m.order.MoveToFront(e)
+	} else {
+		m.byKey[key] = m.order.PushFront(&memoEntry{key: key, v: v, cost: cost})
+		m.size += cost
 	}
-	m.byKey[key] = m.order.PushFront(&memoEntry{key: key, v: v, cost: cost})
-	m.size += cost
 	for m.size > m.max {
 		e := m.order.Back()
 		me := e.Value.(*memoEntry)

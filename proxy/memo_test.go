@@ -37,6 +37,18 @@ func TestMemoEvictsLeastRecentlyUsed(t *testing.T) {
 	if m.get("big") != nil {
 		t.Error("a record over the per-entry bound was remembered")
 	}
+	m.put("renewed", "old", 10)
+	m.put("renewed", "new", 20)
+	if got := m.get("renewed"); got != "new" {
+		t.Errorf("a renewed entry reads %v, want new", got)
+	}
+	var sum int64
+	for e := m.order.Front(); e != nil; e = e.Next() {
+		sum += e.Value.(*memoEntry).cost
+	}
+	if sum != m.size {
+		t.Errorf("memo accounts %d bytes, its entries cost %d", m.size, sum)
+	}
 	var nilMemo *memo
 	nilMemo.putArtifact("x", rec(1))
 	if nilMemo.get("x") != nil {
