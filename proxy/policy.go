@@ -3,9 +3,7 @@ package proxy
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"strings"
 	"sync"
@@ -66,26 +64,26 @@ func (s *Server) decide(ctx context.Context, m module.Version, zipSize int64) (p
 		return c.d, p, nil
 	}
 	in := policy.Input{Module: m, ZipSize: zipSize}
+	var err error
 	if s.opts.Scanner != nil {
-		f, err := s.opts.Scanner.Lookup(ctx, m)
-		switch {
-		case err == nil:
-			in.Facts = f
-		case errors.Is(err, fs.ErrNotExist):
-			if in.Vulns, err = s.opts.Scanner.Check(ctx, m); err != nil {
-				return policy.Decision{}, p, err
-			}
-		default:
+		if in.Facts, in.Vulns, err = s.opts.Scanner.Known(ctx, m); err != nil {
 			return policy.Decision{}, p, err
 		}
 	}
-	var err error
 	if in.Exemptions, err = s.exemptions(ctx); err != nil {
 		return policy.Decision{}, p, err
 	}
 	d := p.Decide(in, s.now())
 	s.memo.put(key, &cachedDecision{d: d, policy: p, at: s.now()}, 512)
 	return d, p, nil
+}
+
+// Decide makes the policy decision for m as a request for its zip would
+// (without the zip's size, which only the zip's own request knows), from the
+// stored facts and without downloading anything.
+func (s *Server) Decide(ctx context.Context, m module.Version) (policy.Decision, error) {
+	d, _, err := s.decide(ctx, m, 0)
+	return d, err
 }
 
 // policy is the policy in force.
@@ -256,7 +254,7 @@ func (s *Server) DecisionHandler() http.Handler {
 			writeError(w, statusOf(err), err)
 			return
 		}
-		d, _, err := s.decide(r.Context(), req.mod, 0)
+		d, err := s.Decide(r.Context(), req.mod)
 		if err != nil {
 			s.log.Error("decision", "module", req.mod.Path, "version", req.mod.Version, "err", err.Error())
 			writeError(w, http.StatusInternalServerError, err)

@@ -65,8 +65,9 @@ type Scanner interface {
 	Facts(ctx context.Context, m module.Version, mod []byte, zipPath string, opts ...scanner.FactOption) (*store.Facts, error)
 	// Lookup returns the stored facts; fs.ErrNotExist if none.
 	Lookup(ctx context.Context, m module.Version) (*store.Facts, error)
-	// Check matches a version never ingested against the vulnerability data.
-	Check(ctx context.Context, m module.Version) ([]store.Vuln, error)
+	// Known returns the stored facts of m, or, when it was never ingested,
+	// the advisories that match it.
+	Known(ctx context.Context, m module.Version) (*store.Facts, []store.Vuln, error)
 }
 
 // Auditor receives audit events. Log must not block for long.

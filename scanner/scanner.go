@@ -388,6 +388,20 @@ func targets(m module.Version) []module.Version {
 	return []module.Version{m}
 }
 
+// Known returns what is known of m for a policy decision: its stored facts,
+// or, for a version never ingested (facts nil), the advisories that match it.
+func (s *Scanner) Known(ctx context.Context, m module.Version) (*store.Facts, []store.Vuln, error) {
+	f, err := s.Lookup(ctx, m)
+	if err == nil {
+		return f, nil, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, err
+	}
+	vulns, err := s.Check(ctx, m)
+	return nil, vulns, err
+}
+
 // Check matches m against the synced database without storing anything (for
 // `modgate vuln` and versions never fetched). Withdrawn advisories are
 // included with Withdrawn set; LearntAt is zero.

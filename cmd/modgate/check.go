@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -271,11 +270,8 @@ func setSymbols(out *checkOut, syms []symbolOut, err error) {
 func decideLocal(ctx context.Context, e *env, mods []module.Version, out *checkOut, dir string) error {
 	p := policy.Default()
 	if e.cfg.Policy != "" {
-		data, err := os.ReadFile(e.cfg.Policy)
-		if err != nil {
-			return fmt.Errorf("--policy: %w", err)
-		}
-		if p, err = policy.Parse(e.cfg.Policy, data); err != nil {
+		var err error
+		if p, _, err = readPolicy(e.cfg.Policy); err != nil {
 			return err
 		}
 		out.Policy = e.cfg.Policy
@@ -311,15 +307,7 @@ func decideLocal(ctx context.Context, e *env, mods []module.Version, out *checkO
 	now := time.Now()
 	for _, m := range mods {
 		in := policy.Input{Module: m, Exemptions: exemptions}
-		facts, err := sc.Lookup(ctx, m)
-		switch {
-		case err == nil:
-			in.Facts = facts
-		case errors.Is(err, fs.ErrNotExist):
-			if in.Vulns, err = sc.Check(ctx, m); err != nil {
-				return err
-			}
-		default:
+		if in.Facts, in.Vulns, err = sc.Known(ctx, m); err != nil {
 			return err
 		}
 		out.Modules = append(out.Modules, decisionJSON(m, p.Decide(in, now)))

@@ -2,15 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
-
-	"golang.org/x/mod/module"
 
 	"github.com/modgate/modgate/internal/auth"
-	"github.com/modgate/modgate/internal/policy"
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/web"
@@ -28,7 +22,7 @@ func mountUI(mux *http.ServeMux, cfg config, st store.Store, policies *policyHol
 	ui, err := web.NewServer(web.Options{
 		Audit: st, Facts: st, VulnDB: st, Sums: st, SBOMs: st, Exemptions: st,
 		Policy:   policies.Current,
-		Decide:   decider(px),
+		Decide:   px.Decide,
 		Health:   func(ctx context.Context) map[string]string { return health(ctx, px) },
 		Sessions: sessions,
 		Tokens:   tokenAdmin{st},
@@ -39,35 +33,6 @@ func mountUI(mux *http.ServeMux, cfg config, st store.Store, policies *policyHol
 	}
 	ui.Install(mux)
 	return nil
-}
-
-// decider makes the proxy's decision through its decision API, in process.
-// TODO(lead): an exported proxy.Server.Decide would save the JSON round trip.
-func decider(px *proxy.Server) func(ctx context.Context, m module.Version) (policy.Decision, error) {
-	h := px.DecisionHandler()
-	return func(ctx context.Context, m module.Version) (policy.Decision, error) {
-		p, err1 := module.EscapePath(m.Path)
-		v, err2 := module.EscapeVersion(m.Version)
-		if err1 != nil || err2 != nil {
-			return policy.Decision{}, fmt.Errorf("%s@%s: not a module version", m.Path, m.Version)
-		}
-		req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/decision/"+p+"/@v/"+v, nil)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			return policy.Decision{}, fmt.Errorf("%s@%s: decision: %d %s", m.Path, m.Version, rec.Code, rec.Body.String())
-		}
-		var dj proxy.DecisionJSON
-		if err := json.Unmarshal(rec.Body.Bytes(), &dj); err != nil {
-			return policy.Decision{}, err
-		}
-		d := policy.Decision{Blocked: dj.Blocked, WouldBlock: dj.WouldBlock}
-		for _, f := range dj.Findings {
-			d.Findings = append(d.Findings, policy.Finding{Rule: f.Rule, Action: policy.Action(f.Action), Reason: f.Reason,
-				Advisory: f.Advisory, Fixed: f.Fixed, Until: f.Until, Exemption: f.Exemption})
-		}
-		return d, nil
-	}
 }
 
 // health is the overview's health table.
