@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"os"
@@ -32,20 +31,7 @@ func TestAuditCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	getenv := func(k string) string {
-		if k == "MODGATE_DATA" {
-			return data
-		}
-		return ""
-	}
-	modgate := func(args ...string) (string, error) {
-		var out, errb bytes.Buffer
-		err := run(ctx, args, getenv, &out, &errb)
-		if err != nil {
-			t.Logf("modgate %s: stderr:\n%s", strings.Join(args, " "), errb.String())
-		}
-		return out.String(), err
-	}
+	modgate := logged(t, modgateIn(t, data))
 
 	out, err := modgate("audit", "verify")
 	if err != nil || !strings.Contains(out, "audit log intact: 3 records") {

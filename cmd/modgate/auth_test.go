@@ -62,12 +62,7 @@ func serveInProcess(t *testing.T, data string, args ...string) (string, *logWatc
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &logWatcher{addr: make(chan string, 1)}
 	done := make(chan error, 1)
-	getenv := func(k string) string {
-		if k == "MODGATE_DATA" {
-			return data
-		}
-		return ""
-	}
+	getenv := dataEnv(data)
 	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--vulndb", "off"}, args...)
 	go func() { done <- run(ctx, args, getenv, io.Discard, logs) }()
 	t.Cleanup(func() {

@@ -14,18 +14,35 @@ import (
 	"github.com/modgate/modgate/internal/store/sqlite"
 )
 
-// modgateIn returns a runner of modgate commands on the data directory data.
-func modgateIn(t *testing.T, data string) func(args ...string) (string, string, error) {
-	getenv := func(k string) string {
+// dataEnv is an environment that sets only MODGATE_DATA.
+func dataEnv(data string) func(string) string {
+	return func(k string) string {
 		if k == "MODGATE_DATA" {
 			return data
 		}
 		return ""
 	}
+}
+
+// modgateIn returns a runner of modgate commands, in process, on the data
+// directory data; it returns stdout, stderr and the error.
+func modgateIn(t *testing.T, data string) func(args ...string) (string, string, error) {
 	return func(args ...string) (string, string, error) {
 		var out, errb bytes.Buffer
-		err := run(context.Background(), args, getenv, &out, &errb)
+		err := run(context.Background(), args, dataEnv(data), &out, &errb)
 		return out.String(), errb.String(), err
+	}
+}
+
+// logged adapts a runner to return stdout and the error, logging stderr when
+// the command fails.
+func logged(t *testing.T, run func(args ...string) (string, string, error)) func(args ...string) (string, error) {
+	return func(args ...string) (string, error) {
+		out, errb, err := run(args...)
+		if err != nil {
+			t.Logf("modgate %s: stderr:\n%s", strings.Join(args, " "), errb)
+		}
+		return out, err
 	}
 }
 

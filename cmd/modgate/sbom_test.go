@@ -51,20 +51,7 @@ func TestSBOMCommands(t *testing.T) {
 	}
 	st.Close()
 
-	getenv := func(k string) string {
-		if k == "MODGATE_DATA" {
-			return data
-		}
-		return ""
-	}
-	modgate := func(args ...string) (string, error) {
-		var out, errb bytes.Buffer
-		err := run(ctx, args, getenv, &out, &errb)
-		if err != nil {
-			t.Logf("modgate %s: stderr:\n%s", strings.Join(args, " "), errb.String())
-		}
-		return out.String(), err
-	}
+	modgate := logged(t, modgateIn(t, data))
 
 	t.Run("get", func(t *testing.T) {
 		out, err := modgate("sbom", "get", "github.com/Example-Org/Widget@v1.2.3")
