@@ -277,15 +277,11 @@ func decideLocal(ctx context.Context, e *env, mods []module.Version, out *checkO
 		out.Policy = e.cfg.Policy
 	}
 	out.Mode = p.Mode
-	st, err := openStore(ctx, e.cfg)
+	st, sc, err := openScanner(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	sc, err := newScanner(e.cfg, st, e.log)
-	if err != nil {
-		return err
-	}
 	status, err := sc.Status(ctx)
 	if err != nil {
 		return err

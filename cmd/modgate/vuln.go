@@ -42,6 +42,21 @@ func (c *config) validateVuln() []error {
 }
 
 // newScanner builds the scanner from the settings; it does no I/O.
+// openScanner opens the configured store and a scanner on it, for the
+// subcommands that read vulnerability data. The caller closes the store.
+func openScanner(ctx context.Context, e *env) (store.Store, *scanner.Scanner, error) {
+	st, err := openStore(ctx, e.cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc, err := newScanner(e.cfg, st, e.log)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, sc, nil
+}
+
 func newScanner(cfg config, st store.Store, log *slog.Logger) (*scanner.Scanner, error) {
 	source := cfg.VulnDB
 	if source == "off" {
@@ -152,15 +167,11 @@ func runVulnDB(ctx context.Context, e *env) error {
 	if e.args[0] == "sync" && e.cfg.VulnDB == "off" {
 		return &usageError{msg: "--vulndb is off: nothing to sync from"}
 	}
-	st, err := openStore(ctx, e.cfg)
+	st, sc, err := openScanner(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	sc, err := newScanner(e.cfg, st, e.log)
-	if err != nil {
-		return err
-	}
 	if e.args[0] == "sync" {
 		res, err := sc.Sync(ctx)
 		if err != nil {
@@ -264,15 +275,11 @@ func runVuln(ctx context.Context, e *env) error {
 		return &usageError{msg: "usage: modgate vuln [flags] MODULE@VERSION [--json] (e.g. golang.org/x/text@v0.3.5, stdlib@go1.21.3)"}
 	}
 	m := module.Version{Path: path, Version: version}
-	st, err := openStore(ctx, e.cfg)
+	st, sc, err := openScanner(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	sc, err := newScanner(e.cfg, st, e.log)
-	if err != nil {
-		return err
-	}
 	s, err := sc.Status(ctx)
 	if err != nil {
 		return err
