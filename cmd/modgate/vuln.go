@@ -41,7 +41,6 @@ func (c *config) validateVuln() []error {
 	return errs
 }
 
-// newScanner builds the scanner from the settings; it does no I/O.
 // openScanner opens the configured store and a scanner on it, for the
 // subcommands that read vulnerability data. The caller closes the store.
 func openScanner(ctx context.Context, e *env) (store.Store, *scanner.Scanner, error) {
@@ -57,6 +56,7 @@ func openScanner(ctx context.Context, e *env) (store.Store, *scanner.Scanner, er
 	return st, sc, nil
 }
 
+// newScanner builds the scanner from the settings; it does no I/O.
 func newScanner(cfg config, st store.Store, log *slog.Logger) (*scanner.Scanner, error) {
 	source := cfg.VulnDB
 	if source == "off" {
