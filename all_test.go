@@ -75,6 +75,7 @@ func TestLayers(t *testing.T) {
 		"internal/testkit":         {"*"},
 		"internal/audit":           {"internal/store"},
 		"internal/auth":            {"internal/store"},
+		"internal/check":           {"internal/policy", "internal/store"},
 	}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,14 +12,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/sync/errgroup"
-	"golang.org/x/vuln/scan"
 
+	"github.com/modgate/modgate/internal/check"
 	"github.com/modgate/modgate/internal/policy"
 )
 
@@ -96,85 +93,6 @@ func registerCheckFlags(fs *flag.FlagSet) any {
 	return f
 }
 
-// checkOut is the result of `modgate check --json`. Its shape is stable:
-// fields are only ever added.
-type checkOut struct {
-	// Project is the main module's path, "" if the input does not name it.
-	Project string `json:"project"`
-	// Source is "store" or the --server URL (without a password).
-	Source string `json:"source"`
-	// Policy is the --policy file (store only; "" for the default policy)
-	// and Mode its mode (store only).
-	Policy string `json:"policy,omitempty"`
-	Mode   string `json:"mode,omitempty"`
-	// VulnDBModified is the synced vulnerability data's modified time
-	// (store only), RFC 3339.
-	VulnDBModified string `json:"vulndb_modified,omitempty"`
-	// Blocked reports whether the build would be blocked: some module's
-	// Blocked is true. The exit code is 1 then.
-	Blocked bool         `json:"blocked"`
-	Summary checkSummary `json:"summary"`
-	// Modules are every module of the build list, sorted by path, each with
-	// its decision (findings empty when nothing matched).
-	Modules []decisionOut `json:"modules"`
-	// Symbols are govulncheck's findings (--symbols only), sorted by level
-	// (called first) and ID; SymbolsError says why the analysis failed.
-	Symbols      []symbolOut `json:"symbols,omitempty"`
-	SymbolsError string      `json:"symbols_error,omitempty"`
-}
-
-// checkSummary counts modules: Blocked are refused; WouldBlock would be in
-// enforce mode (audit mode: more than Blocked); Warned have a finding that
-// does not block (a warn, or a block in audit mode); Exempted have a finding
-// waived by an exemption.
-type checkSummary struct {
-	Modules    int `json:"modules"`
-	Blocked    int `json:"blocked"`
-	WouldBlock int `json:"would_block"`
-	Warned     int `json:"warned"`
-	Exempted   int `json:"exempted"`
-}
-
-// decisionOut is the decision on one version: the answer of a server's
-// GET /api/decision/<module>/@v/<version>, and what check computes from the
-// store in the same shape.
-type decisionOut struct {
-	Module     string       `json:"module"`
-	Version    string       `json:"version"`
-	Blocked    bool         `json:"blocked"`
-	WouldBlock bool         `json:"would_block"`
-	Findings   []findingOut `json:"findings"`
-}
-
-// findingOut is a [policy.Finding].
-type findingOut struct {
-	Rule     string `json:"rule"`
-	Action   string `json:"action"` // block or warn
-	Reason   string `json:"reason"`
-	Advisory string `json:"advisory"`        // vulnerabilities only
-	Fixed    string `json:"fixed"`           // vulnerabilities only; "" if no fix
-	Until    string `json:"until,omitempty"` // min_age: RFC 3339
-	// Exemption is the id of the exemption that waives the finding, 0 if none.
-	Exemption int64 `json:"exemption"`
-}
-
-// symbolOut is one vulnerability govulncheck found.
-type symbolOut struct {
-	ID      string   `json:"id"`
-	Aliases []string `json:"aliases,omitempty"`
-	Summary string   `json:"summary,omitempty"`
-	Module  string   `json:"module"`
-	Version string   `json:"version"`
-	Fixed   string   `json:"fixed,omitempty"`
-	// Level is "called" (the code reaches a vulnerable symbol), "imported"
-	// (it imports a vulnerable package but calls none of its vulnerable
-	// symbols) or "required" (the module is required, the package unused).
-	Level string `json:"level"`
-	// Calls are the vulnerable symbols reached (called only), like
-	// "golang.org/x/text/language.Parse".
-	Calls []string `json:"calls,omitempty"`
-}
-
 // runCheck runs `modgate check`.
 func runCheck(ctx context.Context, e *env) error {
 	f, _ := e.own.(*checkFlags)
@@ -204,10 +122,10 @@ func runCheck(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	out := &checkOut{Project: bl.Name, Modules: []decisionOut{}}
+	out := &check.Result{Project: bl.Name, Modules: []check.Decision{}}
 	if server != nil {
 		out.Source = server.Redacted()
-		err = decideRemote(ctx, e, server, bl.Modules, out)
+		out.Modules, err = check.Remote(ctx, server, bl.Modules)
 	} else {
 		out.Source = "store"
 		err = decideLocal(ctx, e, bl.Modules, out, dir)
@@ -215,10 +133,9 @@ func runCheck(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	summarize(out)
+	out.Summarize()
 	if f.symbols && server != nil {
-		syms, err := symbols(ctx, dir, strings.TrimSuffix(server.String(), "/")+"/vulndb", server.String())
-		setSymbols(out, syms, err)
+		out.SetSymbols(check.Symbols(ctx, dir, strings.TrimSuffix(server.String(), "/")+"/vulndb", server.String()))
 	}
 	if f.json {
 		enc := json.NewEncoder(e.stdout)
@@ -255,19 +172,11 @@ func projectDir(arg string) (string, error) {
 	return "", fmt.Errorf("--symbols needs the project's directory (or its go.mod or go.sum), not %s", arg)
 }
 
-func setSymbols(out *checkOut, syms []symbolOut, err error) {
-	if err != nil {
-		out.SymbolsError = err.Error()
-		return
-	}
-	out.Symbols = syms
-}
-
 // decideLocal decides on every module from the store, the --policy file and
 // the exemptions, as the proxy does for a zip it serves. When dir is not
 // empty it then runs the symbol analysis against the store's vulnerability
 // data (served on a loopback port while it runs).
-func decideLocal(ctx context.Context, e *env, mods []module.Version, out *checkOut, dir string) error {
+func decideLocal(ctx context.Context, e *env, mods []module.Version, out *check.Result, dir string) error {
 	p := policy.Default()
 	if e.cfg.Policy != "" {
 		var err error
@@ -300,13 +209,8 @@ func decideLocal(ctx context.Context, e *env, mods []module.Version, out *checkO
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	for _, m := range mods {
-		in := policy.Input{Module: m, Exemptions: exemptions}
-		if in.Facts, in.Vulns, err = sc.Known(ctx, m); err != nil {
-			return err
-		}
-		out.Modules = append(out.Modules, decisionJSON(m, p.Decide(in, now)))
+	if out.Modules, err = check.Local(ctx, p, sc, exemptions, mods, time.Now()); err != nil {
+		return err
 	}
 	if dir != "" {
 		// Serve the synced copy, the data the decisions were made from, to
@@ -318,151 +222,15 @@ func decideLocal(ctx context.Context, e *env, mods []module.Version, out *checkO
 		srv := &http.Server{Handler: sc.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go srv.Serve(ln)
 		defer srv.Close()
-		syms, err := symbols(ctx, dir, "http://"+ln.Addr().String(), "")
-		setSymbols(out, syms, err)
+		out.SetSymbols(check.Symbols(ctx, dir, "http://"+ln.Addr().String(), ""))
 	}
 	return nil
 }
 
-func decisionJSON(m module.Version, d policy.Decision) decisionOut {
-	o := decisionOut{Module: m.Path, Version: m.Version, Blocked: d.Blocked, WouldBlock: d.WouldBlock, Findings: []findingOut{}}
-	for _, f := range d.Findings {
-		fo := findingOut{Rule: f.Rule, Action: string(f.Action), Reason: f.Reason, Advisory: f.Advisory, Fixed: f.Fixed,
-			Exemption: f.Exemption}
-		if !f.Until.IsZero() {
-			fo.Until = f.Until.UTC().Format(time.RFC3339)
-		}
-		o.Findings = append(o.Findings, fo)
-	}
-	return o
-}
-
-// decideRemote asks the modgate at server for the decision on every module,
-// a few at once.
-func decideRemote(ctx context.Context, e *env, server *url.URL, mods []module.Version, out *checkOut) error {
-	base := *server
-	base.User = nil
-	user, pass, auth := "", "", false
-	if server.User != nil {
-		user = server.User.Username()
-		pass, _ = server.User.Password()
-		auth = true
-	}
-	client := &http.Client{Timeout: time.Minute}
-	results := make([]decisionOut, len(mods))
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for i, m := range mods {
-		g.Go(func() error {
-			ep, err := module.EscapePath(m.Path)
-			if err != nil {
-				return &module.ModuleError{Path: m.Path, Version: m.Version, Err: err}
-			}
-			ev, err := module.EscapeVersion(m.Version)
-			if err != nil {
-				return &module.ModuleError{Path: m.Path, Version: m.Version, Err: err}
-			}
-			u := strings.TrimSuffix(base.String(), "/") + "/api/decision/" + ep + "/@v/" + ev
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-			if err != nil {
-				return err
-			}
-			if auth {
-				req.SetBasicAuth(user, pass)
-			}
-			req.Header.Set("Accept", "application/json")
-			resp, err := client.Do(req)
-			if err != nil {
-				return fmt.Errorf("%s@%s: asking %s: %w", m.Path, m.Version, base.Redacted(), err)
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-			if err != nil {
-				return fmt.Errorf("%s@%s: reading the decision: %w", m.Path, m.Version, err)
-			}
-			switch {
-			case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-				return fmt.Errorf("%s@%s: %s refused the decision request (%s): give credentials as --server https://user:token@host", m.Path, m.Version, base.Redacted(), resp.Status)
-			case resp.StatusCode == http.StatusNotFound && !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")):
-				return fmt.Errorf("%s@%s: %s has no decision API (%s: %s): is it a modgate with /api/decision/?", m.Path, m.Version, base.Redacted(), resp.Status, oneLine(string(body)))
-			case resp.StatusCode != http.StatusOK:
-				return fmt.Errorf("%s@%s: decision: %s: %s", m.Path, m.Version, resp.Status, oneLine(string(body)))
-			}
-			var d decisionOut
-			if err := json.Unmarshal(body, &d); err != nil {
-				return fmt.Errorf("%s@%s: the decision is not the JSON expected: %w", m.Path, m.Version, err)
-			}
-			d.Module, d.Version = m.Path, m.Version
-			for i, f := range d.Findings {
-				if t, err := time.Parse(time.RFC3339Nano, f.Until); err == nil {
-					d.Findings[i].Until = t.UTC().Format(time.RFC3339)
-				}
-			}
-			if d.Findings == nil {
-				d.Findings = []findingOut{}
-			}
-			results[i] = d
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	out.Modules = results
-	return nil
-}
-
-// summarize sorts the modules and fills in the summary and Blocked.
-func summarize(out *checkOut) {
-	sort.Slice(out.Modules, func(i, j int) bool {
-		a, b := out.Modules[i], out.Modules[j]
-		return a.Module < b.Module || a.Module == b.Module && a.Version < b.Version
-	})
-	s := &out.Summary
-	s.Modules = len(out.Modules)
-	for _, d := range out.Modules {
-		if d.Blocked {
-			s.Blocked++
-			out.Blocked = true
-		}
-		if d.WouldBlock {
-			s.WouldBlock++
-		}
-		warned, exempted := false, false
-		for _, f := range d.Findings {
-			switch {
-			case f.Exemption != 0:
-				exempted = true
-			case f.Action == string(policy.Warn) || !d.Blocked:
-				warned = true
-			}
-		}
-		if warned {
-			s.Warned++
-		}
-		if exempted {
-			s.Exempted++
-		}
-	}
-}
-
-// label is how printCheck marks a finding of d.
-func label(d decisionOut, f findingOut) (tag, note string) {
-	switch {
-	case f.Exemption != 0:
-		return "EXEMPT", fmt.Sprintf(" (%s, waived by exemption %d)", f.Action, f.Exemption)
-	case f.Action == string(policy.Block) && d.Blocked:
-		return "BLOCK", ""
-	case f.Action == string(policy.Block):
-		return "WARN", " (audit mode: enforce would block)"
-	}
-	return "WARN", ""
-}
-
-func printCheck(w io.Writer, out *checkOut, symbols bool) {
+func printCheck(w io.Writer, out *check.Result, symbols bool) {
 	for _, d := range out.Modules {
 		for _, f := range d.Findings {
-			tag, note := label(d, f)
+			tag, note := check.Label(d, f)
 			fmt.Fprintf(w, "%-6s %s@%s: %s: %s%s\n", tag, d.Module, d.Version, f.Rule, oneLine(f.Reason), note)
 		}
 	}
@@ -512,117 +280,4 @@ func printCheck(w io.Writer, out *checkOut, symbols bool) {
 		fmt.Fprintf(w, "%-8s %s %s@%s (%s): %s\n", strings.ToUpper(s.Level), s.ID, s.Module, s.Version, fixed, what)
 	}
 	fmt.Fprintf(w, "%d of %d vulnerabilities reached by your code\n", called, len(out.Symbols))
-}
-
-// govulncheck's JSON output (golang.org/x/vuln/internal/govulncheck), the
-// parts check reads: a stream of messages, each with one of these set.
-type vulnMessage struct {
-	OSV *struct {
-		ID      string   `json:"id"`
-		Aliases []string `json:"aliases"`
-		Summary string   `json:"summary"`
-	} `json:"osv"`
-	Finding *struct {
-		OSV          string `json:"osv"`
-		FixedVersion string `json:"fixed_version"`
-		Trace        []struct {
-			Module   string `json:"module"`
-			Version  string `json:"version"`
-			Package  string `json:"package"`
-			Function string `json:"function"`
-			Receiver string `json:"receiver"`
-		} `json:"trace"`
-	} `json:"finding"`
-}
-
-var levelRank = map[string]int{"called": 0, "imported": 1, "required": 2}
-
-// symbols runs govulncheck in-process on ./... in dir against the
-// vulnerability database at db. goproxy, when set, is the GOPROXY for
-// loading the packages; otherwise the environment's applies.
-func symbols(ctx context.Context, dir, db, goproxy string) ([]symbolOut, error) {
-	env := os.Environ()
-	if goproxy != "" {
-		env = append(env, "GOPROXY="+goproxy)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd := scan.Command(ctx, "-C", dir, "-db", db, "-format", "json", "./...")
-	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, strings.NewReader(""), &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	if err := cmd.Wait(); err != nil {
-		return nil, fmt.Errorf("govulncheck in %s: %v\n%s", dir, err, strings.TrimSpace(stderr.String()))
-	}
-	byID := map[string]*symbolOut{}
-	var order []string
-	dec := json.NewDecoder(&stdout)
-	for {
-		var msg vulnMessage
-		if err := dec.Decode(&msg); err == io.EOF {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("govulncheck output: %w", err)
-		}
-		if o := msg.OSV; o != nil {
-			s := get(byID, &order, o.ID)
-			s.Aliases, s.Summary = o.Aliases, o.Summary
-		}
-		f := msg.Finding
-		if f == nil || len(f.Trace) == 0 {
-			continue
-		}
-		s := get(byID, &order, f.OSV)
-		top := f.Trace[0] // the vulnerable end of the trace
-		s.Module, s.Version, s.Fixed = top.Module, top.Version, f.FixedVersion
-		level, sym := "required", ""
-		switch {
-		case top.Function != "":
-			level = "called"
-			sym = top.Package + "."
-			if r := strings.TrimPrefix(top.Receiver, "*"); r != "" {
-				sym += r + "."
-			}
-			sym += top.Function
-		case top.Package != "":
-			level = "imported"
-		}
-		if s.Level == "" || levelRank[level] < levelRank[s.Level] {
-			s.Level = level
-		}
-		if sym != "" && !contains(s.Calls, sym) {
-			s.Calls = append(s.Calls, sym)
-		}
-	}
-	var out []symbolOut
-	for _, id := range order {
-		if s := byID[id]; s.Level != "" { // OSV entries without a finding do not affect the code
-			sort.Strings(s.Calls)
-			out = append(out, *s)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		return levelRank[a.Level] < levelRank[b.Level] || a.Level == b.Level && a.ID < b.ID
-	})
-	return out, nil
-}
-
-func get(m map[string]*symbolOut, order *[]string, id string) *symbolOut {
-	s, ok := m[id]
-	if !ok {
-		s = &symbolOut{ID: id}
-		m[id] = s
-		*order = append(*order, id)
-	}
-	return s
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

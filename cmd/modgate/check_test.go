@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/modgate/modgate/internal/check"
 	"github.com/modgate/modgate/internal/testkit"
 )
 
@@ -102,7 +103,7 @@ type checkSummaryLine struct {
 	Advisories          []string // with "#id" of the exemption waiving each
 }
 
-func summaryOf(out checkOut) []checkSummaryLine {
+func summaryOf(out check.Result) []checkSummaryLine {
 	var got []checkSummaryLine
 	for _, d := range out.Modules {
 		l := checkSummaryLine{Module: d.Module, Version: d.Version, Blocked: d.Blocked, WouldBlock: d.WouldBlock}
@@ -153,7 +154,7 @@ func TestCheckStore(t *testing.T) {
 	if exitCode(err) != 1 {
 		t.Fatalf("check go.sum --json: %v, want exit 1", err)
 	}
-	var out checkOut
+	var out check.Result
 	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 		t.Fatalf("check --json output: %v\n%s", err, stdout)
 	}
@@ -165,7 +166,7 @@ func TestCheckStore(t *testing.T) {
 	if diff := cmp.Diff(want, summaryOf(out)); diff != "" {
 		t.Errorf("check --json modules (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(checkSummary{Modules: 2, Blocked: 1, WouldBlock: 1}, out.Summary); diff != "" {
+	if diff := cmp.Diff(check.Summary{Modules: 2, Blocked: 1, WouldBlock: 1}, out.Summary); diff != "" {
 		t.Errorf("check --json summary (-want +got):\n%s", diff)
 	}
 	if !out.Blocked || out.Source != "store" || out.Mode != "enforce" || out.Project != "" || out.VulnDBModified == "" {
@@ -256,7 +257,7 @@ func TestCheckServerAuth(t *testing.T) {
 	if err != nil {
 		t.Fatalf("check --server with credentials: %v", err)
 	}
-	var out checkOut
+	var out check.Result
 	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +289,7 @@ func TestCheckServer(t *testing.T) {
 		t.Errorf("check --server: %v, want exit 1 naming GO-2021-0113\n%s%s", err, stdout, stderr)
 	}
 	stdout, _, _ = modgate("check", fx.dir, "--server", srv.URL, "--json")
-	var out checkOut
+	var out check.Result
 	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 		t.Fatalf("check --server --json: %v\n%s", err, stdout)
 	}
@@ -337,11 +338,11 @@ func TestCheckSymbols(t *testing.T) {
 	if err != nil {
 		t.Fatalf("check --symbols: %v\n%s%s", err, stdout, stderr)
 	}
-	var out checkOut
+	var out check.Result
 	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 		t.Fatalf("check --symbols --json: %v\n%s", err, stdout)
 	}
-	want := []symbolOut{
+	want := []check.Symbol{
 		{ID: "GO-2021-0113", Aliases: []string{"CVE-2021-38561", "GHSA-ppp9-7jff-5vj2"}, Summary: "Out-of-bounds read in golang.org/x/text/language",
 			Module: "golang.org/x/text", Version: "v0.3.5", Fixed: "v0.3.7", Level: "called", Calls: []string{"golang.org/x/text/language.Parse"}},
 		{ID: "GO-2022-1059", Aliases: []string{"CVE-2022-32149", "GHSA-69ch-w2m2-3vjp"}, Summary: "Denial of service via crafted Accept-Language header in golang.org/x/text/language",
@@ -379,7 +380,7 @@ func TestCheckSymbols(t *testing.T) {
 	if err != nil {
 		t.Fatalf("check --server --symbols: %v\n%s%s", err, stdout, stderr)
 	}
-	out = checkOut{}
+	out = check.Result{}
 	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 		t.Fatalf("check --server --symbols --json: %v\n%s", err, stdout)
 	}
