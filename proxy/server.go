@@ -140,6 +140,10 @@ type SumDB struct {
 	URL  string // base URL of the database (or of a proxy's /sumdb/<name> endpoint)
 	// Client makes the requests; nil means a client with a 30s timeout.
 	Client *http.Client
+	// Remote, when set, reaches the database where the go command would
+	// (through the upstream proxies that serve it, else directly) and URL
+	// and Client are not used.
+	Remote *verify.Remote
 }
 
 // Server is the GOPROXY protocol handler.
@@ -154,6 +158,7 @@ type Server struct {
 	// defaultPolicy applies when Options.Policy gives none.
 	defaultPolicy *policy.Policy
 	sumdbC        *http.Client
+	sumdb         *verify.Remote // nil: no pass-through
 }
 
 // New returns a Server. It does no I/O.
@@ -185,6 +190,15 @@ func New(opts Options) (*Server, error) {
 	}
 	opts.SumDB.URL = strings.TrimSuffix(opts.SumDB.URL, "/")
 	s.opts.SumDB = opts.SumDB
+	s.sumdb = opts.SumDB.Remote
+	if s.sumdb == nil && opts.SumDB.Name != "" && opts.SumDB.URL != "" {
+		r, err := verify.NewRemote(verify.RemoteOptions{SumDB: verify.SumDB{Name: opts.SumDB.Name, URL: opts.SumDB.URL},
+			Client: s.sumdbC, Logger: s.log})
+		if err != nil {
+			return nil, err
+		}
+		s.sumdb = r
+	}
 	return s, nil
 }
 

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -14,18 +14,17 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// maxSumDBBody caps what the pass-through reads from the checksum database: a
-// full data tile is 256 records, far below this.
-const maxSumDBBody = 1 << 20
-
 // serveSumDB passes /sumdb/<name>/... through to the configured checksum
-// database, caching tiles (immutable once published). Only the configured
-// database is served, so modgate is no open relay; lookups of private modules
-// are refused so their paths never reach a public database.
+// database, reached where the go command would reach it (see verify.Remote),
+// caching tiles (immutable once published). Only the configured database is
+// served, so modgate is no open relay: other names get 404, which sends the go
+// command to its next proxy or to the database itself. A path the protocol
+// does not have gets 400 and is never sent upstream; lookups of private
+// modules are refused so their paths never reach a public database.
 func (s *Server) serveSumDB(w http.ResponseWriter, r *http.Request, rest string) error {
 	db := s.opts.SumDB
-	name, p, _ := strings.Cut(rest, "/")
-	if db.Name == "" || name != db.Name {
+	p, ok := strings.CutPrefix(rest, db.Name+"/")
+	if db.Name == "" || s.sumdb == nil || !ok {
 		return notFound("modgate passes through only its configured checksum database")
 	}
 	if p == "supported" {
@@ -33,7 +32,7 @@ func (s *Server) serveSumDB(w http.ResponseWriter, r *http.Request, rest string)
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	data, err := s.sumdbAnswer(r.Context(), name, p)
+	data, err := s.sumdbAnswer(r.Context(), db.Name, p)
 	if err != nil {
 		return err
 	}
@@ -46,30 +45,29 @@ func (s *Server) serveSumDB(w http.ResponseWriter, r *http.Request, rest string)
 	return nil
 }
 
+// modVerRE is the lookup syntax the checksum database server accepts
+// (golang.org/x/mod/sumdb's Server), checked before anything else.
+var modVerRE = regexp.MustCompile(`^[^@]+@v[0-9]+\.[0-9]+\.[0-9]+(-[^@]*)?(\+incompatible)?$`)
+
 // sumdbAnswer returns the body for one checksum-database path: latest, a
-// lookup (refused for private modules), or a tile (from the cache when stored).
+// lookup (refused for private modules), or a tile (from the cache when
+// stored). Any other path is a 400.
 func (s *Server) sumdbAnswer(ctx context.Context, name, p string) ([]byte, error) {
 	switch {
 	case p == "latest":
 		return s.sumdbGet(ctx, p)
 	case strings.HasPrefix(p, "lookup/"):
-		esc := strings.TrimPrefix(p, "lookup/")
-		escPath, escVer, ok := strings.Cut(esc, "@")
-		if !ok {
-			return nil, badRequest("invalid checksum database lookup %q", esc)
+		mv, err := checkLookup(strings.TrimPrefix(p, "lookup/"))
+		if err != nil {
+			return nil, err
 		}
-		path, err1 := module.UnescapePath(escPath)
-		ver, err2 := module.UnescapeVersion(escVer)
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, badRequest("invalid checksum database lookup %q: %v", esc, err)
-		}
-		if s.opts.Upstream.IsPrivate(path) {
-			return nil, &privateLookupError{path: path, version: ver}
+		if s.opts.Upstream.IsPrivate(mv.Path) {
+			return nil, &privateLookupError{path: mv.Path, version: mv.Version}
 		}
 		return s.sumdbGet(ctx, p)
 	case strings.HasPrefix(p, "tile/"):
 		if _, err := tlog.ParseTilePath(p); err != nil {
-			return nil, badRequest("invalid tile path %q", p)
+			return nil, badRequest("invalid checksum database tile path %q\nWant tile/H/L/NNN[.p/W] or tile/H/data/NNN[.p/W].", p)
 		}
 		data, err := s.opts.Store.Tile(ctx, name, p)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -79,7 +77,37 @@ func (s *Server) sumdbAnswer(ctx context.Context, name, p string) ([]byte, error
 		}
 		return data, err
 	}
-	return nil, notFound("unknown checksum database endpoint")
+	return nil, badRequest("unknown checksum database endpoint %q\n"+
+		"modgate serves /sumdb/%s/ supported, latest, lookup/<module>@<version> and tile/...", p, name)
+}
+
+// checkLookup validates the <module>@<version> of a lookup path, escaped as
+// in the module proxy protocol: a valid module path and a canonical version
+// that path can have. Anything else is a 400 and never goes upstream.
+func checkLookup(esc string) (module.Version, error) {
+	bad := func(why string) error {
+		return badRequest("invalid checksum database lookup %q: %s\n"+
+			"Want lookup/<module>@<version>: an escaped module path and a canonical version (lookup/github.com/!azure/go@v1.2.3).", esc, why)
+	}
+	if !modVerRE.MatchString(esc) {
+		return module.Version{}, bad("not <module>@v<major>.<minor>.<patch>")
+	}
+	escPath, escVer, _ := strings.Cut(esc, "@")
+	path, err := module.UnescapePath(escPath)
+	if err != nil {
+		return module.Version{}, bad(err.Error())
+	}
+	ver, err := module.UnescapeVersion(escVer)
+	if err != nil {
+		return module.Version{}, bad(err.Error())
+	}
+	if err := module.Check(path, ver); err != nil {
+		return module.Version{}, bad(err.Error())
+	}
+	if module.CanonicalVersion(ver) != ver {
+		return module.Version{}, bad("version " + ver + " is not canonical")
+	}
+	return module.Version{Path: path, Version: ver}, nil
 }
 
 // privateLookupError refuses a checksum-database lookup of a private module.
@@ -90,39 +118,13 @@ func (e *privateLookupError) Error() string {
 		"Set GONOSUMDB (or GOPRIVATE) for it on the client.", e.path, e.version)
 }
 
-// sumdbGet fetches one path below the checksum database's URL.
+// sumdbGet fetches one path of the checksum database.
 func (s *Server) sumdbGet(ctx context.Context, p string) ([]byte, error) {
 	start := time.Now()
-	data, err := s.sumdbFetch(ctx, p)
+	data, err := s.sumdb.Get(ctx, "/"+p)
 	s.opts.Metrics.upstream("sumdb", start, err)
 	if err != nil {
-		return nil, &upstreamError{err: fmt.Errorf("checksum database %s: %w", s.opts.SumDB.Name, err)}
-	}
-	return data, nil
-}
-
-func (s *Server) sumdbFetch(ctx context.Context, p string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.opts.SumDB.URL+"/"+p, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := s.sumdbC.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		return nil, fmt.Errorf("%s: %s: %w", p, resp.Status, fs.ErrNotExist)
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("%s: %s", p, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxSumDBBody+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxSumDBBody {
-		return nil, fmt.Errorf("%s: response larger than %d bytes", p, maxSumDBBody)
+		return nil, &upstreamError{err: err}
 	}
 	return data, nil
 }

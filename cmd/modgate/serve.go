@@ -52,7 +52,7 @@ func runServe(ctx context.Context, e *env) error {
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
-	sumdb, err := sumDBPassThrough(cfg.SumDB, up)
+	sumdb, err := sumDBPassThrough(cfg.SumDB, up, cfg.UpstreamTimeout, e.log)
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
@@ -194,7 +194,7 @@ func newVerifier(cfg config, st store.Store, pass proxy.SumDB, log *slog.Logger,
 	return verify.New(verify.Options{
 		Store:        st,
 		SumDB:        db,
-		URL:          pass.URL,
+		Remote:       pass.Remote,
 		NoSumDB:      joinPatterns(cfg.Private, cfg.NoSumDB),
 		AllowUnknown: cfg.AllowUnknown,
 		FailOpen:     cfg.SumDBFailOpen,
@@ -216,26 +216,23 @@ func joinPatterns(lists ...string) string {
 	return strings.Join(parts, ",")
 }
 
-// sumDBPassThrough resolves where /sumdb/<name>/ requests go: the URL in the
-// setting, else the first upstream proxy's /sumdb/<name> endpoint (as the go
-// command reaches the database), else the database itself.
-func sumDBPassThrough(setting string, up *upstream.Router) (proxy.SumDB, error) {
+// sumDBPassThrough resolves how the checksum database is reached, for the
+// /sumdb/ pass-through and the verifier alike: the URL in the setting, else as
+// the go command does through the upstream list (each proxy's
+// /sumdb/<name>/supported, falling through as ',' and '|' say), else the
+// database itself (see verify.Remote).
+func sumDBPassThrough(setting string, up *upstream.Router, timeout time.Duration, log *slog.Logger) (proxy.SumDB, error) {
 	db, err := verify.ParseSumDB(setting)
 	if err != nil || db.Off {
 		return proxy.SumDB{}, err
 	}
-	u := db.URL
-	if u == "" {
-		if p := up.FirstProxyURL(); p != "" && !isFileURL(p) {
-			u = p + "/sumdb/" + db.Name
-		} else {
-			u = "https://" + db.Name
-		}
+	remote, err := verify.NewRemote(verify.RemoteOptions{SumDB: db, Proxies: up.PublicEntries(),
+		Client: &http.Client{Timeout: timeout}, Logger: log})
+	if err != nil {
+		return proxy.SumDB{}, fmt.Errorf("--sumdb: %w", err)
 	}
-	return proxy.SumDB{Name: db.Name, URL: u}, nil
+	return proxy.SumDB{Name: db.Name, URL: db.URL, Remote: remote}, nil
 }
-
-func isFileURL(s string) bool { return len(s) >= 7 && s[:7] == "file://" }
 
 func databaseKind(dsn string) string {
 	if dsn == "" {

@@ -48,8 +48,11 @@ type Options struct {
 	// (or a zero value) verifies every module against the checksum store only,
 	// pinning hashes on first use.
 	SumDB SumDB
-	// URL is where the database is reached (its own URL, or a proxy's
-	// /sumdb/<name> endpoint).
+	// Remote reads the database where the go command would (see [Remote]);
+	// nil means from URL only.
+	Remote *Remote
+	// URL is where the database is reached when Remote is nil (its own URL,
+	// or a proxy's /sumdb/<name> endpoint).
 	URL string
 	// Client makes the requests; nil means a client with a 30s timeout.
 	Client *http.Client
@@ -83,6 +86,7 @@ type Verifier struct {
 	client atomic.Pointer[sumdb.Client]
 	useDB  bool
 	http   *http.Client
+	remote *Remote
 
 	notFound sync.Map     // remote lookup paths the database answered 404/410
 	secErr   atomic.Value // string: the first security error, if any
@@ -101,10 +105,19 @@ func New(opts Options) (*Verifier, error) {
 		v.http = &http.Client{Timeout: 30 * time.Second}
 	}
 	if !opts.SumDB.Off && opts.SumDB.Name != "" {
-		if opts.URL == "" {
-			return nil, errors.New("verify: the checksum database needs a URL")
+		v.remote = opts.Remote
+		if v.remote == nil {
+			if opts.URL == "" {
+				return nil, errors.New("verify: the checksum database needs a Remote or a URL")
+			}
+			db := opts.SumDB
+			db.URL = opts.URL
+			r, err := NewRemote(RemoteOptions{SumDB: db, Client: v.http, Logger: v.log})
+			if err != nil {
+				return nil, err
+			}
+			v.remote = r
 		}
-		v.opts.URL = strings.TrimSuffix(opts.URL, "/")
 		v.useDB = true
 		v.client.Store(sumdb.NewClient(&ops{v: v}))
 	}
@@ -318,32 +331,11 @@ func (o *ops) ctx() (context.Context, context.CancelFunc) {
 func (o *ops) ReadRemote(path string) ([]byte, error) {
 	ctx, cancel := o.ctx()
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.v.opts.URL+path, nil)
-	if err != nil {
-		return nil, err
+	data, err := o.v.remote.Get(ctx, path)
+	if errors.Is(err, fs.ErrNotExist) && strings.HasPrefix(path, "/lookup/") {
+		o.v.notFound.Store(path, true)
 	}
-	resp, err := o.v.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
-		if strings.HasPrefix(path, "/lookup/") {
-			o.v.notFound.Store(path, true)
-		}
-		return nil, fmt.Errorf("%s: %s", path, resp.Status)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", path, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > 1<<20 {
-		return nil, fmt.Errorf("%s: response too large", path)
-	}
-	return data, nil
+	return data, err
 }
 
 func (o *ops) ReadConfig(file string) ([]byte, error) {
