@@ -65,8 +65,14 @@ type server struct {
 // startModgate runs "modgate serve" with args and waits until it listens.
 func startModgate(t *testing.T, args ...string) *server {
 	t.Helper()
+	return startModgateEnv(t, nil, args...)
+}
+
+// startModgateEnv is startModgate with extra environment ("K=V").
+func startModgateEnv(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
 	cmd := exec.Command(modgateBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--vulndb", "off"}, args...)...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package verify_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -345,5 +346,36 @@ func TestRemoteRejectsBadNames(t *testing.T) {
 		if _, err := verify.NewRemote(verify.RemoteOptions{SumDB: verify.SumDB{Name: name}}); err == nil {
 			t.Errorf("NewRemote(%q) succeeded", name)
 		}
+	}
+}
+
+// TestRemoteFileProxy checks that a file:// proxy serves the database when it
+// holds sumdb/<name>/supported, as the go command reads it, and never a file
+// outside that directory.
+func TestRemoteFileProxy(t *testing.T) {
+	dir, err := os.MkdirTemp("", "fileproxy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sdir := dir + "/sumdb/sum.test"
+	os.MkdirAll(sdir, 0o755)
+	os.WriteFile(sdir+"/supported", nil, 0o644)
+	os.WriteFile(sdir+"/latest", []byte("signed tree head"), 0o644)
+	os.WriteFile(dir+"/secret", []byte("outside"), 0o644)
+	entries, _ := upstream.ParseList("file://" + dir)
+	r, err := verify.NewRemote(verify.RemoteOptions{SumDB: verify.SumDB{Name: "sum.test"}, Proxies: entries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if data, err := r.Get(ctx, "/latest"); err != nil || string(data) != "signed tree head" {
+		t.Errorf("Get(/latest) = %q, %v", data, err)
+	}
+	if _, err := r.Get(ctx, "/lookup/example.com/m@v1.0.0"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Get of a missing file: %v, want not found", err)
+	}
+	if data, err := r.Get(ctx, "/../../secret"); err == nil {
+		t.Errorf("Get(/../../secret) = %q, want an error", data)
 	}
 }
