@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/module"
 
@@ -27,13 +28,23 @@ func (s *Server) makeSBOM(ctx context.Context, a *store.Artifact, zf zipFacts) {
 	}
 	m := a.Module
 	in := sbom.Module{Path: m.Path, Version: m.Version, SHA256: a.SHA256, SHA512: zf.sha512, H1: zf.h1,
-		DownloadLocation: downloadURL(a.Upstream, m), Status: store.DecisionServed}
+		DownloadLocation: downloadURL(a.Upstream, m)}
 	if c, err := s.opts.Store.Checksum(ctx, m, store.KindMod); err == nil {
 		in.ModH1 = c.Hash
 	}
 	if s.opts.Scanner != nil {
 		if f, err := s.opts.Scanner.Lookup(ctx, m); err == nil {
-			in.Time = f.Published
+			// The publication time: recorded from upstream, else the .info
+			// Time; never when modgate first saw the version.
+			var upstream time.Time
+			if f.PublishedSource == store.PublishedUpstream {
+				upstream = f.Published
+			}
+			var info []byte
+			if a, err := s.opts.Store.Artifact(ctx, m, store.KindInfo); err == nil {
+				info = a.Data
+			}
+			in.Time = sbom.PublishTime(upstream, info)
 			in.Requires = f.Requires
 			if f.LicensesKnown {
 				in.License = strings.Join(f.Licenses, " AND ")

@@ -114,6 +114,9 @@ func cdxComponent(c *component) cdx.Component {
 	if c.supplier.typ != "" {
 		out.Supplier = &cdx.OrganizationalEntity{Name: c.supplier.name}
 	}
+	if c.note != "" {
+		out.Properties = &[]cdx.Property{{Name: "modgate:note", Value: c.note}}
+	}
 	if c.stub {
 		return out
 	}

@@ -3,22 +3,43 @@ package sbom
 import (
 	"sort"
 	"strings"
+
+	"github.com/github/go-spdx/v2/spdxexp/spdxlicenses"
 )
 
+// UnidentifiedLicense is the license reference that stands, inside an
+// expression, for a license file modgate found but could not identify
+// (licensecheck's NOASSERTION): SPDX allows NOASSERTION only as a whole
+// value, never inside an expression, and leaving the file out would claim
+// less than the module's files say.
+const UnidentifiedLicense = "LicenseRef-modgate-unidentified"
+
+// licenseRef is a license an expression names that the SPDX License List
+// does not have: its LicenseRef- id and what modgate's detector called it.
+// SPDX documents declare each (hasExtractedLicensingInfos).
+type licenseRef struct {
+	id       string // "LicenseRef-GooglePatentClause"
+	detected string // "GooglePatentClause"; "" for UnidentifiedLicense
+}
+
 // license turns the detected license into an SPDX license expression for
-// licenseDeclared/licenseConcluded ("" means NOASSERTION) and the text of
-// the license comment.
+// licenseDeclared/licenseConcluded ("" means NOASSERTION), the text of the
+// license comment, and the license references the expression names.
 //
-// s is an SPDX license expression, or comma-separated ids of licenses found
-// in separate files (all in force: joined with AND). Anything that is not a
-// syntactically valid expression is kept only in the comment, so a hostile
-// license string can never break the license fields. Ids are not checked
-// against the SPDX license list; modgate's detector emits list ids or
-// LicenseRef- ids.
-func license(s string, files []string) (expr, note string) {
+// s is an SPDX license expression, or ids of licenses found in separate
+// files (all in force), comma-separated or joined with AND. Ids on the SPDX
+// License List are written as the list spells them; other ids become
+// LicenseRef-<id> (licensecheck's GooglePatentClause, the additional patent
+// grant of the Go project's PATENTS files, becomes
+// LicenseRef-GooglePatentClause); a NOASSERTION part (a license file modgate
+// could not identify) becomes [UnidentifiedLicense]. s alone NOASSERTION, or
+// anything that is not a license expression, is NOASSERTION, with the text
+// kept only in the comment, so a hostile license string can never break the
+// license fields.
+func license(s string, files []string) (expr, note string, refs []licenseRef) {
 	raw := line(s)
-	if raw == "" || raw == "NOASSERTION" {
-		return "", ""
+	if raw == "" || raw == noAssertion {
+		return "", "", nil
 	}
 	expr = raw
 	if strings.Contains(raw, ",") {
@@ -42,10 +63,95 @@ func license(s string, files []string) (expr, note string) {
 		from = " from " + strings.Join(fs, ", ")
 	}
 	if !validExpression(expr) {
-		return "", "modgate detected a license that is not an SPDX license expression" + from + ": " + text(s)
+		return "", "modgate detected a license that is not an SPDX license expression" + from + ": " + text(s), nil
 	}
-	expr = simplifyParens(expr)
-	return expr, "Detected by modgate" + from + " (automatic detection, not a legal review)."
+	expr, refs, ok := listIDs(simplifyParens(expr))
+	if !ok {
+		return "", "modgate detected a license that is not an SPDX license expression" + from + ": " + text(s), nil
+	}
+	if onlyUnidentified(expr) {
+		// Nothing identified at all: say so with the value SPDX has for it.
+		return "", "modgate found license files" + from + " but could not identify their license (automatic detection).", nil
+	}
+	note = "Detected by modgate" + from + " (automatic detection, not a legal review)."
+	for _, r := range refs {
+		if r.detected == "" {
+			note += " " + r.id + ": a license file modgate could not identify."
+		} else {
+			note += " " + r.id + ": " + r.detected + " as modgate's detector names it; not on the SPDX License List."
+		}
+	}
+	return expr, note, refs
+}
+
+// listIDs rewrites the ids of a valid expression: ids on the SPDX License
+// List (and exceptions after WITH) as the list spells them, NOASSERTION as
+// [UnidentifiedLicense], any other id as LicenseRef-<id>. It returns the
+// references the result names, sorted, and false for an exception that is
+// not on the list (SPDX 2.3 has no reference for exceptions).
+func listIDs(expr string) (string, []licenseRef, bool) {
+	toks := tokenize(expr)
+	seen := map[string]bool{}
+	var refs []licenseRef
+	addRef := func(r licenseRef) {
+		if !seen[r.id] {
+			seen[r.id] = true
+			refs = append(refs, r)
+		}
+	}
+	for i, t := range toks {
+		switch {
+		case t == "(" || t == ")" || t == "AND" || t == "OR" || t == "WITH":
+			continue
+		case i > 0 && toks[i-1] == "WITH":
+			ok, canon := spdxlicenses.IsException(t)
+			if !ok {
+				return "", nil, false
+			}
+			toks[i] = canon
+			continue
+		case strings.HasPrefix(t, "DocumentRef-"):
+			continue // a license of another document: declared there
+		case strings.HasPrefix(t, "LicenseRef-"):
+			addRef(licenseRef{id: t, detected: strings.TrimPrefix(t, "LicenseRef-")})
+			continue
+		case t == noAssertion:
+			toks[i] = UnidentifiedLicense
+			addRef(licenseRef{id: UnidentifiedLicense})
+			continue
+		}
+		base, plus := strings.CutSuffix(t, "+")
+		if ok, canon := spdxlicenses.IsActiveLicense(base); ok {
+			toks[i] = canon + suffix(plus)
+			continue
+		}
+		if ok, canon := spdxlicenses.IsDeprecatedLicense(base); ok {
+			toks[i] = canon + suffix(plus)
+			continue
+		}
+		toks[i] = "LicenseRef-" + base
+		addRef(licenseRef{id: toks[i], detected: base})
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].id < refs[j].id })
+	return join(toks), refs, true
+}
+
+// onlyUnidentified reports whether expr names no license but
+// [UnidentifiedLicense].
+func onlyUnidentified(expr string) bool {
+	for _, t := range tokenize(expr) {
+		if t != "(" && t != ")" && t != "AND" && t != "OR" && t != UnidentifiedLicense {
+			return false
+		}
+	}
+	return true
+}
+
+func suffix(plus bool) string {
+	if plus {
+		return "+"
+	}
+	return ""
 }
 
 // simplifyParens drops the parentheses license() added around single ids.
@@ -60,9 +166,15 @@ func simplifyParens(expr string) string {
 		}
 		out = append(out, toks[i])
 	}
+	return join(out)
+}
+
+// join writes tokens as an expression: spaces between them, none inside
+// parentheses.
+func join(toks []string) string {
 	var b strings.Builder
-	for i, t := range out {
-		if i > 0 && t != ")" && out[i-1] != "(" {
+	for i, t := range toks {
+		if i > 0 && t != ")" && toks[i-1] != "(" {
 			b.WriteByte(' ')
 		}
 		b.WriteString(t)

@@ -24,7 +24,9 @@ type Module struct {
 	Path    string
 	Version string
 
-	// Time is the version's publish time (the .info Time); zero: unknown.
+	// Time is the version's publication time (SPDX releaseDate, CycloneDX
+	// property modgate:published): see [PublishTime]. Never the time modgate
+	// first saw the version. Zero: unknown, and left out.
 	Time time.Time
 
 	// SHA256 and SHA512 are lower-case hex digests of the module zip's bytes;
@@ -41,9 +43,11 @@ type Module struct {
 	DownloadLocation string
 
 	// License is the detected license: an SPDX license expression
-	// ("MIT", "Apache-2.0 OR MIT") or a comma-separated list of SPDX ids
-	// found in separate license files, which are all in force and so are
-	// joined with AND. Empty: not detected (NOASSERTION).
+	// ("MIT", "Apache-2.0 OR MIT") or a comma-separated list of ids found in
+	// separate license files, which are all in force and so are joined with
+	// AND. Ids the SPDX License List lacks become LicenseRef-<id> and a
+	// NOASSERTION part becomes [UnidentifiedLicense] (see the package
+	// documentation). Empty or NOASSERTION: not detected (NOASSERTION).
 	License string
 	// LicenseFiles names the files the license was detected in ("LICENSE").
 	LicenseFiles []string
@@ -61,10 +65,28 @@ type Module struct {
 	// Vulns are the vulnerabilities known to affect this version.
 	Vulns []Vuln
 
-	// Status is modgate's decision for the version ("served", "blocked"),
-	// meant for project and window SBOMs; empty: not shown.
+	// Status is what modgate did with the version, for project and window
+	// SBOMs: one of the Status constants; empty: not shown.
 	Status string
 }
+
+// The statuses of a version in project and window SBOMs, from the audit
+// log. Only the zip counts as served: the go command reads the .info and
+// .mod of many versions it never builds.
+const (
+	// StatusServed: modgate served the version's zip.
+	StatusServed = "served"
+	// StatusBlocked: modgate refused the version's zip (403) and never
+	// served it.
+	StatusBlocked = "blocked"
+	// StatusMetadataOnly: modgate served only the version's .info or .mod
+	// (minimal version selection read its go.mod); no zip was asked for.
+	StatusMetadataOnly = "metadata only"
+	// StatusNotFetched: modgate has no record of serving any file of the
+	// version (a project SBOM's module fetched elsewhere, or before the
+	// audit log's retention).
+	StatusNotFetched = "not fetched"
+)
 
 // Vuln is one known vulnerability of a module version.
 type Vuln struct {
@@ -89,6 +111,9 @@ type Project struct {
 	// Requires are the root's direct requirements. Nil: every module in
 	// Modules is a direct dependency of the root (a window SBOM).
 	Requires []module.Version
+	// Note, if set, is written on the root (its package comment in SPDX,
+	// the property modgate:note in CycloneDX): what the document leaves out.
+	Note string
 	// Modules are the versions in the build list, each with its own
 	// requirements. A requirement edge points to the version of that path
 	// present in Modules (the exact one, else the highest, as minimal version
@@ -128,9 +153,11 @@ type component struct {
 	download  string // "" means NOASSERTION
 	license   string // valid expression, or "" for NOASSERTION
 	licNote   string
+	licRefs   []licenseRef // the LicenseRef- ids license names
 	copyright string
 	published time.Time
 	status    string
+	note      string // a project root's Project.Note
 	vulns     []vuln
 	deps      []*component
 	stub      bool // only name/version/purl known
@@ -209,7 +236,7 @@ func newComponent(m Module) (*component, error) {
 	if m.Supplier != "" {
 		c.supplier = parseSupplier(m.Supplier)
 	}
-	c.license, c.licNote = license(m.License, m.LicenseFiles)
+	c.license, c.licNote, c.licRefs = license(m.License, m.LicenseFiles)
 	c.copyright = text(m.Copyright)
 	if !m.Time.IsZero() {
 		c.published = m.Time.UTC().Truncate(time.Second)
@@ -387,6 +414,7 @@ func projectGraph(p Project, opts Options) (*graph, error) {
 		return nil, errors.New("sbom: project without a name")
 	}
 	root := &component{
+		note:     text(p.Note),
 		name:     name,
 		mod:      module.Version{Path: name, Version: line(p.Version)},
 		spdxID:   elementID("Project", name),

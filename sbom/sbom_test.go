@@ -12,6 +12,7 @@ import (
 	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/github/go-spdx/v2/spdxexp"
 	"github.com/google/go-cmp/cmp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	spdxjson "github.com/spdx/tools-golang/json"
@@ -19,6 +20,8 @@ import (
 	"github.com/spdx/tools-golang/spdx/v2/v2_3"
 	"github.com/spdx/tools-golang/tagvalue"
 	"golang.org/x/mod/module"
+
+	"github.com/modgate/modgate/internal/testkit/sbomcheck"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -65,16 +68,20 @@ func testModule() Module {
 // (not in the list) and Foo/bar; one version was blocked.
 func testProject() Project {
 	w := testModule()
-	w.Status = "served"
+	w.Status = StatusServed
 	text := Module{
 		Path: "golang.org/x/text", Version: "v0.15.0",
 		SHA256: strings.Repeat("01", 32), H1: "h1:" + strings.Repeat("C", 43) + "=",
-		License: "BSD-3-Clause", Status: "served",
+		// What modgate's detector finds in golang.org/x/text's LICENSE and
+		// PATENTS files.
+		License: "BSD-3-Clause, GooglePatentClause", LicenseFiles: []string{"LICENSE", "PATENTS"}, Status: StatusServed,
 	}
 	bar := Module{
 		Path: "github.com/Foo/bar", Version: "v2.0.0+incompatible",
-		H1: "h1:" + strings.Repeat("D", 43) + "=", Status: "blocked",
-		Vulns: []Vuln{{ID: "GO-2023-0002", Summary: "Path traversal", URL: "https://example.com/advisory/2"}},
+		H1: "h1:" + strings.Repeat("D", 43) + "=", Status: StatusBlocked,
+		// One license file modgate could not identify.
+		License: "Apache-2.0 AND NOASSERTION",
+		Vulns:   []Vuln{{ID: "GO-2023-0002", Summary: "Path traversal", URL: "https://example.com/advisory/2"}},
 	}
 	return Project{
 		Name:    "example.com/app",
@@ -83,6 +90,7 @@ func testProject() Project {
 			{Path: "github.com/Example-Org/Widget", Version: "v1.2.3"},
 			{Path: "golang.org/x/text", Version: "v0.15.0"},
 		},
+		Note:    "3 versions whose go.mod only was read are left out.",
 		Modules: []Module{text, w, bar},
 	}
 }
@@ -147,6 +155,9 @@ func TestGolden(t *testing.T) {
 			golden(t, tc.name+".spdx.json", js)
 			golden(t, tc.name+".spdx", tv)
 			golden(t, tc.name+".cdx.json", cj)
+			if n := sbomcheck.Licenses(t, tv); n == 0 {
+				t.Errorf("no license expression in the tag-value document")
+			}
 
 			validate(t, "spdx", js)
 			validate(t, "cyclonedx", cj)
@@ -342,6 +353,7 @@ func validate(t *testing.T, kind string, data []byte) {
 	if err := schema(t, kind).Validate(inst); err != nil {
 		t.Errorf("%s output fails the official schema: %v", kind, err)
 	}
+	sbomcheck.Licenses(t, data)
 }
 
 // schema returns the compiled official schema of kind ("spdx", "cyclonedx").
@@ -429,6 +441,13 @@ func TestLicense(t *testing.T) {
 		{"list with expression", "MIT, Apache-2.0 OR MIT", "MIT AND (Apache-2.0 OR MIT)"},
 		{"license ref", "LicenseRef-modgate-unknown", "LicenseRef-modgate-unknown"},
 		{"plus", "GPL-2.0+", "GPL-2.0+"},
+		{"list spelling", "mit, apache-2.0", "MIT AND Apache-2.0"},
+		{"not on the SPDX list", "BSD-3-Clause AND GooglePatentClause", "BSD-3-Clause AND LicenseRef-GooglePatentClause"},
+		{"not on the SPDX list, as a list", "BSD-3-Clause, GooglePatentClause", "BSD-3-Clause AND LicenseRef-GooglePatentClause"},
+		{"unidentified file", "Apache-2.0 AND NOASSERTION", "Apache-2.0 AND LicenseRef-modgate-unidentified"},
+		{"unidentified file, as a list", "Apache-2.0, NOASSERTION", "Apache-2.0 AND LicenseRef-modgate-unidentified"},
+		{"only unidentified files", "NOASSERTION, NOASSERTION", ""},
+		{"unknown exception", "GPL-2.0-or-later WITH Foo-exception", ""},
 		{"unknown", "", ""},
 		{"noassertion", "NOASSERTION", ""},
 		{"lower-case operator", "MIT or Apache-2.0", ""},
@@ -438,11 +457,16 @@ func TestLicense(t *testing.T) {
 		{"newline", "MIT\nApache-2.0", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, note := license(tc.in, nil)
+			got, note, _ := license(tc.in, nil)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("license(%q) (-want +got):\n%s", tc.in, diff)
 			}
-			if got == "" && tc.want == "" && line(tc.in) != "" && line(tc.in) != noAssertion && !strings.Contains(note, "not an SPDX license expression") {
+			if got != "" {
+				if ok, invalid := spdxexp.ValidateLicenses([]string{got}); !ok {
+					t.Errorf("license(%q) = %q: not valid SPDX (%q)", tc.in, got, invalid)
+				}
+			}
+			if got == "" && tc.want == "" && line(tc.in) != "" && line(tc.in) != noAssertion && !strings.Contains(note, "not an SPDX license expression") && !strings.Contains(note, "could not identify") {
 				t.Errorf("license(%q) note = %q, want it to keep the text", tc.in, note)
 			}
 		})
@@ -638,6 +662,29 @@ func TestSchemaRejects(t *testing.T) {
 			}
 			if err := schema(t, tc.kind).Validate(inst); err == nil {
 				t.Errorf("the %s schema accepted %s", tc.kind, tc.doc)
+			}
+		})
+	}
+}
+
+func TestPublishTime(t *testing.T) {
+	upstream := time.Date(2019, 12, 5, 16, 0, 0, 0, time.UTC)
+	info := []byte(`{"Version":"v0.3.2","Time":"2019-04-05T01:06:11Z"}`)
+	for _, tc := range []struct {
+		name     string
+		upstream time.Time
+		info     []byte
+		want     time.Time
+	}{
+		{"upstream", upstream, info, upstream},
+		{".info Time", time.Time{}, info, time.Date(2019, 4, 5, 1, 6, 11, 0, time.UTC)},
+		{"neither", time.Time{}, nil, time.Time{}},
+		{"no Time", time.Time{}, []byte(`{"Version":"v0.3.2"}`), time.Time{}},
+		{"not JSON", time.Time{}, []byte(`<html>`), time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := PublishTime(tc.upstream, tc.info); !got.Equal(tc.want) {
+				t.Errorf("PublishTime = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -77,6 +78,7 @@ func (g *graph) spdx() (*v2_3.Document, error) {
 	for _, c := range g.comps {
 		doc.Packages = append(doc.Packages, spdxPackage(c))
 	}
+	doc.OtherLicenses = g.otherLicenses()
 	doc.Relationships = append(doc.Relationships, &v2_3.Relationship{
 		RefA:         common.MakeDocElementID("", "DOCUMENT"),
 		RefB:         common.MakeDocElementID("", root.spdxID),
@@ -139,6 +141,9 @@ func spdxPackage(c *component) *v2_3.Package {
 	if c.stub {
 		if c.root {
 			comment = append(comment, "Project root: it DEPENDS_ON the project's direct requirements.")
+			if c.note != "" {
+				comment = append(comment, c.note)
+			}
 		} else {
 			comment = append(comment, "Required in go.mod; not described further here (see this version's own SBOM).")
 		}
@@ -204,4 +209,36 @@ func (v vuln) describe() string {
 		s += "; no fixed version"
 	}
 	return s
+}
+
+// otherLicenses declares every LicenseRef- the packages' expressions name,
+// as SPDX requires (hasExtractedLicensingInfos). modgate keeps the name its
+// detector gave, not the license text, and the extracted text says so.
+func (g *graph) otherLicenses() []*v2_3.OtherLicense {
+	byID := map[string]licenseRef{}
+	for _, c := range append([]*component{g.root}, g.comps...) {
+		for _, r := range c.licRefs {
+			byID[r.id] = r
+		}
+	}
+	ids := make([]string, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var out []*v2_3.OtherLicense
+	for _, id := range ids {
+		r := byID[id]
+		ol := &v2_3.OtherLicense{LicenseIdentifier: id}
+		if r.detected == "" {
+			ol.LicenseName = "license file not identified"
+			ol.ExtractedText = "A license file whose text modgate's license detection could not identify. The text is in the module's zip."
+		} else {
+			ol.LicenseName = r.detected
+			ol.ExtractedText = "The license modgate's license detection (github.com/google/licensecheck) names " + r.detected +
+				"; it is not on the SPDX License List. The text is in the module's zip."
+		}
+		out = append(out, ol)
+	}
+	return out
 }

@@ -10,15 +10,15 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/semver"
 
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/sbom"
+	"github.com/modgate/modgate/sbom/assembly"
+	"github.com/modgate/modgate/sbom/buildlist"
 )
 
 // The SBOM API, every answer in the format of ?format= (spdx-json, the
@@ -39,10 +39,11 @@ import (
 //	           path@version                 a list of module versions
 //	           path version [=> ...]        the output of `go list -m all`
 //	           path version[/go.mod] h1:... a go.sum file
-//	         (see [ParseBuildList])
+//	         (see [buildlist.Parse])
 //	GET  /api/sbom/window?client=C[&client=D...][&since=T][&until=T]
-//	     one SBOM of every module version the clients were served in
-//	     [since, until), from the audit log; T is RFC 3339 or a date
+//	     one SBOM of every module version whose zip the clients were
+//	     served or refused in [since, until), from the audit log; T is
+//	     RFC 3339 or a date (see package assembly)
 //
 // Errors are text/plain. Every string in a request is hostile: nothing is
 // reflected into HTML, and every answer carries X-Content-Type-Options:
@@ -57,10 +58,12 @@ type SBOMOptions struct {
 	// show no status.
 	Audit store.Audit
 	// Facts, if set, refreshes project and window SBOMs with what modgate
-	// knows now: the current vulnerabilities of every version, and the
-	// requirements and licenses of versions without an SBOM record. Nil: a
-	// version's data is its record's, as at ingest.
+	// knows now (see [assembly.Options]). Nil: a version's data is its
+	// record's, as at ingest.
 	Facts store.VersionFacts
+	// Artifacts, if set, gives the .info files whose Time is a version's
+	// publication time when none was recorded from upstream.
+	Artifacts store.Artifacts
 	// Base is the generation settings: Namespace (required), ToolVersion,
 	// Organization. Created is ignored: a stored SBOM keeps its creation
 	// time (and the settings it was made with, see [sbom.DecodeRecord]), and
@@ -76,22 +79,19 @@ type SBOMOptions struct {
 	Authorize func(r *http.Request) error
 }
 
-// SBOMs renders stored SBOMs and assembles project and window SBOMs from
-// modgate's records. The HTTP handler and `modgate sbom` share it.
-type SBOMs struct {
+// sboms serves the SBOM API with the documents package assembly makes.
+type sboms struct {
 	opts SBOMOptions
+	b    *assembly.Builder
 	log  *slog.Logger
-	now  func() time.Time
 }
 
-// NewSBOMs returns an SBOMs. It does no I/O.
-func NewSBOMs(opts SBOMOptions) *SBOMs {
-	s := &SBOMs{opts: opts, log: opts.Logger, now: opts.Now}
+func newSBOMs(opts SBOMOptions) *sboms {
+	s := &sboms{opts: opts, log: opts.Logger, b: assembly.New(assembly.Options{
+		SBOMs: opts.SBOMs, Audit: opts.Audit, Facts: opts.Facts, Artifacts: opts.Artifacts, Base: opts.Base, Now: opts.Now,
+	})}
 	if s.log == nil {
 		s.log = slog.Default()
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	return s
 }
@@ -100,13 +100,10 @@ func NewSBOMs(opts SBOMOptions) *SBOMs {
 // well under a megabyte.
 const maxProjectBody = 8 << 20
 
-// maxWindowModules bounds the versions of one window SBOM.
-const maxWindowModules = 100000
-
 // NewSBOMHandler returns the handler of the SBOM API (see the list above),
 // for paths under /api/sbom/.
 func NewSBOMHandler(opts SBOMOptions) http.Handler {
-	s := NewSBOMs(opts)
+	s := newSBOMs(opts)
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/sbom/id/{id...}", s.handle(s.serveID))
 	mux.Handle("POST /api/sbom/project", s.handle(s.serveProject))
@@ -135,7 +132,7 @@ type document struct {
 
 // handle adapts a handler that returns a document or an error: the one place
 // errors become statuses.
-func (s *SBOMs) handle(fn func(r *http.Request) (*document, error)) http.Handler {
+func (s *sboms) handle(fn func(r *http.Request) (*document, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var doc *document
 		var err error
@@ -175,9 +172,19 @@ func badRequest(format string, args ...any) error {
 // errorStatus maps an error to the status and the message the client gets.
 func errorStatus(err error) (int, string) {
 	var he *httpError
+	var ie *assembly.InputError
+	var tv *sbom.TagValueError
 	switch {
 	case errors.As(err, &he):
 		return he.status, he.msg
+	case errors.As(err, &ie):
+		return http.StatusBadRequest, ie.Msg
+	case errors.As(err, &tv):
+		return http.StatusUnprocessableEntity, err.Error() + "; ask for format=spdx-json or cyclonedx-json"
+	case errors.Is(err, assembly.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, err.Error()
+	case errors.Is(err, assembly.ErrNoAudit):
+		return http.StatusNotImplemented, err.Error()
 	case errors.Is(err, fs.ErrNotExist):
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -186,7 +193,7 @@ func errorStatus(err error) (int, string) {
 	return http.StatusInternalServerError, "internal error: the SBOM could not be made (the server's log says why)"
 }
 
-func (s *SBOMs) serveError(w http.ResponseWriter, r *http.Request, err error) {
+func (s *sboms) serveError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := errorStatus(err)
 	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "sbom request failed", "path", r.URL.Path, "status", status, "err", err)
@@ -196,11 +203,6 @@ func (s *SBOMs) serveError(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	io.WriteString(w, strings.ToValidUTF8(msg, "\uFFFD")+"\n")
-}
-
-// notFound is the "not found" error of a module version.
-func notFound(m module.Version, what string) error {
-	return &httpError{http.StatusNotFound, fmt.Sprintf("%s@%s: %s", m.Path, m.Version, what)}
 }
 
 // format reads ?format=.
@@ -231,7 +233,7 @@ func checkParams(r *http.Request, allowed ...string) error {
 	return nil
 }
 
-func (s *SBOMs) serveModule(r *http.Request) (*document, error) {
+func (s *sboms) serveModule(r *http.Request) (*document, error) {
 	if err := checkParams(r, "format"); err != nil {
 		return nil, err
 	}
@@ -244,7 +246,7 @@ func (s *SBOMs) serveModule(r *http.Request) (*document, error) {
 		return nil, err
 	}
 	var b bytes.Buffer
-	if err := s.WriteModule(r.Context(), &b, f, m); err != nil {
+	if err := s.b.WriteModule(r.Context(), &b, f, m); err != nil {
 		return nil, err
 	}
 	// The latest SBOM of a version changes when it is ingested again.
@@ -275,7 +277,7 @@ func parseModulePath(p string) (module.Version, error) {
 	return module.Version{Path: path, Version: version}, nil
 }
 
-func (s *SBOMs) serveID(r *http.Request) (*document, error) {
+func (s *sboms) serveID(r *http.Request) (*document, error) {
 	if err := checkParams(r, "format"); err != nil {
 		return nil, err
 	}
@@ -285,7 +287,7 @@ func (s *SBOMs) serveID(r *http.Request) (*document, error) {
 	}
 	id := r.PathValue("id")
 	var b bytes.Buffer
-	rec, err := s.WriteID(r.Context(), &b, f, id)
+	rec, err := s.b.WriteID(r.Context(), &b, f, id)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +295,7 @@ func (s *SBOMs) serveID(r *http.Request) (*document, error) {
 	return &document{b.Bytes(), f, rec.Module.Path + "@" + rec.Module.Version, "private, max-age=31536000, immutable"}, nil
 }
 
-func (s *SBOMs) serveProject(r *http.Request) (*document, error) {
+func (s *sboms) serveProject(r *http.Request) (*document, error) {
 	if err := checkParams(r, "format", "name"); err != nil {
 		return nil, err
 	}
@@ -305,7 +307,7 @@ func (s *SBOMs) serveProject(r *http.Request) (*document, error) {
 	if err != nil {
 		return nil, err
 	}
-	bl, err := ParseBuildList(gomod, list)
+	bl, err := buildlist.Parse(gomod, list)
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
@@ -313,10 +315,10 @@ func (s *SBOMs) serveProject(r *http.Request) (*document, error) {
 		bl.Name = name
 	}
 	var b bytes.Buffer
-	if err := s.WriteProject(r.Context(), &b, f, bl); err != nil {
+	if err := s.b.WriteProject(r.Context(), &b, f, bl); err != nil {
 		return nil, err
 	}
-	return &document{b.Bytes(), f, bl.name(), "no-store"}, nil
+	return &document{b.Bytes(), f, assembly.ProjectName(bl), "no-store"}, nil
 }
 
 // readProjectBody returns the go.mod (nil if none) and the build-list text
@@ -376,7 +378,7 @@ func bodyError(err error) error {
 	return badRequest("reading the body: %v", err)
 }
 
-func (s *SBOMs) serveWindow(r *http.Request) (*document, error) {
+func (s *sboms) serveWindow(r *http.Request) (*document, error) {
 	if err := checkParams(r, "format", "client", "since", "until"); err != nil {
 		return nil, err
 	}
@@ -385,7 +387,7 @@ func (s *SBOMs) serveWindow(r *http.Request) (*document, error) {
 		return nil, err
 	}
 	q := r.URL.Query()
-	w := Window{Clients: q["client"]}
+	w := assembly.Window{Clients: q["client"]}
 	for _, p := range []struct {
 		name string
 		t    *time.Time
@@ -401,7 +403,7 @@ func (s *SBOMs) serveWindow(r *http.Request) (*document, error) {
 		}
 	}
 	var b bytes.Buffer
-	if err := s.WriteWindow(r.Context(), &b, f, w); err != nil {
+	if err := s.b.WriteWindow(r.Context(), &b, f, w); err != nil {
 		return nil, err
 	}
 	return &document{b.Bytes(), f, "fetches-" + strings.Join(w.Clients, "-"), "no-store"}, nil
@@ -417,272 +419,6 @@ func ParseTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("time %q: want RFC 3339 (2026-03-01T08:00:00Z) or a date (2026-03-01)", s)
-}
-
-// WriteModule writes the latest stored SBOM of m in format f. It fails with
-// an error satisfying errors.Is(err, fs.ErrNotExist) if modgate has none.
-func (s *SBOMs) WriteModule(ctx context.Context, w io.Writer, f sbom.Format, m module.Version) error {
-	rec, err := s.opts.SBOMs.SBOM(ctx, m)
-	if errors.Is(err, fs.ErrNotExist) {
-		return notFound(m, "no SBOM: modgate has not ingested this version (fetch it through the proxy first)")
-	}
-	if err != nil {
-		return err
-	}
-	return s.render(w, f, rec)
-}
-
-// WriteID writes the stored SBOM with the given id in format f and returns
-// its record. It fails with an error satisfying errors.Is(err,
-// fs.ErrNotExist) if there is none.
-func (s *SBOMs) WriteID(ctx context.Context, w io.Writer, f sbom.Format, id string) (*store.SBOMRecord, error) {
-	rec, err := s.opts.SBOMs.SBOMByID(ctx, id)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, &httpError{http.StatusNotFound, fmt.Sprintf("no SBOM with id %q", id)}
-	}
-	if err != nil {
-		return nil, err
-	}
-	return rec, s.render(w, f, rec)
-}
-
-// render writes a record in format f, exactly as it was first rendered.
-func (s *SBOMs) render(w io.Writer, f sbom.Format, rec *store.SBOMRecord) error {
-	m, opts, err := sbom.DecodeRecord(rec.Input, rec.Created, s.opts.Base)
-	if err != nil {
-		return fmt.Errorf("SBOM %s of %s: %w", rec.ID, rec.Module, err)
-	}
-	if err := sbom.Write(w, f, m, opts); err != nil {
-		return renderError(f, err)
-	}
-	return nil
-}
-
-// renderError explains a document the format cannot carry; anything else is
-// the server's fault.
-func renderError(f sbom.Format, err error) error {
-	var tv *sbom.TagValueError
-	if errors.As(err, &tv) {
-		return &httpError{http.StatusUnprocessableEntity, err.Error() + "; ask for format=spdx-json or cyclonedx-json"}
-	}
-	return err
-}
-
-// BuildList is the input of a project SBOM.
-type BuildList struct {
-	// Name is the main module's path; empty: "project".
-	Name string
-	// Direct are the main module's direct requirements; nil: not known, and
-	// every module is shown as a direct dependency.
-	Direct []module.Version
-	// Modules is the build list: one version per path, sorted.
-	Modules []module.Version
-}
-
-func (bl *BuildList) name() string {
-	if bl.Name == "" {
-		return "project"
-	}
-	return bl.Name
-}
-
-// WriteProject writes one SBOM of the build list in format f: each module
-// filled from its SBOM record where modgate ingested it (else only its name,
-// version and purl), with its status from the audit log: "served" if modgate
-// ever served it, else "blocked" if it refused it, else none. The
-// document is created now.
-func (s *SBOMs) WriteProject(ctx context.Context, w io.Writer, f sbom.Format, bl *BuildList) error {
-	p := sbom.Project{Name: bl.name(), Requires: bl.Direct}
-	for _, m := range bl.Modules {
-		sm, err := s.moduleOf(ctx, m, "")
-		if err != nil {
-			return err
-		}
-		if sm.Status, err = s.status(ctx, m); err != nil {
-			return err
-		}
-		p.Modules = append(p.Modules, sm)
-	}
-	return s.writeProject(w, f, p)
-}
-
-func (s *SBOMs) writeProject(w io.Writer, f sbom.Format, p sbom.Project) error {
-	opts := s.opts.Base
-	opts.Created = s.now()
-	if err := sbom.WriteProject(w, f, p, opts); err != nil {
-		return renderError(f, err)
-	}
-	return nil
-}
-
-// moduleOf returns what modgate knows of m: the SBOM record id if given and
-// stored, else the latest record of m, else only m, refreshed with the
-// current facts if there are any.
-func (s *SBOMs) moduleOf(ctx context.Context, m module.Version, id string) (sbom.Module, error) {
-	var rec *store.SBOMRecord
-	if id != "" {
-		r, err := s.opts.SBOMs.SBOMByID(ctx, id)
-		switch {
-		case err == nil && r.Module == m:
-			rec = r
-		case err == nil, errors.Is(err, fs.ErrNotExist):
-			// An audit record naming another version's SBOM, or one that is
-			// gone: fall back to the version's latest.
-		default:
-			return sbom.Module{}, err
-		}
-	}
-	if rec == nil {
-		r, err := s.opts.SBOMs.SBOM(ctx, m)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return sbom.Module{}, err
-		}
-		rec = r
-	}
-	sm := sbom.Module{Path: m.Path, Version: m.Version}
-	if rec != nil {
-		var err error
-		if sm, err = sbom.DecodeRecordInput(rec.Input); err != nil {
-			return sbom.Module{}, fmt.Errorf("SBOM %s of %s: %w", rec.ID, m, err)
-		}
-		sm.Status = ""
-	}
-	if s.opts.Facts == nil {
-		return sm, nil
-	}
-	facts, err := s.opts.Facts.Facts(ctx, m)
-	if errors.Is(err, fs.ErrNotExist) {
-		return sm, nil
-	}
-	if err != nil {
-		return sbom.Module{}, err
-	}
-	sm.Vulns = nil
-	for _, v := range facts.Affecting() {
-		sm.Vulns = append(sm.Vulns, sbom.Vuln{ID: v.ID, Aliases: v.Aliases, Summary: v.Summary, Fixed: v.Fixed})
-	}
-	if rec == nil {
-		sm.Requires = facts.Requires
-		if facts.LicensesKnown {
-			sm.License = strings.Join(facts.Licenses, ",")
-		}
-		sm.Time = facts.Published
-	}
-	return sm, nil
-}
-
-// status is m's status for a project SBOM: "served" if modgate ever served
-// it, else "blocked" if it ever refused it, else "".
-func (s *SBOMs) status(ctx context.Context, m module.Version) (string, error) {
-	if s.opts.Audit == nil {
-		return "", nil
-	}
-	for _, d := range []string{store.DecisionServed, store.DecisionBlocked} {
-		evs, err := s.opts.Audit.AuditEvents(ctx, store.AuditQuery{
-			Module: m.Path, Version: m.Version, Type: store.AuditFetch, Decision: d, Limit: 1,
-		})
-		if err != nil {
-			return "", err
-		}
-		if len(evs) > 0 {
-			return d, nil
-		}
-	}
-	return "", nil
-}
-
-// Window selects the fetches of a window SBOM.
-type Window struct {
-	// Clients are the token names or IP addresses (exactly as in the audit
-	// log); at least one.
-	Clients []string
-	// Since and Until bound the time: fetches at or after Since and before
-	// Until. Zero Since: from the start of the log; zero Until: until now.
-	Since, Until time.Time
-}
-
-// WriteWindow writes one SBOM of every module version the clients were
-// served in the window (audit records of type fetch, decision served, of a
-// .info, .mod or .zip), each filled from the SBOM its audit record names.
-func (s *SBOMs) WriteWindow(ctx context.Context, w io.Writer, f sbom.Format, win Window) error {
-	if s.opts.Audit == nil {
-		return &httpError{http.StatusNotImplemented, "window SBOMs need the audit log, which this server does not have"}
-	}
-	if len(win.Clients) == 0 {
-		return badRequest("window SBOM without a client: give client (a token name or an IP address)")
-	}
-	now := s.now()
-	if win.Until.IsZero() {
-		win.Until = now
-	}
-	if !win.Since.IsZero() && !win.Since.Before(win.Until) {
-		return badRequest("empty window: since %s is not before until %s", win.Since.Format(time.RFC3339), win.Until.Format(time.RFC3339))
-	}
-	ids := map[module.Version]string{} // the SBOM id of the last fetch of each version
-	clients := append([]string(nil), win.Clients...)
-	sort.Strings(clients)
-	for i, c := range clients {
-		if c == "" || i > 0 && c == clients[i-1] {
-			continue
-		}
-		q := store.AuditQuery{Client: c, Since: win.Since, Until: win.Until,
-			Type: store.AuditFetch, Decision: store.DecisionServed, Limit: store.MaxAuditPage}
-		for {
-			evs, err := s.opts.Audit.AuditEvents(ctx, q)
-			if err != nil {
-				return err
-			}
-			for _, e := range evs {
-				if e.Kind != string(store.KindInfo) && e.Kind != string(store.KindMod) && e.Kind != string(store.KindZip) {
-					continue
-				}
-				m := module.Version{Path: e.Module, Version: e.Version}
-				if module.Check(m.Path, m.Version) != nil {
-					continue // not a module version: nothing to describe
-				}
-				if _, ok := ids[m]; !ok && len(ids) >= maxWindowModules {
-					return &httpError{http.StatusRequestEntityTooLarge,
-						fmt.Sprintf("more than %d module versions in the window: narrow it with since and until", maxWindowModules)}
-				}
-				if e.SBOM != "" || ids[m] == "" {
-					ids[m] = e.SBOM
-				}
-			}
-			if len(evs) < q.PageLimit() {
-				break
-			}
-			q.AfterSeq = evs[len(evs)-1].Seq
-		}
-	}
-	mods := make([]module.Version, 0, len(ids))
-	for m := range ids {
-		mods = append(mods, m)
-	}
-	module.Sort(mods)
-	p := sbom.Project{Name: windowName(clients, win.Since, win.Until)}
-	for _, m := range mods {
-		sm, err := s.moduleOf(ctx, m, ids[m])
-		if err != nil {
-			return err
-		}
-		sm.Status = store.DecisionServed
-		p.Modules = append(p.Modules, sm)
-	}
-	return s.writeProject(w, f, p)
-}
-
-func windowName(clients []string, since, until time.Time) string {
-	var cs []string
-	for i, c := range clients {
-		if c != "" && (i == 0 || c != clients[i-1]) {
-			cs = append(cs, c)
-		}
-	}
-	from := "the start of the log"
-	if !since.IsZero() {
-		from = since.UTC().Format(time.RFC3339)
-	}
-	return fmt.Sprintf("modules served to %s from %s until %s", strings.Join(cs, ", "), from, until.UTC().Format(time.RFC3339))
 }
 
 // safeFilename keeps letters, digits, '.', '-', '_' and '@' of s (others
@@ -708,21 +444,4 @@ func extension(f sbom.Format) string {
 		return ".cdx.json"
 	}
 	return ".spdx.json"
-}
-
-// keepHighest returns mods with only the highest version of each path, as
-// minimal version selection would choose, sorted.
-func keepHighest(mods []module.Version) []module.Version {
-	best := map[string]string{}
-	for _, m := range mods {
-		if v, ok := best[m.Path]; !ok || semver.Compare(m.Version, v) > 0 {
-			best[m.Path] = m.Version
-		}
-	}
-	out := make([]module.Version, 0, len(best))
-	for p, v := range best {
-		out = append(out, module.Version{Path: p, Version: v})
-	}
-	module.Sort(out)
-	return out
 }

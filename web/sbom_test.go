@@ -24,6 +24,7 @@ import (
 
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/internal/store/sqlite"
+	"github.com/modgate/modgate/internal/testkit/sbomcheck"
 	"github.com/modgate/modgate/sbom"
 	"github.com/modgate/modgate/web"
 )
@@ -138,6 +139,9 @@ func mustOK(t *testing.T, r response, ct string) {
 	if got := r.header.Get("Content-Type"); got != ct {
 		t.Errorf("Content-Type = %q, want %q", got, ct)
 	}
+	// Every SBOM the tests get: its license expressions through a real
+	// SPDX expression parser.
+	sbomcheck.Licenses(t, r.body)
 }
 
 func readSPDX(t *testing.T, b []byte) *v2_3.Document {
@@ -371,6 +375,7 @@ var (
 	modA = module.Version{Path: "example.com/a", Version: "v1.0.0"}
 	modB = module.Version{Path: "github.com/Upper/B", Version: "v0.2.0"}
 	modC = module.Version{Path: "example.com/c", Version: "v1.1.0"}
+	modD = module.Version{Path: "example.com/d", Version: "v1.0.0"}
 )
 
 func projectFixture(t *testing.T) *fixture {
@@ -389,6 +394,9 @@ func projectFixture(t *testing.T) *fixture {
 		{Time: at, Type: store.AuditFetch, ClientToken: "ci-bot", Module: modC.Path, Kind: "list", Decision: store.DecisionServed},
 		{Time: at.AddDate(0, 1, 0), Type: store.AuditFetch, ClientToken: "ci-bot", Module: "example.com/later", Version: "v1.0.0", Kind: "zip", Decision: store.DecisionServed},
 		{Time: at, Type: store.AuditFetch, ClientToken: "other", Module: "example.com/others", Version: "v1.0.0", Kind: "zip", Decision: store.DecisionServed},
+		{Time: at, Type: store.AuditFetch, ClientToken: "ci-bot", Module: modD.Path, Version: modD.Version, Kind: "info", Decision: store.DecisionServed},
+		{Time: at, Type: store.AuditFetch, ClientToken: "ci-bot", Module: modD.Path, Version: modD.Version, Kind: "mod", Decision: store.DecisionServed},
+		{Time: at, Type: store.AuditFetch, ClientToken: "ci-bot", Module: modD.Path, Version: modD.Version, Kind: "zip", Decision: store.DecisionError},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -438,7 +446,9 @@ func checkProject(t *testing.T, doc *v2_3.Document, wantName string) {
 	b := spdxPackage(t, doc, modB.Path, modB.Version)
 	c := spdxPackage(t, doc, modC.Path, modC.Version)
 	got := map[string]string{"a": statusOf(a), "b": statusOf(b), "c": statusOf(c)}
-	if diff := cmp.Diff(map[string]string{"a": "served", "b": "served", "c": "blocked"}, got); diff != "" {
+	// b: ci-bot read only its go.mod and another client's request for its
+	// zip was refused: blocked, never served.
+	if diff := cmp.Diff(map[string]string{"a": "served", "b": "blocked", "c": "blocked"}, got); diff != "" {
 		t.Errorf("statuses (-want +got):\n%s", diff)
 	}
 	if a.PackageLicenseDeclared != "BSD-3-Clause" || len(a.PackageChecksums) != 1 {
@@ -501,7 +511,8 @@ func TestProjectSBOM(t *testing.T) {
 		checkProject(t, readSPDX(t, r.body), "example.com/app")
 	})
 	t.Run("go list -m all body, CycloneDX", func(t *testing.T) {
-		list := "example.com/app\nexample.com/a v1.0.0\nexample.com/c v1.1.0\ngithub.com/Upper/B v0.1.0 => github.com/Upper/B v0.2.0\nexample.com/local v1.0.0 => ./local\n"
+		list := "example.com/app\nexample.com/a v1.0.0\nexample.com/c v1.1.0\ngithub.com/Upper/B v0.1.0 => github.com/Upper/B v0.2.0\nexample.com/local v1.0.0 => ./local\n" +
+			modD.Path + " " + modD.Version + "\nexample.com/never v1.0.0\n"
 		r := f.do(t, "POST", "/api/sbom/project?format=cyclonedx-json", "text/plain", strings.NewReader(list))
 		mustOK(t, r, "application/vnd.cyclonedx+json; version=1.6")
 		bom := readCDX(t, r.body)
@@ -515,8 +526,10 @@ func TestProjectSBOM(t *testing.T) {
 		}
 		want := map[string]string{
 			"pkg:golang/example.com/a@v1.0.0":      "served",
-			"pkg:golang/github.com/Upper/B@v0.2.0": "served",
+			"pkg:golang/github.com/Upper/B@v0.2.0": "blocked",
 			"pkg:golang/example.com/c@v1.1.0":      "blocked",
+			"pkg:golang/example.com/d@v1.0.0":      "metadata only",
+			"pkg:golang/example.com/never@v1.0.0":  "not fetched",
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("component statuses (-want +got):\n%s", diff)
@@ -559,13 +572,20 @@ func TestWindowSBOM(t *testing.T) {
 	for _, p := range doc.Packages {
 		got = append(got, p.PackageName+"@"+p.PackageVersion+" "+statusOf(p))
 	}
+	// What ci-bot built: a's zip was served, c's refused. B and d: only
+	// their .info/.mod were served (d's zip failed upstream): left out as
+	// modules, and counted in the root's note.
 	want := []string{
-		"modules served to ci-bot from 2025-03-01T00:00:00Z until 2025-04-01T00:00:00Z@ ",
+		"modules built by ci-bot from 2025-03-01T00:00:00Z until 2025-04-01T00:00:00Z@ ",
 		"example.com/a@v1.0.0 served",
-		"github.com/Upper/B@v0.2.0 served",
+		"example.com/c@v1.1.0 blocked",
+		"github.com/Upper/B@v0.2.0 ", // only as a's requirement: a stub without status
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("window packages (-want +got):\n%s", diff)
+	}
+	if root := doc.Packages[0]; !strings.Contains(root.PackageComment, "Left out: 2 versions of which only the .info or .mod") {
+		t.Errorf("root comment %q does not count the go.mod-only versions", root.PackageComment)
 	}
 	checkA := spdxPackage(t, doc, modA.Path, modA.Version)
 	if checkA.PackageLicenseDeclared != "BSD-3-Clause" {
@@ -580,7 +600,7 @@ func TestWindowSBOM(t *testing.T) {
 	for _, c := range *bom.Components {
 		purls = append(purls, c.PackageURL)
 	}
-	wantPURLs := []string{"pkg:golang/example.com/a@v1.0.0", "pkg:golang/example.com/others@v1.0.0", "pkg:golang/github.com/Upper/B@v0.2.0"}
+	wantPURLs := []string{"pkg:golang/example.com/a@v1.0.0", "pkg:golang/example.com/c@v1.1.0", "pkg:golang/example.com/others@v1.0.0", "pkg:golang/github.com/Upper/B@v0.2.0"}
 	if diff := cmp.Diff(wantPURLs, purls); diff != "" {
 		t.Errorf("team window components (-want +got):\n%s", diff)
 	}
@@ -594,7 +614,7 @@ func TestWindowPages(t *testing.T) {
 	var evs []*store.AuditEvent
 	for i := range store.MaxAuditPage + 5 {
 		evs = append(evs, &store.AuditEvent{Time: at.Add(time.Duration(i) * time.Millisecond), Type: store.AuditFetch,
-			ClientIP: "10.0.0.7", Module: "example.com/m", Version: fmt.Sprintf("v1.0.%d", i/2000), Kind: "mod", Decision: store.DecisionServed})
+			ClientIP: "10.0.0.7", Module: "example.com/m", Version: fmt.Sprintf("v1.0.%d", i/2000), Kind: "zip", Decision: store.DecisionServed})
 	}
 	if err := f.st.AppendAudit(context.Background(), evs); err != nil {
 		t.Fatal(err)
@@ -619,55 +639,5 @@ func TestAuthorizeSeam(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/sbom/example.com/m/@v/v1.0.0", nil))
 	if rec.Code != 403 || !strings.Contains(rec.Body.String(), "token required") {
 		t.Errorf("refused request: %d %s", rec.Code, rec.Body)
-	}
-}
-
-func TestParseBuildList(t *testing.T) {
-	tests := []struct {
-		name       string
-		gomod      string
-		list       string
-		want       *web.BuildList
-		wantErrSub string
-	}{
-		{name: "go.mod with replacements",
-			gomod: "module example.com/app\n\nrequire (\n\texample.com/a v1.0.0\n\texample.com/b v1.0.0 // indirect\n\texample.com/d v1.0.0\n)\n\nreplace example.com/a => example.com/fork v1.0.1\n\nreplace example.com/d v1.0.0 => ../d\n",
-			want: &web.BuildList{Name: "example.com/app",
-				Direct:  []module.Version{{Path: "example.com/fork", Version: "v1.0.1"}},
-				Modules: []module.Version{{Path: "example.com/b", Version: "v1.0.0"}, {Path: "example.com/fork", Version: "v1.0.1"}}}},
-		{name: "go.sum keeps the highest zip per path",
-			list: "example.com/a v1.0.0 h1:x=\nexample.com/a v1.2.0 h1:x=\nexample.com/a v1.3.0/go.mod h1:x=\n",
-			want: &web.BuildList{Modules: []module.Version{{Path: "example.com/a", Version: "v1.2.0"}}}},
-		{name: "go.mod and go.sum merge",
-			gomod: "module example.com/app\nrequire example.com/a v1.1.0\n",
-			list:  "example.com/a v1.0.0 h1:x=\nexample.com/old v0.1.0 h1:x=\n",
-			want: &web.BuildList{Name: "example.com/app", Direct: []module.Version{{Path: "example.com/a", Version: "v1.1.0"}},
-				Modules: []module.Version{{Path: "example.com/a", Version: "v1.1.0"}, {Path: "example.com/old", Version: "v0.1.0"}}}},
-		{name: "empty", wantErrSub: "empty project"},
-		{name: "bad line", list: "a b c d\n", wantErrSub: "line 1"},
-		{name: "bad version", list: "example.com/a@latest\n", wantErrSub: "line 1"},
-		{name: "non-canonical version", list: "example.com/z v0.0.0 h1:x=\nexample.com/a v1.0 h1:x=\n", wantErrSub: "line 2"},
-		{name: "bad go.mod", gomod: "module\n", wantErrSub: "go.mod"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var gomod []byte
-			if tt.gomod != "" {
-				gomod = []byte(tt.gomod)
-			}
-			got, err := web.ParseBuildList(gomod, []byte(tt.list))
-			if tt.wantErrSub != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErrSub) {
-					t.Fatalf("err = %v, want one containing %q", err, tt.wantErrSub)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-		})
 	}
 }

@@ -15,8 +15,11 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modgate/modgate/internal/audit"
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/sbom"
+	"github.com/modgate/modgate/sbom/assembly"
+	"github.com/modgate/modgate/sbom/buildlist"
 	"github.com/modgate/modgate/web"
 )
 
@@ -35,8 +38,13 @@ project: one SBOM of a project's build list. DIR (default .) is read for its
   'go list -m all', or module@version lines. The most exact build list is
   'go list -m all | modgate sbom project -' (modgate does not run the go
   command itself: that may download toolchains and modules).
-window: one SBOM of every module version the clients (token names or IP
-  addresses, as in the audit log) were served in [--since, --until).
+  Each module has its status from the audit log: served (its zip was
+  served), blocked (its zip was refused), metadata only (only its .info or
+  .mod were served) or not fetched.
+window: one SBOM of what the clients (token names or IP addresses, as in
+  the audit log) built in [--since, --until): every module version whose zip
+  they were served (served) or refused (blocked). Versions of which only the
+  .info or .mod were served are left out; the document's root counts them.
 
 Times are RFC 3339 (2026-03-01T08:00:00Z) or dates (2026-03-01, midnight UTC).`
 
@@ -88,15 +96,17 @@ func sbomBase(cfg config) sbom.Options {
 	return sbom.Options{Namespace: cfg.SBOMNamespace, ToolVersion: version(), Organization: cfg.SBOMOrg}
 }
 
-// sbomOptions wires the SBOM service to the store.
-func sbomOptions(cfg config, st store.Store, e *env) web.SBOMOptions {
-	return web.SBOMOptions{SBOMs: st, Audit: st, Facts: st, Base: sbomBase(cfg), Logger: e.log}
-}
-
 // mountSBOM serves the SBOM API (web.NewSBOMHandler) under /api/sbom/. The
 // authentication middleware in front of the mux requires the auditor role.
 func mountSBOM(mux *http.ServeMux, cfg config, st store.Store, e *env) {
-	mux.Handle("/api/sbom/", web.NewSBOMHandler(sbomOptions(cfg, st, e)))
+	mux.Handle("/api/sbom/", web.NewSBOMHandler(web.SBOMOptions{
+		SBOMs: st, Audit: st, Facts: st, Artifacts: st, Base: sbomBase(cfg), Logger: e.log}))
+}
+
+// sbomBuilder is what `modgate sbom` renders and assembles SBOMs with: the
+// same as the SBOM API.
+func sbomBuilder(cfg config, st store.Store) *assembly.Builder {
+	return assembly.New(assembly.Options{SBOMs: st, Audit: st, Facts: st, Artifacts: st, Base: sbomBase(cfg)})
 }
 
 // runSBOM runs `modgate sbom get|project|window`.
@@ -134,7 +144,7 @@ func runSBOM(ctx context.Context, e *env) error {
 		return &usageError{msg: "--format: " + err.Error()}
 	}
 	// Check the command line before opening the database.
-	var run func(s *web.SBOMs) error
+	var run func(b *assembly.Builder) error
 	switch sub {
 	case "get":
 		if len(args) != 1 {
@@ -145,7 +155,7 @@ func runSBOM(ctx context.Context, e *env) error {
 		if !ok || module.Check(path, vers) != nil || module.CanonicalVersion(vers) != vers {
 			return &usageError{msg: fmt.Sprintf("sbom get %q: want MODULE@VERSION with a canonical version", args[0])}
 		}
-		run = func(s *web.SBOMs) error { return s.WriteModule(ctx, e.stdout, format, m) }
+		run = func(b *assembly.Builder) error { return b.WriteModule(ctx, e.stdout, format, m) }
 	case "project":
 		if len(args) > 1 {
 			return &usageError{msg: "sbom project takes at most one DIR, file or -\n" + sbomUsage}
@@ -161,7 +171,7 @@ func runSBOM(ctx context.Context, e *env) error {
 		if f.name != "" {
 			bl.Name = f.name
 		}
-		run = func(s *web.SBOMs) error { return s.WriteProject(ctx, e.stdout, format, bl) }
+		run = func(b *assembly.Builder) error { return b.WriteProject(ctx, e.stdout, format, bl) }
 	case "window":
 		if len(args) != 0 {
 			return &usageError{msg: "sbom window takes no arguments\n" + sbomUsage}
@@ -169,7 +179,7 @@ func runSBOM(ctx context.Context, e *env) error {
 		if len(f.clients) == 0 {
 			return &usageError{msg: "sbom window needs --client\n" + sbomUsage}
 		}
-		w := web.Window{Clients: f.clients}
+		w := assembly.Window{Clients: f.clients}
 		for _, t := range []struct {
 			name, val string
 			to        *time.Time
@@ -177,24 +187,24 @@ func runSBOM(ctx context.Context, e *env) error {
 			if t.val == "" {
 				continue
 			}
-			if *t.to, err = web.ParseTime(t.val); err != nil {
+			if *t.to, err = audit.ParseTime(t.val); err != nil {
 				return &usageError{msg: "--" + t.name + ": " + err.Error()}
 			}
 		}
-		run = func(s *web.SBOMs) error { return s.WriteWindow(ctx, e.stdout, format, w) }
+		run = func(b *assembly.Builder) error { return b.WriteWindow(ctx, e.stdout, format, w) }
 	}
 	st, err := openStore(ctx, e.cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	return run(web.NewSBOMs(sbomOptions(e.cfg, st, e)))
+	return run(sbomBuilder(e.cfg, st))
 }
 
 // readProject reads the build list named by arg: a directory (its go.mod
 // and go.sum), a go.mod file (with the go.sum beside it), "-" (stdin) or
-// another file, in the forms web.ParseBuildList takes.
-func readProject(arg string, stdin io.Reader) (*web.BuildList, error) {
+// another file, in the forms buildlist.Parse takes.
+func readProject(arg string, stdin io.Reader) (*buildlist.List, error) {
 	var gomod, list []byte
 	var err error
 	switch fi, statErr := os.Stat(arg); {
@@ -221,7 +231,7 @@ func readProject(arg string, stdin io.Reader) (*web.BuildList, error) {
 			return nil, err
 		}
 	}
-	bl, err := web.ParseBuildList(gomod, list)
+	bl, err := buildlist.Parse(gomod, list)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", arg, err)
 	}

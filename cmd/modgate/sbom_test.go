@@ -16,6 +16,7 @@ import (
 
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/internal/store/sqlite"
+	"github.com/modgate/modgate/internal/testkit/sbomcheck"
 	"github.com/modgate/modgate/sbom"
 )
 
@@ -65,6 +66,9 @@ func TestSBOMCommands(t *testing.T) {
 		if out != want.String() {
 			t.Errorf("sbom get printed another document than the one made at ingest:\n%s", out)
 		}
+		if sbomcheck.Licenses(t, []byte(out)) != 2 {
+			t.Errorf("sbom get: want the declared and concluded license checked")
+		}
 		// --format after the argument, and before it.
 		for _, args := range [][]string{
 			{"sbom", "get", "github.com/Example-Org/Widget@v1.2.3", "--format", "cyclonedx-json"},
@@ -78,6 +82,7 @@ func TestSBOMCommands(t *testing.T) {
 			if err := cdx.NewBOMDecoder(strings.NewReader(out), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
 				t.Fatalf("%v: %v", args, err)
 			}
+			sbomcheck.Licenses(t, []byte(out))
 			if got := bom.Metadata.Component.PackageURL; got != "pkg:golang/github.com/Example-Org/Widget@v1.2.3" {
 				t.Errorf("%v: purl %q", args, got)
 			}
@@ -106,6 +111,7 @@ func TestSBOMCommands(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v: %v", args, err)
 			}
+			sbomcheck.Licenses(t, []byte(out))
 			var got []string
 			for _, p := range doc.Packages {
 				got = append(got, p.PackageName+"@"+p.PackageVersion)
@@ -137,9 +143,15 @@ func TestSBOMCommands(t *testing.T) {
 		for _, p := range doc.Packages[1:] {
 			got = append(got, p.PackageName+"@"+p.PackageVersion)
 		}
-		if diff := cmp.Diff([]string{"github.com/Example-Org/Widget@v1.2.3", "golang.org/x/text@v0.14.0"}, got); diff != "" {
+		// Widget's zip was served, c's refused; x/text is Widget's requirement.
+		want := []string{"example.com/c@v1.1.0", "github.com/Example-Org/Widget@v1.2.3", "golang.org/x/text@v0.14.0"}
+		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("window packages (-want +got):\n%s", diff)
 		}
+		if !strings.Contains(out, "modgate status: blocked") || !strings.Contains(out, "modgate status: served") {
+			t.Errorf("window statuses missing:\n%s", out)
+		}
+		sbomcheck.Licenses(t, []byte(out))
 	})
 
 	t.Run("errors", func(t *testing.T) {

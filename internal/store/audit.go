@@ -70,6 +70,8 @@ type AuditQuery struct {
 	Client   string
 	Decision string
 	Type     string
+	// Kind matches the artifact kind exactly ("zip", "mod", "info", ...).
+	Kind string
 	// AfterSeq selects records with Seq > AfterSeq: the cursor of keyset
 	// pagination (pass the last Seq of the previous page).
 	AfterSeq int64

@@ -127,6 +127,9 @@ func auditWhere(q store.AuditQuery) (string, []any) {
 	if q.Type != "" {
 		add("type = ?", q.Type)
 	}
+	if q.Kind != "" {
+		add("kind = ?", q.Kind)
+	}
 	if len(conds) == 0 {
 		return "", nil
 	}

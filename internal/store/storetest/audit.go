@@ -163,9 +163,9 @@ func testAuditQuery(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
 	day := 24 * time.Hour
 	events := []*store.AuditEvent{
-		{Time: auditT0, Type: store.AuditFetch, ClientToken: "alice", ClientIP: "10.0.0.1", Module: "example.com/a", Version: "v1.0.0", Decision: store.DecisionServed},
+		{Time: auditT0, Type: store.AuditFetch, ClientToken: "alice", ClientIP: "10.0.0.1", Module: "example.com/a", Version: "v1.0.0", Kind: "zip", Decision: store.DecisionServed},
 		{Time: auditT0.Add(day), Type: store.AuditFetch, ClientIP: "10.0.0.2", Module: "example.com/a", Version: "v1.1.0", Decision: store.DecisionBlocked},
-		{Time: auditT0.Add(2 * day), Type: store.AuditFetch, ClientIP: "alice", Module: "example.com/b", Version: "v1.0.0", Decision: store.DecisionServed},
+		{Time: auditT0.Add(2 * day), Type: store.AuditFetch, ClientIP: "alice", Module: "example.com/b", Version: "v1.0.0", Kind: "mod", Decision: store.DecisionServed},
 		{Time: auditT0.Add(3 * day), Type: store.AuditChecksum, ClientToken: "bob", ClientIP: "10.0.0.1", Module: "example.com/A", Version: "v1.0.0", Decision: store.DecisionBlocked},
 		{Time: auditT0.Add(4 * day), Type: store.AuditAdmin, Decision: "exemption.add"},
 	}
@@ -190,6 +190,8 @@ func testAuditQuery(t *testing.T, s store.Store) {
 		{"decision", store.AuditQuery{Decision: store.DecisionBlocked}, []int64{2, 4}},
 		{"decision in window", store.AuditQuery{Decision: store.DecisionBlocked, Since: auditT0.Add(2 * day)}, []int64{4}},
 		{"type", store.AuditQuery{Type: store.AuditAdmin}, []int64{5}},
+		{"kind", store.AuditQuery{Kind: "zip"}, []int64{1}},
+		{"kind and decision", store.AuditQuery{Kind: "mod", Decision: store.DecisionServed}, []int64{3}},
 		{"after and through", store.AuditQuery{AfterSeq: 1, ThroughSeq: 3}, []int64{2, 3}},
 		{"limit", store.AuditQuery{Limit: 2}, []int64{1, 2}},
 		{"hostile module", store.AuditQuery{Module: hostile}, nil},

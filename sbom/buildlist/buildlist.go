@@ -1,4 +1,9 @@
-package web
+// Package buildlist reads a Go project's build list, the modules its build
+// fetches, from its go.mod and go.sum, or from the output of `go list -m all`
+// or a list of module@version lines. It runs no go command and does no I/O:
+// callers pass the bytes. Project SBOMs and `modgate check` read their input
+// with it.
+package buildlist
 
 import (
 	"bufio"
@@ -9,9 +14,10 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
 )
 
-// ParseBuildList reads a project's build list from its go.mod (nil if not
+// Parse reads a project's build list from its go.mod (nil if not
 // given) and a list (nil if not given) in any of these line forms, which may
 // be mixed:
 //
@@ -32,11 +38,11 @@ import (
 // `go list -m all` in the project. Name is the go.mod's module path, else the
 // main module line of the list; Direct are the go.mod's requires not marked
 // "// indirect", or nil without a go.mod.
-func ParseBuildList(gomod, list []byte) (*BuildList, error) {
+func Parse(gomod, list []byte) (*List, error) {
 	if len(bytes.TrimSpace(gomod)) == 0 && len(bytes.TrimSpace(list)) == 0 {
 		return nil, errors.New("empty project: give a go.mod, a go.sum or a list of module@version lines")
 	}
-	bl := &BuildList{}
+	bl := &List{}
 	var all []module.Version
 	if len(gomod) > 0 {
 		f, err := modfile.Parse("go.mod", gomod, nil)
@@ -83,6 +89,34 @@ func ParseBuildList(gomod, list []byte) (*BuildList, error) {
 	return bl, nil
 }
 
+// List is a project's build list.
+type List struct {
+	// Name is the main module's path; empty: not known.
+	Name string
+	// Direct are the main module's direct requirements; nil: not known, and
+	// every module is shown as a direct dependency.
+	Direct []module.Version
+	// Modules is the build list: one version per path, sorted.
+	Modules []module.Version
+}
+
+// keepHighest returns mods with only the highest version of each path, as
+// minimal version selection would choose, sorted.
+func keepHighest(mods []module.Version) []module.Version {
+	best := map[string]string{}
+	for _, m := range mods {
+		if v, ok := best[m.Path]; !ok || semver.Compare(m.Version, v) > 0 {
+			best[m.Path] = m.Version
+		}
+	}
+	out := make([]module.Version, 0, len(best))
+	for p, v := range best {
+		out = append(out, module.Version{Path: p, Version: v})
+	}
+	module.Sort(out)
+	return out
+}
+
 // replaced applies the go.mod's replacements to m; ok is false for a
 // module replaced by a directory (not fetched through a proxy).
 func replaced(f *modfile.File, m module.Version) (_ module.Version, ok bool) {
@@ -101,7 +135,7 @@ func replaced(f *modfile.File, m module.Version) (_ module.Version, ok bool) {
 	return match.New, true
 }
 
-// parseListLine parses one line of a build list (see [ParseBuildList]). It
+// parseListLine parses one line of a build list (see [Parse]). It
 // returns a module, or the name of the main module, or neither.
 func parseListLine(line string) (m module.Version, main string, err error) {
 	line = strings.TrimSpace(line)

@@ -1,0 +1,91 @@
+package assembly_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	spdxjson "github.com/spdx/tools-golang/json"
+	"golang.org/x/mod/module"
+
+	"github.com/modgate/modgate/internal/store"
+	"github.com/modgate/modgate/internal/store/sqlite"
+	"github.com/modgate/modgate/internal/testkit/sbomcheck"
+	"github.com/modgate/modgate/sbom"
+	"github.com/modgate/modgate/sbom/assembly"
+	"github.com/modgate/modgate/sbom/buildlist"
+)
+
+var (
+	firstSeen = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	now       = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+)
+
+// TestPublicationTime checks a project SBOM's releaseDate: the time recorded
+// from upstream, else the .info Time, else none; never modgate's first
+// sight of the version (issue 10: x/text v0.3.2 "released" the day modgate
+// first fetched it).
+func TestPublicationTime(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "modgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	text := module.Version{Path: "golang.org/x/text", Version: "v0.3.2"}
+	sys := module.Version{Path: "golang.org/x/sys", Version: "v0.0.0-20190412213103-97732733099d"}
+	mirrored := module.Version{Path: "golang.org/x/net", Version: "v0.0.0-20190404232315-eb5bcb51f2a3"}
+	lastModified := time.Date(2019, 12, 5, 16, 2, 11, 0, time.UTC)
+	for _, f := range []*store.Facts{
+		{Module: text, Published: firstSeen, PublishedSource: store.PublishedFirstSeen, UpdatedAt: firstSeen},
+		{Module: sys, Published: firstSeen, PublishedSource: store.PublishedFirstSeen, UpdatedAt: firstSeen},
+		{Module: mirrored, Published: lastModified, PublishedSource: store.PublishedUpstream, UpdatedAt: firstSeen},
+	} {
+		if err := st.PutFacts(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// x/text has its .info (as proxy.golang.org serves it); x/sys none.
+	info := []byte(`{"Version":"v0.3.2","Time":"2019-04-05T01:06:11Z"}`)
+	sum := sha256.Sum256(info)
+	if _, err := st.PutArtifact(ctx, &store.Artifact{Module: text, Kind: store.KindInfo, SHA256: hex.EncodeToString(sum[:]),
+		Size: int64(len(info)), Data: info, Upstream: "https://proxy.golang.org"}); err != nil {
+		t.Fatal(err)
+	}
+	b := assembly.New(assembly.Options{SBOMs: st, Audit: st, Facts: st, Artifacts: st,
+		Base: sbom.Options{Namespace: "https://modgate.example.com/sbom"}, Now: func() time.Time { return now }})
+	var out bytes.Buffer
+	bl := &buildlist.List{Name: "example.com/app", Modules: []module.Version{mirrored, sys, text}}
+	if err := b.WriteProject(ctx, &out, sbom.SPDXJSON, bl); err != nil {
+		t.Fatal(err)
+	}
+	sbomcheck.Licenses(t, out.Bytes())
+	doc, err := spdxjson.Read(bytes.NewReader(out.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	status := map[string]string{}
+	for _, p := range doc.Packages[1:] {
+		got[p.PackageName] = p.ReleaseDate
+		status[p.PackageName] = p.PackageComment
+	}
+	want := map[string]string{
+		"golang.org/x/net":  "2019-12-05T16:02:11Z", // recorded from upstream
+		"golang.org/x/text": "2019-04-05T01:06:11Z", // the .info Time
+		"golang.org/x/sys":  "",                     // unknown: left out
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("releaseDate (-want +got):\n%s", diff)
+	}
+	for name, c := range status {
+		if c != "modgate status: not fetched" {
+			t.Errorf("%s: comment %q, want status not fetched (no audit record)", name, c)
+		}
+	}
+}
