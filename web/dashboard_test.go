@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -77,9 +78,9 @@ func newDash(t *testing.T, sessions web.Sessions) *dash {
 	}
 	t.Cleanup(func() { st.Close() })
 	learnt := nowTime.Add(-2 * time.Hour)
-	osv := `{"id":"GO-2099-0001","summary":` + jsonString(hostile) + `,"details":` + jsonString("details "+hostile) +
-		`,"aliases":["CVE-2099-0001"],"modified":"2025-03-30T00:00:00Z","published":"2025-03-30T00:00:00Z",` +
-		`"affected":[{"module":{"path":"example.com/Evil"}}]}`
+	// A real entry (its shape as the Go vulnerability database serves it),
+	// with hostile values in its text fields and the fixture's module.
+	osv := hostileEntry(t, "GO-2099-0001", "CVE-2099-0001", evil.Path)
 	if err := st.ApplyVulnSync(ctx, &store.VulnSync{
 		Put: []store.VulnEntry{{ID: "GO-2099-0001", Modified: learnt, Summary: hostile, ReviewStatus: "REVIEWED",
 			Aliases: []string{"CVE-2099-0001"}, Modules: []string{evil.Path}}},
@@ -132,6 +133,35 @@ func jsonString(s string) string {
 	return string(b)
 }
 
+// realEntry reads an OSV entry copied from the Go vulnerability database
+// into testdata/vulndb (see its README).
+func realEntry(t *testing.T, id string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "vulndb", id+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// hostileEntry is the real entry GO-2021-0113 with its id, aliases, summary,
+// details and affected module replaced: the same fields, other values.
+func hostileEntry(t *testing.T, id, alias, path string) []byte {
+	t.Helper()
+	var e map[string]any
+	if err := json.Unmarshal(realEntry(t, "GO-2021-0113"), &e); err != nil {
+		t.Fatal(err)
+	}
+	e["id"], e["aliases"], e["summary"], e["details"] = id, []string{alias}, hostile, "details "+hostile
+	affected := e["affected"].([]any)
+	affected[0].(map[string]any)["package"].(map[string]any)["name"] = path
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // client returns an HTTP client with a cookie jar that does not follow
 // redirects.
 func (d *dash) client(t *testing.T) *http.Client {
@@ -163,7 +193,7 @@ func TestPagesRenderHostileTextInert(t *testing.T) {
 		{"audit", "/ui/audit", []string{"10.0.0.7", "format=csv"}},
 		{"audit filtered", "/ui/audit?decision=blocked&module=example.com%2FEvil&since=2025-01-01", []string{"10.0.0.8"}},
 		{"version", "/ui/version/example.com/!evil/@v/v1.0.0", []string{"Blocked", "GO-2099-0001", "pkg.go.dev/vuln/GO-2099-0001", "sumdb:sum.golang.org", "MIT", "No SBOM"}},
-		{"advisory", "/ui/advisory/GO-2099-0001", []string{"CVE-2099-0001", "Served 1 times before modgate knew", "10.0.0.7"}},
+		{"advisory", "/ui/advisory/GO-2099-0001", []string{"CVE-2099-0001", "its zip was served 1 times, to 10.0.0.7 (1 served)", "10.0.0.8 (0 served, 1 refused)"}},
 		{"policy", "/ui/policy", []string{"default policy (no file)", "Add an exemption"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/url"
 	"sort"
@@ -12,10 +13,12 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
 
 	"github.com/modgate/modgate/internal/audit"
 	"github.com/modgate/modgate/internal/policy"
 	"github.com/modgate/modgate/internal/store"
+	"github.com/modgate/modgate/scanner/vulndb"
 )
 
 // The data behind each page, shared by the HTML pages and the JSON API.
@@ -288,7 +291,17 @@ type Advisory struct {
 	Published time.Time `json:"published"`
 	Modified  time.Time `json:"modified"`
 	Withdrawn time.Time `json:"withdrawn,omitzero"`
-	Modules   []string  `json:"modules"`
+	// Modules are the module paths its affected blocks name
+	// (affected[].package.name), in order.
+	Modules []string `json:"modules"`
+}
+
+// ClientFetches is what one client (token name, else address) got of a
+// version's zip in a period.
+type ClientFetches struct {
+	Client  string `json:"client"`
+	Served  int    `json:"served"`
+	Blocked int    `json:"blocked"`
 }
 
 // AffectedVersion is a stored version an advisory affects, and who fetched
@@ -301,8 +314,15 @@ type AffectedVersion struct {
 	// Fetches are its audit records (fetches of the version, oldest
 	// first, at most maxAdvisoryFetches).
 	Fetches   []*store.AuditEvent
-	Before    int // fetches served before LearntAt
 	Truncated bool
+	// Before and After count the zips served before LearntAt and from
+	// then on; BeforeClients and AfterClients say who got them (and whose
+	// requests were refused), by client, most served first. They are
+	// counted over at most maxAdvisoryScan zip records; ScanTruncated says
+	// there were more.
+	Before, After               int
+	BeforeClients, AfterClients []ClientFetches
+	ScanTruncated               bool
 }
 
 // AdvisoryPage is the advisory page's data.
@@ -315,6 +335,7 @@ type AdvisoryPage struct {
 const (
 	maxAdvisoryVersions = 200
 	maxAdvisoryFetches  = 200
+	maxAdvisoryScan     = 50000
 )
 
 func validAdvisoryID(id string) bool {
@@ -329,6 +350,11 @@ func validAdvisoryID(id string) bool {
 	return true
 }
 
+// advisoryPage reads the advisory from the synced database (the OSV entry
+// as the Go vulnerability database serves it: affected[].package.name names
+// the module) and lists every stored version it affects, as the findings
+// recorded for the version say (at ingest, or by re-evaluation after a
+// sync), with who fetched each before and after modgate learnt of it.
 func (s *Server) advisoryPage(ctx context.Context, id string) (*AdvisoryPage, error) {
 	if !validAdvisoryID(id) {
 		return nil, badRequest("%q is not an advisory ID (GO-2024-1234)", id)
@@ -340,43 +366,25 @@ func (s *Server) advisoryPage(ctx context.Context, id string) (*AdvisoryPage, er
 	if err != nil {
 		return nil, err
 	}
-	var osv struct {
-		ID        string    `json:"id"`
-		Summary   string    `json:"summary"`
-		Details   string    `json:"details"`
-		Aliases   []string  `json:"aliases"`
-		Published time.Time `json:"published"`
-		Modified  time.Time `json:"modified"`
-		Withdrawn time.Time `json:"withdrawn"`
-		Affected  []struct {
-			Module struct {
-				Path string `json:"path"`
-			} `json:"module"`
-		} `json:"affected"`
+	var e vulndb.Entry
+	if err := json.Unmarshal(f.JSON, &e); err != nil {
+		return nil, fmt.Errorf("advisory %s: %w", id, err)
 	}
-	if err := json.Unmarshal(f.JSON, &osv); err != nil {
-		return nil, err
+	p := &AdvisoryPage{Advisory: Advisory{ID: e.ID, Summary: e.Summary, Details: e.Details, Aliases: e.Aliases,
+		Published: e.Published, Modified: e.Modified, Modules: append([]string{}, e.Modules()...)}}
+	if e.Withdrawn != nil {
+		p.Advisory.Withdrawn = *e.Withdrawn
 	}
-	p := &AdvisoryPage{Advisory: Advisory{ID: osv.ID, Summary: osv.Summary, Details: osv.Details, Aliases: osv.Aliases,
-		Published: osv.Published, Modified: osv.Modified, Withdrawn: osv.Withdrawn}}
-	seen := map[string]bool{}
-	for _, a := range osv.Affected {
-		path := a.Module.Path
-		if path == "" || seen[path] {
-			continue
+	for _, path := range p.Advisory.Modules {
+		if path == "" || path == vulndb.Stdlib || path == vulndb.Toolchain {
+			continue // not module versions modgate stores
 		}
-		seen[path] = true
-		p.Advisory.Modules = append(p.Advisory.Modules, path)
 		versions, err := s.opts.Facts.FactVersions(ctx, path)
 		if err != nil {
 			return nil, err
 		}
-		sort.Strings(versions)
+		semver.Sort(versions)
 		for _, v := range versions {
-			if len(p.Versions) >= maxAdvisoryVersions {
-				p.Truncated = true
-				break
-			}
 			m := module.Version{Path: path, Version: v}
 			facts, err := s.opts.Facts.Facts(ctx, m)
 			if errors.Is(err, fs.ErrNotExist) {
@@ -389,22 +397,91 @@ func (s *Server) advisoryPage(ctx context.Context, id string) (*AdvisoryPage, er
 				if vu.ID != id {
 					continue
 				}
-				av := AffectedVersion{Module: m, Fixed: vu.Fixed, LearntAt: vu.LearntAt, AtIngest: vu.AtIngest}
-				q := store.AuditQuery{Module: m.Path, Version: m.Version, Type: store.AuditFetch, Limit: maxAdvisoryFetches}
-				if av.Fetches, err = s.opts.Audit.AuditEvents(ctx, q); err != nil {
+				if len(p.Versions) >= maxAdvisoryVersions {
+					p.Truncated = true
+					return p, nil
+				}
+				av, err := s.affectedVersion(ctx, m, vu)
+				if err != nil {
 					return nil, err
 				}
-				av.Truncated = len(av.Fetches) == q.PageLimit()
-				for _, e := range av.Fetches {
-					if e.Decision == store.DecisionServed && e.Time.Before(vu.LearntAt) {
-						av.Before++
-					}
-				}
-				p.Versions = append(p.Versions, av)
+				p.Versions = append(p.Versions, *av)
 			}
 		}
 	}
 	return p, nil
+}
+
+// affectedVersion is m with its fetches, split at when modgate learnt of vu.
+func (s *Server) affectedVersion(ctx context.Context, m module.Version, vu store.Vuln) (*AffectedVersion, error) {
+	av := &AffectedVersion{Module: m, Fixed: vu.Fixed, LearntAt: vu.LearntAt, AtIngest: vu.AtIngest}
+	q := store.AuditQuery{Module: m.Path, Version: m.Version, Type: store.AuditFetch, Limit: maxAdvisoryFetches}
+	var err error
+	if av.Fetches, err = s.opts.Audit.AuditEvents(ctx, q); err != nil {
+		return nil, err
+	}
+	av.Truncated = len(av.Fetches) == q.PageLimit()
+
+	before, after := map[string]*ClientFetches{}, map[string]*ClientFetches{}
+	q = store.AuditQuery{Module: m.Path, Version: m.Version, Type: store.AuditFetch, Kind: string(store.KindZip), Limit: store.MaxAuditPage}
+	scanned := 0
+	for {
+		evs, err := s.opts.Audit.AuditEvents(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range evs {
+			by, n := after, &av.After
+			if e.Time.Before(vu.LearntAt) {
+				by, n = before, &av.Before
+			}
+			client := e.ClientToken
+			if client == "" {
+				client = e.ClientIP
+			}
+			c := by[client]
+			if c == nil {
+				c = &ClientFetches{Client: client}
+				by[client] = c
+			}
+			switch e.Decision {
+			case store.DecisionServed:
+				c.Served++
+				*n++
+			case store.DecisionBlocked:
+				c.Blocked++
+			}
+		}
+		scanned += len(evs)
+		if len(evs) < q.PageLimit() {
+			break
+		}
+		if scanned >= maxAdvisoryScan {
+			av.ScanTruncated = true
+			break
+		}
+		q.AfterSeq = evs[len(evs)-1].Seq
+	}
+	av.BeforeClients, av.AfterClients = byServed(before), byServed(after)
+	return av, nil
+}
+
+// byServed lists the clients that were served or refused the zip, most
+// served first.
+func byServed(m map[string]*ClientFetches) []ClientFetches {
+	out := []ClientFetches{}
+	for _, c := range m {
+		if c.Served > 0 || c.Blocked > 0 {
+			out = append(out, *c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Served != out[j].Served {
+			return out[i].Served > out[j].Served
+		}
+		return out[i].Client < out[j].Client
+	})
+	return out
 }
 
 // PolicyPage is the policy page's data.

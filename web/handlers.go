@@ -409,19 +409,24 @@ func (s *Server) apiAdvisory(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	type version struct {
-		Module        string    `json:"module"`
-		Version       string    `json:"version"`
-		Fixed         string    `json:"fixed,omitempty"`
-		LearntAt      time.Time `json:"learnt_at"`
-		AtIngest      bool      `json:"at_ingest"`
-		ServedBefore  int       `json:"served_before_learnt"`
-		Fetches       []any     `json:"fetches"`
-		FetchesCapped bool      `json:"fetches_truncated"`
+		Module        string          `json:"module"`
+		Version       string          `json:"version"`
+		Fixed         string          `json:"fixed,omitempty"`
+		LearntAt      time.Time       `json:"learnt_at"`
+		AtIngest      bool            `json:"at_ingest"`
+		ServedBefore  int             `json:"served_before_learnt"`
+		ServedAfter   int             `json:"served_after_learnt"`
+		ClientsBefore []ClientFetches `json:"clients_before_learnt"`
+		ClientsAfter  []ClientFetches `json:"clients_after_learnt"`
+		CountsCapped  bool            `json:"counts_truncated"`
+		Fetches       []any           `json:"fetches"`
+		FetchesCapped bool            `json:"fetches_truncated"`
 	}
 	vs := []version{}
 	for _, v := range p.Versions {
 		x := version{Module: v.Module.Path, Version: v.Module.Version, Fixed: v.Fixed, LearntAt: v.LearntAt, AtIngest: v.AtIngest,
-			ServedBefore: v.Before, Fetches: []any{}, FetchesCapped: v.Truncated}
+			ServedBefore: v.Before, ServedAfter: v.After, ClientsBefore: v.BeforeClients, ClientsAfter: v.AfterClients,
+			CountsCapped: v.ScanTruncated, Fetches: []any{}, FetchesCapped: v.Truncated}
 		for _, e := range v.Fetches {
 			x.Fetches = append(x.Fetches, auditRecord(e))
 		}

@@ -50,7 +50,7 @@ func TestPublicationTime(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// x/text has its .info (as proxy.golang.org serves it); x/sys none.
+	// x/text has its .info (the GOPROXY protocol's {"Version", "Time"}); x/sys none.
 	info := []byte(`{"Version":"v0.3.2","Time":"2019-04-05T01:06:11Z"}`)
 	sum := sha256.Sum256(info)
 	if _, err := st.PutArtifact(ctx, &store.Artifact{Module: text, Kind: store.KindInfo, SHA256: hex.EncodeToString(sum[:]),
