@@ -171,4 +171,26 @@ func TestEndToEndSumDBChain(t *testing.T) {
 			}
 		})
 	}
+
+	// A,B with A down: GOPROXY's ',' walks on only after 404/410, so nothing
+	// goes to B, for modules and the database alike: every artifact fails
+	// the same way, naming the upstream, and is never called unknown.
+	t.Run("A,B, A down", func(t *testing.T) {
+		mg := startModgateEnv(t, []string{"SSL_CERT_FILE=" + certFile}, "--data", t.TempDir(), "--upstream", down()+","+pipeB.URL, "--sumdb", vkey)
+		before := pipeB.TotalRequests()
+		for _, ext := range []string{"info", "mod", "zip"} {
+			resp, err := http.Get(mg.URL + "/example.com/pipe/@v/v1.0.0." + ext)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadGateway || strings.Contains(string(body), "does not know") {
+				t.Errorf(".%s = %d %s; want 502 for the upstream that is down", ext, resp.StatusCode, body)
+			}
+		}
+		if n := pipeB.TotalRequests() - before; n != 0 {
+			t.Errorf("B got %d requests behind ','", n)
+		}
+	})
 }

@@ -25,10 +25,13 @@ import (
 const maxRemoteBody = 1 << 20
 
 // How long the answer of a proxy's /sumdb/<name>/supported is trusted before
-// it is asked again, and how long a proxy that failed is left alone.
+// it is asked again; how long a proxy followed by '|' that failed is left
+// alone; how long a /supported probe may take (short, so that a request
+// behind a hanging proxy still has time for the next one).
 const (
-	supportTTL = 10 * time.Minute
-	failTTL    = 30 * time.Second
+	supportTTL   = 10 * time.Minute
+	failTTL      = 30 * time.Second
+	probeTimeout = 10 * time.Second
 )
 
 // RemoteOptions configure a [Remote].
@@ -112,10 +115,15 @@ func NewRemote(opts RemoteOptions) (*Remote, error) {
 		*u != (url.URL{Scheme: "https", Host: u.Host, Path: u.Path}) {
 		return nil, fmt.Errorf("invalid checksum database name %q (must be host[/path])", db.Name)
 	}
-	r := &Remote{name: db.Name, client: opts.Client, log: opts.Logger, now: opts.Now}
-	if r.client == nil {
-		r.client = &http.Client{Timeout: 30 * time.Second}
+	r := &Remote{name: db.Name, log: opts.Logger, now: opts.Now}
+	c := http.Client{Timeout: 30 * time.Second}
+	if opts.Client != nil {
+		c = *opts.Client
 	}
+	if c.CheckRedirect == nil {
+		c.CheckRedirect = sameHostRedirect
+	}
+	r.client = &c
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -172,7 +180,7 @@ func (r *Remote) Get(ctx context.Context, path string) ([]byte, error) {
 		}
 		ok, err := r.supports(ctx, h)
 		if err != nil {
-			if ctx.Err() != nil {
+			if errors.Is(ctx.Err(), context.Canceled) {
 				return nil, err
 			}
 			if h.orNext {
@@ -185,11 +193,16 @@ func (r *Remote) Get(ctx context.Context, path string) ([]byte, error) {
 			continue
 		}
 		data, err := r.read(ctx, h, path)
-		if err == nil || errors.Is(err, fs.ErrNotExist) || ctx.Err() != nil {
+		if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(ctx.Err(), context.Canceled) {
 			return data, err
 		}
-		h.fail(err, r.now())
-		if !h.orNext {
+		// After ',' there is nowhere else to go, and the next request asks
+		// this proxy again, as a new go command would; after '|' the
+		// requests go to the next proxy for a while.
+		if h.orNext {
+			h.fail(err, r.now())
+		}
+		if !h.orNext || ctx.Err() != nil {
 			return nil, r.unavailable(err)
 		}
 		r.log.Warn("checksum database: a proxy serving it failed; trying the next upstream", "db", r.name, "proxy", h.source, "err", err.Error())
@@ -225,7 +238,7 @@ func (r *Remote) supports(ctx context.Context, h *hop) (bool, error) {
 	}
 	ch := r.probes.DoChan(h.source, func() (any, error) {
 		// The probe outlives a cancelled caller: others may be waiting for it.
-		pctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		pctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 		defer cancel()
 		_, err := r.read(pctx, h, "/supported")
 		now := r.now()
@@ -239,7 +252,11 @@ func (r *Remote) supports(ctx context.Context, h *hop) (bool, error) {
 			r.log.Debug("checksum database: proxy does not serve it", "db", r.name, "proxy", h.source)
 			return false, nil
 		}
-		h.set(failing, now.Add(failTTL), err)
+		if h.orNext {
+			h.set(failing, now.Add(failTTL), err) // the requests meanwhile go to the next proxy
+		} else {
+			h.set(unknown, now, nil) // nowhere else to go: the next request asks again
+		}
 		r.log.Warn("checksum database: cannot tell whether a proxy serves it", "db", r.name, "proxy", h.source, "err", err.Error())
 		return false, err
 	})
@@ -291,6 +308,19 @@ func (r *Remote) read(ctx context.Context, h *hop, path string) ([]byte, error) 
 		return nil, fmt.Errorf("%s%s: answer larger than %d bytes", redactedBase(h), path, maxRemoteBody)
 	}
 	return data, nil
+}
+
+// sameHostRedirect follows a redirect only to the host (and scheme) the
+// request was sent to, so an upstream cannot send modgate to another address
+// (an internal service) and have its answer relayed to clients.
+func sameHostRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if first := via[0].URL; req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+		return fmt.Errorf("redirect to another host (%s) refused", req.URL.Host)
+	}
+	return nil
 }
 
 // readFileHop reads path below a file:// proxy's sumdb/<name> directory,

@@ -287,6 +287,11 @@ func TestRemoteFailsOver(t *testing.T) {
 		if b.hits.count("/") != 0 {
 			t.Errorf("B was asked under ','")
 		}
+		// With nowhere else to go, the next request asks A again at once.
+		a.broken.Store(false)
+		if _, err := v.Check(ctx, zipOf(m3)); err != nil {
+			t.Errorf("A recovered under ',': %v", err)
+		}
 	})
 }
 
@@ -377,5 +382,36 @@ func TestRemoteFileProxy(t *testing.T) {
 	}
 	if data, err := r.Get(ctx, "/../../secret"); err == nil {
 		t.Errorf("Get(/../../secret) = %q, want an error", data)
+	}
+}
+
+// TestRemoteRefusesRedirectsElsewhere checks that a proxy cannot send modgate
+// to another address (an internal service) with a redirect.
+func TestRemoteRefusesRedirectsElsewhere(t *testing.T) {
+	var internal atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		internal.Add(1)
+		w.Write([]byte("internal admin page"))
+	}))
+	t.Cleanup(other.Close)
+	p := testkit.NewUpstream(t)
+	p.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/supported") {
+			return true
+		}
+		http.Redirect(w, r, other.URL+"/admin", http.StatusFound)
+		return true
+	}
+	entries, _ := upstream.ParseList(p.URL)
+	r, err := verify.NewRemote(verify.RemoteOptions{SumDB: verify.SumDB{Name: "sum.test"}, Proxies: entries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := r.Get(context.Background(), "/latest")
+	if err == nil || !strings.Contains(err.Error(), "redirect to another host") {
+		t.Errorf("Get through a redirecting proxy = %q, %v; want the redirect refused", data, err)
+	}
+	if internal.Load() != 0 {
+		t.Errorf("the redirect target was contacted")
 	}
 }
