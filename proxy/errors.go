@@ -107,6 +107,16 @@ func errorText(code int, err error) string {
 		// Do not leak storage internals to clients; the log has the details.
 		msg = "modgate: internal error; the operator's log has the details"
 	}
+	var blocked *BlockedError
+	if errors.As(err, &blocked) {
+		// A refusal fits its summary to what the go command shows itself and
+		// lists every finding after a blank line (where the go command stops).
+		for _, line := range strings.Split(strings.TrimSuffix(msg, "\n"), "\n") {
+			b.WriteString(sanitize(line))
+			b.WriteByte('\n')
+		}
+		return b.String()
+	}
 	lines := 0
 	for _, line := range strings.Split(msg, "\n") {
 		line = sanitize(line)

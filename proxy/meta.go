@@ -77,8 +77,7 @@ func (s *Server) allowedLatest(r *http.Request, req request, latest []byte) ([]b
 	}
 	best := latestOf(strings.Fields(string(allowed)))
 	if best == "" {
-		return nil, &BlockedError{Module: module.Version{Path: req.mod.Path, Version: info.Version}, Decision: d,
-			ExemptionHint: s.exemptionHint(module.Version{Path: req.mod.Path, Version: info.Version}, d)}
+		return nil, s.blocked(ctx, r, module.Version{Path: req.mod.Path, Version: info.Version}, d, p, false)
 	}
 	a, _, err := s.artifact(ctx, module.Version{Path: req.mod.Path, Version: best}, store.KindInfo, req.noFetch, s.clientOf(r))
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,21 +56,56 @@ func (s *Server) exemptions(ctx context.Context) ([]store.Exemption, error) {
 	return list, nil
 }
 
-// decide makes the policy decision for m. zipSize is 0 when unknown. Facts are
-// read from the store (recorded at ingest); for a version never ingested its
-// vulnerabilities are matched against the synced database.
+// dataCache keeps the state of the vulnerability data for decisionTTL, so a
+// decision costs no database read for it.
+type dataCache struct {
+	mu   sync.Mutex
+	data policy.Data
+	at   time.Time
+}
+
+// data returns the state of the vulnerability data, read from the scanner at
+// most every decisionTTL. Without a scanner there is no data at all (the
+// zero policy.Data: never synced).
+func (s *Server) data(ctx context.Context) (policy.Data, error) {
+	if s.opts.Scanner == nil {
+		return policy.Data{}, nil
+	}
+	c := &s.vulnData
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && s.now().Sub(c.at) < decisionTTL {
+		return c.data, nil
+	}
+	st, err := s.opts.Scanner.Status(ctx)
+	if err != nil {
+		return policy.Data{}, err
+	}
+	c.data = policy.Data{VulnSynced: st.SyncedAt, VulnAttempted: st.AttemptedAt, VulnError: st.LastError, VulnMaxAge: st.MaxAge}
+	c.at = s.now()
+	return c.data, nil
+}
+
+// decide makes the policy decision for m. zipSize is 0 when unknown; a
+// positive size means the decision is for the zip about to be served (whose
+// licenses must then be known). Facts are read from the store (recorded at
+// ingest); for a version never ingested its vulnerabilities are matched
+// against the synced database.
 func (s *Server) decide(ctx context.Context, m module.Version, zipSize int64) (policy.Decision, *policy.Policy, error) {
 	p := s.policy()
 	key := fmt.Sprintf("decision %s@%s %d", m.Path, m.Version, zipSize)
 	if c, ok := s.memo.get(key).(*cachedDecision); ok && c.policy == p && s.now().Sub(c.at) < decisionTTL {
 		return c.d, p, nil
 	}
-	in := policy.Input{Module: m, ZipSize: zipSize}
+	in := policy.Input{Module: m, ZipSize: zipSize, Zip: zipSize > 0}
 	var err error
 	if s.opts.Scanner != nil {
 		if in.Facts, in.Vulns, err = s.opts.Scanner.Known(ctx, m); err != nil {
 			return policy.Decision{}, p, err
 		}
+	}
+	if in.Data, err = s.data(ctx); err != nil {
+		return policy.Decision{}, p, err
 	}
 	if in.Exemptions, err = s.exemptions(ctx); err != nil {
 		return policy.Decision{}, p, err
@@ -97,44 +134,13 @@ func (s *Server) policy() *policy.Policy {
 }
 
 // BlockedError refuses a version by policy. Its message is the body the go
-// command shows a developer: what, why, what to use instead, how to get an
-// exemption.
+// command shows a developer (see [policy.Refusal]): what, why, what to use
+// instead, and what resolves it.
 type BlockedError struct {
-	Module   module.Version
-	Decision policy.Decision
-	// Instead is the nearest allowed version, "" if none is known.
-	Instead string
-	// ExemptionHint tells how to ask for an exemption.
-	ExemptionHint string
+	policy.Refusal
 }
 
-func (e *BlockedError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s@%s is blocked by policy:\n", e.Module.Path, e.Module.Version)
-	var blocking []policy.Finding
-	for _, f := range e.Decision.Findings {
-		if f.Action == policy.Block && f.Exemption == 0 {
-			blocking = append(blocking, f)
-		}
-	}
-	const maxShown = 4 // the go command shows 8 lines: keep room for what to do
-	for i, f := range blocking {
-		if i == maxShown {
-			fmt.Fprintf(&b, "- and %d more\n", len(blocking)-maxShown)
-			break
-		}
-		fmt.Fprintf(&b, "- %s: %s\n", f.Rule, f.Reason)
-	}
-	if e.Instead != "" {
-		fmt.Fprintf(&b, "Use %s@%s instead (the nearest allowed version).\n", e.Module.Path, e.Instead)
-	} else {
-		b.WriteString("No allowed version is known.\n")
-	}
-	if e.ExemptionHint != "" {
-		b.WriteString(e.ExemptionHint)
-	}
-	return b.String()
-}
+func (e *BlockedError) Error() string { return e.Text() }
 
 // reasons renders findings for the audit log.
 func reasons(d policy.Decision) []string {
@@ -163,38 +169,86 @@ func (s *Server) enforce(ctx context.Context, w any, m module.Version, zipSize i
 	if !d.Blocked {
 		return nil
 	}
-	return &BlockedError{Module: m, Decision: d, Instead: s.nearestAllowed(ctx, m, p), ExemptionHint: s.exemptionHint(m, d)}
+	var req *http.Request
+	if cw, ok := w.(*countingWriter); ok {
+		req = cw.httpReq
+	}
+	return s.blocked(ctx, req, m, d, p, true)
 }
 
-// exemptionHint tells a developer how to get an exemption.
-func (s *Server) exemptionHint(m module.Version, d policy.Decision) string {
-	rule := ""
-	for _, f := range d.Findings {
-		if f.Action == policy.Block && f.Exemption == 0 {
-			rule = f.Rule
-			if f.Advisory != "" {
-				rule = f.Advisory
-			}
-			break
+// blocked builds the refusal of m: the nearest version to use instead (when
+// instead is set), and links to the version's dashboard page and the data's
+// state on the server the client reached with req (nil: no links).
+func (s *Server) blocked(ctx context.Context, req *http.Request, m module.Version, d policy.Decision, p *policy.Policy, instead bool) *BlockedError {
+	r := policy.Refusal{Module: m, Decision: d, Ask: s.opts.ExemptionHint}
+	if instead {
+		r.Instead = s.nearestAllowed(ctx, m, p)
+	}
+	if req != nil {
+		base := s.baseURL(req)
+		if s.opts.DashboardPath != "" {
+			ep, _ := module.EscapePath(m.Path)
+			ev, _ := module.EscapeVersion(m.Version)
+			r.Page = base + s.opts.DashboardPath + "/version/" + ep + "/@v/" + ev
+		}
+		if s.opts.VulnStatusPath != "" {
+			r.Status = base + s.opts.VulnStatusPath
 		}
 	}
-	hint := s.opts.ExemptionHint
-	if hint == "" {
-		hint = "To request an exemption, ask your security team to run:"
-	}
-	return fmt.Sprintf("%s\n  modgate exempt add --module %s --versions %s --rule %s --reason ... --by ... --expires 30d\n",
-		hint, m.Path, m.Version, rule)
+	return &BlockedError{Refusal: r}
 }
 
-// nearestAllowed offers the allowed version nearest to m from the module's
-// version list (cached, or fetched).
-func (s *Server) nearestAllowed(ctx context.Context, m module.Version, p *policy.Policy) string {
-	meta, _, err := s.meta(ctx, request{kind: "list", mod: module.Version{Path: m.Path}}, store.MetaList)
+// baseURL is the scheme and host a client used to reach the server: https
+// when the connection is TLS, or when a trusted reverse proxy says so in
+// X-Forwarded-Proto.
+func (s *Server) baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if r.Header.Get("X-Forwarded-Proto") == "https" && s.fromTrustedProxy(r) {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) fromTrustedProxy(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
+		return false
+	}
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(ap.Addr().Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// nearestAllowed offers the allowed version nearest to m among the versions
+// whose zip modgate ingested (so their facts, licenses and size included,
+// are known) and that the current policy allows as their zip request would
+// be decided; "" when there is none. For golang.org/toolchain only versions
+// of the same platform are offered.
+func (s *Server) nearestAllowed(ctx context.Context, m module.Version, p *policy.Policy) string {
+	if s.opts.Scanner == nil {
 		return ""
 	}
-	return policy.Nearest(m.Version, strings.Fields(string(meta.Data)), func(v string) bool {
-		d, _, err := s.decide(ctx, module.Version{Path: m.Path, Version: v}, 0)
+	versions, err := s.opts.Scanner.Versions(ctx, m.Path)
+	if err != nil {
+		s.log.Warn("nearest allowed version", "module", m.Path, "err", err.Error())
+		return ""
+	}
+	if m.Path == "golang.org/toolchain" {
+		platform := m.Version[strings.LastIndexByte(m.Version, '.'):]
+		versions = slices.DeleteFunc(versions, func(v string) bool { return !strings.HasSuffix(v, platform) })
+	}
+	return policy.Nearest(m.Version, versions, func(v string) bool {
+		mv := module.Version{Path: m.Path, Version: v}
+		a, err := s.opts.Store.Artifact(ctx, mv, store.KindZip)
+		if err != nil {
+			return false
+		}
+		d, _, err := s.decide(ctx, mv, max(a.Size, 1))
 		return err == nil && !d.WouldBlock
 	})
 }

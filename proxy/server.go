@@ -68,6 +68,11 @@ type Scanner interface {
 	// Known returns the stored facts of m, or, when it was never ingested,
 	// the advisories that match it.
 	Known(ctx context.Context, m module.Version) (*store.Facts, []store.Vuln, error)
+	// Status is the state of the vulnerability data (read at most every few
+	// seconds: decisions and /readyz depend on it).
+	Status(ctx context.Context) (*scanner.Status, error)
+	// Versions lists the versions of path with stored facts.
+	Versions(ctx context.Context, path string) ([]string, error)
 }
 
 // Auditor receives audit events. Log must not block for long.
@@ -107,6 +112,11 @@ type Options struct {
 	// how to ask for an exemption (a dashboard URL, a channel); empty means a
 	// generic line.
 	ExemptionHint string
+	// DashboardPath, if set ("/ui"), is where the dashboard is mounted: a
+	// refusal links the version's page there. VulnStatusPath, if set
+	// ("/vulndb-status"), is linked by a refusal for missing vulnerability
+	// data.
+	DashboardPath, VulnStatusPath string
 	// Audit receives one event per module request answered (its decision,
 	// client, source, bytes and duration) and checksum events (mismatches,
 	// unverifiable artifacts, artifacts let through unverified by
@@ -155,6 +165,8 @@ type Server struct {
 	bg     sync.WaitGroup // fetches that outlive their request
 	memo   *memo          // nil when disabled
 	exempt exemptionCache
+	// vulnData caches the state of the vulnerability data.
+	vulnData dataCache
 	// defaultPolicy applies when Options.Policy gives none.
 	defaultPolicy *policy.Policy
 	sumdbC        *http.Client
@@ -206,7 +218,9 @@ func New(opts Options) (*Server, error) {
 // after the HTTP server stopped taking requests).
 func (s *Server) Wait() { s.bg.Wait() }
 
-// Ready reports whether the database and the blob store can be used.
+// Ready reports whether the database and the blob store can be used, and
+// whether every rule that blocks in the policy in force has its data (a
+// replica without vulnerability data refuses what another would serve).
 func (s *Server) Ready(ctx context.Context) error {
 	if err := s.opts.Store.Ping(ctx); err != nil {
 		return fmt.Errorf("database: %w", err)
@@ -214,7 +228,17 @@ func (s *Server) Ready(ctx context.Context) error {
 	if err := s.opts.Blobs.Check(); err != nil {
 		return fmt.Errorf("blob store: %w", err)
 	}
-	return s.opts.Verifier.Err()
+	if err := s.opts.Verifier.Err(); err != nil {
+		return err
+	}
+	data, err := s.data(ctx)
+	if err != nil {
+		return fmt.Errorf("vulnerability data state: %w", err)
+	}
+	if why := s.policy().Lacks(data, s.now()); why != "" {
+		return fmt.Errorf("policy: %s", why)
+	}
+	return nil
 }
 
 // request is a parsed protocol request.
@@ -309,7 +333,7 @@ func notFound(msg string) error {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	p := strings.TrimPrefix(r.URL.Path, "/")
-	rw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
+	rw := &countingWriter{ResponseWriter: w, status: http.StatusOK, httpReq: r}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		rw.Header().Set("Allow", "GET, HEAD")
 		writeError(rw, http.StatusMethodNotAllowed, errors.New("modgate: method not allowed"))
@@ -426,6 +450,8 @@ type countingWriter struct {
 	sbom   string
 	// reasons are the policy findings of the version served or refused.
 	reasons []string
+	// httpReq is the request answered (for the links of a refusal).
+	httpReq *http.Request
 }
 
 func (w *countingWriter) WriteHeader(code int) {

@@ -35,6 +35,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/licensecheck"
@@ -83,6 +84,9 @@ type Options struct {
 	MaxAge time.Duration
 	// Fetchers is how many entries a sync fetches at once; 0 means 16.
 	Fetchers int
+	// RetryMin is how soon [Scanner.Run] retries a failed sync (the wait
+	// doubles after each further failure, up to Run's interval); 0 means 1s.
+	RetryMin time.Duration
 }
 
 // Scanner computes facts of module versions and keeps the vulnerability
@@ -97,6 +101,8 @@ type Scanner struct {
 
 	mu      sync.Mutex
 	entries map[string]cachedEntry // parsed entries by id
+
+	attempts, failures atomic.Int64 // syncs by Run
 }
 
 type cachedEntry struct {
@@ -139,6 +145,9 @@ func New(opts Options) (*Scanner, error) {
 	}
 	if s.opts.Fetchers <= 0 {
 		s.opts.Fetchers = 16
+	}
+	if s.opts.RetryMin <= 0 {
+		s.opts.RetryMin = time.Second
 	}
 	return s, nil
 }
@@ -506,4 +515,9 @@ func licenses(m module.Version, zipPath string) ([]string, error) {
 	}
 	sort.Strings(ids)
 	return slices.Compact(ids), nil
+}
+
+// Versions lists the versions of path whose facts are stored (any order).
+func (s *Scanner) Versions(ctx context.Context, path string) ([]string, error) {
+	return s.st.FactVersions(ctx, path)
 }

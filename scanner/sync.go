@@ -433,15 +433,29 @@ func (s *Scanner) post(ctx context.Context, body []byte) error {
 	return nil
 }
 
-// Run syncs at once and then every interval until ctx is done. Failures are
-// logged (the last good copy stays in use).
+// Run syncs at once and then every interval until ctx is done. A failed sync
+// is logged (the last good copy stays in use) and retried sooner: after
+// Options.RetryMin, doubling after each further failure, up to interval.
+// Attempts and failures are counted ([Scanner.SyncCounts]).
 func (s *Scanner) Run(ctx context.Context, interval time.Duration) {
+	retry := time.Duration(0) // the wait after the last failure; 0 after a success
 	for {
 		res, err := s.Sync(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.log.Error("vulndb: sync failed; keeping the last good copy", "err", err.Error())
-		} else if err == nil && res.NotifyErr == nil && !res.Unchanged {
-			s.log.Debug("vulndb: sync done", "duration", res.Duration, "reevaluated", res.Reevaluated)
+		if ctx.Err() != nil {
+			return
+		}
+		s.attempts.Add(1)
+		next := interval
+		if err != nil {
+			s.failures.Add(1)
+			retry = min(max(retry*2, s.opts.RetryMin), interval)
+			next = retry
+			s.log.Error("vulndb: sync failed; keeping the last good copy", "err", err.Error(), "retry_in", next)
+		} else {
+			retry = 0
+			if res.NotifyErr == nil && !res.Unchanged {
+				s.log.Debug("vulndb: sync done", "duration", res.Duration, "reevaluated", res.Reevaluated)
+			}
 		}
 		if st, err := s.Status(ctx); err == nil && st.Stale {
 			s.log.Error("vulndb: vulnerability data is stale", "age", st.Age.Round(time.Minute), "max_age", s.opts.MaxAge,
@@ -450,9 +464,15 @@ func (s *Scanner) Run(ctx context.Context, interval time.Duration) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(interval):
+		case <-time.After(next):
 		}
 	}
+}
+
+// SyncCounts returns how many syncs [Scanner.Run] attempted and how many of
+// them failed, since the process started.
+func (s *Scanner) SyncCounts() (attempts, failures int64) {
+	return s.attempts.Load(), s.failures.Load()
 }
 
 // Status describes the stored copy for /metrics and the status endpoint.

@@ -391,3 +391,53 @@ func TestHandler(t *testing.T) {
 	}
 	_ = errors.New
 }
+
+// TestRunRetriesWithBackoff: a sync that fails is retried after RetryMin,
+// then twice as long, ..., not after the interval; the failures are counted
+// and logged, and the data is there once the source answers.
+func TestRunRetriesWithBackoff(t *testing.T) {
+	dir := t.TempDir()
+	writeDB(t, dir, testEntry(t, "GO-2021-0113"))
+	srv := newDBServer(t, dir)
+	var mu sync.Mutex
+	failures := 3
+	srv.setFail(func(p string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if p == "/index/db.json.gz" && failures > 0 {
+			failures--
+			return http.StatusServiceUnavailable
+		}
+		return 0
+	})
+	st := newStore(t)
+	s, logs := newScanner(t, st, srv.URL, func(o *Options) { o.RetryMin = 5 * time.Millisecond })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx, time.Hour); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if a, _ := s.SyncCounts(); a >= 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			a, f := s.SyncCounts()
+			t.Fatalf("after 30s: %d attempts, %d failures (an interval of 1h means no retry with backoff)", a, f)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if a, f := s.SyncCounts(); a != 4 || f != 3 {
+		t.Errorf("SyncCounts = %d attempts, %d failures; want 4, 3", a, f)
+	}
+	status, err := s.Status(context.Background())
+	if err != nil || status.SyncedAt.IsZero() || status.Entries != 1 || status.LastError != "" {
+		t.Errorf("Status after the retries = %+v, %v", status, err)
+	}
+	for _, want := range []string{"retry_in=5ms", "retry_in=10ms", "retry_in=20ms"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+}

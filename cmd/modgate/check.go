@@ -195,11 +195,12 @@ func decideLocal(ctx context.Context, e *env, mods []module.Version, out *check.
 	if err != nil {
 		return err
 	}
+	// Missing data is decided by the policy (vulnerabilities.unknown), as the
+	// proxy decides it.
+	data := policy.Data{VulnSynced: status.SyncedAt, VulnAttempted: status.AttemptedAt, VulnError: status.LastError, VulnMaxAge: status.MaxAge}
 	switch {
-	case status.SyncedAt.IsZero() && e.cfg.VulnDB != "off":
-		return errors.New("no vulnerability data yet: run `modgate vulndb sync` (with the same --database/--data) first, or give --vulndb off to check without it")
 	case status.SyncedAt.IsZero():
-		fmt.Fprintln(e.stderr, "warning: --vulndb off and no vulnerability data synced: vulnerabilities are not checked")
+		fmt.Fprintln(e.stderr, "warning: no vulnerability data synced: vulnerabilities are not checked (run `modgate vulndb sync` with the same --database/--data)")
 	case status.Stale:
 		fmt.Fprintf(e.stderr, "warning: the vulnerability data is %v old, over --vulndb-max-age %v; run `modgate vulndb sync`\n",
 			status.Age.Round(time.Hour), status.MaxAge)
@@ -209,7 +210,7 @@ func decideLocal(ctx context.Context, e *env, mods []module.Version, out *check.
 	if err != nil {
 		return err
 	}
-	if out.Modules, err = check.Local(ctx, p, sc, exemptions, mods, time.Now()); err != nil {
+	if out.Modules, err = check.Local(ctx, p, sc, exemptions, data, mods, time.Now()); err != nil {
 		return err
 	}
 	if dir != "" {

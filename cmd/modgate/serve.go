@@ -106,6 +106,8 @@ func runServe(ctx context.Context, e *env) error {
 		FetchTimeout:   cfg.FetchTimeout,
 		Logger:         e.log,
 		Metrics:        proxy.NewMetrics(reg),
+		DashboardPath:  "/ui",            // refusals link the version's page
+		VulnStatusPath: "/vulndb-status", // and, for missing data, its state
 	})
 	if err != nil {
 		return err

@@ -115,6 +115,12 @@ func mountVulnDB(mux *http.ServeMux, reg prometheus.Registerer, sc *scanner.Scan
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "modgate_vulndb_last_success_timestamp_seconds",
 			Help: "When the last successful sync ended (Unix seconds)."},
 			func() float64 { return unix(status().SyncedAt) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "modgate_vulndb_sync_attempts_total",
+			Help: "Syncs of the vulnerability database attempted by this process."},
+			func() float64 { a, _ := sc.SyncCounts(); return float64(a) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "modgate_vulndb_sync_failures_total",
+			Help: "Syncs of the vulnerability database that failed in this process (each retried with backoff)."},
+			func() float64 { _, f := sc.SyncCounts(); return float64(f) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "modgate_vulndb_stale",
 			Help: "1 when the vulnerability data is older than --vulndb-max-age or was never synced."},
 			func() float64 {

@@ -93,14 +93,15 @@ type Facts interface {
 	Known(ctx context.Context, m module.Version) (*store.Facts, []store.Vuln, error)
 }
 
-// Local decides on every module with policy p, the facts of each version and
-// the exemptions, as the proxy does for a zip it serves (without the zip's
-// size, which is not known), at now.
-func Local(ctx context.Context, p *policy.Policy, facts Facts, exemptions []store.Exemption, mods []module.Version, now time.Time) ([]Decision, error) {
+// Local decides on every module with policy p, the facts of each version,
+// the exemptions and the state of the vulnerability data (missing data is
+// decided by the policy, as the proxy decides it), as the proxy does before a
+// zip is downloaded (without the zip's size and licenses), at now.
+func Local(ctx context.Context, p *policy.Policy, facts Facts, exemptions []store.Exemption, data policy.Data, mods []module.Version, now time.Time) ([]Decision, error) {
 	out := []Decision{}
 	var err error
 	for _, m := range mods {
-		in := policy.Input{Module: m, Exemptions: exemptions}
+		in := policy.Input{Module: m, Exemptions: exemptions, Data: data}
 		if in.Facts, in.Vulns, err = facts.Known(ctx, m); err != nil {
 			return nil, err
 		}

@@ -13,6 +13,10 @@ import (
 
 var now = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 
+// synced is vulnerability data synced an hour ago, usable for a week: what
+// every decision test has unless it is about missing data.
+var synced = Data{VulnSynced: now.Add(-time.Hour), VulnAttempted: now.Add(-time.Hour), VulnMaxAge: 7 * 24 * time.Hour}
+
 func mustParse(t *testing.T, file string) *Policy {
 	t.Helper()
 	p, err := Parse("policy.yaml", []byte(file))
@@ -298,6 +302,9 @@ func TestDecide(t *testing.T) {
 			if tt.policy != "" {
 				p = mustParse(t, tt.policy)
 			}
+			if tt.in.Data == (Data{}) {
+				tt.in.Data = synced
+			}
 			got := p.Decide(tt.in, now)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Decide (-want +got):\n%s", diff)
@@ -308,7 +315,7 @@ func TestDecide(t *testing.T) {
 
 func TestDecideNilPolicy(t *testing.T) {
 	var p *Policy
-	got := p.Decide(Input{Module: mv("example.com/m", "v1.0.0"), Vulns: []store.Vuln{noFix}}, now)
+	got := p.Decide(Input{Module: mv("example.com/m", "v1.0.0"), Vulns: []store.Vuln{noFix}, Data: synced}, now)
 	want := Decision{Findings: []Finding{vulnFinding(Warn, noFix, noFixReason)}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("nil policy: Decide (-want +got):\n%s", diff)
@@ -368,7 +375,7 @@ func TestDecideExemptions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := p.Decide(Input{Module: tt.mod, Facts: facts, Exemptions: tt.exs}, now)
+			d := p.Decide(Input{Module: tt.mod, Facts: facts, Exemptions: tt.exs, Data: synced}, now)
 			got := outcome{Blocked: d.Blocked}
 			for i, f := range d.Findings {
 				if f.Exemption == 0 {

@@ -105,6 +105,21 @@ func (ps *parser) action(v *yaml.Node, key string, dst *Action) {
 	}
 }
 
+// unknownAction parses the action for missing data: block or warn. Off is
+// refused: missing data is always recorded.
+func (ps *parser) unknownAction(v *yaml.Node, key string, dst *Action) {
+	s, ok := ps.scalar(v, key, "block or warn")
+	if !ok {
+		return
+	}
+	switch a := Action(s); a {
+	case Block, Warn:
+		*dst = a
+	default:
+		ps.errorf(v, "%s: %q: want block or warn (missing data is always recorded; off is not allowed)", key, s)
+	}
+}
+
 func (ps *parser) boolean(v *yaml.Node, key string, dst *bool) {
 	s, ok := ps.scalar(v, key, "true or false")
 	if !ok {
@@ -209,6 +224,7 @@ func (ps *parser) vulnerabilities(v *yaml.Node, r *rules) {
 					r.ignore = append(r.ignore, id)
 				}
 			}},
+			{"unknown", func(v *yaml.Node) { ps.unknownAction(v, "vulnerabilities.unknown", &r.vulnUnknown) }},
 		})
 	}
 	if !unreviewedSet {
@@ -307,11 +323,12 @@ func (ps *parser) licenses(v *yaml.Node, r *rules) {
 		}},
 		{"action", func(v *yaml.Node) { ps.action(v, "licenses.action", &r.licenseAction) }},
 		{"unknown", func(v *yaml.Node) { ps.action(v, "licenses.unknown", &r.licenseUnknown) }},
+		{"unscanned", func(v *yaml.Node) { ps.unknownAction(v, "licenses.unscanned", &r.licenseUnscanned) }},
 	})
 }
 
 func (ps *parser) maxZipSize(v *yaml.Node, r *rules) {
-	const what = "a size (200MB, 1GiB, 500000000) or a mapping {size: 200MB, action: block}"
+	const what = "a size (200MB, 1GiB, 500000000) or a mapping {size: 200MB, action: block, unknown: block}"
 	size := func(v *yaml.Node, key string) {
 		s, ok := ps.scalar(v, key, what)
 		if !ok {
@@ -335,6 +352,7 @@ func (ps *parser) maxZipSize(v *yaml.Node, r *rules) {
 	ps.mapping(v, "max_zip_size", []field{
 		{"size", func(v *yaml.Node) { size(v, "max_zip_size.size") }},
 		{"action", func(v *yaml.Node) { ps.action(v, "max_zip_size.action", &r.maxZipAction) }},
+		{"unknown", func(v *yaml.Node) { ps.unknownAction(v, "max_zip_size.unknown", &r.maxZipUnknown) }},
 	})
 }
 

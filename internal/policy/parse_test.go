@@ -83,6 +83,10 @@ func TestParse(t *testing.T) {
 		{name: "licenses action", file: "licenses:\n  deny: [GPL-3.0-only]\n  action: warn\n  unknown: off\n", mode: Enforce, rules: func(r *rules) {
 			r.licenseDeny, r.licenseAction, r.licenseUnknown = []string{"GPL-3.0-only"}, Warn, Off
 		}},
+		{name: "missing-data actions", file: "vulnerabilities: {action: warn, unknown: block}\nlicenses: {unscanned: warn}\nmax_zip_size: {size: 1MB, unknown: warn}\n",
+			mode: Enforce, rules: func(r *rules) {
+				r.vulnUnknown, r.licenseUnscanned, r.maxZipSize, r.maxZipUnknown = Block, Warn, 1e6, Warn
+			}},
 		{name: "null lists", file: "modules:\n  deny:\n  allow: ~\nvulnerabilities:\n  ignore:\n", mode: Enforce},
 	}
 	for _, tt := range tests {
@@ -114,11 +118,13 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level key", "mode: enforce\nvulnerabilites:\n  action: block\n",
 			[]string{`policy.yaml:2: unknown key "vulnerabilites" (known: mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size)`}},
 		{"unknown nested key", "vulnerabilities:\n  action: block\n  fixed_only: true\n",
-			[]string{`policy.yaml:3: vulnerabilities: unknown key "fixed_only" (known: action, only_fixed, unreviewed, ignore)`}},
+			[]string{`policy.yaml:3: vulnerabilities: unknown key "fixed_only" (known: action, only_fixed, unreviewed, ignore, unknown)`}},
+		{"missing data cannot be off", "vulnerabilities:\n  action: block\n  unknown: off\n",
+			[]string{`policy.yaml:3: vulnerabilities.unknown: "off": want block or warn (missing data is always recorded; off is not allowed)`}},
 		{"unknown modules key", "modules:\n  block: []\n",
 			[]string{`policy.yaml:2: modules: unknown key "block" (known: deny, allow, action)`}},
 		{"unknown licenses key", "licenses:\n  allow: [MIT]\n",
-			[]string{`policy.yaml:2: licenses: unknown key "allow" (known: deny, action, unknown)`}},
+			[]string{`policy.yaml:2: licenses: unknown key "allow" (known: deny, action, unknown, unscanned)`}},
 		{"unknown min_age key", "min_age:\n  duration: 3d\n",
 			[]string{`policy.yaml:2: min_age: unknown key "duration" (known: age, action, except)`}},
 		{"bad mode", "mode: strict\n", []string{`policy.yaml:1: mode: "strict": want enforce or audit`}},
@@ -153,12 +159,12 @@ func TestParseErrors(t *testing.T) {
 		{"null action", "retracted:\n", []string{`policy.yaml:1: retracted: expected an action: block, warn or off`}},
 		{"duplicate key", "mode: audit\nmode: enforce\n", []string{`policy.yaml:2: mode: given twice`}},
 		{"not a mapping", "- mode: audit\n", []string{`policy.yaml:1: expected a mapping with keys mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size`}},
-		{"section not a mapping", "licenses: [MIT]\n", []string{`policy.yaml:1: licenses: expected a mapping with keys deny, action, unknown`}},
+		{"section not a mapping", "licenses: [MIT]\n", []string{`policy.yaml:1: licenses: expected a mapping with keys deny, action, unknown, unscanned`}},
 		{"every error, in order", "mode: on\nretracted: blok\nlicenses:\n  unknwn: warn\n",
 			[]string{
 				`policy.yaml:1: mode: "on": want enforce or audit`,
 				`policy.yaml:2: retracted: "blok" is not an action: want block, warn or off`,
-				`policy.yaml:4: licenses: unknown key "unknwn" (known: deny, action, unknown)`,
+				`policy.yaml:4: licenses: unknown key "unknwn" (known: deny, action, unknown, unscanned)`,
 			}},
 		{"two documents", "mode: audit\n---\nmode: enforce\n", []string{`policy.yaml:2: expected one YAML document`}},
 	}
@@ -230,21 +236,21 @@ func TestSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `policy.yaml: mode enforce, hide_blocked
-vulnerabilities: block (unreviewed: warn, ignore GO-2022-0493)
+vulnerabilities: block (unreviewed: warn, ignore GO-2022-0493), missing data: block
 modules: deny 2 (block)
 retracted: block, deprecated: warn
 min_age: 72h (block)
-licenses: deny AGPL-3.0-only AGPL-3.0-or-later SSPL-1.0 (block), unknown: warn
-max_zip_size: 200.0 MB (block)`
+licenses: deny AGPL-3.0-only AGPL-3.0-or-later SSPL-1.0 (block), unknown: warn, unscanned: block
+max_zip_size: 200.0 MB (block, unknown: block)`
 	if diff := cmp.Diff(want, p.Summary()); diff != "" {
 		t.Errorf("Summary (-want +got):\n%s", diff)
 	}
 	want = `default policy (no file): mode enforce
-vulnerabilities: warn (unreviewed: warn)
+vulnerabilities: warn (unreviewed: warn), missing data: warn
 modules: off
 retracted: warn, deprecated: warn
 min_age: off
-licenses: deny none, unknown: warn
+licenses: deny none, unknown: warn, unscanned: warn
 max_zip_size: off`
 	if diff := cmp.Diff(want, Default().Summary()); diff != "" {
 		t.Errorf("Default().Summary (-want +got):\n%s", diff)

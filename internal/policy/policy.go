@@ -14,6 +14,7 @@
 //	  unreviewed: warn       # for UNREVIEWED advisories (default: as action)
 //	  only_fixed: false      # true: a block without a fixed version is a warn
 //	  ignore: [GO-2022-0493] # advisory IDs or aliases (CVE-..., GHSA-...)
+//	  unknown: block         # no vulnerability data, or data too old (see Data)
 //	modules:
 //	  deny:  ["github.com/evil/*", "example.com/old@<v1.4.0"]
 //	  allow: []              # when not empty, only matching modules may be served
@@ -25,7 +26,8 @@
 //	  deny: [AGPL-3.0-only, AGPL-3.0-or-later, SSPL-1.0]
 //	  action: block          # for deny matches
 //	  unknown: warn          # for zips in which no license was recognised
-//	max_zip_size: 200MB      # or {size: 200MB, action: block}
+//	  unscanned: block       # for a zip about to be served whose licenses were never scanned
+//	max_zip_size: 200MB      # or {size: 200MB, action: block, unknown: block}
 //
 // Every rule has an action: block, warn or off. Module entries are path
 // patterns in GOPRIVATE syntax ([module.MatchPrefixPatterns]: a glob matched
@@ -41,6 +43,17 @@
 // allow entries, no min_age and no max_zip_size (so those rules are off); the
 // actions of modules, min_age, licenses.deny and max_zip_size, which apply
 // once their entries or limits are given, block. An empty file is [Default].
+//
+// # Missing data
+//
+// A rule that needs data modgate does not have decides by its own setting
+// for that case (vulnerabilities.unknown, licenses.unscanned,
+// max_zip_size.unknown: block or warn, never off), so the gate never passes a
+// version as checked when it was not: the finding (RuleVulnUnknown,
+// RuleLicenseUnscanned, RuleMaxZipUnknown) says what is missing and since
+// when. Each defaults to block when its rule blocks, else warn; the rule off
+// makes no finding. [Decision.Unchecked] lists what was not checked whatever
+// the policy says, for pages that must not claim otherwise.
 //
 // # Exemptions
 //
@@ -89,6 +102,13 @@ const (
 	RuleLicense       = "licenses.deny"
 	RuleLicenseUnknwn = "licenses.unknown"
 	RuleMaxZipSize    = "max_zip_size"
+
+	// The findings of missing data (see Data): no usable vulnerability data,
+	// a zip about to be served whose licenses were never scanned, or whose
+	// size is not known.
+	RuleVulnUnknown      = "vulnerabilities.unknown"
+	RuleLicenseUnscanned = "licenses.unscanned"
+	RuleMaxZipUnknown    = "max_zip_size.unknown"
 )
 
 // Policy is a parsed policy file. The zero value is not valid; use Default or
@@ -112,6 +132,9 @@ type rules struct {
 	unreviewed Action // for advisories whose ReviewStatus is UNREVIEWED
 	onlyFixed  bool   // a block without a fixed version becomes a warn
 	ignore     []string
+	// vulnUnknown is for a decision without usable vulnerability data; ""
+	// means block when vulnAction or unreviewed blocks, else warn.
+	vulnUnknown Action
 
 	deny, allow   []moduleRule
 	modulesAction Action // for deny matches and modules outside a non-empty allow list
@@ -125,9 +148,15 @@ type rules struct {
 	licenseDeny    []string // SPDX ids, matched case-insensitively
 	licenseAction  Action   // for licenseDeny matches
 	licenseUnknown Action   // for zips in which no license was recognised
+	// licenseUnscanned is for a zip about to be served whose licenses were
+	// never scanned; "" means block when a license rule blocks, else warn.
+	licenseUnscanned Action
 
 	maxZipSize   int64 // bytes; 0: off
 	maxZipAction Action
+	// maxZipUnknown is for a zip about to be served whose size is not known;
+	// "" means as maxZipAction.
+	maxZipUnknown Action
 }
 
 // Default is the policy without a file: every rule reports (warn) and nothing
@@ -164,6 +193,16 @@ type Input struct {
 	// Exemptions are the exemptions that may apply (the caller may pass all
 	// of them; Decide matches module, version, rule and expiry itself).
 	Exemptions []store.Exemption
+	// Data is the state of the vulnerability data the decision is made
+	// with. Its zero value is "never synced": vulnerabilities are then not
+	// checked, and vulnerabilities.unknown decides.
+	Data Data
+	// Zip is set when the decision is for a zip about to be served: its
+	// licenses and size must then be known (licenses.unscanned and
+	// max_zip_size.unknown decide when they are not). Unset, for decisions
+	// made before a download or without one, what only the zip tells is not
+	// asked for.
+	Zip bool
 }
 
 // Finding is one rule that matched.
@@ -195,14 +234,21 @@ type Decision struct {
 	WouldBlock bool
 	// Findings are every rule that matched, blocking ones first.
 	Findings []Finding
+	// Unchecked says what could not be checked for lack of data and why
+	// ("vulnerabilities: vulnerability data: never synced (...)"), whatever
+	// the policy does about it: a page showing the version must not claim
+	// "no known vulnerability" then.
+	Unchecked []Unchecked
 }
 
 // Decide decides on in at time now. It is pure and safe for concurrent use;
-// a nil *Policy decides as [Default]. Facts that are not known (in.Facts nil,
-// a zero publish time, a zip not yet scanned for licenses, ZipSize 0) never
-// make a finding: only modules.deny and modules.allow, which need nothing but
-// the path and version, and vulnerabilities (from in.Vulns when Facts is nil)
-// apply to a version never ingested.
+// a nil *Policy decides as [Default]. Facts of the version that are not known
+// (in.Facts nil, a zero publish time) make no finding of their own rule: only
+// modules.deny and modules.allow, which need nothing but the path and version,
+// and vulnerabilities (from in.Vulns when Facts is nil) apply to a version
+// never ingested. Missing data makes a finding of its own instead (see
+// [Data]): vulnerability data that is absent or too old always; a zip's
+// licenses or size when in.Zip is set.
 func (p *Policy) Decide(in Input, now time.Time) Decision {
 	if p == nil {
 		p = Default()
@@ -213,11 +259,13 @@ func (p *Policy) Decide(in Input, now time.Time) Decision {
 	if in.Facts != nil {
 		cands = append(cands, p.rules.factFindings(in.Module, in.Facts, now)...)
 	}
+	unchecked, missing := p.rules.missingData(in, now)
+	cands = append(cands, missing...)
 	if r := &p.rules; r.maxZipSize > 0 && r.maxZipAction != Off && in.ZipSize > r.maxZipSize {
 		cands = append(cands, candidate{Finding: Finding{Rule: RuleMaxZipSize, Action: r.maxZipAction,
 			Reason: fmt.Sprintf("the zip is %s (%d bytes), over max_zip_size %s", formatSize(in.ZipSize), in.ZipSize, formatSize(r.maxZipSize))}})
 	}
-	d := Decision{}
+	d := Decision{Unchecked: unchecked}
 	for _, c := range cands {
 		f := c.Finding
 		f.Exemption = exemptionFor(in.Module, c, in.Exemptions, now)

@@ -30,7 +30,11 @@ func (p *Policy) Summary() string {
 	if len(r.ignore) > 0 {
 		vul += ", ignore " + strings.Join(r.ignore, " ")
 	}
-	b.WriteString(vul + ")\n")
+	vul += ")"
+	if a := r.vulnUnknownAction(); a != Off {
+		vul += ", missing data: " + string(a)
+	}
+	b.WriteString(vul + "\n")
 
 	switch {
 	case r.modulesAction == Off || len(r.deny)+len(r.allow) == 0:
@@ -61,12 +65,16 @@ func (p *Policy) Summary() string {
 	if len(r.licenseDeny) > 0 && r.licenseAction != Off {
 		lic = fmt.Sprintf("licenses: deny %s (%s)", strings.Join(r.licenseDeny, " "), r.licenseAction)
 	}
-	fmt.Fprintf(&b, "%s, unknown: %s\n", lic, r.licenseUnknown)
+	fmt.Fprintf(&b, "%s, unknown: %s", lic, r.licenseUnknown)
+	if a := r.licenseUnscannedAction(); a != Off {
+		fmt.Fprintf(&b, ", unscanned: %s", a)
+	}
+	b.WriteString("\n")
 
 	if r.maxZipSize == 0 || r.maxZipAction == Off {
 		b.WriteString("max_zip_size: off")
 	} else {
-		fmt.Fprintf(&b, "max_zip_size: %s (%s)", formatSize(r.maxZipSize), r.maxZipAction)
+		fmt.Fprintf(&b, "max_zip_size: %s (%s, unknown: %s)", formatSize(r.maxZipSize), r.maxZipAction, r.maxZipUnknownAction())
 	}
 	return b.String()
 }

@@ -1,0 +1,170 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+)
+
+// Data is the state of the vulnerability data a decision is made with, as
+// the scanner reports it. Its zero value means no sync ever succeeded.
+type Data struct {
+	// VulnSynced is when the last successful sync of the vulnerability data
+	// ended; zero when none ever succeeded.
+	VulnSynced time.Time
+	// VulnAttempted is when the last sync attempt ended and VulnError its
+	// error ("" when it succeeded); zero and "" when none was made.
+	VulnAttempted time.Time
+	VulnError     string
+	// VulnMaxAge is how long after VulnSynced the data is still used; 0
+	// means no limit. (A sync that succeeds renews the data even when the
+	// database itself did not change: the age counts how long modgate has
+	// not been able to ask, not how long the database has been quiet.)
+	VulnMaxAge time.Duration
+}
+
+// Unchecked is data that was missing for a decision.
+type Unchecked struct {
+	// Rule is the missing-data rule that applies (RuleVulnUnknown, ...).
+	Rule string
+	// Reason says what is missing and since when, for a developer.
+	Reason string
+}
+
+// VulnMissing reports why the vulnerability data cannot be used at now: ""
+// when it can. The text says what is missing and since when: "vulnerability
+// data: never synced (last attempt 12:03 UTC: ...)", "vulnerability data is
+// 9 days old (max 7d; last synced ...)".
+func (d Data) VulnMissing(now time.Time) string {
+	last := ""
+	if !d.VulnAttempted.IsZero() && d.VulnError != "" {
+		last = fmt.Sprintf("last attempt %s: %s", fmtWhen(d.VulnAttempted, now), oneLine(d.VulnError, 160))
+	}
+	if d.VulnSynced.IsZero() {
+		if last == "" {
+			return "vulnerability data: never synced (no attempt yet)"
+		}
+		return "vulnerability data: never synced (" + last + ")"
+	}
+	age := now.Sub(d.VulnSynced)
+	if d.VulnMaxAge <= 0 || age <= d.VulnMaxAge {
+		return ""
+	}
+	s := fmt.Sprintf("vulnerability data is %s old (max %s; last synced %s", fmtAge(age), fmtLimit(d.VulnMaxAge), fmtWhen(d.VulnSynced, now))
+	if last != "" {
+		s += "; " + last
+	}
+	return s + ")"
+}
+
+// fmtWhen renders t for a message read at now: "12:03 UTC" today, else
+// "2026-11-22 12:03 UTC".
+func fmtWhen(t, now time.Time) string {
+	t, now = t.UTC(), now.UTC()
+	if t.Format(time.DateOnly) == now.Format(time.DateOnly) {
+		return t.Format("15:04 UTC")
+	}
+	return t.Format("2006-01-02 15:04 UTC")
+}
+
+// fmtAge renders an age in whole days when it is at least two days ("9
+// days"), else as fmtDuration.
+func fmtAge(d time.Duration) string {
+	if d >= 48*time.Hour {
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	return fmtDuration(d)
+}
+
+// fmtLimit renders a limit in days when it is whole days ("7d"), else as
+// fmtDuration.
+func fmtLimit(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return fmtDuration(d)
+}
+
+// vulnUnknownAction is what a decision without usable vulnerability data
+// does: as set, else block when a vulnerability rule blocks, else warn; off
+// when vulnerabilities are off altogether.
+func (r *rules) vulnUnknownAction() Action {
+	switch {
+	case r.vulnAction == Off && r.unreviewed == Off:
+		return Off
+	case r.vulnUnknown != "":
+		return r.vulnUnknown
+	case r.vulnAction == Block || r.unreviewed == Block:
+		return Block
+	}
+	return Warn
+}
+
+// licenseUnscannedAction is what serving a zip whose licenses were never
+// scanned does: as set, else block when a license rule blocks, else warn;
+// off when no license rule is on.
+func (r *rules) licenseUnscannedAction() Action {
+	denyOn := len(r.licenseDeny) > 0 && r.licenseAction != Off
+	switch {
+	case !denyOn && r.licenseUnknown == Off:
+		return Off
+	case r.licenseUnscanned != "":
+		return r.licenseUnscanned
+	case denyOn && r.licenseAction == Block, r.licenseUnknown == Block:
+		return Block
+	}
+	return Warn
+}
+
+// maxZipUnknownAction is what serving a zip of unknown size does: as set,
+// else as max_zip_size; off when max_zip_size is.
+func (r *rules) maxZipUnknownAction() Action {
+	switch {
+	case r.maxZipSize == 0 || r.maxZipAction == Off:
+		return Off
+	case r.maxZipUnknown != "":
+		return r.maxZipUnknown
+	}
+	return r.maxZipAction
+}
+
+// missingData returns what in lacks (whatever the policy does about it) and
+// the findings the policy makes of it.
+func (r *rules) missingData(in Input, now time.Time) ([]Unchecked, []candidate) {
+	var unchecked []Unchecked
+	var out []candidate
+	add := func(rule string, a Action, reason string) {
+		unchecked = append(unchecked, Unchecked{Rule: rule, Reason: reason})
+		if a != Off {
+			out = append(out, candidate{Finding: Finding{Rule: rule, Action: a, Reason: reason}})
+		}
+	}
+	if why := in.Data.VulnMissing(now); why != "" {
+		add(RuleVulnUnknown, r.vulnUnknownAction(), why)
+	}
+	if in.Zip {
+		if in.Facts == nil || !in.Facts.LicensesKnown {
+			add(RuleLicenseUnscanned, r.licenseUnscannedAction(), "licenses not known: the zip's license files were never scanned (see the server's log)")
+		}
+		if in.ZipSize <= 0 {
+			add(RuleMaxZipUnknown, r.maxZipUnknownAction(), "zip size not known")
+		}
+	}
+	return unchecked, out
+}
+
+// Lacks reports why a rule that blocks in this policy lacks its data at
+// now, "" when none does: in enforce mode, vulnerabilities.unknown blocking
+// while the vulnerability data is missing. (Licenses and sizes are per zip:
+// a replica is not less ready for them.)
+func (p *Policy) Lacks(d Data, now time.Time) string {
+	if p == nil {
+		p = Default()
+	}
+	if p.Mode != Enforce || p.rules.vulnUnknownAction() != Block {
+		return ""
+	}
+	if why := d.VulnMissing(now); why != "" {
+		return "vulnerabilities.unknown blocks: " + why
+	}
+	return ""
+}
