@@ -71,6 +71,14 @@ func authenticate(h http.Handler) http.Handler {
 
 func newDash(t *testing.T, sessions web.Sessions) *dash {
 	t.Helper()
+	return newDashDecide(t, sessions, func(ctx context.Context, m module.Version) (policy.Decision, error) {
+		return policy.Decision{Blocked: true, WouldBlock: true, Findings: []policy.Finding{{Rule: policy.RuleVulnerability,
+			Action: policy.Block, Reason: "GO-2099-0001: " + hostile, Advisory: "GO-2099-0001"}}}, nil
+	})
+}
+
+func newDashDecide(t *testing.T, sessions web.Sessions, decide func(context.Context, module.Version) (policy.Decision, error)) *dash {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "modgate.db"))
 	if err != nil {
@@ -110,10 +118,7 @@ func newDash(t *testing.T, sessions web.Sessions) *dash {
 	s, err := web.NewServer(web.Options{
 		Audit: st, Facts: st, VulnDB: st, Sums: st, SBOMs: st, Exemptions: st,
 		Policy: func() *policy.Policy { return policy.Default() },
-		Decide: func(ctx context.Context, m module.Version) (policy.Decision, error) {
-			return policy.Decision{Blocked: true, WouldBlock: true, Findings: []policy.Finding{{Rule: policy.RuleVulnerability,
-				Action: policy.Block, Reason: "GO-2099-0001: " + hostile, Advisory: "GO-2099-0001"}}}, nil
-		},
+		Decide: decide,
 		Health: func(context.Context) map[string]string {
 			return map[string]string{"upstream": hostile, "database": "ok"}
 		},
@@ -388,6 +393,33 @@ func TestAPI(t *testing.T) {
 	for _, bad := range []string{"/api/versions/example.com/!evil", "/api/advisories/..%2f..%2fx", "/ui/version/example.com/!evil/@v/v9.9.9"} {
 		if resp, _ := get(t, c, d.srv.URL+bad); resp.StatusCode/100 != 4 {
 			t.Errorf("%s: %d", bad, resp.StatusCode)
+		}
+	}
+}
+
+// TestVersionPageNotChecked: a version decided without vulnerability data is
+// "not checked", never "Allowed" with "No known vulnerability".
+func TestVersionPageNotChecked(t *testing.T) {
+	d := newDashDecide(t, nil, func(ctx context.Context, m module.Version) (policy.Decision, error) {
+		// The default policy: the missing data warns.
+		return policy.Default().Decide(policy.Input{Module: m, Facts: &store.Facts{Module: m}}, nowTime), nil
+	})
+	if err := d.st.PutFacts(context.Background(), &store.Facts{Module: module.Version{Path: "example.com/clean", Version: "v1.0.0"},
+		UpdatedAt: ingestTime, Published: ingestTime, PublishedSource: store.PublishedFirstSeen}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := get(t, d.client(t), d.srv.URL+"/ui/version/example.com/clean/@v/v1.0.0")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d\n%s", resp.StatusCode, body)
+	}
+	for _, want := range []string{"Served, not checked", "Not checked: vulnerability data: never synced (no attempt yet)"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q:\n%s", want, body)
+		}
+	}
+	for _, bad := range []string{">Allowed<", "No known vulnerability"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("page says %q about a version it has no data for", bad)
 		}
 	}
 }

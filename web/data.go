@@ -230,6 +230,20 @@ type VersionPage struct {
 	HasSBOM     bool
 }
 
+// VulnsUnchecked says why the version's advisories were not checked (no
+// usable vulnerability data), "" when they were.
+func (p *VersionPage) VulnsUnchecked() string {
+	if p.Decision == nil {
+		return ""
+	}
+	for _, u := range p.Decision.Unchecked {
+		if u.Rule == policy.RuleVulnUnknown {
+			return u.Reason
+		}
+	}
+	return ""
+}
+
 func (s *Server) versionPage(ctx context.Context, m module.Version, after int64) (*VersionPage, error) {
 	if err := module.Check(m.Path, m.Version); err != nil {
 		return nil, badRequest("%v", err)

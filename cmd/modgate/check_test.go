@@ -125,14 +125,18 @@ func TestCheckStore(t *testing.T) {
 	modgate := modgateIn(t, data)
 	block := fx.policy(t, "vulnerabilities: block\n")
 
-	if _, _, err := modgate("check", fx.dir, "--vulndb", fx.db); err == nil || !strings.Contains(err.Error(), "modgate vulndb sync") {
-		t.Errorf("check before any sync: %v, want advice to sync", err)
+	// Before any sync the missing data is decided like the proxy decides it:
+	// blocking under a blocking policy, with the reason, and advice to sync.
+	stdout, stderr, err := modgate("check", fx.dir, "--vulndb", fx.db, "--policy", block)
+	if exitCode(err) != 1 || !strings.Contains(stdout, "BLOCK  example.com/ok@v1.0.0: vulnerabilities.unknown: vulnerability data: never synced") ||
+		!strings.Contains(stderr, "modgate vulndb sync") {
+		t.Errorf("check before any sync: %v (exit %d), want the missing data blocking every module and advice to sync\n%s%s", err, exitCode(err), stdout, stderr)
 	}
 	if _, stderr, err := modgate("vulndb", "sync", "--vulndb", fx.db); err != nil {
 		t.Fatalf("vulndb sync: %v\n%s", err, stderr)
 	}
 
-	stdout, stderr, err := modgate("check", fx.dir, "--policy", block, "--vulndb", fx.db)
+	stdout, stderr, err = modgate("check", fx.dir, "--policy", block, "--vulndb", fx.db)
 	if exitCode(err) != 1 {
 		t.Fatalf("check with a blocking policy: %v (exit %d), want exit 1\n%s%s", err, exitCode(err), stdout, stderr)
 	}

@@ -117,6 +117,16 @@ func TestEndToEndMissingVulnData(t *testing.T) {
 			t.Errorf("the go command truncated the refusal:\n%s", out)
 		}
 	}
+	// The dashboard says "not checked", never "Allowed" or "No known
+	// vulnerability", about a version it has no data for (its .mod was
+	// ingested: it has facts, without advisories).
+	for _, v := range []string{"v0.3.2", "v0.39.0"} {
+		code, page := httpGet(t, mg.URL+"/ui/version/golang.org/x/text/@v/"+v)
+		if code != http.StatusOK || !strings.Contains(page, "Not checked: vulnerability data: never synced") ||
+			strings.Contains(page, "No known vulnerability") || strings.Contains(page, ">Allowed<") {
+			t.Errorf("version page of %s without vulnerability data (%d):\n%s", v, code, page)
+		}
+	}
 	code, body := httpGet(t, mg.URL+"/readyz")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "vulnerabilities.unknown blocks: vulnerability data: never synced") {
 		t.Errorf("/readyz without vulnerability data = %d %q, want 503 with the reason", code, body)

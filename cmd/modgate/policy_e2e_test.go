@@ -50,13 +50,18 @@ func TestEndToEndPolicy(t *testing.T) {
 
 	// The vulnerable version is refused, with the reason in the go command's output.
 	out := testkit.RunGo(t, app, env, true, "mod", "download", "golang.org/x/text@v0.3.5")
-	for _, want := range []string{"403 Forbidden", "blocked by policy", "GO-2021-0113", "Use golang.org/x/text@v0.3.8 instead"} {
+	for _, want := range []string{"403 Forbidden", "refused by modgate policy (vulnerabilities)", "GO-2021-0113",
+		"No version of golang.org/x/text known to modgate is allowed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("go mod download of a vulnerable version: output lacks %q:\n%s", want, out)
 		}
 	}
-	// The fixed version works; @latest skips the denied newest version.
+	// The fixed version works, and is offered instead once its facts are
+	// known; @latest skips the denied newest version.
 	testkit.RunGo(t, app, env, false, "mod", "download", "golang.org/x/text@v0.3.8")
+	if out := testkit.RunGo(t, app, env, true, "mod", "download", "golang.org/x/text@v0.3.5"); !strings.Contains(out, "Use golang.org/x/text@v0.3.8 instead") {
+		t.Errorf("go mod download of a vulnerable version, the fixed one ingested: output lacks the version to use:\n%s", out)
+	}
 	testkit.RunGo(t, app, env, false, "get", "example.com/lib@latest")
 	if gm, _ := os.ReadFile(filepath.Join(app, "go.mod")); !strings.Contains(string(gm), "example.com/lib v1.0.0") {
 		t.Errorf("go get @latest with v1.1.0 denied wrote:\n%s", gm)
