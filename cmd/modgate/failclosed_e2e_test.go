@@ -112,17 +112,17 @@ func TestEndToEndMissingVulnData(t *testing.T) {
 	// vulnerability", about a version it has no data for (its .mod was
 	// ingested: it has facts, without advisories).
 	for _, v := range []string{"v0.3.2", "v0.39.0"} {
-		code, page := httpGet(t, mg.URL+"/ui/version/golang.org/x/text/@v/"+v)
+		code, page := getURL(t, mg.URL+"/ui/version/golang.org/x/text/@v/"+v)
 		if code != http.StatusOK || !strings.Contains(page, "Not checked: vulnerability data: never synced") ||
 			strings.Contains(page, "No known vulnerability") || strings.Contains(page, ">Allowed<") {
 			t.Errorf("version page of %s without vulnerability data (%d):\n%s", v, code, page)
 		}
 	}
-	code, body := httpGet(t, mg.URL+"/readyz")
+	code, body := getURL(t, mg.URL+"/readyz")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "vulnerabilities.unknown blocks: vulnerability data: never synced") {
 		t.Errorf("/readyz without vulnerability data = %d %q, want 503 with the reason", code, body)
 	}
-	if _, metrics := httpGet(t, mg.URL+"/metrics"); !strings.Contains(metrics, "modgate_vulndb_sync_failures_total") {
+	if _, metrics := getURL(t, mg.URL+"/metrics"); !strings.Contains(metrics, "modgate_vulndb_sync_failures_total") {
 		t.Errorf("/metrics lacks modgate_vulndb_sync_failures_total")
 	}
 
@@ -134,7 +134,7 @@ func TestEndToEndMissingVulnData(t *testing.T) {
 	}
 	deadline := time.Now().Add(20 * time.Second) // the data's state is cached for 5s
 	for {
-		code, body = httpGet(t, mg.URL+"/readyz")
+		code, body = getURL(t, mg.URL+"/readyz")
 		if code == http.StatusOK {
 			break
 		}
@@ -149,7 +149,7 @@ func TestEndToEndMissingVulnData(t *testing.T) {
 			t.Errorf("log lacks %s", want)
 		}
 	}
-	_, metrics := httpGet(t, mg.URL+"/metrics")
+	_, metrics := getURL(t, mg.URL+"/metrics")
 	if !strings.Contains(metrics, "modgate_vulndb_sync_failures_total ") || strings.Contains(metrics, "modgate_vulndb_sync_failures_total 0\n") {
 		t.Errorf("/metrics does not count the failed syncs:\n%s", grepLines(metrics, "modgate_vulndb_sync"))
 	}
@@ -238,13 +238,13 @@ func TestEndToEndRefusalFits90(t *testing.T) {
 		t.Errorf("the refusal does not fit (%d bytes, %d lines):\n%s", len(detail), lines, out)
 	}
 	// The full list is in the decision API.
-	_, api := httpGet(t, mg.URL+"/api/decision/golang.org/toolchain/@v/"+version)
+	_, api := getURL(t, mg.URL+"/api/decision/golang.org/toolchain/@v/"+version)
 	if n := strings.Count(api, `"rule":"vulnerabilities"`); n != 90 {
 		t.Errorf("decision API lists %d vulnerability findings, want 90", n)
 	}
 }
 
-func httpGet(t *testing.T, url string) (int, string) {
+func getURL(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
