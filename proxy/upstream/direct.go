@@ -3,6 +3,7 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/sync/semaphore"
@@ -22,14 +24,26 @@ import (
 // Each run gets a fresh temporary directory under workDir holding a minimal
 // go.mod, so no go.mod or go.work around workDir is used. Runs share one
 // module cache (workDir/modcache), which the go command locks itself, so a
-// repository is cloned once and later versions are fetched incrementally;
-// at most maxDirectChildren run at once.
+// repository is cloned once and later versions are fetched incrementally.
+// At most DirectMaxPerHost runs per module host and DirectMaxTotal in all
+// run at once; a request waits for its host's slot before it takes one of
+// the shared ones, so requests queued for one slow host hold no shared slot.
+//
+// Each run reaches the network only through its own egressProxy; see
+// directnet.go for how, and why that confines the go command and git.
 type direct struct {
 	goCommand string // "" means "go" on PATH
 	workDir   string // absolute
 	env       []string
 	timeout   time.Duration
 	sem       *semaphore.Weighted
+	hosts     *hostLimiter
+	dialer    *egressDialer
+
+	roots         *x509.CertPool
+	headerTimeout time.Duration
+	idleTimeout   time.Duration
+	minRate       int64
 }
 
 // goModule is the part of `go list -m -json` and `go mod download -json`
@@ -55,6 +69,25 @@ func (d *direct) fetch(ctx context.Context, req Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The go command fetches https://<host>/...?go-get=1 first. Go's
+	// net/http bypasses any proxy for a loopback IP literal, so such a
+	// host must be refused here, before the child runs; for other hosts
+	// this only answers sooner than the egress proxy would.
+	host, _, _ := strings.Cut(strings.ToLower(req.Path), "/")
+	if _, err := d.dialer.allowed(ctx, host); err != nil {
+		var refused *refusedError
+		if errors.As(err, &refused) {
+			return nil, fmt.Errorf("direct: %s: %w", req.Path, refused)
+		}
+		// A lookup failure: let the go command say what it makes of it
+		// (its connections go through the egress proxy, which checks
+		// again).
+	}
+	release, err := d.hosts.acquire(ctx, host)
+	if err != nil {
+		return nil, fmt.Errorf("direct: waiting for a go command slot for host %s: %w", host, err)
+	}
+	defer release()
 	if err := d.sem.Acquire(ctx, 1); err != nil {
 		return nil, fmt.Errorf("direct: waiting for a go command slot: %w", err)
 	}
@@ -205,12 +238,23 @@ func (d *direct) run(ctx context.Context, goCmd string, args ...string) (goModul
 		return m, fmt.Errorf("direct: %w", err)
 	}
 
+	egress, err := startEgressProxy(d.dialer, d.roots, d.headerTimeout, d.idleTimeout, d.minRate)
+	if err != nil {
+		return m, err
+	}
+	defer egress.Close()
+	caDir := filepath.Join(tmp, "ca")
+	caFile, err := egress.writeCA(caDir)
+	if err != nil {
+		return m, fmt.Errorf("direct: %w", err)
+	}
+
 	timeoutErr := fmt.Errorf("%w: direct: %s %s did not finish within %v", ErrTimeout, cmdline, target, d.timeout)
 	ctx, cancel := context.WithTimeoutCause(ctx, d.timeout, timeoutErr)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goCmd, args...)
 	cmd.Dir = tmp
-	cmd.Env = d.environ(modcache, gopath, gocache)
+	cmd.Env = d.environ(modcache, gopath, gocache, egress.URL(), caFile, caDir)
 	stdout := &capBuffer{max: maxDirectStdout}
 	stderr := &capBuffer{max: maxDirectStderr}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
@@ -231,15 +275,20 @@ func (d *direct) run(ctx context.Context, goCmd string, args ...string) (goModul
 	// go mod download -json reports errors in its JSON and exits 1; decode
 	// first.
 	jsonErr := json.Unmarshal(stdout.buf.Bytes(), &m)
-	if msg := m.errorText(); msg != "" {
-		return m, directError(cmdline, target, msg)
-	}
-	if runErr != nil {
-		msg := strings.TrimSpace(stderr.buf.String())
+	msg := m.errorText()
+	if msg == "" && runErr != nil {
+		msg = strings.TrimSpace(stderr.buf.String())
 		if msg == "" {
 			msg = runErr.Error()
 		}
-		return m, directError(cmdline, target, msg)
+	}
+	if msg != "" {
+		// What the egress proxy refused or saw time out says, in modgate's
+		// words, why the go command failed.
+		if err := egress.failure(); err != nil {
+			return m, fmt.Errorf("direct (%s %s): %w", cmdline, target, err)
+		}
+		return m, directError(cmdline, target, msg, d.workDir)
 	}
 	if jsonErr != nil {
 		return m, fmt.Errorf("direct: %s: decoding output: %w", cmdline, jsonErr)
@@ -248,17 +297,34 @@ func (d *direct) run(ctx context.Context, goCmd string, args ...string) (goModul
 }
 
 // environ returns the child's environment: the process environment without
-// go command settings, then this package's settings, then d.env (later
-// entries win).
-func (d *direct) environ(modcache, gopath, gocache string) []string {
+// go command settings and without settings that would route around the
+// egress proxy at proxyURL, then this package's settings, then d.env (later
+// entries win). caFile (in caDir, alone) is the only trusted authority.
+func (d *direct) environ(modcache, gopath, gocache, proxyURL, caFile, caDir string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if isGoVar(name) {
+		if isGoVar(name) || isEgressVar(name) {
 			continue
 		}
 		env = append(env, kv)
 	}
+	env = append(env,
+		"HTTPS_PROXY="+proxyURL, "https_proxy="+proxyURL,
+		"HTTP_PROXY="+proxyURL, "http_proxy="+proxyURL,
+		"NO_PROXY=", "no_proxy=",
+		"SSL_CERT_FILE="+caFile, "SSL_CERT_DIR="+caDir,
+		"GIT_SSL_CAINFO="+caFile, "GIT_SSL_CAPATH="+caDir,
+		"GIT_ALLOW_PROTOCOL=https",
+		"GIT_TERMINAL_PROMPT=0",
+		// Command-line level git configuration, above every config file.
+		"GIT_CONFIG_COUNT=4",
+		"GIT_CONFIG_KEY_0=http.proxy", "GIT_CONFIG_VALUE_0="+proxyURL,
+		"GIT_CONFIG_KEY_1=http.sslVerify", "GIT_CONFIG_VALUE_1=true",
+		"GIT_CONFIG_KEY_2=http.sslCAInfo", "GIT_CONFIG_VALUE_2="+caFile,
+		"GIT_CONFIG_KEY_3=http.sslCAPath", "GIT_CONFIG_VALUE_3="+caDir,
+		"GOVCS=*:git", // other tools have their own network stacks
+	)
 	env = append(env,
 		"GOENV=off", // no go env file of the modgate user
 		"GO111MODULE=on",
@@ -299,20 +365,74 @@ func (m goModule) errorText() string {
 	return string(m.Error)
 }
 
-// directError turns the go command's error text into an error, marked "not
-// found" when directNotFound says so. It drops the "go: " and
-// "<path>@<query>: " prefixes that repeat the caller's context.
-func directError(cmdline, target, msg string) error {
-	msg = strings.TrimPrefix(msg, "go: ")
-	msg = strings.TrimPrefix(msg, target+": ")
-	if p, _, ok := strings.Cut(target, "@"); ok {
-		msg = strings.TrimPrefix(msg, "module "+p+": ")
+// isEgressVar reports whether name is a setting that could route the
+// child's connections around the egress proxy or change whom it trusts.
+func isEgressVar(name string) bool {
+	switch strings.ToUpper(name) {
+	case "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUEST_METHOD",
+		"SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE",
+		"GIT_SSL_NO_VERIFY", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "GIT_PROXY_COMMAND",
+		"GIT_PROXY_SSL_CAINFO", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ALLOW_PROTOCOL",
+		"GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT":
+		return true
 	}
+	return strings.HasPrefix(name, "GIT_CONFIG_KEY_") || strings.HasPrefix(name, "GIT_CONFIG_VALUE_")
+}
+
+// directError turns the go command's error text into an error, marked "not
+// found" when directNotFound says so. The text may quote remote content
+// (git's "remote:" lines, an HTTP error body a server sent), so only a
+// summary is kept: see summariseGoError.
+func directError(cmdline, target, msg, workDir string) error {
+	notFound := directNotFound(msg)
+	msg = summariseGoError(msg, target, workDir)
 	err := fmt.Errorf("direct (%s): %s", cmdline, msg)
-	if directNotFound(msg) {
+	if notFound {
 		return &notExistError{err}
 	}
 	return err
+}
+
+// maxGoErrorLine caps each line kept from the go command's error text.
+const maxGoErrorLine = 200
+
+// summariseGoError keeps the go command's first line, and git's own
+// "fatal:" line if there is one, each cut to maxGoErrorLine bytes, without
+// control characters, and with the work directory's path replaced. It
+// drops the "go: " and "<path>@<query>: " prefixes that repeat the caller's
+// context. Continuation lines (a server's response body, "remote:" lines)
+// are dropped: they are the remote's words, not the go command's.
+func summariseGoError(msg, target, workDir string) string {
+	lines := strings.Split(strings.ReplaceAll(msg, workDir, "<direct work dir>"), "\n")
+	first := strings.TrimPrefix(strings.TrimSpace(lines[0]), "go: ")
+	first = strings.TrimPrefix(first, target+": ")
+	if p, _, ok := strings.Cut(target, "@"); ok {
+		first = strings.TrimPrefix(first, "module "+p+": ")
+	}
+	kept := []string{first}
+	for _, l := range lines[1:] {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "fatal: ") {
+			kept = append(kept, l)
+			break
+		}
+	}
+	for i, l := range kept {
+		l = strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
+				return -1
+			}
+			return r
+		}, l)
+		if len(l) > maxGoErrorLine {
+			l = l[:maxGoErrorLine]
+			for !utf8.ValidString(l) {
+				l = l[:len(l)-1]
+			}
+			l += "..."
+		}
+		kept[i] = l
+	}
+	return strings.Join(kept, "; ")
 }
 
 // directNotFound reports whether the go command's error text says that the

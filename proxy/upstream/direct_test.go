@@ -155,8 +155,12 @@ func TestDirectGit(t *testing.T) {
 		// The loopback host is private here, so this also checks routing
 		// to the private list's direct entry.
 		PrivatePatterns: "127.0.0.1",
-		WorkDir:         filepath.Join(root, "work"),
-		Env:             []string{"GIT_CONFIG_GLOBAL=" + gitConfig, "GIT_CONFIG_NOSYSTEM=1"},
+		// Direct mode refuses loopback hosts unless allowed.
+		DirectAllow: "127.0.0.1",
+		WorkDir:     filepath.Join(root, "work"),
+		// git may use file:// here (the insteadOf rewrite above), on top
+		// of the https the egress rules allow.
+		Env: []string{"GIT_CONFIG_GLOBAL=" + gitConfig, "GIT_CONFIG_NOSYSTEM=1", "GIT_ALLOW_PROTOCOL=https:file"},
 	})
 
 	pseudo := "v1.1.1-0.20240102030405-" + head[:12]

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -25,16 +26,78 @@ type StatusError struct {
 	Code int
 	// Body is the start of a text/plain response body, at most 648 bytes and
 	// 8 lines (as the go command shows), with nothing but printable
-	// characters and spaces; "" for other bodies.
+	// characters and spaces; "" for other bodies. It is for the operator's
+	// log only: Error does not include it, because the text is the
+	// upstream's, and relaying it to clients would let any host an upstream
+	// reaches speak through modgate.
 	Body string
 }
 
 func (e *StatusError) Error() string {
-	msg := fmt.Sprintf("reading %s: %d %s", e.URL, e.Code, http.StatusText(e.Code))
-	if e.Body != "" {
-		msg += "\n\tserver response: " + strings.ReplaceAll(e.Body, "\n", "\n\t")
+	return fmt.Sprintf("upstream %s answered %d %s for %s", e.Source, e.Code, http.StatusText(e.Code), e.URL)
+}
+
+// redirectError is a redirect from an upstream proxy that modgate does not
+// follow.
+type redirectError struct {
+	From, To string // scheme://host[:port], no userinfo, no path
+	Why      string
+}
+
+func (e *redirectError) Error() string {
+	return fmt.Sprintf("upstream %s redirected to %s, which modgate does not follow: %s", e.From, e.To, e.Why)
+}
+
+// maxRedirects is net/http's default limit.
+const maxRedirects = 10
+
+// checkRedirect returns the CheckRedirect function of the upstream client:
+// a redirect is followed only to the same scheme, host and port as the
+// request that started the chain (an upgrade from http to https on the same
+// host is fine too), or to a host listed in r.redirects, and never from
+// https to http. then, if set, is the caller's own CheckRedirect.
+func (r *Router) checkRedirect(then func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		orig := via[0].URL
+		from := orig.Scheme + "://" + orig.Host
+		to := req.URL.Scheme + "://" + req.URL.Host
+		fail := func(why string) error { return &redirectError{From: from, To: to, Why: why} }
+		switch {
+		case len(via) >= maxRedirects:
+			return fail(fmt.Sprintf("more than %d redirects", maxRedirects))
+		case req.URL.Scheme != "http" && req.URL.Scheme != "https":
+			return fail("only http and https are followed")
+		case orig.Scheme == "https" && req.URL.Scheme != "https":
+			return fail("a redirect from https to http is never followed")
+		}
+		if !sameHost(orig, req.URL) && !r.redirects.listed(req.URL.Hostname()) {
+			return fail("only redirects to the same host, or to hosts in the operator's --upstream-redirect-allow setting, are followed")
+		}
+		if then != nil {
+			return then(req, via)
+		}
+		return nil
 	}
-	return msg
+}
+
+// sameHost reports whether b names a's host and port (default ports
+// filled in; an http URL's port 80 also matches https's 443 on the same host
+// name, for an upgrade).
+func sameHost(a, b *url.URL) bool {
+	if !strings.EqualFold(a.Hostname(), b.Hostname()) {
+		return false
+	}
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if u.Scheme == "https" {
+			return "443"
+		}
+		return "80"
+	}
+	pa, pb := port(a), port(b)
+	return pa == pb || (a.Scheme == "http" && b.Scheme == "https" && pa == "80" && pb == "443")
 }
 
 // Is reports whether the status means "not found" (404 or 410) when target
@@ -112,8 +175,16 @@ func (r *Router) fetchHTTP(ctx context.Context, e entry, req Request) (*Response
 		deadline.Stop()
 		cause := context.Cause(reqCtx)
 		cancel(nil)
+		if resp != nil {
+			resp.Body.Close() // a refused redirect returns both
+		}
 		if errors.Is(cause, ErrTimeout) {
 			return nil, cause
+		}
+		var redir *redirectError
+		if errors.As(err, &redir) {
+			// Not the *url.Error, which names the redirect's target URL.
+			return nil, redir
 		}
 		// net/http's *url.Error already names the URL (never with a password).
 		return nil, err
@@ -142,11 +213,8 @@ func (r *Router) fetchHTTP(ctx context.Context, e entry, req Request) (*Response
 		ctx:      reqCtx,
 		cancel:   cancel,
 		deadline: deadline,
-		idleDur:  r.idleTimeout,
+		stall:    newStallWatch(shownURL, r.idleTimeout, r.minRate, cancel),
 	}
-	idleErr := fmt.Errorf("%w: %s delivered no data for %v", ErrTimeout, shownURL, r.idleTimeout)
-	b.idle = time.AfterFunc(time.Hour, func() { cancel(idleErr) })
-	b.idle.Stop()
 	lm, _ := http.ParseTime(resp.Header.Get("Last-Modified")) // zero when absent or malformed
 	return &Response{Body: b, Size: resp.ContentLength, Source: e.source, LastModified: lm.UTC()}, nil
 }
@@ -176,8 +244,7 @@ type body struct {
 	ctx      context.Context
 	cancel   context.CancelCauseFunc
 	deadline *time.Timer // whole-request timer, already stopped for Zip
-	idle     *time.Timer
-	idleDur  time.Duration
+	stall    *stallWatch // idle timeout and minimum rate
 }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -192,12 +259,15 @@ func (b *body) Read(p []byte) (int, error) {
 	if room := b.limit - b.n + 1; int64(len(p)) > room {
 		p = p[:room]
 	}
-	if b.idle != nil {
-		b.idle.Reset(b.idleDur)
+	if b.stall != nil {
+		b.stall.before()
 	}
 	n, err := b.rc.Read(p)
-	if b.idle != nil {
-		b.idle.Stop()
+	if b.stall != nil {
+		if serr := b.stall.after(n); serr != nil && err == nil {
+			b.cancel(serr)
+			err = serr
+		}
 	}
 	b.n += int64(n)
 	switch {
@@ -228,8 +298,8 @@ func (b *body) Close() error {
 	if b.deadline != nil {
 		b.deadline.Stop()
 	}
-	if b.idle != nil {
-		b.idle.Stop()
+	if b.stall != nil {
+		b.stall.stop()
 	}
 	err := b.rc.Close()
 	if b.cancel != nil {

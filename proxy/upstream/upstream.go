@@ -27,12 +27,14 @@ package upstream
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"path/filepath"
@@ -130,9 +132,38 @@ type Options struct {
 	// Timeout bounds the wait for response headers, and for every kind but
 	// Zip the whole request including its body. 0 means 30s.
 	Timeout time.Duration
-	// IdleTimeout fails a body Read that delivers no bytes for this long.
-	// 0 means 30s.
+	// IdleTimeout is the window of the minimum transfer rate: a body that
+	// delivers fewer than max(1, MinRate*IdleTimeout) bytes in that much
+	// time spent waiting for it fails with ErrTimeout, so a stalled body
+	// fails after IdleTimeout and a trickle after one window. It applies to
+	// proxy bodies and to everything direct mode downloads. 0 means 30s.
 	IdleTimeout time.Duration
+	// MinRate is the minimum transfer rate in bytes per second, averaged
+	// over IdleTimeout. 0 means 1024; a negative value turns the rate off
+	// (only a body that delivers nothing for IdleTimeout fails).
+	MinRate int64
+	// RedirectAllow lists where redirects from upstream proxies may lead,
+	// besides the same host and port: host name globs in GOPRIVATE syntax,
+	// IP addresses and CIDR prefixes (see hostRules). "" means the same host
+	// only. Redirects from https to http are never followed. A refused
+	// redirect is an upstream error.
+	RedirectAllow string
+	// DirectAllow lists the hosts "direct" (the go command's VCS fetches
+	// and go-get discovery) may connect to: "public" (every public address),
+	// host name globs in GOPRIVATE syntax, IP addresses and CIDR prefixes.
+	// Checked on the address actually dialed, after DNS resolution, for
+	// every connection and redirect. Cloud metadata, unspecified, multicast
+	// and broadcast addresses are always refused. "" means "public".
+	DirectAllow string
+	// DirectRootCAs verifies the TLS certificates of the hosts direct mode
+	// reaches. nil means the system roots.
+	DirectRootCAs *x509.CertPool
+	// DirectMaxTotal bounds the go commands run at once for "direct"; 0
+	// means 8. DirectMaxPerHost bounds those for modules of one host (the
+	// module path's first element), so slow hosts cannot take every slot;
+	// 0 means 2.
+	DirectMaxTotal   int
+	DirectMaxPerHost int
 	// DirectTimeout bounds one go command run for "direct" (a clone of a
 	// large repository can take minutes). 0 means 10 minutes.
 	DirectTimeout time.Duration
@@ -152,6 +183,11 @@ type Options struct {
 	// Logger receives Debug records about upstream attempts. nil means
 	// slog.Default(). Nothing is logged above Debug, and never credentials.
 	Logger *slog.Logger
+
+	// Tests only: resolve host names without DNS, and dial another port
+	// than the one asked for (after the address check).
+	lookup   func(ctx context.Context, host string) ([]netip.Addr, error)
+	dialPort func(host string, port uint16) uint16
 }
 
 // Default lists, as documented for GOPROXY and GOPRIVATE by the go command.
@@ -167,10 +203,12 @@ const (
 	defaultDirectTimeout = 10 * time.Minute
 )
 
-// maxDirectChildren bounds the go commands run at once for "direct". Each
-// one may clone a repository; the go command locks its module cache, so more
-// would mostly wait.
-const maxDirectChildren = 4
+// Default limits.
+const (
+	defaultMinRate          = 1024
+	defaultDirectMaxTotal   = 8
+	defaultDirectMaxPerHost = 2
+)
 
 // ErrOff is returned (wrapped) when the chain reached "off". As in the go
 // command, such an error also satisfies errors.Is(err, fs.ErrNotExist).
@@ -190,6 +228,8 @@ type Router struct {
 	client          *http.Client
 	timeout         time.Duration
 	idleTimeout     time.Duration
+	minRate         int64
+	redirects       *hostRules
 	direct          *direct // nil if no list contains direct
 	log             *slog.Logger
 }
@@ -225,7 +265,23 @@ func New(opts Options) (*Router, error) {
 	if r.client == nil {
 		r.client = defaultClient()
 	}
+	switch {
+	case opts.MinRate == 0:
+		r.minRate = defaultMinRate
+	case opts.MinRate > 0:
+		r.minRate = opts.MinRate
+	}
 	var err error
+	if r.redirects, err = parseHostRules("--upstream-redirect-allow", opts.RedirectAllow); err != nil {
+		return nil, err
+	}
+	if r.redirects.public {
+		return nil, errors.New("--upstream-redirect-allow: \"public\" is not supported; list the hosts an upstream may redirect to")
+	}
+	// A copy: the caller's client is not changed.
+	c := *r.client
+	c.CheckRedirect = r.checkRedirect(c.CheckRedirect)
+	r.client = &c
 	if r.public, err = parseEntries(opts.Public); err != nil {
 		return nil, fmt.Errorf("public upstream list: %w", err)
 	}
@@ -242,12 +298,40 @@ func New(opts Options) (*Router, error) {
 		if !filepath.IsAbs(opts.WorkDir) {
 			return nil, fmt.Errorf("upstream: WorkDir %q must be an absolute path", opts.WorkDir)
 		}
+		allow := opts.DirectAllow
+		if strings.TrimSpace(allow) == "" {
+			allow = "public"
+		}
+		rules, err := parseHostRules("--direct-allow", allow)
+		if err != nil {
+			return nil, err
+		}
+		total := opts.DirectMaxTotal
+		if total <= 0 {
+			total = defaultDirectMaxTotal
+		}
+		perHost := opts.DirectMaxPerHost
+		if perHost <= 0 {
+			perHost = defaultDirectMaxPerHost
+		}
 		r.direct = &direct{
 			goCommand: opts.GoCommand,
 			workDir:   filepath.Clean(opts.WorkDir),
 			env:       append([]string(nil), opts.Env...),
 			timeout:   orDefault(opts.DirectTimeout, defaultDirectTimeout),
-			sem:       semaphore.NewWeighted(maxDirectChildren),
+			sem:       semaphore.NewWeighted(int64(total)),
+			hosts:     newHostLimiter(perHost),
+			dialer: &egressDialer{
+				rules:   rules,
+				setting: "--direct-allow",
+				timeout: 10 * time.Second,
+				lookup:  opts.lookup,
+				port:    opts.dialPort,
+			},
+			roots:         opts.DirectRootCAs,
+			headerTimeout: r.timeout,
+			idleTimeout:   r.idleTimeout,
+			minRate:       r.minRate,
 		}
 	}
 	return r, nil
