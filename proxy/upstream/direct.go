@@ -385,7 +385,14 @@ func isEgressVar(name string) bool {
 // summary is kept: see summariseGoError.
 func directError(cmdline, target, msg, workDir string) error {
 	notFound := directNotFound(msg)
+	bypass := strings.Contains(msg, "x509: certificate signed by unknown authority")
 	msg = summariseGoError(msg, target, workDir)
+	if bypass {
+		// The child trusts only its egress proxy's authority, so this is
+		// a connection that went around the proxy: Go's net/http does so
+		// for loopback addresses (see directnet.go).
+		msg = "modgate refused a connection the go command opened around its egress proxy (Go never proxies loopback addresses, so a go-import meta tag or redirect naming one cannot be fetched in direct mode); the go command said: " + msg
+	}
 	err := fmt.Errorf("direct (%s): %s", cmdline, msg)
 	if notFound {
 		return &notExistError{err}

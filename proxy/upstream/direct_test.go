@@ -3,6 +3,7 @@ package upstream
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -300,5 +301,57 @@ func TestDirectFakeGo(t *testing.T) {
 				t.Errorf("error = %v, want it to contain %q", err, tt.wantContains)
 			}
 		})
+	}
+}
+
+func TestSummariseGoError(t *testing.T) {
+	const work = "/srv/modgate/direct"
+	tests := []struct {
+		name, msg, want string
+	}{
+		{name: "one line", msg: "go: example.com/m@v1.0.0: invalid version: unknown revision v1.0.0", want: "invalid version: unknown revision v1.0.0"},
+		{name: "server response dropped", msg: "go: example.com/m@latest: reading https://10.0.0.1/m/@v/list: 500 Internal Server Error\n\tserver response: SECRET admin token", want: "reading https://10.0.0.1/m/@v/list: 500 Internal Server Error"},
+		{name: "git remote lines dropped, fatal kept", msg: "go: example.com/m@latest: git ls-remote -q origin in " + work + "/modcache/cache/vcs/abc: exit status 128:\n\tremote: SECRET\n\tfatal: unable to access 'https://git.example.com/m/': The requested URL returned error: 403", want: "git ls-remote -q origin in <direct work dir>/modcache/cache/vcs/abc: exit status 128:; fatal: unable to access 'https://git.example.com/m/': The requested URL returned error: 403"},
+		{name: "control characters", msg: "go: bad\x1b[31m\x00 thing", want: "bad[31m thing"},
+		{name: "capped", msg: strings.Repeat("x", 500), want: strings.Repeat("x", 200) + "..."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := summariseGoError(tt.msg, "example.com/m@latest", work)
+			if tt.name == "one line" {
+				got = summariseGoError(tt.msg, "example.com/m@v1.0.0", work)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("summariseGoError mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestHostLimiter(t *testing.T) {
+	l := newHostLimiter(2)
+	var releases []func()
+	for range 2 {
+		rel, err := l.acquire(t.Context(), "slow.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		releases = append(releases, rel)
+	}
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := l.acquire(cancelled, "slow.example"); err == nil {
+		t.Errorf("a third slot for one host was granted")
+	}
+	rel, err := l.acquire(t.Context(), "other.example")
+	if err != nil {
+		t.Fatalf("another host waits for a slow one: %v", err)
+	}
+	rel()
+	for _, rel := range releases {
+		rel()
+	}
+	if len(l.hosts) != 0 {
+		t.Errorf("hosts left after every release: %v", l.hosts)
 	}
 }
