@@ -54,6 +54,13 @@ type config struct {
 	Auth            string // required or off
 	TLSCert         string
 	TLSKey          string
+
+	// Outbound requests (see egress.go).
+	DirectAllow           string
+	UpstreamRedirectAllow string
+	UpstreamMinRate       int64
+	DirectMaxPerHost      int
+	DirectMaxTotal        int
 }
 
 // defaultUpstream is the go command's default GOPROXY.
@@ -77,6 +84,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.FetchTimeout, "fetch-timeout", 10*time.Minute, "longest time one upstream fetch (including a large zip) may take")
 	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", 30*time.Second, "longest wait for an upstream's response headers or a small answer")
 	fs.DurationVar(&c.IdleTimeout, "upstream-idle-timeout", 30*time.Second, "longest pause in an upstream body before the download fails")
+	c.registerEgress(fs)
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 2*time.Minute, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
@@ -262,6 +270,7 @@ func (c *config) validate() error {
 		}
 	}
 	errs = append(errs, c.validateVuln()...)
+	errs = append(errs, c.validateEgress()...)
 	errs = append(errs, c.validateAudit()...)
 	errs = append(errs, c.validateSBOM()...)
 	if c.Policy != "" {

@@ -41,13 +41,18 @@ func runServe(ctx context.Context, e *env) error {
 		e.log.Warn("cleaning temporary blobs", "err", err.Error())
 	}
 	up, err := upstream.New(upstream.Options{
-		Public:          cfg.Upstream,
-		Private:         cfg.PrivateUpstream,
-		PrivatePatterns: cfg.Private,
-		Timeout:         cfg.UpstreamTimeout,
-		IdleTimeout:     cfg.IdleTimeout,
-		WorkDir:         filepath.Join(cfg.Data, "direct"),
-		Logger:          e.log,
+		Public:           cfg.Upstream,
+		Private:          cfg.PrivateUpstream,
+		PrivatePatterns:  cfg.Private,
+		Timeout:          cfg.UpstreamTimeout,
+		IdleTimeout:      cfg.IdleTimeout,
+		MinRate:          cfg.minRate(),
+		RedirectAllow:    cfg.UpstreamRedirectAllow,
+		DirectAllow:      cfg.DirectAllow,
+		DirectMaxPerHost: cfg.DirectMaxPerHost,
+		DirectMaxTotal:   cfg.DirectMaxTotal,
+		WorkDir:          filepath.Join(cfg.Data, "direct"),
+		Logger:           e.log,
 	})
 	if err != nil {
 		return &usageError{msg: err.Error()}
