@@ -67,7 +67,7 @@ func (s *Server) sumdbAnswer(ctx context.Context, name, p string) ([]byte, error
 		return s.sumdbGet(ctx, p)
 	case strings.HasPrefix(p, "tile/"):
 		if _, err := tlog.ParseTilePath(p); err != nil {
-			return nil, badRequest("invalid checksum database tile path %q\nWant tile/H/L/NNN[.p/W] or tile/H/data/NNN[.p/W].", p)
+			return nil, badRequest("invalid checksum database tile path %q\nWant tile/H/L/NNN[.p/W] or tile/H/data/NNN[.p/W].", clipPath(p))
 		}
 		data, err := s.opts.Store.Tile(ctx, name, p)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -78,7 +78,7 @@ func (s *Server) sumdbAnswer(ctx context.Context, name, p string) ([]byte, error
 		return data, err
 	}
 	return nil, badRequest("unknown checksum database endpoint %q\n"+
-		"modgate serves /sumdb/%s/ supported, latest, lookup/<module>@<version> and tile/...", p, name)
+		"modgate serves /sumdb/%s/ supported, latest, lookup/<module>@<version> and tile/...", clipPath(p), name)
 }
 
 // checkLookup validates the <module>@<version> of a lookup path, escaped as
@@ -87,7 +87,7 @@ func (s *Server) sumdbAnswer(ctx context.Context, name, p string) ([]byte, error
 func checkLookup(esc string) (module.Version, error) {
 	bad := func(why string) error {
 		return badRequest("invalid checksum database lookup %q: %s\n"+
-			"Want lookup/<module>@<version>: an escaped module path and a canonical version (lookup/github.com/!azure/go@v1.2.3).", esc, why)
+			"Want lookup/<module>@<version>: an escaped module path and a canonical version (lookup/github.com/!azure/go@v1.2.3).", clipPath(esc), why)
 	}
 	if !modVerRE.MatchString(esc) {
 		return module.Version{}, bad("not <module>@v<major>.<minor>.<patch>")
@@ -108,6 +108,16 @@ func checkLookup(esc string) (module.Version, error) {
 		return module.Version{}, bad("version " + ver + " is not canonical")
 	}
 	return module.Version{Path: path, Version: ver}, nil
+}
+
+// clipPath shortens a client's path for an error message, so that the advice
+// after it stays within what the go command shows (8 lines, 648 bytes).
+func clipPath(p string) string {
+	const max = 160
+	if len(p) <= max {
+		return p
+	}
+	return p[:max] + "..."
 }
 
 // privateLookupError refuses a checksum-database lookup of a private module.

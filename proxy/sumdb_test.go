@@ -123,3 +123,16 @@ func TestSumDBPassThroughChain(t *testing.T) {
 		t.Errorf("the second upstream forwarded %d requests to the database, want 2", forwarded.Load())
 	}
 }
+
+// TestSumDBBadPathAdviceFits checks that the advice of a 400 survives a long
+// hostile path within what the go command shows.
+func TestSumDBBadPathAdviceFits(t *testing.T) {
+	db := testkit.NewSumDB(t, "sum.test.example")
+	h := newHarness(t, nil, func(po *proxy.Options, uo *upstream.Options) {
+		po.SumDB = proxy.SumDB{Name: db.Name, URL: db.URL}
+	})
+	r := h.get("/sumdb/sum.test.example/lookup/" + strings.Repeat("a/", 2000) + "m@latest")
+	if r.code != http.StatusBadRequest || len(r.body) > 648 || !strings.Contains(string(r.body), "Want lookup/<module>@<version>") {
+		t.Errorf("long bad lookup = %d, %d bytes %q; want 400 with the advice within 648 bytes", r.code, len(r.body), r.body)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -85,6 +86,7 @@ type hop struct {
 	base   string // http(s): base URL of the database's files, userinfo kept (never shown)
 	dir    string // file:// proxies: the directory holding the database's files
 	source string // for messages and logs: no userinfo
+	key    string // its place in the list, for probes in flight
 	orNext bool   // '|' follows: try the next proxy after any error
 	end    bool   // "direct" or "off": the database itself comes next
 
@@ -141,7 +143,7 @@ func NewRemote(opts RemoteOptions) (*Remote, error) {
 	}
 	r.direct = &hop{base: "https://" + db.Name, source: "https://" + db.Name}
 	for _, e := range opts.Proxies {
-		h := &hop{source: e.Redacted(), orNext: e.FallbackOnAnyError, end: e.Direct || e.Off}
+		h := &hop{source: e.Redacted(), key: strconv.Itoa(len(r.hops)), orNext: e.FallbackOnAnyError, end: e.Direct || e.Off}
 		if !h.end {
 			pu, err := url.Parse(e.URL)
 			if err != nil {
@@ -236,7 +238,7 @@ func (r *Remote) supports(ctx context.Context, h *hop) (bool, error) {
 		}
 		return state == supported, nil
 	}
-	ch := r.probes.DoChan(h.source, func() (any, error) {
+	ch := r.probes.DoChan(h.key, func() (any, error) {
 		// The probe outlives a cancelled caller: others may be waiting for it.
 		pctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 		defer cancel()
@@ -244,12 +246,14 @@ func (r *Remote) supports(ctx context.Context, h *hop) (bool, error) {
 		now := r.now()
 		switch {
 		case err == nil:
-			h.set(supported, now.Add(supportTTL), nil)
-			r.log.Debug("checksum database: proxy serves it", "db", r.name, "proxy", h.source)
+			if h.set(supported, now.Add(supportTTL), nil) != supported {
+				r.log.Info("checksum database: reached through an upstream proxy that serves it", "db", r.name, "proxy", h.source)
+			}
 			return true, nil
 		case errors.Is(err, fs.ErrNotExist):
-			h.set(unsupported, now.Add(supportTTL), nil)
-			r.log.Debug("checksum database: proxy does not serve it", "db", r.name, "proxy", h.source)
+			if h.set(unsupported, now.Add(supportTTL), nil) != unsupported {
+				r.log.Info("checksum database: an upstream proxy does not serve it (404/410 on supported): not asked for it", "db", r.name, "proxy", h.source)
+			}
 			return false, nil
 		}
 		if h.orNext {
@@ -271,10 +275,13 @@ func (r *Remote) supports(ctx context.Context, h *hop) (bool, error) {
 	}
 }
 
-func (h *hop) set(s support, until time.Time, err error) {
+// set records what is known of h and returns what was known before.
+func (h *hop) set(s support, until time.Time, err error) support {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	old := h.state
 	h.state, h.until, h.lastErr = s, until, err
+	return old
 }
 
 // fail marks a proxy that served the database as failing for failTTL.
