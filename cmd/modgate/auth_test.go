@@ -371,3 +371,43 @@ func TestEndToEndAuth(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossOriginPolicyReload checks that a policy reload with an admin's
+// Basic credentials is refused when a browser sends it from another site,
+// and that `modgate policy reload --server` (no browser headers) still works.
+func TestCrossOriginPolicyReload(t *testing.T) {
+	data := t.TempDir()
+	toks := newTokens(t, data)
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pol, []byte("mode: audit\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := serveInProcess(t, data, "--upstream", "off", "--auth", "required", "--policy", pol)
+	post := func(set func(*http.Request)) (int, string) {
+		req, _ := http.NewRequest("POST", base+"/api/policy/reload", nil)
+		req.SetBasicAuth("admin", toks["admin"])
+		set(req)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for name, set := range map[string]func(*http.Request){
+		"Origin":         func(r *http.Request) { r.Header.Set("Origin", "https://evil.example") },
+		"Sec-Fetch-Site": func(r *http.Request) { r.Header.Set("Sec-Fetch-Site", "cross-site") },
+	} {
+		if code, body := post(set); code != http.StatusForbidden || !strings.Contains(body, "cross-origin request refused") {
+			t.Errorf("reload from another site (%s): %d %q; want 403 cross-origin request refused", name, code, body)
+		}
+	}
+	if code, body := post(func(r *http.Request) { r.Header.Set("Origin", base) }); code != http.StatusOK {
+		t.Errorf("reload from modgate's own origin: %d %q; want 200", code, body)
+	}
+	u := strings.Replace(base, "http://", "http://admin:"+toks["admin"]+"@", 1)
+	if _, err := logged(t, modgateIn(t, data))("policy", "reload", "--server", u); err != nil {
+		t.Errorf("modgate policy reload --server: %v", err)
+	}
+}

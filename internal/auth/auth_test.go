@@ -388,3 +388,63 @@ func TestSessions(t *testing.T) {
 		t.Errorf("after logout: %d, want 401", w.Code)
 	}
 }
+
+// TestCrossOrigin checks the one rule for state-changing requests: a browser
+// request from another origin is refused whatever its credentials, with
+// authentication on or off; same-origin pages and clients that are not
+// browsers (no Origin, no Sec-Fetch-Site: modgate policy reload, curl) pass.
+func TestCrossOrigin(t *testing.T) {
+	on := newFixture(t, true)
+	admin := on.token(t, "alice", Admin)
+	off := newFixture(t, false)
+	header := func(k, v string) func(*http.Request) { return func(r *http.Request) { r.Header.Set(k, v) } }
+	both := func(sets ...func(*http.Request)) func(*http.Request) {
+		return func(r *http.Request) {
+			for _, s := range sets {
+				s(r)
+			}
+		}
+	}
+	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+admin) }
+	tests := []struct {
+		name   string
+		f      *fixture
+		method string
+		path   string
+		set    func(*http.Request)
+		status int
+	}{
+		{"basic, foreign Origin", on, "POST", "/api/policy/reload", both(basic("alice", admin), header("Origin", "https://evil.example")), 403},
+		{"basic, foreign Origin on the same host name, other port", on, "POST", "/api/policy/reload", both(basic("alice", admin), header("Origin", "http://example.com:8080")), 403},
+		{"basic, Origin null", on, "POST", "/api/policy/reload", both(basic("alice", admin), header("Origin", "null")), 403},
+		{"basic, Sec-Fetch-Site cross-site", on, "POST", "/api/policy/reload", both(basic("alice", admin), header("Sec-Fetch-Site", "cross-site")), 403},
+		{"basic, Sec-Fetch-Site same-site", on, "DELETE", "/api/exemptions/1", both(basic("alice", admin), header("Sec-Fetch-Site", "same-site")), 403},
+		{"bearer, foreign Origin", on, "PUT", "/api/whatever", both(bearer, header("Origin", "https://evil.example")), 403},
+		{"bad credentials, foreign Origin: refused before they count", on, "POST", "/api/policy/reload", both(basic("alice", "wrong"), header("Origin", "https://evil.example")), 403},
+		{"login form from another site", on, "POST", "/ui/login", header("Sec-Fetch-Site", "cross-site"), 403},
+		{"auth off, foreign Origin", off, "POST", "/api/policy/reload", header("Origin", "https://evil.example"), 403},
+		{"auth off, cross-site", off, "POST", "/api/exemptions", header("Sec-Fetch-Site", "cross-site"), 403},
+		{"basic, no browser headers (modgate policy reload)", on, "POST", "/api/policy/reload", basic("alice", admin), 200},
+		{"basic, same Origin", on, "POST", "/api/policy/reload", both(basic("alice", admin), header("Origin", "http://example.com")), 200},
+		{"basic, Sec-Fetch-Site same-origin", on, "POST", "/api/policy/reload", both(basic("alice", admin), header("Sec-Fetch-Site", "same-origin")), 200},
+		{"basic, Sec-Fetch-Site none (typed by the user)", on, "POST", "/api/policy/reload", both(basic("alice", admin), header("Sec-Fetch-Site", "none")), 200},
+		{"auth off, no browser headers", off, "POST", "/api/policy/reload", nil, 200},
+		{"reads are not state changes", on, "GET", "/api/policy", both(basic("alice", admin), header("Origin", "https://evil.example"), header("Sec-Fetch-Site", "cross-site")), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := tt.f.do(tt.method, tt.path, tt.set)
+			if w.Code != tt.status {
+				t.Fatalf("status %d, want %d; body %q", w.Code, tt.status, w.Body)
+			}
+			if tt.status == 403 {
+				if got := w.Body.String(); got != ErrCrossOrigin.Error()+"\n" {
+					t.Errorf("body %q, want ErrCrossOrigin", got)
+				}
+				if *tt.f.seen != (Identity{}) {
+					t.Errorf("the handler ran as %+v", *tt.f.seen)
+				}
+			}
+		})
+	}
+}

@@ -60,6 +60,8 @@ type Authenticator struct {
 	log   *slog.Logger
 	now   func() time.Time
 	limit *limiter
+	// origin refuses cross-origin browser writes; no trusted origins.
+	origin *http.CrossOriginProtection
 
 	mu      sync.Mutex
 	cache   map[string]cached   // token hash -> verified token
@@ -74,7 +76,7 @@ type cached struct {
 // New returns an Authenticator. It does no I/O.
 func New(opts Options) *Authenticator {
 	a := &Authenticator{opts: opts, log: opts.Logger, now: opts.Now, limit: newLimiter(),
-		cache: map[string]cached{}, touched: map[int64]time.Time{}}
+		origin: http.NewCrossOriginProtection(), cache: map[string]cached{}, touched: map[int64]time.Time{}}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -102,8 +104,23 @@ func (e *LimitError) Error() string {
 	return fmt.Sprintf("modgate: too many failed logins from this address; retry after %s", e.RetryAfter.Round(time.Second))
 }
 
+// ErrCrossOrigin refuses a state-changing request that a browser sent from
+// another site's page.
+var ErrCrossOrigin = errors.New("modgate: cross-origin request refused: a page of another site asked your browser to change " +
+	"something here (POST, PUT, DELETE, ...). Make the change from modgate's own pages, or from a client that is not " +
+	"a browser (curl, modgate policy reload)")
+
 // Middleware checks every request before next sees it, in this order:
 //
+//  0. A state-changing request (any method but GET, HEAD and OPTIONS) that a
+//     browser sent from another origin (Sec-Fetch-Site other than
+//     same-origin or none; else an Origin whose host is not the request's
+//     Host) gets 403 ([ErrCrossOrigin]), on every route, whatever its
+//     credentials (Basic, Bearer, cookie or none) and with authentication
+//     off too: browsers attach cached Basic credentials and cookies to
+//     cross-site requests, and with --auth off a page could otherwise drive
+//     a modgate on localhost. Clients that are not browsers send neither
+//     header and pass (net/http's CrossOriginProtection).
 //  1. [Need] says which role the route needs; public routes pass at once.
 //  2. With authentication off, the request passes as Identity{Role: Admin}.
 //  3. Credentials: a token as the HTTP Basic password (the user name is
@@ -124,6 +141,12 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		need := Need(r.Method, r.URL.Path)
 		token, cookie, sent := credentials(r)
 		r.Header.Del("Authorization") // whatever happens next, no handler can log or forward it
+		if err := a.origin.Check(r); err != nil {
+			a.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+				"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "client", a.clientIP(r))
+			http.Error(w, ErrCrossOrigin.Error(), http.StatusForbidden)
+			return
+		}
 		if need == Public {
 			next.ServeHTTP(w, r)
 			return
@@ -170,10 +193,6 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			a.log.Info("authorization refused", "token", id.Token, "role", string(id.Role), "need", string(need),
 				"method", r.Method, "path", r.URL.Path)
 			http.Error(w, fmt.Sprintf("modgate: token %q has role %s; this needs %s", id.Token, id.Role, need), http.StatusForbidden)
-			return
-		}
-		if cookie != "" && !safeMethod(r.Method) && !sameOrigin(r) {
-			http.Error(w, "modgate: cross-origin request refused", http.StatusForbidden)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
@@ -361,21 +380,4 @@ func (a *Authenticator) Logout(w http.ResponseWriter, r *http.Request) error {
 func (a *Authenticator) cookie(r *http.Request, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: CookieName, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: a.opts.Secure || r.TLS != nil}
-}
-
-func safeMethod(m string) bool {
-	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
-}
-
-// sameOrigin reports whether a cookie-authenticated request that changes
-// something comes from modgate's own pages: its Origin header, when sent, must
-// name r's host. (SameSite=Strict already keeps the cookie off cross-site
-// requests; this covers same-site neighbours. The dashboard adds CSRF tokens.)
-func sameOrigin(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return r.Header.Get("Sec-Fetch-Site") == "" || r.Header.Get("Sec-Fetch-Site") == "same-origin"
-	}
-	u, err := url.Parse(o)
-	return err == nil && u.Host == r.Host
 }
