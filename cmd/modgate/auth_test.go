@@ -239,14 +239,18 @@ func TestRoutesByRole(t *testing.T) {
 	}
 }
 
-// TestLockout checks that repeated failures from one address get 429 with
-// Retry-After, even with a good token, while other addresses are served.
+// TestLockout checks, with real modgate processes, that repeated failures
+// from one address get 429 with Retry-After while a good token from it
+// (another user behind the same NAT address) and other addresses are served,
+// that guesses at one token from many addresses lock that token out, and
+// that a modgate restarted on the same data still has both lockouts.
 func TestLockout(t *testing.T) {
 	data := t.TempDir()
 	toks := newTokens(t, data)
-	base, _ := serveInProcess(t, data, "--upstream", "off", "--auth", "required", "--trusted-proxies", "127.0.0.1")
+	args := []string{"--data", data, "--upstream", "off", "--auth", "required", "--trusted-proxies", "127.0.0.1"}
+	mg := startModgate(t, args...)
 	get := func(from, token string) *http.Response {
-		req, _ := http.NewRequest("GET", base+"/metrics", nil)
+		req, _ := http.NewRequest("GET", mg.URL+"/metrics", nil)
 		req.Header.Set("X-Forwarded-For", from)
 		req.SetBasicAuth("x", token)
 		resp, err := http.DefaultClient.Do(req)
@@ -261,12 +265,45 @@ func TestLockout(t *testing.T) {
 			t.Fatalf("failure %d: status %d, want 401", i+1, resp.StatusCode)
 		}
 	}
-	resp := get("192.0.2.7", toks["reader"])
+	resp := get("192.0.2.7", "wrong-again")
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("after 6 failures: status %d, Retry-After %q; want 429 and a delay", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
+	if resp := get("192.0.2.7", toks["reader"]); resp.StatusCode != 200 {
+		t.Errorf("a good token from the locked-out address: status %d, want 200", resp.StatusCode)
+	}
 	if resp := get("192.0.2.8", toks["reader"]); resp.StatusCode != 200 {
 		t.Errorf("another address: status %d, want 200", resp.StatusCode)
+	}
+	// Guesses at the auditor's token (its prefix, wrong secrets), each from
+	// another address.
+	aud := toks["auditor"]
+	for i := range 6 {
+		guess := aud[:12] + fmt.Sprintf("%035d", i)
+		if resp := get(fmt.Sprint("198.51.100.", i+1), guess); resp.StatusCode != 401 {
+			t.Fatalf("guess %d: status %d, want 401", i+1, resp.StatusCode)
+		}
+	}
+	if resp := get("192.0.2.8", aud); resp.StatusCode != 429 {
+		t.Errorf("the guessed-at token: status %d, want 429", resp.StatusCode)
+	}
+
+	// A restart keeps both counts: whether or not the 1s lockouts ended
+	// while modgate restarted, one more failure locks again at once (a
+	// count started afresh would allow 5 more).
+	mg.stop(t)
+	mg = startModgate(t, args...)
+	if resp := get("192.0.2.7", "wrong-after-restart"); resp.StatusCode != 401 && resp.StatusCode != 429 {
+		t.Errorf("after a restart, a failure from the address: status %d, want 401 or 429", resp.StatusCode)
+	}
+	if resp := get("198.51.100.50", aud[:12]+fmt.Sprintf("%035d", 99)); resp.StatusCode != 401 && resp.StatusCode != 429 {
+		t.Errorf("after a restart, a guess at the token: status %d, want 401 or 429", resp.StatusCode)
+	}
+	if resp := get("192.0.2.7", "wrong-again"); resp.StatusCode != 429 {
+		t.Errorf("after a restart, a failure from the locked-out address: status %d, want 429", resp.StatusCode)
+	}
+	if resp := get("192.0.2.8", aud); resp.StatusCode != 429 {
+		t.Errorf("after a restart, the locked-out token: status %d, want 429", resp.StatusCode)
 	}
 }
 

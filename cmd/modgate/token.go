@@ -217,6 +217,7 @@ func newAuthenticator(cfg config, st store.Store, trusted []netip.Prefix, e *env
 	}
 	return auth.New(auth.Options{
 		Tokens:    st,
+		Failures:  st, // the lockout is shared by every replica on st and survives restarts
 		Required:  cfg.Auth == "required",
 		Secure:    cfg.TLSCert != "",
 		ClientIP:  func(r *http.Request) string { return audit.ClientIP(r, trusted) },

@@ -2,7 +2,9 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -106,49 +108,37 @@ func TestToken(t *testing.T) {
 	}
 }
 
-func TestLimiter(t *testing.T) {
-	l := newLimiter()
-	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	now := t0
-	for i := range 5 {
-		if d := l.wait("a", now); d != 0 {
-			t.Fatalf("after %d failures: locked out for %v, want free", i, d)
-		}
-		l.fail("a", now)
-	}
-	if d := l.wait("a", now); d != 0 {
-		t.Fatalf("after 5 failures: locked out for %v, want free (5 are free)", d)
-	}
+func TestLockRule(t *testing.T) {
 	var got []time.Duration
-	for range 12 {
-		l.fail("a", now)
-		d := l.wait("a", now)
-		got = append(got, d)
-		now = now.Add(d)
+	for n := 1; n <= 17; n++ {
+		got = append(got, defaultRule.lockFor(n))
 	}
-	want := []time.Duration{1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300}
+	want := []time.Duration{0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300}
 	for i := range want {
 		want[i] *= time.Second
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("lockouts (-want +got):\n%s", diff)
+		t.Errorf("lockouts of the 1st to 17th failure (-want +got):\n%s", diff)
 	}
-	if d := l.wait("b", now); d != 0 {
-		t.Errorf("another address is locked out for %v", d)
+	if d := defaultRule.lockFor(1 << 30); d != 5*time.Minute {
+		t.Errorf("lockFor(huge) = %v, want the maximum", d)
 	}
-	// Forgotten after an hour without failures.
-	now = now.Add(2 * time.Hour)
-	l.fail("a", now)
-	if d := l.wait("a", now); d != 0 {
-		t.Errorf("after an hour a failure locks out for %v, want a fresh count", d)
+}
+
+func TestAddressKey(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"192.0.2.1", "addr:192.0.2.1"},
+		{"::ffff:192.0.2.1", "addr:192.0.2.1"},
+		{"2001:db8:1:2:3:4:5:6", "addr:2001:db8:1:2::/64"},
+		{"2001:db8:1:2::ffff", "addr:2001:db8:1:2::/64"},
+		{"fe80::1%eth0", "addr:fe80::/64"},
+		{"pipe", "addr:pipe"},
+		{strings.Repeat("x", 100), "addr:" + strings.Repeat("x", 64)},
 	}
-	// Bounded memory.
-	l.size = 100
-	for i := range 1000 {
-		l.fail(fmt.Sprint("10.0.", i/256, ".", i%256), now)
-	}
-	if n := l.len(); n > 100 {
-		t.Errorf("limiter remembers %d addresses, want at most 100", n)
+	for _, tt := range tests {
+		if got := addressKey(tt.in); got != tt.want {
+			t.Errorf("addressKey(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 
@@ -175,8 +165,14 @@ func newFixture(t *testing.T, required bool) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	f := &fixture{st: st, clock: &clock{t: time.Now()}, seen: &Identity{}}
-	f.auth = New(Options{Tokens: st, Required: required, LoginPath: "/ui/login", Now: f.clock.now, CacheTTL: -1})
+	return newReplica(t, st, &clock{t: time.Now()}, required, -1)
+}
+
+// newReplica is an Authenticator on st, as one modgate process would have.
+func newReplica(t *testing.T, st store.Store, c *clock, required bool, cacheTTL time.Duration) *fixture {
+	f := &fixture{st: st, clock: c, seen: &Identity{}}
+	f.auth = New(Options{Tokens: st, Required: required, LoginPath: "/ui/login", Now: f.clock.now, CacheTTL: cacheTTL,
+		Logger: slog.New(slog.DiscardHandler)})
 	f.h = f.auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := FromContext(r.Context())
 		*f.seen = id
@@ -286,48 +282,108 @@ func TestAuthOff(t *testing.T) {
 	}
 }
 
-func TestRateLimit(t *testing.T) {
+func from(ip, user, pw string) func(*http.Request) {
+	return func(r *http.Request) { r.RemoteAddr = ip + ":1234"; r.SetBasicAuth(user, pw) }
+}
+
+// wrongSecret is tok with its secret changed: a guess at tok's stored token.
+func wrongSecret(tok string, i int) string {
+	return tok[:4+PrefixLen] + fmt.Sprintf("%0*d", len(tok)-4-PrefixLen, i)
+}
+
+// TestAddressLockout checks the lockout of an address: 5 failures are free,
+// then each locks it out for twice as long; its failed attempts then get 429,
+// while valid tokens from it (other users behind the same NAT address) are
+// served.
+func TestAddressLockout(t *testing.T) {
 	f := newFixture(t, true)
 	good := f.token(t, "ci", Reader)
-	from := func(ip string, pw string) func(*http.Request) {
-		return func(r *http.Request) { r.RemoteAddr = ip + ":1234"; r.SetBasicAuth("ci", pw) }
-	}
-	for i := range 5 {
-		if w := f.do("GET", "/m/@v/list", from("192.0.2.1", fmt.Sprint("wrong", i))); w.Code != 401 {
+	bob := f.token(t, "bob", Reader)
+	for i := range 6 {
+		if w := f.do("GET", "/m/@v/list", from("192.0.2.1", "x", fmt.Sprint("wrong", i))); w.Code != 401 {
 			t.Fatalf("failure %d: status %d, want 401", i+1, w.Code)
 		}
 	}
-	w := f.do("GET", "/m/@v/list", from("192.0.2.1", "wrong again"))
-	if w.Code != 401 {
-		t.Fatalf("6th failure: status %d, want 401 (and a lockout from now on)", w.Code)
+	w := f.do("GET", "/m/@v/list", from("192.0.2.1", "x", "wrong again"))
+	if w.Code != 429 || w.Header().Get("Retry-After") != "1" || !strings.Contains(w.Body.String(), "from this address") {
+		t.Fatalf("a failure while locked out: status %d, Retry-After %q, body %q; want 429, 1, from this address", w.Code, w.Header().Get("Retry-After"), w.Body)
 	}
-	w = f.do("GET", "/m/@v/list", from("192.0.2.1", good))
-	if w.Code != 429 || w.Header().Get("Retry-After") != "1" {
-		t.Fatalf("while locked out: status %d, Retry-After %q; want 429, 1", w.Code, w.Header().Get("Retry-After"))
+	for name, tok := range map[string]string{"ci": good, "bob": bob} {
+		if w := f.do("GET", "/m/@v/list", from("192.0.2.1", name, tok)); w.Code != 200 || f.seen.Token != name {
+			t.Errorf("valid token %s from the locked-out address: status %d as %q, want 200", name, w.Code, f.seen.Token)
+		}
 	}
-	if w := f.do("GET", "/m/@v/list", from("192.0.2.2", good)); w.Code != 200 {
-		t.Errorf("another address: status %d, want 200", w.Code)
+	if w := f.do("GET", "/m/@v/list", from("192.0.2.2", "x", "wrong")); w.Code != 401 {
+		t.Errorf("a failure from another address: status %d, want 401", w.Code)
 	}
 	f.clock.add(time.Second)
-	if w := f.do("GET", "/m/@v/list", from("192.0.2.1", "wrong")); w.Code != 401 {
+	if w := f.do("GET", "/m/@v/list", from("192.0.2.1", "x", "wrong")); w.Code != 401 {
 		t.Fatalf("after the lockout: status %d, want 401", w.Code)
 	}
-	w = f.do("GET", "/m/@v/list", from("192.0.2.1", good))
+	w = f.do("GET", "/m/@v/list", from("192.0.2.1", "x", "wrong"))
 	if w.Code != 429 || w.Header().Get("Retry-After") != "2" {
 		t.Errorf("second lockout: status %d, Retry-After %q; want 429, 2 (doubled)", w.Code, w.Header().Get("Retry-After"))
 	}
-	f.clock.add(2 * time.Second)
-	if w := f.do("GET", "/m/@v/list", from("192.0.2.1", good)); w.Code != 200 {
-		t.Errorf("after the second lockout with the right token: status %d, want 200", w.Code)
+	// One IPv6 client is its /64.
+	for i := range 6 {
+		f.do("GET", "/m/@v/list", func(r *http.Request) {
+			r.RemoteAddr = fmt.Sprintf("[2001:db8:7:7::%x]:1", i+1)
+			r.SetBasicAuth("x", "wrong")
+		})
 	}
-	// Login counts against the same address.
+	if w := f.do("GET", "/m/@v/list", func(r *http.Request) { r.RemoteAddr = "[2001:db8:7:7::ffff]:1"; r.SetBasicAuth("x", "wrong") }); w.Code != 429 {
+		t.Errorf("failures spread over one /64: status %d, want 429", w.Code)
+	}
+	// Login counts against the same address, and a valid token still logs in.
 	r := httptest.NewRequest("POST", "/ui/login", nil)
 	r.RemoteAddr = "192.0.2.1:1"
-	f.do("GET", "/m/@v/list", from("192.0.2.1", "wrong"))
-	if _, err := f.auth.Login(httptest.NewRecorder(), r, good); err == nil {
-		t.Errorf("Login from a locked-out address succeeded")
+	if _, err := f.auth.Login(httptest.NewRecorder(), r, "mgt_wrong"); err == nil {
+		t.Errorf("Login with a wrong token from a locked-out address succeeded")
 	} else if _, ok := err.(*LimitError); !ok {
-		t.Errorf("Login from a locked-out address: %v, want a *LimitError", err)
+		t.Errorf("Login with a wrong token from a locked-out address: %v, want a *LimitError", err)
+	}
+	if _, err := f.auth.Login(httptest.NewRecorder(), r, good); err != nil {
+		t.Errorf("Login with a valid token from a locked-out address: %v", err)
+	}
+}
+
+// TestTokenLockout checks the lockout of a token: guesses at one stored
+// token (its prefix, a wrong secret) from many addresses lock that token
+// out everywhere, the right token included, while other tokens work.
+func TestTokenLockout(t *testing.T) {
+	f := newFixture(t, true)
+	victim := f.token(t, "ci", Reader)
+	other := f.token(t, "bob", Reader)
+	for i := range 6 {
+		ip := fmt.Sprint("198.51.100.", i+1) // a new address each time: no address lockout
+		if w := f.do("GET", "/m/@v/list", from(ip, "ci", wrongSecret(victim, i))); w.Code != 401 {
+			t.Fatalf("guess %d: status %d, want 401", i+1, w.Code)
+		}
+	}
+	for _, set := range []func(*http.Request){from("198.51.100.99", "ci", wrongSecret(victim, 99)), from("203.0.113.1", "ci", victim)} {
+		w := f.do("GET", "/m/@v/list", set)
+		if w.Code != 429 || w.Header().Get("Retry-After") != "1" || !strings.Contains(w.Body.String(), "with this token") {
+			t.Errorf("locked-out token: status %d, Retry-After %q, body %q; want 429, 1, with this token", w.Code, w.Header().Get("Retry-After"), w.Body)
+		}
+	}
+	if w := f.do("GET", "/m/@v/list", from("198.51.100.1", "bob", other)); w.Code != 200 {
+		t.Errorf("another token: status %d, want 200", w.Code)
+	}
+	// The user name is not a key: guesses under the name "bob" with bob's
+	// prefix unknown lock nothing of bob's.
+	for i := range 8 {
+		f.do("GET", "/m/@v/list", from(fmt.Sprint("198.51.101.", i+1), "bob", wrongSecret("mgt_ZZZZZZZZ"+other[12:], i)))
+	}
+	if w := f.do("GET", "/m/@v/list", from("203.0.113.1", "bob", other)); w.Code != 200 {
+		t.Errorf("bob after guesses under his name: status %d, want 200", w.Code)
+	}
+	r := httptest.NewRequest("POST", "/ui/login", nil)
+	if _, err := f.auth.Login(httptest.NewRecorder(), r, victim); !isTokenLimit(err) {
+		t.Errorf("Login with the locked-out token: %v, want a *LimitError for the token", err)
+	}
+	f.clock.add(time.Second)
+	if w := f.do("GET", "/m/@v/list", from("203.0.113.1", "ci", victim)); w.Code != 200 {
+		t.Errorf("after the lockout: status %d, want 200", w.Code)
 	}
 }
 
@@ -447,4 +503,9 @@ func TestCrossOrigin(t *testing.T) {
 			}
 		})
 	}
+}
+
+func isTokenLimit(err error) bool {
+	var l *LimitError
+	return errors.As(err, &l) && l.Token
 }

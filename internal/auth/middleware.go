@@ -27,6 +27,11 @@ const CookieName = "modgate_session"
 type Options struct {
 	// Tokens keeps the tokens and sessions.
 	Tokens store.Tokens
+	// Failures counts failed authentications for the lockout, shared by
+	// every replica (see limit.go for the rules). Nil: Tokens, if it
+	// implements store.AuthFailures (every store.Store does); else failures
+	// are not counted.
+	Failures store.AuthFailures
 	// Required turns authentication on (--auth required). False (--auth off):
 	// every request is let through as [Admin] with no token name, and audit
 	// records name clients by address only.
@@ -36,7 +41,8 @@ type Options struct {
 	// Secure whatever this says.
 	Secure bool
 	// ClientIP names the client address that failures are counted against
-	// (audit.ClientIP with the trusted proxies). Nil: the connection's peer.
+	// (audit.ClientIP with the trusted proxies; an IPv6 address counts by
+	// its /64). Nil: the connection's peer.
 	ClientIP func(*http.Request) string
 	// LoginPath is where a browser without a valid session is sent (303) when
 	// it asks for a page under /ui/; empty: it gets 401 like everyone else.
@@ -75,11 +81,16 @@ type cached struct {
 
 // New returns an Authenticator. It does no I/O.
 func New(opts Options) *Authenticator {
-	a := &Authenticator{opts: opts, log: opts.Logger, now: opts.Now, limit: newLimiter(),
+	a := &Authenticator{opts: opts, log: opts.Logger, now: opts.Now,
 		origin: http.NewCrossOriginProtection(), cache: map[string]cached{}, touched: map[int64]time.Time{}}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
+	failures := opts.Failures
+	if failures == nil {
+		failures, _ = opts.Tokens.(store.AuthFailures)
+	}
+	a.limit = newLimiter(failures, a.log)
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -97,10 +108,19 @@ func New(opts Options) *Authenticator {
 var ErrBadToken = errors.New("modgate: authentication required: send a valid modgate token as the HTTP Basic password " +
 	"(GOPROXY=https://NAME:TOKEN@host, or a machine line in ~/.netrc)")
 
-// LimitError refuses an attempt from an address that failed too often.
-type LimitError struct{ RetryAfter time.Duration }
+// LimitError refuses an attempt because of earlier failures: with a token
+// that has been guessed at too often (Token), or a failed attempt from an
+// address that failed too often.
+type LimitError struct {
+	RetryAfter time.Duration
+	Token      bool // the token presented is locked out, not (only) the address
+}
 
 func (e *LimitError) Error() string {
+	if e.Token {
+		return fmt.Sprintf("modgate: too many failed attempts with this token (someone may be guessing it); retry after %s, "+
+			"or ask an admin for a new token", e.RetryAfter.Round(time.Second))
+	}
 	return fmt.Sprintf("modgate: too many failed logins from this address; retry after %s", e.RetryAfter.Round(time.Second))
 }
 
@@ -127,10 +147,12 @@ var ErrCrossOrigin = errors.New("modgate: cross-origin request refused: a page o
 //     ignored: name the token there by convention), or as a Bearer token;
 //     else the session cookie. None: 401 with WWW-Authenticate (a browser
 //     asking for a /ui/ page is sent to LoginPath instead).
-//  4. An address locked out after repeated failures gets 429 with
-//     Retry-After, without its credentials being checked.
+//  4. A token whose key is locked out after repeated failures gets 429
+//     with Retry-After, without being checked (see limit.go).
 //  5. A bad token or session: 401, the same answer for every reason, and the
-//     failure counts against the address.
+//     failure counts against the address and the token it aimed at; from an
+//     address already locked out, 429 with Retry-After instead. A valid
+//     token or session from a locked-out address is served.
 //  6. A role below the need: 403.
 //  7. next runs with the [Identity] in the request's context.
 //
@@ -162,26 +184,36 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		}
 		addr := a.clientIP(r)
 		now := a.now()
-		if d := a.limit.wait(addr, now); d > 0 {
-			a.log.Warn("authentication refused: too many failures", "client", addr, "retry_after", d.Round(time.Second).String())
-			secs := int((d + time.Second - 1) / time.Second)
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			http.Error(w, (&LimitError{RetryAfter: time.Duration(secs) * time.Second}).Error(), http.StatusTooManyRequests)
-			return
-		}
 		var id Identity
 		var err error
-		via := "token"
+		via, key := "token", ""
 		if cookie != "" {
 			via = "session"
 			id, err = a.session(r.Context(), cookie)
 		} else {
-			id, err = a.Verify(r.Context(), token)
+			var t store.Token
+			t, key, err = a.verify(r.Context(), token)
+			id = identityOf(t)
 		}
 		if errors.Is(err, ErrBadToken) {
-			a.limit.fail(addr, now)
-			a.log.Info("authentication failed", "client", addr, "method", r.Method, "path", r.URL.Path, "via", via)
-			a.refuse(w, r, browser, cookie != "")
+			var wait time.Duration
+			if wait, err = a.failed(r.Context(), addr, key, now); err == nil {
+				a.log.Info("authentication failed", "client", addr, "method", r.Method, "path", r.URL.Path, "via", via)
+				if wait <= 0 {
+					a.refuse(w, r, browser, cookie != "")
+					return
+				}
+				err = &LimitError{RetryAfter: wait}
+			}
+		}
+		var limit *LimitError
+		if errors.As(err, &limit) {
+			a.log.Warn("authentication refused: too many failures", "client", addr, "token_locked", limit.Token,
+				"retry_after", limit.RetryAfter.Round(time.Second).String())
+			secs := int((limit.RetryAfter + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			limit.RetryAfter = time.Duration(secs) * time.Second
+			http.Error(w, limit.Error(), http.StatusTooManyRequests)
 			return
 		}
 		if err != nil {
@@ -241,23 +273,68 @@ func (a *Authenticator) clientIP(r *http.Request) string {
 	return host
 }
 
+// failed counts a failed attempt from addr aimed at the token key key ("":
+// none) at now, and returns how long addr is locked out if it already was
+// (then this failure was not counted against it). A failure that locks key
+// out drops this process's cached tokens of that key at once.
+func (a *Authenticator) failed(ctx context.Context, addr, key string, now time.Time) (time.Duration, error) {
+	if key != "" {
+		wait, counted, err := a.limit.fail(ctx, key, now)
+		if err != nil {
+			return 0, err
+		}
+		if wait > 0 && counted {
+			a.log.Warn("authentication: token locked out after repeated failures", "key", key, "client", addr,
+				"until", now.Add(wait).UTC().Format(time.RFC3339))
+			a.forget(strings.TrimPrefix(key, store.TokenKey("")))
+		}
+	}
+	wait, counted, err := a.limit.fail(ctx, addressKey(addr), now)
+	if err != nil {
+		return 0, err
+	}
+	if wait > 0 && counted {
+		a.log.Warn("authentication: address locked out after repeated failures", "client", addr,
+			"until", now.Add(wait).UTC().Format(time.RFC3339))
+	}
+	if counted {
+		return 0, nil
+	}
+	return wait, nil
+}
+
+// forget drops the cached tokens whose prefix is prefix.
+func (a *Authenticator) forget(prefix string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for h, c := range a.cache {
+		if c.tok.Prefix == prefix {
+			delete(a.cache, h)
+		}
+	}
+}
+
 // dummyHash is compared against when no stored token has the prefix, so an
 // unknown token takes the same path as a known one with a wrong secret.
 var dummyHash = Hash("modgate: no such token")
 
 // Verify returns the identity token authenticates as, [ErrBadToken] if it
-// does not (unknown, malformed or revoked), or another error if the store
-// failed. A verified token is remembered for Options.CacheTTL, and its last
-// use is recorded at most once a minute per process.
+// does not (unknown, malformed or revoked), a [*LimitError] if the token is
+// locked out after repeated failures (it was not checked), or another error
+// if the store failed. It counts no failure. A verified token is remembered
+// for Options.CacheTTL, and its last use is recorded at most once a minute
+// per process.
 func (a *Authenticator) Verify(ctx context.Context, token string) (Identity, error) {
-	t, err := a.verify(ctx, token)
+	t, _, err := a.verify(ctx, token)
 	if err != nil {
 		return Identity{}, err
 	}
 	return identityOf(t), nil
 }
 
-func (a *Authenticator) verify(ctx context.Context, token string) (store.Token, error) {
+// verify is Verify; it also returns the failure key of the stored tokens
+// token aims at ("" if no live token has its prefix).
+func (a *Authenticator) verify(ctx context.Context, token string) (store.Token, string, error) {
 	h := Hash(token)
 	now := a.now()
 	a.mu.Lock()
@@ -265,13 +342,22 @@ func (a *Authenticator) verify(ctx context.Context, token string) (store.Token, 
 	a.mu.Unlock()
 	if ok && now.Sub(c.at) < a.opts.CacheTTL {
 		a.touch(ctx, c.tok, now)
-		return c.tok, nil
+		return c.tok, "", nil
 	}
 	var rows []store.Token
+	key := ""
 	if prefix, ok := Prefix(token); ok {
 		var err error
 		if rows, err = a.opts.Tokens.TokensByPrefix(ctx, prefix); err != nil {
-			return store.Token{}, err
+			return store.Token{}, "", err
+		}
+		for _, t := range rows {
+			if t.RevokedAt.IsZero() {
+				key = store.TokenKey(prefix)
+			}
+			if t.LockedUntil.After(now) {
+				return store.Token{}, "", &LimitError{RetryAfter: t.LockedUntil.Sub(now), Token: true}
+			}
 		}
 	}
 	var found *store.Token
@@ -284,7 +370,7 @@ func (a *Authenticator) verify(ctx context.Context, token string) (store.Token, 
 		}
 	}
 	if found == nil {
-		return store.Token{}, ErrBadToken
+		return store.Token{}, key, ErrBadToken
 	}
 	a.mu.Lock()
 	if len(a.cache) >= 1024 {
@@ -293,7 +379,7 @@ func (a *Authenticator) verify(ctx context.Context, token string) (store.Token, 
 	a.cache[h] = cached{tok: *found, at: now}
 	a.mu.Unlock()
 	a.touch(ctx, *found, now)
-	return *found, nil
+	return *found, "", nil
 }
 
 func identityOf(t store.Token) Identity { return Identity{Token: t.Name, Role: Role(t.Role)} }
@@ -331,7 +417,7 @@ func (a *Authenticator) session(ctx context.Context, cookie string) (Identity, e
 	return identityOf(*t), nil
 }
 
-// Login checks token (counted against r's address like any other attempt)
+// Login checks token (a failure counted like any other attempt)
 // and, if it authenticates, starts a dashboard session: it sets the session
 // cookie (HttpOnly, SameSite=Strict, Path=/, Secure under TLS) on w and
 // returns the identity. Errors: [ErrBadToken], a [*LimitError] (tell the user
@@ -339,13 +425,16 @@ func (a *Authenticator) session(ctx context.Context, cookie string) (Identity, e
 func (a *Authenticator) Login(w http.ResponseWriter, r *http.Request, token string) (Identity, error) {
 	addr := a.clientIP(r)
 	now := a.now()
-	if d := a.limit.wait(addr, now); d > 0 {
-		return Identity{}, &LimitError{RetryAfter: d}
-	}
-	t, err := a.verify(r.Context(), token)
+	t, key, err := a.verify(r.Context(), token)
 	if errors.Is(err, ErrBadToken) {
-		a.limit.fail(addr, now)
+		wait, ferr := a.failed(r.Context(), addr, key, now)
 		a.log.Info("dashboard login failed", "client", addr)
+		switch {
+		case ferr != nil:
+			return Identity{}, ferr
+		case wait > 0:
+			return Identity{}, &LimitError{RetryAfter: wait}
+		}
 		return Identity{}, err
 	}
 	if err != nil {

@@ -161,6 +161,7 @@ type Store interface {
 	SBOMs
 	Exemptions
 	Tokens
+	AuthFailures
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database. No method may be called after it.

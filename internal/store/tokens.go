@@ -21,6 +21,11 @@ type Token struct {
 	LastUsed time.Time
 	// RevokedAt is when it was revoked (UTC); zero: live.
 	RevokedAt time.Time
+	// LockedUntil is when the lockout of TokenKey(Prefix) after failed
+	// attempts ends (see [AuthFailures]), as TokensByPrefix reports it; zero
+	// or past: not locked out. Other methods leave it zero, and CreateToken
+	// ignores it.
+	LockedUntil time.Time
 }
 
 // Validate reports whether the store may keep t: a name, a role, a prefix
@@ -57,7 +62,9 @@ type Tokens interface {
 	// live token already has t.Name, and fails if t.Validate does.
 	CreateToken(ctx context.Context, t *Token) (*Token, error)
 	// TokensByPrefix returns the tokens, live and revoked, whose Prefix is
-	// prefix, ordered by ID; none is (nil, nil).
+	// prefix, ordered by ID, each with the LockedUntil of TokenKey(prefix)
+	// (in the same query: authentication reads nothing more); none is
+	// (nil, nil).
 	TokensByPrefix(ctx context.Context, prefix string) ([]Token, error)
 	// ListTokens returns every token, revoked ones included, ordered by ID.
 	ListTokens(ctx context.Context) ([]Token, error)

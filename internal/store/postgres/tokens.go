@@ -41,7 +41,25 @@ func (s *Store) CreateToken(ctx context.Context, t *store.Token) (_ *store.Token
 // TokensByPrefix implements [store.Tokens].
 func (s *Store) TokensByPrefix(ctx context.Context, prefix string) (_ []store.Token, err error) {
 	defer wrap(&err, "postgres: tokens by prefix")
-	return s.queryTokens(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE prefix = $1 ORDER BY id`, prefix)
+	rows, err := s.pool.Query(ctx,
+		`SELECT t.id, t.name, t.role, t.prefix, t.hash, t.created_at, t.last_used_at, t.revoked_at, f.locked_until
+		 FROM tokens t LEFT JOIN auth_failures f ON f.key = 'token:' || t.prefix
+		 WHERE t.prefix = $1 ORDER BY t.id`, prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		var locked *time.Time
+		t, err := scanToken(rows, &locked)
+		if err != nil {
+			return nil, err
+		}
+		t.LockedUntil = fromNullTime(locked)
+		out = append(out, *t)
+	}
+	return out, rows.Err()
 }
 
 // ListTokens implements [store.Tokens].
@@ -140,10 +158,11 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) (err error) {
 	return err
 }
 
-func scanToken(row pgx.Row) (*store.Token, error) {
+// scanToken scans the columns of tokenColumns, then into extra.
+func scanToken(row pgx.Row, extra ...any) (*store.Token, error) {
 	var t store.Token
 	var used, revoked *time.Time
-	if err := row.Scan(&t.ID, &t.Name, &t.Role, &t.Prefix, &t.Hash, &t.CreatedAt, &used, &revoked); err != nil {
+	if err := row.Scan(append([]any{&t.ID, &t.Name, &t.Role, &t.Prefix, &t.Hash, &t.CreatedAt, &used, &revoked}, extra...)...); err != nil {
 		return nil, err
 	}
 	t.CreatedAt = t.CreatedAt.UTC()

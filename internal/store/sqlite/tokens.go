@@ -41,7 +41,29 @@ func (s *Store) CreateToken(ctx context.Context, t *store.Token) (_ *store.Token
 // TokensByPrefix implements [store.Tokens].
 func (s *Store) TokensByPrefix(ctx context.Context, prefix string) (_ []store.Token, err error) {
 	defer wrap(&err, "sqlite: tokens by prefix")
-	return s.queryTokens(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE prefix = ? ORDER BY id`, prefix)
+	rows, err := s.read.QueryContext(ctx,
+		`SELECT t.id, t.name, t.role, t.prefix, t.hash, t.created_at, t.last_used_at, t.revoked_at, f.locked_until
+		 FROM tokens t LEFT JOIN auth_failures f ON f.key = 'token:' || t.prefix
+		 WHERE t.prefix = ? ORDER BY t.id`, prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		var locked sql.NullString
+		t, err := scanToken(rows, &locked)
+		if err != nil {
+			return nil, err
+		}
+		if locked.Valid {
+			if t.LockedUntil, err = parseTime(locked.String); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, *t)
+	}
+	return out, rows.Err()
 }
 
 // ListTokens implements [store.Tokens].
@@ -140,11 +162,12 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) (err error) {
 	return err
 }
 
-func scanToken(row interface{ Scan(...any) error }) (*store.Token, error) {
+// scanToken scans the columns of tokenColumns, then into extra.
+func scanToken(row interface{ Scan(...any) error }, extra ...any) (*store.Token, error) {
 	var t store.Token
 	var created string
 	var used, revoked sql.NullString
-	if err := row.Scan(&t.ID, &t.Name, &t.Role, &t.Prefix, &t.Hash, &created, &used, &revoked); err != nil {
+	if err := row.Scan(append([]any{&t.ID, &t.Name, &t.Role, &t.Prefix, &t.Hash, &created, &used, &revoked}, extra...)...); err != nil {
 		return nil, err
 	}
 	var err error

@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, sbomTests...)
 	tests = append(tests, exemptionTests...)
 	tests = append(tests, tokenTests...)
+	tests = append(tests, lockoutTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
