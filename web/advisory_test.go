@@ -68,6 +68,9 @@ func TestAdvisoryRealEntry(t *testing.T) {
 		fetch(after, "alice", v035, "zip", store.DecisionBlocked),
 		fetch(after.Add(time.Minute), "release", v035, "zip", store.DecisionServed), // an exemption
 		fetch(after.Add(2*time.Minute), "bob", v036, "zip", store.DecisionBlocked),
+		// The request that ingested v0.3.6 (its audit time is the request's
+		// start, a moment before the finding was recorded): modgate knew.
+		fetch(after.Add(-time.Millisecond), "carol", v036, "zip", store.DecisionServed),
 		fetch(after, "bob", v038, "zip", store.DecisionServed),
 	}); err != nil {
 		t.Fatal(err)
@@ -124,7 +127,7 @@ func TestAdvisoryRealEntry(t *testing.T) {
 		{"v0.3.5", false, 3, 1,
 			[]web.ClientFetches{{Client: "ci-bot", Served: 2}, {Client: "alice", Served: 1}},
 			[]web.ClientFetches{{Client: "release", Served: 1}, {Client: "alice", Blocked: 1}}},
-		{"v0.3.6", true, 0, 0, []web.ClientFetches{}, []web.ClientFetches{{Client: "bob", Blocked: 1}}},
+		{"v0.3.6", true, 0, 1, []web.ClientFetches{}, []web.ClientFetches{{Client: "carol", Served: 1}, {Client: "bob", Blocked: 1}}},
 	}
 	if diff := cmp.Diff(want, lines); diff != "" {
 		t.Errorf("affected versions (-want +got):\n%s", diff)

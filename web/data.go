@@ -446,7 +446,7 @@ func (s *Server) affectedVersion(ctx context.Context, m module.Version, vu store
 		}
 		for _, e := range evs {
 			by, n := after, &av.After
-			if e.Time.Before(vu.LearntAt) {
+			if av.before(e) {
 				by, n = before, &av.Before
 			}
 			client := e.ClientToken
@@ -479,6 +479,20 @@ func (s *Server) affectedVersion(ctx context.Context, m module.Version, vu store
 	av.BeforeClients, av.AfterClients = byServed(before), byServed(after)
 	return av, nil
 }
+
+// before reports whether e happened before modgate knew of the advisory:
+// before the sync that brought it, for a version stored earlier. A finding
+// made at ingest was known from the version's first fetch on (the audit
+// time of that fetch is the start of the request, which ingests the version
+// and records the finding while it runs).
+func (av *AffectedVersion) before(e *store.AuditEvent) bool {
+	return !av.AtIngest && e.Time.Before(av.LearntAt)
+}
+
+// FetchedBefore reports whether the fetch e happened before modgate knew of
+// the advisory: before the sync that brought it, for a version stored
+// earlier (the page marks each fetch with it).
+func (av *AffectedVersion) FetchedBefore(e *store.AuditEvent) bool { return av.before(e) }
 
 // byServed lists the clients that were served or refused the zip, most
 // served first.
