@@ -19,6 +19,7 @@ import (
 
 	"github.com/modgate/modgate/internal/audit"
 	"github.com/modgate/modgate/internal/testkit"
+	"github.com/modgate/modgate/internal/testkit/sbomcheck"
 )
 
 func TestMain(m *testing.M) {
@@ -368,6 +369,9 @@ func testEndToEnd(t *testing.T, dsn string) {
 		}
 	}
 	out, code := runModgate(t, append([]string{"sbom", "get", "example.com/Upper/Lib@v1.0.0", "--format", "spdx-json"}, dbArgs...)...)
+	if code == 0 {
+		sbomcheck.Licenses(t, []byte(out))
+	}
 	lib := mods[0]
 	for _, want := range []string{"pkg:golang/example.com/Upper/Lib@v1.0.0", lib.Hash, `"SPDX-2.3"`} {
 		if code != 0 || !strings.Contains(out, want) {

@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/modgate/modgate/internal/testkit"
+	"github.com/modgate/modgate/internal/testkit/sbomcheck"
 )
 
 // hostileUA is sent as a User-Agent: the audit page must show it as text,
@@ -249,6 +250,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	if b, err := os.ReadFile(sbomFile); err != nil || json.Unmarshal(b, &doc) != nil || doc.SPDXVersion != "SPDX-2.3" {
 		t.Errorf("downloaded SBOM %s: %v\n%.300s", sbomFile, err, b)
+	} else {
+		sbomcheck.Licenses(t, b)
 	}
 
 	// The advisory page answers who got what it affects.
