@@ -138,11 +138,11 @@ func jsonString(s string) string {
 	return string(b)
 }
 
-// realEntry reads an OSV entry copied from the Go vulnerability database
-// into testdata/vulndb (see its README).
+// realEntry reads an entry of the Go vulnerability database from the
+// repository's real subset (../testdata/vulndb, see its README).
 func realEntry(t *testing.T, id string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "vulndb", id+".json"))
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "vulndb", "ID", id+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,8 @@ func TestEndToEndSBOMAndAdvisory(t *testing.T) {
 
 	// The vulnerability data at first: an x/text advisory fixed before v0.3.5.
 	dbDir := t.TempDir()
-	old := []byte(readTestdata(t, "..", "..", "..", "scanner", "testdata", "vulndb", "GO-2020-0015.json"))
+	// Real entries from the repository's subset of the database (../../testdata/vulndb).
+	old := []byte(readTestdata(t, "..", "..", "..", "testdata", "vulndb", "ID", "GO-2020-0015.json"))
 	testkit.WriteVulnDB(t, dbDir, old)
 	work := t.TempDir()
 	policyFile := filepath.Join(work, "policy.yaml")
@@ -101,7 +102,7 @@ func TestEndToEndSBOMAndAdvisory(t *testing.T) {
 
 	// The sync that brings GO-2026-5970 (every x/text before v0.39.0).
 	synced := time.Now().UTC()
-	testkit.WriteVulnDB(t, dbDir, old, []byte(readTestdata(t, "vulndb", "GO-2026-5970.json")))
+	testkit.WriteVulnDB(t, dbDir, old, []byte(readTestdata(t, "..", "..", "..", "testdata", "vulndb", "ID", "GO-2026-5970.json")))
 	if out, code := runModgate(t, append([]string{"vulndb", "sync"}, common...)...); code != 0 {
 		t.Fatalf("vulndb sync: exit %d\n%s", code, out)
 	}
@@ -228,7 +229,7 @@ func TestEndToEndSBOMAndAdvisory(t *testing.T) {
 	// The same through the API of a restarted server, and the advisory page.
 	mg = startModgate(t, append([]string{"--upstream", up.URL, "--sumdb", "off", "--vulndb-interval", "1h"}, common...)...)
 	q := url.Values{"client": {"127.0.0.1"}, "since": {synced.Format(time.RFC3339Nano)}, "format": {"cyclonedx-json"}}
-	check("window SBOM (API, CycloneDX)", httpGet(t, mg.URL+"/api/sbom/window?"+q.Encode()))
+	check("window SBOM (API, CycloneDX)", getOK(t, mg.URL+"/api/sbom/window?"+q.Encode()))
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	for _, name := range []string{"go.mod", "go.sum"} {
@@ -266,7 +267,7 @@ func TestEndToEndSBOMAndAdvisory(t *testing.T) {
 			} `json:"clients_after_learnt"`
 		}
 	}
-	advJSON := httpGet(t, mg.URL+"/api/advisories/GO-2026-5970")
+	advJSON := getOK(t, mg.URL+"/api/advisories/GO-2026-5970")
 	if err := json.Unmarshal([]byte(advJSON), &adv); err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +282,7 @@ func TestEndToEndSBOMAndAdvisory(t *testing.T) {
 		len(v.ClientsAfter) != 1 || v.ClientsAfter[0].Served != 0 || v.ClientsAfter[0].Blocked < 1 {
 		t.Errorf("advisory's version: %+v", v)
 	}
-	page := httpGet(t, mg.URL+"/ui/advisory/GO-2026-5970")
+	page := getOK(t, mg.URL+"/ui/advisory/GO-2026-5970")
 	for _, w := range []string{"golang.org/x/text@v0.3.5", "its zip was served 1 times, to 127.0.0.1 (1 served)", "learnt after ingest"} {
 		if !strings.Contains(page, w) {
 			t.Errorf("advisory page lacks %q", w)
@@ -289,7 +290,8 @@ func TestEndToEndSBOMAndAdvisory(t *testing.T) {
 	}
 }
 
-func httpGet(t *testing.T, u string) string {
+// getOK GETs u and returns the body of a 200 answer.
+func getOK(t *testing.T, u string) string {
 	t.Helper()
 	resp, err := http.Get(u)
 	if err != nil {
