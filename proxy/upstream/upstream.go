@@ -468,7 +468,12 @@ func (r *Router) Fetch(ctx context.Context, req Request) (*Response, error) {
 			return resp, nil
 		}
 		notExist := errors.Is(err, fs.ErrNotExist)
-		r.log.Debug("upstream attempt failed", "module", req.Path, "version", req.Version, "kind", string(req.Kind), "source", e.source, "not_found", notExist, "error", err.Error())
+		attrs := []any{"module", req.Path, "version", req.Version, "kind", string(req.Kind), "source", e.source, "not_found", notExist, "error", err.Error()}
+		if se := (*StatusError)(nil); errors.As(err, &se) && se.Body != "" {
+			// The upstream's own words, for the operator only (sanitized).
+			attrs = append(attrs, "upstream_body", se.Body)
+		}
+		r.log.Debug("upstream attempt failed", attrs...)
 		switch {
 		case e.Direct:
 			bestErr, bestRank = err, directRank
