@@ -18,6 +18,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
+	"github.com/modgate/modgate/internal/blob"
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/proxy/upstream"
 	"github.com/modgate/modgate/proxy/verify"
@@ -33,7 +34,8 @@ type Info struct {
 // serveArtifact serves an immutable .info, .mod or .zip of a canonical version.
 func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req request) error {
 	kind := store.Kind(req.kind)
-	ctx := r.Context()
+	who := s.clientOf(r)
+	ctx := withClient(r.Context(), who)
 	if kind == store.KindZip {
 		// What is blocked already (by path, by known vulnerabilities) is not
 		// even downloaded.
@@ -41,9 +43,21 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req reque
 			return err
 		}
 	}
-	a, hit, err := s.artifact(ctx, req.mod, kind, req.noFetch, s.clientOf(r))
+	a, hit, err := s.artifact(ctx, req.mod, kind, req.noFetch, who)
 	if err != nil {
 		return err
+	}
+	var zb *blob.Blob
+	if kind == store.KindZip {
+		b, fresh, err := s.openZip(ctx, a, who)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		if fresh != a {
+			a, hit = fresh, false // fetched again: its blob was missing
+		}
+		zb = b
 	}
 	// .info and .mod are served even for blocked versions (the go command
 	// reads go.mod files of versions it will not build); their findings are
@@ -74,37 +88,21 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req reque
 	case store.KindMod:
 		serveBytes(w, r, "text/plain; charset=utf-8", a.SHA256, a.CreatedAt, a.Data)
 	case store.KindZip:
-		f, err := s.opts.Blobs.Open(a.SHA256)
-		if err != nil {
-			return fmt.Errorf("%s@%s: zip blob %s: %w", a.Module.Path, a.Module.Version, a.SHA256, errBlobMissing(err))
-		}
-		defer f.Close()
-		h.Set("Content-Type", "application/zip")
-		h.Set("ETag", `"`+a.SHA256+`"`)
-		http.ServeContent(w, r, "", a.CreatedAt, f)
+		return s.serveZip(ctx, w, r, a, zb)
 	}
 	return nil
-}
-
-// errBlobMissing keeps a missing blob from looking like a missing module (which
-// would be a 404 and let clients fall through): it is modgate's own fault.
-func errBlobMissing(err error) error {
-	if errors.Is(err, fs.ErrNotExist) {
-		return errors.New("blob missing from the blob store")
-	}
-	return err
 }
 
 // artifact returns the stored artifact, fetching, checking and storing it first
 // when it is missing. Concurrent calls for one artifact share one fetch, within
 // the process (singleflight) and across replicas (the store's lock).
 func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind, noFetch bool, who client) (_ *store.Artifact, hit bool, _ error) {
-	key := string(kind) + " " + m.Path + "@" + m.Version
+	key := artifactKey(m, kind)
 	if a := s.memo.artifact(key); a != nil {
 		s.opts.Metrics.cache(string(kind), true)
 		return a, true, nil
 	}
-	a, err := s.opts.Store.Artifact(ctx, m, kind)
+	a, err := s.storedArtifact(ctx, m, kind)
 	if err == nil {
 		s.opts.Metrics.cache(string(kind), true)
 		s.memo.putArtifact(key, a)
@@ -124,7 +122,8 @@ func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind
 		}
 		defer unlock()
 		// Another replica may have stored it while we waited for the lock.
-		if a, err := s.opts.Store.Artifact(ctx, m, kind); err == nil {
+		// (If that copy fails its check, it is dropped and fetched anew.)
+		if a, err := s.storedArtifact(ctx, m, kind); err == nil {
 			return a, nil
 		}
 		return s.ingest(ctx, m, kind)
@@ -158,8 +157,17 @@ func (s *Server) shared(ctx context.Context, key string, fn func(context.Context
 }
 
 // ingest fetches one artifact from upstream, checks it and stores it.
-func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) (*store.Artifact, error) {
+func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) (_ *store.Artifact, err error) {
 	start := time.Now()
+	defer func() {
+		var full *noSpaceError
+		if err != nil && noSpace(err) && !errors.As(err, &full) {
+			s.opts.Metrics.storageFull()
+			s.log.Error("disk full: cannot store an artifact", "module", m.Path, "version", m.Version,
+				"kind", string(kind), "err", err.Error())
+			err = &noSpaceError{mod: m, kind: string(kind), err: err}
+		}
+	}()
 	resp, err := s.opts.Upstream.Fetch(ctx, upstream.Request{Path: m.Path, Version: m.Version, Kind: upstream.Kind(kind)})
 	if err != nil {
 		s.opts.Metrics.upstream(string(kind), start, err)
@@ -362,6 +370,10 @@ func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream
 	}()
 	h512 := sha512.New()
 	if _, err := io.Copy(io.MultiWriter(w, h512), resp.Body); err != nil {
+		var local *blob.Error
+		if errors.As(err, &local) {
+			return nil, zf, fmt.Errorf("%s@%s: storing .zip: %w", m.Path, m.Version, err) // modgate's disk, not the upstream
+		}
 		return nil, zf, &upstreamError{err: fmt.Errorf("%s@%s: downloading .zip from %s: %w", m.Path, m.Version, resp.Source, err)}
 	}
 	if resp.Size >= 0 && w.Size() != resp.Size {

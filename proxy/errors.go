@@ -9,6 +9,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/mod/module"
+
+	"github.com/modgate/modgate/internal/blob"
+	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/proxy/upstream"
 	"github.com/modgate/modgate/proxy/verify"
 )
@@ -29,6 +33,27 @@ type upstreamError struct{ err error }
 func (e *upstreamError) Error() string { return e.err.Error() }
 func (e *upstreamError) Unwrap() error { return e.err }
 
+// noSpaceError is an artifact modgate could not store because its disk (the
+// blob store's or the database's) is full: the operator's problem, not the
+// upstream's nor the developer's. Its message names no path.
+type noSpaceError struct {
+	mod  module.Version
+	kind string
+	err  error
+}
+
+func (e *noSpaceError) Error() string {
+	return fmt.Sprintf("%s@%s: modgate cannot store the .%s: its disk is full."+
+		" The module and the upstream are fine; the operator must free space, then retry.", e.mod.Path, e.mod.Version, e.kind)
+}
+
+func (e *noSpaceError) Unwrap() error { return e.err }
+
+// noSpace reports whether err says a disk (blob store or database) is full.
+func noSpace(err error) bool {
+	return blob.NoSpace(err) || errors.Is(err, store.ErrNoSpace)
+}
+
 // fetchDisabledError answers a cache miss for a request that said
 // Disable-Module-Fetch: true.
 var errFetchDisabled = fmt.Errorf("not in modgate's cache, and the request disabled fetching (Disable-Module-Fetch: true): %w", fs.ErrNotExist)
@@ -42,6 +67,8 @@ var errFetchDisabled = fmt.Errorf("not in modgate's cache, and the request disab
 //   - 404: the module or version does not exist (a client's "," fallback then
 //     tries its next proxy), also when upstream is "off" or fetching is disabled.
 //   - 504: an upstream timed out; 502: any other upstream failure.
+//   - 507: modgate's disk is full (never blamed on the upstream).
+//   - 503: a stored artifact failed its integrity check (retrying fetches it anew).
 //   - 500: modgate's own storage failed.
 func statusOf(err error) int {
 	var bad *badRequestError
@@ -51,7 +78,13 @@ func statusOf(err error) int {
 	var mismatch *verify.MismatchError
 	var unverified *verify.UnverifiedError
 	var blocked *BlockedError
+	var full *noSpaceError
+	var tampered *integrityError
 	switch {
+	case errors.As(err, &full), noSpace(err):
+		return http.StatusInsufficientStorage
+	case errors.As(err, &tampered):
+		return http.StatusServiceUnavailable
 	case errors.As(err, &blocked):
 		return http.StatusForbidden
 	case errors.As(err, &mismatch):
@@ -103,9 +136,15 @@ func writeError(w http.ResponseWriter, code int, err error) {
 func errorText(code int, err error) string {
 	var b strings.Builder
 	msg := err.Error()
-	if code == http.StatusInternalServerError {
+	var full *noSpaceError
+	switch {
+	case code == http.StatusInternalServerError:
 		// Do not leak storage internals to clients; the log has the details.
 		msg = "modgate: internal error; the operator's log has the details"
+	case code == http.StatusInsufficientStorage && !errors.As(err, &full):
+		msg = "modgate: its disk is full; the operator must free space, then retry"
+	case code == http.StatusInsufficientStorage:
+		msg = full.Error()
 	}
 	var blocked *BlockedError
 	if errors.As(err, &blocked) {

@@ -92,3 +92,17 @@ func (m *memo) put(key string, v any, size int64) {
 		m.size -= me.cost
 	}
 }
+
+// forget drops what is remembered under key.
+func (m *memo) forget(key string) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.byKey[key]; ok {
+		m.order.Remove(e)
+		delete(m.byKey, key)
+		m.size -= e.Value.(*memoEntry).cost
+	}
+}

@@ -15,6 +15,8 @@ type Metrics struct {
 	stales       *prometheus.CounterVec
 	upstreamTime *prometheus.HistogramVec
 	upBytes      *prometheus.CounterVec
+	integrityBad *prometheus.CounterVec
+	noSpace      prometheus.Counter
 }
 
 // NewMetrics creates the proxy's metrics and registers them with reg.
@@ -39,8 +41,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		upBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "modgate_upstream_bytes_total", Help: "Bytes fetched from upstreams, by kind.",
 		}, []string{"kind"}),
+		integrityBad: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "modgate_integrity_failures_total",
+			Help: "Stored artifacts that failed their integrity check on read (changed, truncated or replaced behind modgate's back) and were quarantined, by kind.",
+		}, []string{"kind"}),
+		noSpace: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "modgate_storage_full_errors_total",
+			Help: "Artifacts that could not be stored because the disk (blob store or database) was full.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.servedBytes, m.cacheResults, m.stales, m.upstreamTime, m.upBytes)
+	reg.MustRegister(m.requests, m.servedBytes, m.cacheResults, m.stales, m.upstreamTime, m.upBytes, m.integrityBad, m.noSpace)
 	return m
 }
 
@@ -85,5 +95,17 @@ func (m *Metrics) upstream(kind string, start time.Time, err error) {
 func (m *Metrics) upstreamBytes(kind string, n int64) {
 	if m != nil {
 		m.upBytes.WithLabelValues(kind).Add(float64(n))
+	}
+}
+
+func (m *Metrics) integrity(kind string) {
+	if m != nil {
+		m.integrityBad.WithLabelValues(kind).Inc()
+	}
+}
+
+func (m *Metrics) storageFull() {
+	if m != nil {
+		m.noSpace.Inc()
 	}
 }

@@ -38,6 +38,7 @@ type harness struct {
 	dbPath string
 	blobs  *blob.Dir
 	srv    *httptest.Server
+	px     *proxy.Server
 	now    time.Time
 	mu     sync.Mutex
 	// inflight counts requests in the handler.
@@ -82,6 +83,7 @@ func newHarness(t *testing.T, mods []*testkit.Built, opts ...harnessOpt) *harnes
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.px = px
 	// Requests are recorded (audit) after their response is written: get
 	// waits for the handler to return, so tests see every record.
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -226,7 +226,18 @@ func (s *Server) Ready(ctx context.Context) error {
 		return fmt.Errorf("database: %w", err)
 	}
 	if err := s.opts.Blobs.Check(); err != nil {
-		return fmt.Errorf("blob store: %w", err)
+		if blob.NoSpace(err) {
+			return errors.New("blob store: its disk is full: free space (no artifact can be stored meanwhile)")
+		}
+		return err
+	}
+	if n, err := s.opts.Blobs.Quarantined(); err != nil || n > 0 {
+		if err != nil {
+			return fmt.Errorf("blob store: quarantine: %w", err)
+		}
+		return fmt.Errorf("blob store: %d stored artifacts failed their integrity check and were quarantined"+
+			" (see the audit log's security records and blobs/quarantine under --data);"+
+			" after looking into it, remove the quarantined files to clear this", n)
 	}
 	if err := s.opts.Verifier.Err(); err != nil {
 		return err
@@ -363,7 +374,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			err = s.serveArtifact(rw, r, req)
 		}
 	}
-	if err != nil {
+	var cut *abortError
+	if errors.As(err, &cut) {
+		// The headers and part of the body are out: record the failure,
+		// then cut the connection so the client sees a failed download.
+		rw.status = http.StatusInternalServerError
+	} else if err != nil {
 		writeError(rw, statusOf(err), err)
 	}
 	kind := req.kind
@@ -372,6 +388,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.observe(r, kind, rw, start, err)
 	s.audit(r, rw, start, err)
+	if cut != nil {
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // audit records a module request: who asked for what, what was decided and why.

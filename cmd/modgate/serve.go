@@ -37,9 +37,8 @@ func runServe(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := blobs.CleanTemp(cfg.FetchTimeout + time.Hour); err != nil {
-		e.log.Warn("cleaning temporary blobs", "err", err.Error())
-	}
+	sweepTempOnce(blobs, cfg.FetchTimeout+time.Hour, e.log)
+	go sweepTemp(ctx, blobs, 10*time.Minute, cfg.FetchTimeout+time.Hour, e.log)
 	up, err := upstream.New(upstream.Options{
 		Public:           cfg.Upstream,
 		Private:          cfg.PrivateUpstream,
@@ -188,6 +187,30 @@ func runServe(ctx context.Context, e *env) error {
 	}
 	e.log.Info("stopped")
 	return nil
+}
+
+// sweepTemp removes the temporary files of dead ingests (see
+// [blob.Dir.SweepTemp]) now and every interval until ctx is done. Files that
+// name no owner go once older than minAge, which exceeds the longest fetch.
+func sweepTemp(ctx context.Context, blobs *blob.Dir, interval, minAge time.Duration, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+		sweepTempOnce(blobs, minAge, log)
+	}
+}
+
+func sweepTempOnce(blobs *blob.Dir, minAge time.Duration, log *slog.Logger) {
+	n, err := blobs.SweepTemp(minAge)
+	if err != nil {
+		log.Warn("removing temporary files of dead ingests", "err", err.Error())
+	}
+	if n > 0 {
+		log.Info("removed temporary files of dead ingests", "files", n)
+	}
 }
 
 // newVerifier builds the checksum verifier: public modules against the

@@ -17,14 +17,18 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
-	"time"
+	"syscall"
 )
 
 // Dir is a blob store in a local directory (which may be shared by replicas on a
 // network file system: every write is a rename of a complete file).
+//
+// Layout below the root: <2 hex>/<key> for blobs, tmp/ for blobs being
+// written (named after the process writing them, see [Dir.SweepTemp]), and
+// quarantine/ for blobs that failed their check on read.
 type Dir struct {
-	root string
+	root  string
+	owner owner // this process's claim on its temporary files
 }
 
 // Open returns the blob store rooted at dir, creating it if needed.
@@ -33,7 +37,7 @@ func Open(dir string) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob store %s: %w", dir, err)
 	}
-	for _, d := range []string{abs, filepath.Join(abs, "tmp")} {
+	for _, d := range []string{abs, filepath.Join(abs, "tmp"), filepath.Join(abs, quarantineDir)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("blob store: %w", err)
 		}
@@ -79,21 +83,79 @@ func (d *Dir) Path(key string) (string, error) {
 
 // Create starts a new blob. Write its bytes to the returned Writer, then call
 // Commit to keep it or Abort to drop it; exactly one of them must be called.
+// Its temporary file is named after this process's owner id, so that
+// [Dir.SweepTemp] in any process can tell whether its writer is still alive.
 func (d *Dir) Create() (*Writer, error) {
-	f, err := os.CreateTemp(filepath.Join(d.root, "tmp"), "blob-*")
+	id, err := d.owner.claim(filepath.Join(d.root, "tmp"))
 	if err != nil {
-		return nil, fmt.Errorf("blob store: %w", err)
+		return nil, storeErr("create", err)
+	}
+	f, err := os.CreateTemp(filepath.Join(d.root, "tmp"), tempPrefix+id+"-*")
+	if err != nil {
+		return nil, storeErr("create", err)
 	}
 	return &Writer{dir: d, f: f, h: sha256.New()}, nil
 }
 
-// Check verifies that the store can create and remove a file (for readiness probes).
+// checkProbe is what Check writes: enough that a full disk refuses it.
+const checkProbe = 64 << 10
+
+// Check verifies that the store can create, write, sync and remove a file
+// (for readiness probes): a full disk fails it with an error satisfying
+// [NoSpace].
 func (d *Dir) Check() error {
 	w, err := d.Create()
 	if err != nil {
 		return err
 	}
+	defer w.Abort()
+	if _, err := w.Write(make([]byte, checkProbe)); err != nil {
+		return err
+	}
+	if err := w.f.Sync(); err != nil {
+		return storeErr("sync", err)
+	}
 	return w.Abort()
+}
+
+// Error is a failure of the blob store's own disk (as opposed to the reader
+// that fed a Writer). Its message names no file system path.
+type Error struct {
+	Op  string // create, write, sync, close, rename
+	Err error
+}
+
+func (e *Error) Error() string {
+	if NoSpace(e.Err) {
+		return "blob store: " + e.Op + ": no space left on its disk (" + e.Err.Error() + ")"
+	}
+	return "blob store: " + e.Op + ": " + e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// NoSpace reports whether err says the disk or the quota is full.
+func NoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// storeErr makes err an *Error without the paths of *fs.PathError and
+// *os.LinkError (which would show the server's layout to clients).
+func storeErr(op string, err error) error {
+	return &Error{Op: op, Err: pathless(err)}
+}
+
+// pathless returns the cause of a path error, keeping errors.Is working.
+func pathless(err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Err
+	case errors.As(err, &le):
+		return le.Err
+	}
+	return err
 }
 
 // Writer is a blob being written. It is not safe for concurrent use.
@@ -105,12 +167,15 @@ type Writer struct {
 	done bool
 }
 
-// Write appends p to the blob.
+// Write appends p to the blob. Its errors are *Error.
 func (w *Writer) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.h.Write(p[:n])
 	w.n += int64(n)
-	return n, err
+	if err != nil {
+		return n, storeErr("write", err)
+	}
+	return n, nil
 }
 
 // Size is the number of bytes written so far.
@@ -140,10 +205,10 @@ func (w *Writer) Commit() (key string, size int64, err error) {
 	}()
 	if err := w.f.Sync(); err != nil {
 		w.f.Close()
-		return "", 0, fmt.Errorf("blob: sync: %w", err)
+		return "", 0, storeErr("sync", err)
 	}
 	if err := w.f.Close(); err != nil {
-		return "", 0, fmt.Errorf("blob: close: %w", err)
+		return "", 0, storeErr("close", err)
 	}
 	final := w.dir.path(key)
 	if _, err := os.Stat(final); err == nil {
@@ -151,13 +216,13 @@ func (w *Writer) Commit() (key string, size int64, err error) {
 		return key, w.n, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return "", 0, fmt.Errorf("blob: %w", err)
+		return "", 0, storeErr("mkdir", err)
 	}
 	if err := os.Chmod(name, 0o644); err != nil {
-		return "", 0, fmt.Errorf("blob: %w", err)
+		return "", 0, storeErr("chmod", err)
 	}
 	if err := os.Rename(name, final); err != nil {
-		return "", 0, fmt.Errorf("blob: %w", err)
+		return "", 0, storeErr("rename", err)
 	}
 	syncDir(filepath.Dir(final))
 	return key, w.n, nil
@@ -172,25 +237,6 @@ func (w *Writer) Abort() error {
 	w.f.Close()
 	if err := os.Remove(w.f.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("blob: %w", err)
-	}
-	return nil
-}
-
-// CleanTemp removes temporary files older than minAge, left by a process that
-// crashed mid-write. minAge must exceed the longest write any replica sharing the
-// directory may be doing (it runs at start-up).
-func (d *Dir) CleanTemp(minAge time.Duration) error {
-	dir := filepath.Join(d.root, "tmp")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		info, err := e.Info()
-		if err != nil || !strings.HasPrefix(e.Name(), "blob-") || time.Since(info.ModTime()) < minAge {
-			continue
-		}
-		os.Remove(filepath.Join(dir, e.Name()))
 	}
 	return nil
 }

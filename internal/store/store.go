@@ -19,6 +19,11 @@ import (
 	"golang.org/x/mod/module"
 )
 
+// ErrNoSpace marks a write the database refused because its disk (or quota)
+// is full: errors.Is(err, ErrNoSpace). It is the operator's to fix, not the
+// client's or an upstream's.
+var ErrNoSpace = errors.New("database disk full")
+
 // Kind is the kind of an immutable artifact of a module version.
 type Kind string
 
@@ -97,6 +102,11 @@ type Artifacts interface {
 	// ordered by module path, version and kind, until fn returns an error (which
 	// it returns).
 	EachArtifact(ctx context.Context, fn func(*Artifact) error) error
+	// DropArtifact removes the record of m of kind k if its SHA256 is still
+	// sha256 (the bytes it names failed their integrity check), so that the next
+	// request fetches the artifact again. A record that is gone or names other
+	// bytes (stored again meanwhile) is left alone; neither is an error.
+	DropArtifact(ctx context.Context, m module.Version, k Kind, sha256 string) error
 }
 
 // MetaKind names a mutable per-module answer that is cached with a TTL.

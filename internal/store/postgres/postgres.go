@@ -275,6 +275,15 @@ func (s *Store) PutArtifact(ctx context.Context, a *store.Artifact) (_ *store.Ar
 	return &stored, nil
 }
 
+// DropArtifact implements [store.Artifacts].
+func (s *Store) DropArtifact(ctx context.Context, m module.Version, k store.Kind, sha256 string) (err error) {
+	defer wrap(&err, "postgres: drop artifact %s %s", m, k)
+	_, err = s.pool.Exec(ctx,
+		`DELETE FROM artifacts WHERE module_path = $1 AND version = $2 AND kind = $3 AND sha256 = $4`,
+		m.Path, m.Version, string(k), sha256)
+	return err
+}
+
 // Meta implements [store.Metadata].
 func (s *Store) Meta(ctx context.Context, path string, kind store.MetaKind) (_ *store.Meta, err error) {
 	defer wrap(&err, "postgres: meta %s %s", path, kind)
@@ -409,6 +418,10 @@ func normTime(t time.Time) time.Time {
 // the error chain, so errors.Is(err, fs.ErrNotExist) still works.
 func wrap(errp *error, format string, args ...any) {
 	if *errp != nil {
+		var pe *pgconn.PgError
+		if errors.As(*errp, &pe) && pe.Code == "53100" { // disk_full
+			*errp = fmt.Errorf("%w: %w", store.ErrNoSpace, *errp)
+		}
 		*errp = fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), *errp)
 	}
 }

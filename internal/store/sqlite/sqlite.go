@@ -23,11 +23,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/pressly/goose/v3"
 	"golang.org/x/mod/module"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/migrations"
@@ -230,6 +232,15 @@ func (s *Store) PutArtifact(ctx context.Context, a *store.Artifact) (_ *store.Ar
 	return &stored, nil
 }
 
+// DropArtifact implements [store.Artifacts].
+func (s *Store) DropArtifact(ctx context.Context, m module.Version, k store.Kind, sha256 string) (err error) {
+	defer wrap(&err, "sqlite: drop artifact %s %s", m, k)
+	_, err = s.write.ExecContext(ctx,
+		`DELETE FROM artifacts WHERE module_path = ? AND version = ? AND kind = ? AND sha256 = ?`,
+		m.Path, m.Version, string(k), sha256)
+	return err
+}
+
 func (s *Store) artifactFrom(ctx context.Context, m module.Version, k store.Kind) (*store.Artifact, error) {
 	a := &store.Artifact{Module: m, Kind: k}
 	var created string
@@ -360,6 +371,19 @@ func clone(b []byte) []byte {
 // the error chain, so errors.Is(err, fs.ErrNotExist) still works.
 func wrap(errp *error, format string, args ...any) {
 	if *errp != nil {
+		if diskFull(*errp) {
+			*errp = fmt.Errorf("%w: %w", store.ErrNoSpace, *errp)
+		}
 		*errp = fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), *errp)
 	}
+}
+
+// diskFull reports whether err is SQLite's SQLITE_FULL (or an I/O error
+// caused by a full disk or quota).
+func diskFull(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return true
+	}
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }

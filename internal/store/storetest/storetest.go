@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, exemptionTests...)
 	tests = append(tests, tokenTests...)
 	tests = append(tests, lockoutTests...)
+	tests = append(tests, integrityTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
