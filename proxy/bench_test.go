@@ -23,42 +23,63 @@ import (
 	"github.com/modgate/modgate/proxy/verify"
 )
 
-// BenchmarkServeCached measures cached .info and ~1 MiB .zip answers through
-// the real handler over real HTTP on 127.0.0.1, beside the same files served by
-// http.FileServer in the same run, so that modgate/static can be read off one
-// run on a noisy machine:
+// BenchmarkServeCached measures cached .info, ~1 MiB and ~22 MiB .zip answers
+// through the real handler over real HTTP on 127.0.0.1, beside the same files
+// served by http.FileServer in the same run, so that modgate/static can be read
+// off one run on a noisy machine:
 //
 //	go test ./proxy -run '^$' -bench ServeCached -benchtime 3s
 //
-// The zip holds incompressible (seeded random) data, so it really is ~1 MiB.
+// The zips hold incompressible (seeded random) data, so they really are that
+// large. modgate checks every zip it serves against its key: "modgate" hashes
+// a blob as it streams until it was verified whole and then sends it with
+// sendfile while its file is unchanged (blob.DefaultVerifyTTL);
+// "modgate-hash-every-serve" hashes every serve (TTL 0), without sendfile.
 func BenchmarkServeCached(b *testing.B) {
 	const path = "/example.com/bench/@v/v1.0.0"
-	random := make([]byte, 1<<20)
+	const bigPath = "/example.com/bench/big/@v/v1.0.0"
+	random := make([]byte, 22<<20)
 	rand.New(rand.NewSource(1)).Read(random)
-	built := testkit.Build(b, mod("example.com/bench", "v1.0.0", "data.bin", string(random)))
+	built := testkit.Build(b, mod("example.com/bench", "v1.0.0", "data.bin", string(random[:1<<20])))
+	big := testkit.Build(b, mod("example.com/bench/big", "v1.0.0", "data.bin", string(random)))
 
-	modgate := newBenchProxy(b, built)
-	static := newStaticServer(b, map[string][]byte{path + ".info": built.Info, path + ".zip": built.Zip})
+	modgate := newBenchProxy(b, 0, built, big)
+	hashed := newBenchProxy(b, -1, built, big)
+	static := newStaticServer(b, map[string][]byte{path + ".info": built.Info, path + ".zip": built.Zip, bigPath + ".zip": big.Zip})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	b.Cleanup(client.CloseIdleConnections)
 
-	for _, file := range []struct {
-		name string
-		data []byte
+	files := []struct {
+		name, path string
+		data       []byte
 	}{
-		{"info", built.Info},
-		{"zip", built.Zip},
-	} {
+		{"info", path + ".info", built.Info},
+		{"zip", path + ".zip", built.Zip},
+		{"zip22M", bigPath + ".zip", big.Zip},
+	}
+	// Fill the caches, then let the blobs age past blob's verify margin, as
+	// cached zips are in production (a blob is remembered as verified only
+	// if it was not changed in the second before its verification).
+	for _, f := range files {
+		for _, u := range []string{modgate.URL, hashed.URL} {
+			if err := benchGet(client, u+f.path, int64(len(f.data))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	time.Sleep(1100 * time.Millisecond)
+	for _, file := range files {
 		b.Run(file.name, func(b *testing.B) {
 			for _, srv := range []struct {
 				name string
 				url  string
 			}{
 				{"modgate", modgate.URL},
+				{"modgate-hash-every-serve", hashed.URL},
 				{"static", static.URL},
 			} {
 				b.Run(srv.name, func(b *testing.B) {
-					url := srv.url + path + "." + file.name
+					url := srv.url + file.path
 					// Warm: the first modgate request fills the cache from upstream.
 					for range 2 {
 						if err := benchGet(client, url, int64(len(file.data))); err != nil {
@@ -103,7 +124,10 @@ func benchGet(client *http.Client, url string, want int64) error {
 // newBenchProxy is newHarness for benchmarks: modgate over a real SQLite store
 // and blob dir in front of a test upstream, with metrics on and logs at warn
 // level, as `modgate serve` runs it.
-func newBenchProxy(b *testing.B, mods ...*testkit.Built) *httptest.Server {
+//
+// verifyTTL is the blob store's (see blob.Dir.SetVerifyTTL): 0 the default,
+// negative hashes every serve.
+func newBenchProxy(b *testing.B, verifyTTL time.Duration, mods ...*testkit.Built) *httptest.Server {
 	b.Helper()
 	up := testkit.NewUpstream(b, mods...)
 	dir := b.TempDir()
@@ -115,6 +139,9 @@ func newBenchProxy(b *testing.B, mods ...*testkit.Built) *httptest.Server {
 	blobs, err := blob.Open(filepath.Join(dir, "blobs"))
 	if err != nil {
 		b.Fatal(err)
+	}
+	if verifyTTL < 0 {
+		blobs.SetVerifyTTL(0)
 	}
 	fetcher, err := upstream.New(upstream.Options{Public: up.URL, Timeout: 5 * time.Second,
 		IdleTimeout: 5 * time.Second, WorkDir: filepath.Join(dir, "direct")})

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // Dir is a blob store in a local directory (which may be shared by replicas on a
@@ -27,9 +28,14 @@ import (
 // written (named after the process writing them, see [Dir.SweepTemp]), and
 // quarantine/ for blobs that failed their check on read.
 type Dir struct {
-	root  string
-	owner owner // this process's claim on its temporary files
+	root     string
+	owner    owner        // this process's claim on its temporary files
+	verified verifiedMemo // blobs verified whole lately, by file identity
 }
+
+// DefaultVerifyTTL is how long a blob verified whole is served without hashing
+// while its file is unchanged (see [Dir.SetVerifyTTL]).
+const DefaultVerifyTTL = 10 * time.Minute
 
 // Open returns the blob store rooted at dir, creating it if needed.
 func Open(dir string) (*Dir, error) {
@@ -42,8 +48,15 @@ func Open(dir string) (*Dir, error) {
 			return nil, fmt.Errorf("blob store: %w", err)
 		}
 	}
-	return &Dir{root: abs}, nil
+	d := &Dir{root: abs}
+	d.verified.ttl = DefaultVerifyTTL
+	return d, nil
 }
+
+// SetVerifyTTL sets how long a blob verified whole is then served without
+// hashing (with sendfile) while its file's identity (device, inode, size, mtime,
+// ctime) is unchanged; zero hashes every serve. Call it before serving.
+func (d *Dir) SetVerifyTTL(ttl time.Duration) { d.verified.ttl = ttl }
 
 // ValidKey reports whether key has the form of a blob key (64 lower-case hex digits).
 func ValidKey(key string) bool {

@@ -21,6 +21,12 @@ type Blob struct {
 	f    *os.File
 	r    *Reader
 	info fs.FileInfo
+	// id is the file's identity when opened (ok if known), and start the
+	// time it was opened: see memo.go.
+	id     fileID
+	idOK   bool
+	start  time.Time
+	direct bool // verified whole lately and unchanged since: served as is
 }
 
 // OpenBlob opens the blob key, expected to hold size bytes, for serving. A
@@ -37,27 +43,51 @@ func (d *Dir) OpenBlob(key string, size int64) (*Blob, error) {
 		f.Close()
 		return nil, err
 	}
-	b := &Blob{d: d, key: key, f: f, info: info, r: NewReader(f, key, size)}
+	b := &Blob{d: d, key: key, f: f, info: info, r: NewReader(f, key, size), start: time.Now()}
 	if info.Size() != size {
 		b.r.err = &IntegrityError{Key: key, Size: size, Got: fmt.Sprintf("%d bytes", info.Size())}
 		return b, b.r.err
 	}
+	b.id, b.idOK = identify(info)
+	b.direct = b.idOK && d.verified.ok(key, b.id, b.start)
 	return b, nil
 }
 
 // Content is what to serve (with http.ServeContent): the blob's bytes, its
-// final chunk held back until the whole blob is verified.
-func (b *Blob) Content() io.ReadSeeker { return b.r }
+// final chunk held back until the whole blob is verified; or, for a blob
+// verified whole lately whose file is unchanged since, the file itself (so
+// that it is sent with sendfile).
+func (b *Blob) Content() io.ReadSeeker {
+	if b.direct {
+		return b.f
+	}
+	return b.r
+}
 
 // Verify checks the whole blob now (before a partial read such as an HTTP
 // Range), without moving the read position.
-func (b *Blob) Verify() error { return b.r.Verify() }
+func (b *Blob) Verify() error {
+	if b.direct {
+		return nil
+	}
+	return b.r.Verify()
+}
 
 // Err is the *IntegrityError found while reading, if any.
 func (b *Blob) Err() error { return b.r.Err() }
 
-// Close closes the blob.
-func (b *Blob) Close() error { return b.f.Close() }
+// Close closes the blob. A blob found whole and unchanged is remembered as
+// verified (see memo.go).
+func (b *Blob) Close() error {
+	if !b.direct && b.idOK && b.r.Verified() && b.start.UnixNano()-b.id.ctime >= int64(verifyMargin) {
+		if now, err := b.f.Stat(); err == nil {
+			if id, ok := identify(now); ok && id == b.id {
+				b.d.verified.put(b.key, b.id, b.start)
+			}
+		}
+	}
+	return b.f.Close()
+}
 
 // Quarantine moves the blob out of the store into its quarantine directory
 // (for an operator to inspect), unless the file under the key is no longer the
@@ -65,6 +95,7 @@ func (b *Blob) Close() error { return b.f.Close() }
 // returns the quarantined file's name relative to the store's root ("" if
 // nothing was moved).
 func (b *Blob) Quarantine() (string, error) {
+	b.d.verified.drop(b.key)
 	p := b.d.path(b.key)
 	now, err := os.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && !os.SameFile(now, b.info)) {
