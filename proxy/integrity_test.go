@@ -306,3 +306,63 @@ func sameSize(data []byte, n int) []byte {
 	copy(out, data)
 	return out
 }
+
+func TestDiskFull(t *testing.T) {
+	mnt := testkit.TmpFS(t, 2<<20)
+	random := make([]byte, 3<<20) // a zip that does not fit
+	rand.New(rand.NewSource(1)).Read(random)
+	big := testkit.Build(t, mod("example.com/big", "v1.0.0", "data.bin", string(random)))
+	small := testkit.Build(t, mod("example.com/small", "v1.0.0"))
+	reg := prometheus.NewRegistry()
+	h := newHarnessAt(t, mnt, []*testkit.Built{big, small}, func(po *proxy.Options, uo *upstream.Options) {
+		po.Metrics = proxy.NewMetrics(reg)
+	})
+	refused := func(r response, what string) {
+		t.Helper()
+		body := string(r.body)
+		if r.code != http.StatusInsufficientStorage || !strings.Contains(body, "disk is full") ||
+			strings.Contains(body, mnt) || strings.Contains(body, h.up.URL) || strings.Contains(body, "blob-") {
+			t.Errorf("%s = %d %q; want 507 saying the disk is full, without paths or the upstream", what, r.code, body)
+		}
+	}
+	refused(h.get("/example.com/big/@v/v1.0.0.zip"), "GET of a zip larger than the disk")
+	if err := h.px.Ready(context.Background()); err != nil {
+		t.Errorf("Ready after the big zip's temporary file was dropped: %v", err)
+	}
+	tmp, _ := filepath.Glob(filepath.Join(mnt, "blobs", "tmp", "blob-*"))
+	if len(tmp) != 0 {
+		t.Errorf("temporary files left: %v", tmp)
+	}
+
+	filler := testkit.FillDisk(t, mnt)
+	refused(h.get("/example.com/small/@v/v1.0.0.zip"), "GET of a zip on a full disk")
+	if err := h.px.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "disk is full") || strings.Contains(err.Error(), mnt) {
+		t.Errorf("Ready on a full disk = %v, want an error saying the disk is full (without the path)", err)
+	}
+	if n := counter(t, reg, "modgate_storage_full_errors_total"); n != 2 {
+		t.Errorf("modgate_storage_full_errors_total = %v, want 2", n)
+	}
+
+	os.Remove(filler)
+	if err := h.px.Ready(context.Background()); err != nil {
+		t.Errorf("Ready once space was freed: %v", err)
+	}
+	if r := h.get("/example.com/small/@v/v1.0.0.zip"); r.code != 200 || !bytes.Equal(r.body, small.Zip) {
+		t.Errorf("GET once space was freed = %d", r.code)
+	}
+}
+
+// counter reads an unlabelled counter.
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
+}

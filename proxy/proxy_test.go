@@ -49,8 +49,13 @@ type harnessOpt func(*proxy.Options, *upstream.Options)
 
 func newHarness(t *testing.T, mods []*testkit.Built, opts ...harnessOpt) *harness {
 	t.Helper()
+	return newHarnessAt(t, t.TempDir(), mods, opts...)
+}
+
+// newHarnessAt is newHarness with its database and blobs in dir.
+func newHarnessAt(t *testing.T, dir string, mods []*testkit.Built, opts ...harnessOpt) *harness {
+	t.Helper()
 	h := &harness{t: t, up: testkit.NewUpstream(t, mods...), now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	dir := t.TempDir()
 	st, err := sqlite.Open(context.Background(), dir+"/modgate.db")
 	if err != nil {
 		t.Fatal(err)
