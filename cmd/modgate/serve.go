@@ -257,7 +257,7 @@ func sumDBPassThrough(setting string, up *upstream.Router, timeout time.Duration
 		return proxy.SumDB{}, err
 	}
 	remote, err := verify.NewRemote(verify.RemoteOptions{SumDB: db, Proxies: up.PublicEntries(),
-		Client: &http.Client{Timeout: timeout}, Logger: log})
+		Client: &http.Client{Timeout: timeout, CheckRedirect: up.CheckRedirect()}, Logger: log})
 	if err != nil {
 		return proxy.SumDB{}, fmt.Errorf("--sumdb: %w", err)
 	}

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/modgate/modgate/internal/testkit"
+	"github.com/modgate/modgate/proxy/upstream"
 )
 
 // pathCounter counts requests by URL path.
@@ -197,4 +200,42 @@ func TestEndToEndSumDBChain(t *testing.T) {
 			t.Errorf("B got %d requests behind ','", n)
 		}
 	})
+}
+
+// TestSumDBRedirectPolicy checks that checksum-database requests through an
+// upstream proxy follow redirects as module fetches do: to another host only
+// when --upstream-redirect-allow lists it.
+func TestSumDBRedirectPolicy(t *testing.T) {
+	db := testkit.NewSumDB(t, "sum.test.example")
+	// A proxy that serves /supported and sends everything else to the
+	// database on another port (another host:port).
+	p := testkit.NewUpstream(t)
+	p.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+		rest, ok := strings.CutPrefix(r.URL.Path, "/sumdb/"+db.Name)
+		switch {
+		case !ok:
+			return false
+		case rest == "/supported":
+		default:
+			http.Redirect(w, r, db.URL+rest, http.StatusFound)
+		}
+		return true
+	}
+	for _, tc := range []struct {
+		allow string
+		ok    bool
+	}{{"", false}, {"127.0.0.1", true}} {
+		up, err := upstream.New(upstream.Options{Public: p.URL, Private: "off", RedirectAllow: tc.allow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pass, err := sumDBPassThrough(db.Key, up, 0, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := pass.Remote.Get(context.Background(), "/latest")
+		if tc.ok != (err == nil) || (err == nil && !strings.Contains(string(data), db.Name)) {
+			t.Errorf("--upstream-redirect-allow %q: /latest = %q, %v; want success %v", tc.allow, data, err, tc.ok)
+		}
+	}
 }
