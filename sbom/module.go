@@ -74,7 +74,8 @@ type Module struct {
 // log. Only the zip counts as served: the go command reads the .info and
 // .mod of many versions it never builds.
 const (
-	// StatusServed: modgate served the version's zip.
+	// StatusServed: modgate served the version's zip (at least once in
+	// the SBOM's scope, even if it refuses it now).
 	StatusServed = "served"
 	// StatusBlocked: modgate refused the version's zip (403) and never
 	// served it.
