@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -24,6 +26,18 @@ import (
 // v0.3.7, copied unchanged into testdata): its module is
 // affected[].package.name, and every stored version it affects is listed
 // with who got its zip before and after modgate learnt of the advisory.
+// gzipped is data as the database's .json.gz endpoints serve it.
+func gzipped(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write(data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
 func TestAdvisoryRealEntry(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "modgate.db"))
@@ -36,7 +50,7 @@ func TestAdvisoryRealEntry(t *testing.T) {
 	if err := st.ApplyVulnSync(ctx, &store.VulnSync{
 		Put: []store.VulnEntry{{ID: id, Modified: time.Date(2024, 5, 20, 16, 3, 47, 0, time.UTC), ReviewStatus: "REVIEWED",
 			Aliases: []string{"CVE-2021-38561", "GHSA-ppp9-7jff-5vj2"}, Modules: []string{"golang.org/x/text"}}},
-		Files: []store.VulnFile{{Path: "ID/" + id + ".json", JSON: realEntry(t, id), Gzip: []byte("gz")}},
+		Files: []store.VulnFile{{Path: "ID/" + id + ".json", JSON: realEntry(t, id), Gzip: gzipped(t, realEntry(t, id))}},
 		State: store.VulnState{Source: "file:///db", DBModified: learnt, SyncedAt: learnt, AttemptedAt: learnt},
 	}); err != nil {
 		t.Fatal(err)

@@ -92,7 +92,7 @@ func newDashDecide(t *testing.T, sessions web.Sessions, decide func(context.Cont
 	if err := st.ApplyVulnSync(ctx, &store.VulnSync{
 		Put: []store.VulnEntry{{ID: "GO-2099-0001", Modified: learnt, Summary: hostile, ReviewStatus: "REVIEWED",
 			Aliases: []string{"CVE-2099-0001"}, Modules: []string{evil.Path}}},
-		Files: []store.VulnFile{{Path: "ID/GO-2099-0001.json", JSON: []byte(osv), Gzip: []byte("gz")}},
+		Files: []store.VulnFile{{Path: "ID/GO-2099-0001.json", JSON: osv, Gzip: gzipped(t, osv)}},
 		State: store.VulnState{Source: "file:///db", DBModified: learnt, SyncedAt: learnt, AttemptedAt: learnt},
 	}); err != nil {
 		t.Fatal(err)
