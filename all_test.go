@@ -67,7 +67,7 @@ func TestLayers(t *testing.T) {
 		"web":                      {"internal/store", "internal/policy", "internal/audit", "internal/auth", "sbom", "sbom/assembly", "sbom/buildlist", "scanner/vulndb"},
 		"sbom/assembly":            {"internal/store", "sbom", "sbom/buildlist"},
 		"proxy":                    {"proxy/upstream", "proxy/verify", "scanner", "sbom", "internal/policy", "internal/blob", "internal/store", "internal/audit", "internal/auth"},
-		"proxy/verify":             {"internal/store"},
+		"proxy/verify":             {"internal/store", "proxy/upstream"}, // the checksum database through the upstream proxies, as the go command reaches it
 		"scanner":                  {"scanner/vulndb", "internal/store"},
 		"internal/policy":          {"internal/store"},
 		"internal/store/postgres":  {"internal/store", "migrations"},
