@@ -64,7 +64,7 @@ func (s *Server) allowedLatest(r *http.Request, req request, latest []byte) ([]b
 		return nil, err
 	}
 	d, _, err := s.decide(ctx, module.Version{Path: req.mod.Path, Version: info.Version}, 0)
-	if err != nil || !d.Blocked {
+	if err != nil || !d.Blocked || d.BlockedForData() {
 		return latest, err
 	}
 	list, _, err := s.meta(ctx, request{kind: "list", mod: req.mod, noFetch: req.noFetch}, store.MetaList)

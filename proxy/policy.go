@@ -254,7 +254,7 @@ func (s *Server) nearestAllowed(ctx context.Context, m module.Version, p *policy
 }
 
 // filterList leaves blocked versions out of a @v/list answer when the policy
-// hides them.
+// hides them (not those refused only for missing data).
 func (s *Server) filterList(ctx context.Context, path string, data []byte) ([]byte, error) {
 	p := s.policy()
 	if !p.HideBlocked || p.Mode != policy.Enforce {
@@ -266,7 +266,10 @@ func (s *Server) filterList(ctx context.Context, path string, data []byte) ([]by
 		if err != nil {
 			return nil, err
 		}
-		if !d.Blocked {
+		if !d.Blocked || d.BlockedForData() {
+			// A version refused only for lack of data stays listed: every
+			// version is, and the zip's refusal says why (an empty list
+			// would read "no matching versions").
 			b.WriteString(v)
 			b.WriteByte('\n')
 		}

@@ -168,3 +168,23 @@ func (p *Policy) Lacks(d Data, now time.Time) string {
 	}
 	return ""
 }
+
+// BlockedForData reports whether d blocks only for missing data: every
+// blocking finding is a missing-data one. Such a version is refused like
+// every other until the data is there, so hiding it from a version list
+// would mislead.
+func (d Decision) BlockedForData() bool {
+	n := 0
+	for _, f := range d.Findings {
+		if f.Action != Block || f.Exemption != 0 {
+			continue
+		}
+		switch f.Rule {
+		case RuleVulnUnknown, RuleLicenseUnscanned, RuleMaxZipUnknown:
+			n++
+		default:
+			return false
+		}
+	}
+	return n > 0
+}
