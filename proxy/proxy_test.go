@@ -43,7 +43,6 @@ type harness struct {
 	mu     sync.Mutex
 	// inflight counts requests in the handler.
 	inflight sync.WaitGroup
-	px       *proxy.Server
 }
 
 type harnessOpt func(*proxy.Options, *upstream.Options)
