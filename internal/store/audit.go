@@ -221,3 +221,29 @@ func putStr(h hash.Hash, s string) {
 	putInt(h, int64(len(s)))
 	h.Write([]byte(s))
 }
+
+// AuditCheckpoint is a signed statement of the audit chain's size and head:
+// the chain had Size records (Seq 1 to Size, pruned ones included) and record
+// Size's Hash was Hash. Note is the signed text (golang.org/x/mod/sumdb/note
+// format) that says so; internal/audit makes and checks it.
+type AuditCheckpoint struct {
+	Size int64
+	Hash string
+	// Time is when it was signed (UTC, microseconds; set by the store if zero).
+	Time time.Time
+	Note []byte
+}
+
+// AuditCheckpoints keeps the signed checkpoints of the audit chain, so the
+// latest can be served and pruning can restate the records they name.
+type AuditCheckpoints interface {
+	// PutAuditCheckpoint stores c. Checkpoints are never replaced: storing
+	// several of one size is allowed.
+	PutAuditCheckpoint(ctx context.Context, c *AuditCheckpoint) error
+	// LatestAuditCheckpoint returns the checkpoint stored last, or an error
+	// satisfying errors.Is(err, fs.ErrNotExist) if there is none.
+	LatestAuditCheckpoint(ctx context.Context) (*AuditCheckpoint, error)
+	// AuditCheckpoints returns the checkpoints with afterSize < Size <=
+	// throughSize, ordered by Size then Time, or none (nil, nil).
+	AuditCheckpoints(ctx context.Context, afterSize, throughSize int64) ([]*AuditCheckpoint, error)
+}

@@ -168,6 +168,7 @@ type Store interface {
 	Sums
 	SumDBState
 	Audit
+	AuditCheckpoints
 	SBOMs
 	Exemptions
 	Tokens

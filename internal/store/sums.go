@@ -61,7 +61,10 @@ type Sums interface {
 	Checksum(ctx context.Context, m module.Version, k Kind) (*Checksum, error)
 	// PutChecksum records c unless a hash for the same module, version and kind
 	// is recorded already, and returns the recorded one (the first writer wins;
-	// the caller compares hashes to detect a mismatch).
+	// the caller compares hashes to detect a mismatch). A hash it records is
+	// appended to the audit log as [PinEvent] of the stored record in the same
+	// transaction, so no pin exists that the audit chain does not name; a hash
+	// recorded already appends nothing.
 	PutChecksum(ctx context.Context, c *Checksum) (*Checksum, error)
 	// EachChecksum calls fn for every recorded hash, ordered by module path,
 	// version and kind, until fn returns an error (which it returns).
@@ -81,4 +84,67 @@ type SumDBState interface {
 	// SwapSumDBConfig replaces the value of key with new if it is still old (an
 	// absent key counts as empty), else returns ErrConflict.
 	SwapSumDBConfig(ctx context.Context, key string, old, new []byte) error
+
+	// SumDBFork returns the recorded misbehaviour of checksum database db, or
+	// an error satisfying errors.Is(err, fs.ErrNotExist) if none is recorded.
+	SumDBFork(ctx context.Context, db string) (*SumDBFork, error)
+	// PutSumDBFork records f unless a misbehaviour of f.DB is recorded
+	// already (the first detection is kept), and returns the recorded one.
+	PutSumDBFork(ctx context.Context, f *SumDBFork) (*SumDBFork, error)
+	// ClearSumDBFork removes the record of db's misbehaviour and returns it,
+	// or an error satisfying errors.Is(err, fs.ErrNotExist) if there was none.
+	ClearSumDBFork(ctx context.Context, db string) (*SumDBFork, error)
+}
+
+// SumDBFork is the durable record that a checksum database was caught
+// misbehaving (a forked or rolled-back log). While it exists, modgate refuses
+// every artifact it would verify against that database; an operator clears it.
+type SumDBFork struct {
+	DB     string // the database's name, such as "sum.golang.org"
+	Detail string // what the sumdb client reported
+	// DetectedAt is when it was first detected (UTC, set by the store if zero).
+	DetectedAt time.Time
+}
+
+// DecisionPinned is the Decision of a [PinEvent].
+const DecisionPinned = "pinned"
+
+// pinHashPrefix starts the first reason of a [PinEvent].
+const pinHashPrefix = "hash "
+
+// PinEvent returns the audit record of c's being recorded in the checksum
+// store: Type AuditChecksum, Decision DecisionPinned, the module, version and
+// kind (zip or mod), Source the upstream the bytes came from, and Reasons
+// "hash h1:...", "vouched for by ..." (the checksum database, the imported
+// file, or "first use via <upstream>") and, if known, "asked by <client>".
+// [Pin] reads it back.
+func PinEvent(c *Checksum) *AuditEvent {
+	var by string
+	switch {
+	case strings.HasPrefix(c.Source, SourceSumDB):
+		by = "checksum database " + strings.TrimPrefix(c.Source, SourceSumDB)
+	case strings.HasPrefix(c.Source, SourceGoSum):
+		by = "import of " + strings.TrimPrefix(c.Source, SourceGoSum)
+	case c.Source == SourceTOFU:
+		by = "first use via " + c.Upstream
+	default:
+		by = c.Source
+	}
+	e := &AuditEvent{Type: AuditChecksum, Decision: DecisionPinned, Module: c.Module.Path,
+		Version: c.Module.Version, Kind: string(c.Kind), Source: c.Upstream,
+		Reasons: []string{pinHashPrefix + c.Hash, "vouched for by " + by}}
+	if c.Client != "" {
+		e.Reasons = append(e.Reasons, "asked by "+c.Client)
+	}
+	return e
+}
+
+// Pin reads a [PinEvent] back: the module, kind and hash it recorded. ok is
+// false for every other record.
+func Pin(e *AuditEvent) (m module.Version, k Kind, hash string, ok bool) {
+	if e.Type != AuditChecksum || e.Decision != DecisionPinned || len(e.Reasons) == 0 {
+		return m, k, "", false
+	}
+	hash, ok = strings.CutPrefix(e.Reasons[0], pinHashPrefix)
+	return module.Version{Path: e.Module, Version: e.Version}, Kind(e.Kind), hash, ok
 }

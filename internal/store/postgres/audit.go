@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -26,6 +27,15 @@ func (s *Store) AppendAudit(ctx context.Context, events []*store.AuditEvent) (er
 		return err
 	}
 	defer tx.Rollback(context.Background())
+	if err := s.appendAudit(ctx, tx, events); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// appendAudit appends events to the chain inside tx, holding the chain row's
+// lock until tx ends.
+func (s *Store) appendAudit(ctx context.Context, tx pgx.Tx, events []*store.AuditEvent) error {
 	var seq int64
 	var prev string
 	if err := tx.QueryRow(ctx, `SELECT head_seq, head_hash FROM audit_chain WHERE id = 1 FOR UPDATE`).
@@ -51,7 +61,7 @@ func (s *Store) AppendAudit(ctx context.Context, events []*store.AuditEvent) (er
 	if _, err := tx.Exec(ctx, `UPDATE audit_chain SET head_seq = $1, head_hash = $2 WHERE id = 1`, seq, prev); err != nil {
 		return err
 	}
-	return tx.Commit(ctx)
+	return nil
 }
 
 var auditColumns = []string{"seq", "at", "type", "client_token", "client_ip", "user_agent", "module", "version",
@@ -191,4 +201,58 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time, limit int) (_ 
 		return 0, err
 	}
 	return tag.RowsAffected(), tx.Commit(ctx)
+}
+
+// PutAuditCheckpoint implements [store.AuditCheckpoints].
+func (s *Store) PutAuditCheckpoint(ctx context.Context, c *store.AuditCheckpoint) (err error) {
+	defer wrap(&err, "postgres: put audit checkpoint %d", c.Size)
+	if c.Time.IsZero() {
+		c.Time = s.now()
+	}
+	c.Time = normTime(c.Time)
+	_, err = s.pool.Exec(ctx, `INSERT INTO audit_checkpoints (size, head_hash, at, note) VALUES ($1, $2, $3, $4)`,
+		c.Size, c.Hash, c.Time, c.Note)
+	return err
+}
+
+const checkpointColumns = `size, head_hash, at, note`
+
+func scanCheckpoint(row pgx.Row) (*store.AuditCheckpoint, error) {
+	var c store.AuditCheckpoint
+	if err := row.Scan(&c.Size, &c.Hash, &c.Time, &c.Note); err != nil {
+		return nil, err
+	}
+	c.Time = c.Time.UTC()
+	return &c, nil
+}
+
+// LatestAuditCheckpoint implements [store.AuditCheckpoints].
+func (s *Store) LatestAuditCheckpoint(ctx context.Context) (_ *store.AuditCheckpoint, err error) {
+	defer wrap(&err, "postgres: latest audit checkpoint")
+	c, err := scanCheckpoint(s.pool.QueryRow(ctx,
+		`SELECT `+checkpointColumns+` FROM audit_checkpoints ORDER BY id DESC LIMIT 1`))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fs.ErrNotExist
+	}
+	return c, err
+}
+
+// AuditCheckpoints implements [store.AuditCheckpoints].
+func (s *Store) AuditCheckpoints(ctx context.Context, afterSize, throughSize int64) (_ []*store.AuditCheckpoint, err error) {
+	defer wrap(&err, "postgres: audit checkpoints")
+	rows, err := s.pool.Query(ctx, `SELECT `+checkpointColumns+` FROM audit_checkpoints
+		WHERE size > $1 AND size <= $2 ORDER BY size, at, id`, afterSize, throughSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*store.AuditCheckpoint
+	for rows.Next() {
+		c, err := scanCheckpoint(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }

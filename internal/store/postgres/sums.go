@@ -41,18 +41,26 @@ func (s *Store) PutChecksum(ctx context.Context, c *store.Checksum) (_ *store.Ch
 		created = s.now()
 	}
 	created = normTime(created)
-	tag, err := s.pool.Exec(ctx,
-		`INSERT INTO checksums (module_path, version, kind, hash, source, upstream, client, created_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (module_path, version, kind) DO NOTHING`,
-		c.Module.Path, c.Module.Version, string(c.Kind), c.Hash, c.Source, c.Upstream, c.Client, created)
-	if err != nil {
-		return nil, err
-	}
-	if tag.RowsAffected() == 0 {
-		return s.Checksum(ctx, c.Module, c.Kind)
-	}
 	stored := *c
 	stored.CreatedAt = created
+	inserted := false
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx,
+			`INSERT INTO checksums (module_path, version, kind, hash, source, upstream, client, created_at)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (module_path, version, kind) DO NOTHING`,
+			c.Module.Path, c.Module.Version, string(c.Kind), c.Hash, c.Source, c.Upstream, c.Client, created)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		inserted = true
+		return s.appendAudit(ctx, tx, []*store.AuditEvent{store.PinEvent(&stored)})
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case !inserted:
+		return s.Checksum(ctx, c.Module, c.Kind)
+	}
 	return &stored, nil
 }
 
@@ -147,4 +155,47 @@ func (s *Store) SwapSumDBConfig(ctx context.Context, key string, old, new []byte
 			key, new, normTime(s.now()))
 		return err
 	})
+}
+
+// SumDBFork implements [store.SumDBState].
+func (s *Store) SumDBFork(ctx context.Context, db string) (_ *store.SumDBFork, err error) {
+	defer wrap(&err, "postgres: sumdb fork %s", db)
+	return scanFork(s.pool.QueryRow(ctx, `SELECT db, detail, detected_at FROM sumdb_forks WHERE db = $1`, db))
+}
+
+func scanFork(row pgx.Row) (*store.SumDBFork, error) {
+	var f store.SumDBFork
+	err := row.Scan(&f.DB, &f.Detail, &f.DetectedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fs.ErrNotExist
+	}
+	if err != nil {
+		return nil, err
+	}
+	f.DetectedAt = f.DetectedAt.UTC()
+	return &f, nil
+}
+
+// PutSumDBFork implements [store.SumDBState].
+func (s *Store) PutSumDBFork(ctx context.Context, f *store.SumDBFork) (_ *store.SumDBFork, err error) {
+	defer wrap(&err, "postgres: put sumdb fork %s", f.DB)
+	if f.DB == "" {
+		return nil, errors.New("empty checksum database name")
+	}
+	at := f.DetectedAt
+	if at.IsZero() {
+		at = s.now()
+	}
+	if _, err := s.pool.Exec(ctx,
+		`INSERT INTO sumdb_forks (db, detail, detected_at) VALUES ($1, $2, $3) ON CONFLICT (db) DO NOTHING`,
+		f.DB, f.Detail, normTime(at)); err != nil {
+		return nil, err
+	}
+	return s.SumDBFork(ctx, f.DB)
+}
+
+// ClearSumDBFork implements [store.SumDBState].
+func (s *Store) ClearSumDBFork(ctx context.Context, db string) (_ *store.SumDBFork, err error) {
+	defer wrap(&err, "postgres: clear sumdb fork %s", db)
+	return scanFork(s.pool.QueryRow(ctx, `DELETE FROM sumdb_forks WHERE db = $1 RETURNING db, detail, detected_at`, db))
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -27,6 +28,15 @@ func (s *Store) AppendAudit(ctx context.Context, events []*store.AuditEvent) (er
 		return err
 	}
 	defer tx.Rollback()
+	if err := s.appendAudit(ctx, tx, events); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// appendAudit appends events to the chain inside tx, which must be a
+// transaction on the write connection.
+func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, events []*store.AuditEvent) error {
 	var seq int64
 	var prev string
 	if err := tx.QueryRowContext(ctx, `SELECT head_seq, head_hash FROM audit_chain WHERE id = 1`).Scan(&seq, &prev); err != nil {
@@ -60,7 +70,7 @@ func (s *Store) AppendAudit(ctx context.Context, events []*store.AuditEvent) (er
 	if _, err := tx.ExecContext(ctx, `UPDATE audit_chain SET head_seq = ?, head_hash = ? WHERE id = 1`, seq, prev); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return nil
 }
 
 // AuditEvents implements [store.Audit].
@@ -199,4 +209,60 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time, limit int) (_ 
 		return 0, err
 	}
 	return n, tx.Commit()
+}
+
+// PutAuditCheckpoint implements [store.AuditCheckpoints].
+func (s *Store) PutAuditCheckpoint(ctx context.Context, c *store.AuditCheckpoint) (err error) {
+	defer wrap(&err, "sqlite: put audit checkpoint %d", c.Size)
+	if c.Time.IsZero() {
+		c.Time = s.now()
+	}
+	c.Time = normTime(c.Time)
+	_, err = s.write.ExecContext(ctx, `INSERT INTO audit_checkpoints (size, head_hash, at, note) VALUES (?, ?, ?, ?)`,
+		c.Size, c.Hash, c.Time.Format(timeFormat), c.Note)
+	return err
+}
+
+const checkpointColumns = `size, head_hash, at, note`
+
+func scanCheckpoint(scan func(...any) error) (*store.AuditCheckpoint, error) {
+	var c store.AuditCheckpoint
+	var at string
+	if err := scan(&c.Size, &c.Hash, &at, &c.Note); err != nil {
+		return nil, err
+	}
+	var err error
+	c.Time, err = parseTime(at)
+	return &c, err
+}
+
+// LatestAuditCheckpoint implements [store.AuditCheckpoints].
+func (s *Store) LatestAuditCheckpoint(ctx context.Context) (_ *store.AuditCheckpoint, err error) {
+	defer wrap(&err, "sqlite: latest audit checkpoint")
+	c, err := scanCheckpoint(s.read.QueryRowContext(ctx,
+		`SELECT `+checkpointColumns+` FROM audit_checkpoints ORDER BY id DESC LIMIT 1`).Scan)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fs.ErrNotExist
+	}
+	return c, err
+}
+
+// AuditCheckpoints implements [store.AuditCheckpoints].
+func (s *Store) AuditCheckpoints(ctx context.Context, afterSize, throughSize int64) (_ []*store.AuditCheckpoint, err error) {
+	defer wrap(&err, "sqlite: audit checkpoints")
+	rows, err := s.read.QueryContext(ctx, `SELECT `+checkpointColumns+` FROM audit_checkpoints
+		WHERE size > ? AND size <= ? ORDER BY size, at, id`, afterSize, throughSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*store.AuditCheckpoint
+	for rows.Next() {
+		c, err := scanCheckpoint(rows.Scan)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }

@@ -42,7 +42,12 @@ func (s *Store) PutChecksum(ctx context.Context, c *store.Checksum) (_ *store.Ch
 		created = s.now()
 	}
 	created = normTime(created)
-	res, err := s.write.ExecContext(ctx,
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx,
 		`INSERT INTO checksums (module_path, version, kind, hash, source, upstream, client, created_at)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (module_path, version, kind) DO NOTHING`,
 		c.Module.Path, c.Module.Version, string(c.Kind), c.Hash, c.Source, c.Upstream, c.Client,
@@ -53,11 +58,15 @@ func (s *Store) PutChecksum(ctx context.Context, c *store.Checksum) (_ *store.Ch
 	if n, err := res.RowsAffected(); err != nil {
 		return nil, err
 	} else if n == 0 {
+		tx.Rollback()
 		return s.Checksum(ctx, c.Module, c.Kind)
 	}
 	stored := *c
 	stored.CreatedAt = created
-	return &stored, nil
+	if err := s.appendAudit(ctx, tx, []*store.AuditEvent{store.PinEvent(&stored)}); err != nil {
+		return nil, err
+	}
+	return &stored, tx.Commit()
 }
 
 // EachChecksum implements [store.Sums].
@@ -155,4 +164,48 @@ func (s *Store) SwapSumDBConfig(ctx context.Context, key string, old, new []byte
 		return err
 	}
 	return tx.Commit()
+}
+
+// SumDBFork implements [store.SumDBState].
+func (s *Store) SumDBFork(ctx context.Context, db string) (_ *store.SumDBFork, err error) {
+	defer wrap(&err, "sqlite: sumdb fork %s", db)
+	return scanFork(s.write.QueryRowContext(ctx, `SELECT db, detail, detected_at FROM sumdb_forks WHERE db = ?`, db))
+}
+
+func scanFork(row *sql.Row) (*store.SumDBFork, error) {
+	var f store.SumDBFork
+	var at string
+	err := row.Scan(&f.DB, &f.Detail, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fs.ErrNotExist
+	}
+	if err != nil {
+		return nil, err
+	}
+	f.DetectedAt, err = parseTime(at)
+	return &f, err
+}
+
+// PutSumDBFork implements [store.SumDBState].
+func (s *Store) PutSumDBFork(ctx context.Context, f *store.SumDBFork) (_ *store.SumDBFork, err error) {
+	defer wrap(&err, "sqlite: put sumdb fork %s", f.DB)
+	if f.DB == "" {
+		return nil, errors.New("empty checksum database name")
+	}
+	at := f.DetectedAt
+	if at.IsZero() {
+		at = s.now()
+	}
+	if _, err := s.write.ExecContext(ctx,
+		`INSERT INTO sumdb_forks (db, detail, detected_at) VALUES (?, ?, ?) ON CONFLICT (db) DO NOTHING`,
+		f.DB, f.Detail, normTime(at).Format(timeFormat)); err != nil {
+		return nil, err
+	}
+	return s.SumDBFork(ctx, f.DB)
+}
+
+// ClearSumDBFork implements [store.SumDBState].
+func (s *Store) ClearSumDBFork(ctx context.Context, db string) (_ *store.SumDBFork, err error) {
+	defer wrap(&err, "sqlite: clear sumdb fork %s", db)
+	return scanFork(s.write.QueryRowContext(ctx, `DELETE FROM sumdb_forks WHERE db = ? RETURNING db, detail, detected_at`, db))
 }

@@ -1,8 +1,11 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +24,49 @@ var auditTests = []testCase{
 	{"AuditPaging", testAuditPaging},
 	{"AuditConcurrentAppend", testAuditConcurrentAppend},
 	{"AuditPrune", testAuditPrune},
+	{"AuditCheckpoints", testAuditCheckpoints},
+}
+
+func testAuditCheckpoints(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	if _, err := s.LatestAuditCheckpoint(ctx); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("LatestAuditCheckpoint of none = %v, want fs.ErrNotExist", err)
+	}
+	if got, err := s.AuditCheckpoints(ctx, 0, 100); err != nil || got != nil {
+		t.Fatalf("AuditCheckpoints of none = %v, %v; want nil, nil", got, err)
+	}
+	in := []*store.AuditCheckpoint{
+		{Size: 10, Hash: "aa", Time: auditT0.Add(2 * time.Hour), Note: []byte("ten\n\n\u2014 key sig\n")},
+		{Size: 5, Hash: "bb", Time: auditT0.Add(3 * time.Hour), Note: []byte{0, 1, 2, 0xff}},
+		{Size: 10, Hash: "aa", Time: auditT0.Add(time.Hour + 1500*time.Nanosecond), Note: []byte(hostile)},
+		{Size: 20, Hash: "cc", Note: []byte("twenty")},
+	}
+	for _, c := range in {
+		if err := s.PutAuditCheckpoint(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	latest, err := s.LatestAuditCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if latest.Size != 20 || string(latest.Note) != "twenty" || latest.Time.IsZero() || !isUTC(latest.Time) {
+		t.Errorf("latest checkpoint %+v, want the last stored, its time set in UTC", latest)
+	}
+	got, err := s.AuditCheckpoints(ctx, 5, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []*store.AuditCheckpoint{
+		{Size: 10, Hash: "aa", Time: auditT0.Add(time.Hour + 1000*time.Nanosecond), Note: []byte(hostile)},
+		{Size: 10, Hash: "aa", Time: auditT0.Add(2 * time.Hour), Note: []byte("ten\n\n\u2014 key sig\n")},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("AuditCheckpoints(5, 10) (-want +got):\n%s", diff)
+	}
+	if got, err := s.AuditCheckpoints(ctx, 0, 5); err != nil || len(got) != 1 || !bytes.Equal(got[0].Note, []byte{0, 1, 2, 0xff}) {
+		t.Errorf("AuditCheckpoints(0, 5) = %+v, %v; want the size-5 one, bytes intact", got, err)
+	}
 }
 
 var auditT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -24,6 +24,8 @@ var sumsTests = []testCase{
 	{"EachArtifact", testEachArtifact},
 	{"SumDBConfigSwap", testSumDBConfigSwap},
 	{"SumDBConfigSwapConcurrent", testSumDBConfigSwapConcurrent},
+	{"ChecksumPinAudited", testChecksumPinAudited},
+	{"SumDBForkRoundTrip", testSumDBForkRoundTrip},
 }
 
 func testChecksumRoundTrip(t *testing.T, s store.Store) {
@@ -80,6 +82,150 @@ func testChecksumFirstWriterWins(t *testing.T, s store.Store) {
 		if c == nil || c.Hash != results[0].Hash {
 			t.Fatalf("writer %d got %+v, writer 0 got %+v: want one winner for all", i, c, results[0])
 		}
+	}
+	// Only the winner's pin is in the audit log.
+	events, err := s.AuditEvents(ctx, store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 {
+		t.Fatalf("%d audit records after 20 racing pins, want 1", len(events))
+	}
+	if _, _, h, ok := store.Pin(events[0]); !ok || h != results[0].Hash {
+		t.Errorf("the audit record names %q, the winner pinned %q", h, results[0].Hash)
+	}
+}
+
+// testChecksumPinAudited: a recorded hash is an audit record in the chain,
+// appended with the pin; a hash recorded already appends nothing.
+func testChecksumPinAudited(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	m := module.Version{Path: "corp.example.com/" + hostile, Version: "v1.0.0"}
+	pins := []*store.Checksum{
+		{Module: m, Kind: store.KindZip, Hash: "h1:zip=", Source: store.SourceTOFU, Upstream: "https://corp.example/" + hostile, Client: "alice (10.0.0.1)"},
+		{Module: m, Kind: store.KindMod, Hash: "h1:mod=", Source: store.SourceGoSum + "/src/go.sum"},
+		{Module: module.Version{Path: "golang.org/x/text", Version: "v0.3.8"}, Kind: store.KindZip, Hash: "h1:pub=", Source: store.SourceSumDB + "sum.golang.org", Upstream: "https://proxy.golang.org"},
+	}
+	for _, c := range pins {
+		if _, err := s.PutChecksum(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The same hash again, and a different one: no change, no record.
+	for _, h := range []string{"h1:zip=", "h1:other="} {
+		if _, err := s.PutChecksum(ctx, &store.Checksum{Module: m, Kind: store.KindZip, Hash: h, Source: store.SourceTOFU}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, err := s.AuditEvents(ctx, store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type pin struct {
+		Mod               module.Version
+		Kind              store.Kind
+		Hash, By, Asked   string
+		Type, Decision    string
+		Source            string
+		Seq               int64
+		HashOK, ChainedOK bool
+	}
+	var got []pin
+	prev := ""
+	for _, e := range events {
+		mod, k, h, ok := store.Pin(e)
+		if !ok {
+			t.Errorf("record %d is not a pin: %+v", e.Seq, e)
+			continue
+		}
+		p := pin{Mod: mod, Kind: k, Hash: h, Type: e.Type, Decision: e.Decision, Source: e.Source, Seq: e.Seq,
+			HashOK: store.AuditHash(e) == e.Hash, ChainedOK: e.PrevHash == prev}
+		prev = e.Hash
+		if len(e.Reasons) > 1 {
+			p.By = e.Reasons[1]
+		}
+		if len(e.Reasons) > 2 {
+			p.Asked = e.Reasons[2]
+		}
+		got = append(got, p)
+	}
+	want := []pin{
+		{Mod: m, Kind: store.KindZip, Hash: "h1:zip=", By: "vouched for by first use via https://corp.example/" + hostile, Asked: "asked by alice (10.0.0.1)",
+			Type: store.AuditChecksum, Decision: store.DecisionPinned, Source: "https://corp.example/" + hostile, Seq: 1, HashOK: true, ChainedOK: true},
+		{Mod: m, Kind: store.KindMod, Hash: "h1:mod=", By: "vouched for by import of /src/go.sum",
+			Type: store.AuditChecksum, Decision: store.DecisionPinned, Seq: 2, HashOK: true, ChainedOK: true},
+		{Mod: module.Version{Path: "golang.org/x/text", Version: "v0.3.8"}, Kind: store.KindZip, Hash: "h1:pub=", By: "vouched for by checksum database sum.golang.org",
+			Type: store.AuditChecksum, Decision: store.DecisionPinned, Source: "https://proxy.golang.org", Seq: 3, HashOK: true, ChainedOK: true},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("pin records (-want +got):\n%s", diff)
+	}
+	chain, err := s.AuditChain(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chain.HeadSeq != 3 || chain.HeadHash != events[len(events)-1].Hash {
+		t.Errorf("chain head %d %s after the pins, want 3 and the last record's hash", chain.HeadSeq, chain.HeadHash)
+	}
+}
+
+func testSumDBForkRoundTrip(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	if _, err := s.SumDBFork(ctx, "sum.golang.org"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("SumDBFork of nothing = %v, want fs.ErrNotExist", err)
+	}
+	if _, err := s.ClearSumDBFork(ctx, "sum.golang.org"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ClearSumDBFork of nothing = %v, want fs.ErrNotExist", err)
+	}
+	first := &store.SumDBFork{DB: "sum.golang.org", Detail: "downloaded inconsistent tile\n" + hostile,
+		DetectedAt: time.Date(2026, 1, 2, 3, 4, 5, 6789, time.FixedZone("x", 3600))}
+	got, err := s.PutSumDBFork(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *first
+	want.DetectedAt = time.Date(2026, 1, 2, 2, 4, 5, 6000, time.UTC)
+	if diff := cmp.Diff(&want, got); diff != "" {
+		t.Errorf("PutSumDBFork (-want +got):\n%s", diff)
+	}
+	// A later detection keeps the first.
+	got, err = s.PutSumDBFork(ctx, &store.SumDBFork{DB: "sum.golang.org", Detail: "later"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&want, got); diff != "" {
+		t.Errorf("second PutSumDBFork (-want +got):\n%s", diff)
+	}
+	// Another database is independent; a zero time is set by the store.
+	other, err := s.PutSumDBFork(ctx, &store.SumDBFork{DB: "sum.other.test", Detail: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.DetectedAt.IsZero() || !isUTC(other.DetectedAt) {
+		t.Errorf("DetectedAt not set by the store: %v", other.DetectedAt)
+	}
+	read, err := s.SumDBFork(ctx, "sum.golang.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&want, read); diff != "" {
+		t.Errorf("SumDBFork (-want +got):\n%s", diff)
+	}
+	cleared, err := s.ClearSumDBFork(ctx, "sum.golang.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&want, cleared); diff != "" {
+		t.Errorf("ClearSumDBFork (-want +got):\n%s", diff)
+	}
+	if _, err := s.SumDBFork(ctx, "sum.golang.org"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("SumDBFork after clearing = %v, want fs.ErrNotExist", err)
+	}
+	if _, err := s.SumDBFork(ctx, "sum.other.test"); err != nil {
+		t.Errorf("clearing one database cleared another: %v", err)
+	}
+	if _, err := s.PutSumDBFork(ctx, &store.SumDBFork{Detail: "x"}); err == nil {
+		t.Errorf("PutSumDBFork without a database name succeeded")
 	}
 }
 
