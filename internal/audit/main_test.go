@@ -21,7 +21,8 @@ func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
 // db is a store under test with a raw SQL handle for tampering.
 type db struct {
 	store.Store
-	exec func(t *testing.T, sql string)
+	exec   func(t *testing.T, sql string)
+	driver string
 }
 
 type driver struct {
@@ -47,7 +48,7 @@ var drivers = []driver{
 			if _, err := raw.Exec(q); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}
-		}}
+		}, "sqlite"}
 	}},
 	{"postgres", func(t *testing.T) db {
 		dsn := testkit.PostgresDSN(t)
@@ -69,7 +70,7 @@ var drivers = []driver{
 			if _, err := conn.Exec(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}
-		}}
+		}, "postgres"}
 	}},
 }
 

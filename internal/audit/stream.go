@@ -45,7 +45,7 @@ type StreamOptions struct {
 type Stream struct {
 	opts   StreamOptions
 	log    *slog.Logger
-	ch     chan *store.AuditEvent
+	ch     chan streamItem
 	mu     sync.Mutex
 	closed bool
 	done   chan struct{}
@@ -76,7 +76,7 @@ func NewStream(opts StreamOptions) (*Stream, error) {
 	if opts.Client == nil {
 		opts.Client = &http.Client{Timeout: 30 * time.Second}
 	}
-	s := &Stream{opts: opts, log: opts.Logger, ch: make(chan *store.AuditEvent, opts.QueueSize), done: make(chan struct{})}
+	s := &Stream{opts: opts, log: opts.Logger, ch: make(chan streamItem, opts.QueueSize), done: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -103,12 +103,51 @@ func (s *Stream) Send(events []*store.AuditEvent) {
 	}
 	for i, e := range events {
 		select {
-		case s.ch <- e:
+		case s.ch <- streamItem{e: e}:
 		default:
 			s.dropped(len(events)-i, "stream queue full")
 			return
 		}
 	}
+}
+
+// SendCheckpoint queues a signed checkpoint of the chain (see
+// [CheckpointRecord]), dropping it (counted and logged) if the queue is full.
+func (s *Stream) SendCheckpoint(c *store.AuditCheckpoint) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		s.dropped(1, "stream closed")
+		return
+	}
+	r := NewCheckpointRecord(c)
+	select {
+	case s.ch <- streamItem{cp: &r}:
+	default:
+		s.dropped(1, "stream queue full")
+	}
+}
+
+// streamItem is a record or a checkpoint.
+type streamItem struct {
+	e  *store.AuditEvent
+	cp *CheckpointRecord
+}
+
+// CheckpointRecord is how a signed checkpoint goes to the SIEM stream, one
+// JSON line among the records: Type "checkpoint", and Note the signed note
+// that `modgate audit verify --checkpoint` takes.
+type CheckpointRecord struct {
+	Type string    `json:"type"`
+	Time time.Time `json:"time"`
+	Size int64     `json:"size"`
+	Hash string    `json:"hash"`
+	Note string    `json:"note"`
+}
+
+// NewCheckpointRecord returns the streamed form of c.
+func NewCheckpointRecord(c *store.AuditCheckpoint) CheckpointRecord {
+	return CheckpointRecord{Type: "checkpoint", Time: c.Time, Size: c.Size, Hash: c.Hash, Note: string(c.Note)}
 }
 
 func (s *Stream) dropped(n int, why string) {
@@ -121,7 +160,7 @@ const maxStreamBatch = 500
 
 func (s *Stream) loop() {
 	defer close(s.done)
-	var batch []*store.AuditEvent
+	var batch []streamItem
 	for e := range s.ch {
 		batch = append(batch[:0], e)
 	more:
@@ -140,13 +179,22 @@ func (s *Stream) loop() {
 	}
 }
 
-func (s *Stream) send(batch []*store.AuditEvent) {
+func (s *Stream) send(batch []streamItem) {
 	var body bytes.Buffer
 	enc := json.NewEncoder(&body)
 	enc.SetEscapeHTML(false)
-	for _, e := range batch {
-		r := NewRecord(e)
+	var first, last int64
+	for _, it := range batch {
+		if it.cp != nil {
+			enc.Encode(it.cp) // cannot fail for a CheckpointRecord
+			continue
+		}
+		r := NewRecord(it.e)
 		enc.Encode(&r) // cannot fail for a Record
+		if first == 0 {
+			first = it.e.Seq
+		}
+		last = it.e.Seq
 	}
 	var err error
 	for attempt := 0; attempt < s.opts.MaxAttempts; attempt++ {
@@ -158,9 +206,9 @@ func (s *Stream) send(batch []*store.AuditEvent) {
 			return
 		}
 		s.log.Warn("streaming audit records", "err", err.Error(), "attempt", attempt+1, "records", len(batch),
-			"first_seq", batch[0].Seq)
+			"first_seq", first)
 	}
-	s.dropped(len(batch), fmt.Sprintf("records %d to %d: %v", batch[0].Seq, batch[len(batch)-1].Seq, err))
+	s.dropped(len(batch), fmt.Sprintf("records %d to %d: %v", first, last, err))
 }
 
 func (s *Stream) post(body []byte) error {
