@@ -88,8 +88,17 @@ type Verifier struct {
 	http   *http.Client
 	remote *Remote
 
-	notFound sync.Map     // remote lookup paths the database answered 404/410
-	secErr   atomic.Value // string: the first security error, if any
+	notFound sync.Map // remote lookup paths the database answered 404/410
+
+	// secErr is the security error in force (a forked or rolled-back
+	// checksum database), nil when all is well. The store keeps it durably
+	// (store.SumDBFork), so it survives restarts and reaches every replica;
+	// Refresh reads it back. secMu orders SecurityError's record against
+	// Refresh's read, so a refresh never forgets a detection.
+	secErr atomic.Pointer[string]
+	secMu  sync.Mutex
+	// unsaved is set while a detection could not be written to the store.
+	unsaved bool
 }
 
 // New returns a Verifier. It does no I/O.
@@ -192,10 +201,69 @@ func (e *UnverifiedError) Unwrap() error { return e.Err }
 // Err reports a security error seen since the process started (a forked or
 // rolled-back checksum database), for readiness probes; nil when all is well.
 func (v *Verifier) Err() error {
-	if msg, ok := v.secErr.Load().(string); ok {
-		return fmt.Errorf("checksum database %s is misbehaving: %s", v.opts.SumDB.Name, firstLine(msg))
+	if msg := v.secErr.Load(); msg != nil {
+		return fmt.Errorf("checksum database %s is misbehaving: %s", v.opts.SumDB.Name, firstLine(*msg))
 	}
 	return nil
+}
+
+// Refresh reads the checksum database's recorded misbehaviour (see
+// [store.SumDBFork]) from the store: a fork detected by another replica or
+// before a restart is in force from now on, and one an operator cleared
+// (`modgate checksum reset-fork`) is lifted. Call it before serving and then
+// periodically ([Verifier.Watch]). A detection the store could not take is
+// written again first. It does nothing without a checksum database.
+func (v *Verifier) Refresh(ctx context.Context) error {
+	if !v.useDB {
+		return nil
+	}
+	v.secMu.Lock()
+	defer v.secMu.Unlock()
+	if v.unsaved {
+		if msg := v.secErr.Load(); msg != nil {
+			if _, err := v.opts.Store.PutSumDBFork(ctx, &store.SumDBFork{DB: v.opts.SumDB.Name, Detail: *msg}); err != nil {
+				return fmt.Errorf("recording the checksum database's misbehaviour: %w", err)
+			}
+		}
+		v.unsaved = false
+	}
+	f, err := v.opts.Store.SumDBFork(ctx, v.opts.SumDB.Name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if old := v.secErr.Swap(nil); old != nil {
+			v.log.Warn("checksum database misbehaviour cleared by an operator: verifying against it again", "db", v.opts.SumDB.Name)
+		}
+		return nil
+	case err != nil:
+		return err
+	}
+	if v.secErr.Load() == nil {
+		msg := f.Detail
+		v.secErr.Store(&msg)
+		v.log.Error("SECURITY: checksum database misbehaving (recorded "+f.DetectedAt.Format(time.RFC3339)+
+			"): refusing everything it would verify until an operator runs modgate checksum reset-fork",
+			"db", v.opts.SumDB.Name, "detail", f.Detail)
+	}
+	return nil
+}
+
+// Watch calls Refresh every interval until ctx is done, logging failures.
+func (v *Verifier) Watch(ctx context.Context, interval time.Duration) {
+	if !v.useDB {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := v.Refresh(ctx); err != nil && ctx.Err() == nil {
+				v.log.Error("reading the checksum database's recorded state", "err", err.Error())
+			}
+		}
+	}
 }
 
 // usesSumDB reports whether path is verified against the checksum database.
@@ -386,10 +454,26 @@ func (o *ops) WriteCache(file string, data []byte) {
 
 func (o *ops) Log(msg string) { o.v.log.Debug("checksum database", "msg", msg) }
 
+// SecurityError records the misbehaviour durably (every replica, and this
+// one after a restart, refuses from then on; see [Verifier.Refresh]), logs it
+// and reports the first one of this process to OnSecurityError.
 func (o *ops) SecurityError(msg string) {
-	first := o.v.secErr.CompareAndSwap(nil, msg)
-	o.v.log.Error("SECURITY: checksum database misbehaving", "db", o.v.opts.SumDB.Name, "detail", msg)
-	if first && o.v.opts.OnSecurityError != nil {
-		o.v.opts.OnSecurityError(msg)
+	v := o.v
+	msg = strings.ToValidUTF8(strings.ReplaceAll(msg, "\x00", ""), "\uFFFD")
+	v.secMu.Lock()
+	first := v.secErr.CompareAndSwap(nil, &msg)
+	ctx, cancel := o.ctx()
+	_, err := v.opts.Store.PutSumDBFork(ctx, &store.SumDBFork{DB: v.opts.SumDB.Name, Detail: msg})
+	cancel()
+	if err != nil {
+		v.unsaved = true
+	}
+	v.secMu.Unlock()
+	v.log.Error("SECURITY: checksum database misbehaving", "db", v.opts.SumDB.Name, "detail", msg)
+	if err != nil {
+		v.log.Error("recording the checksum database's misbehaviour (retried on the next refresh)", "err", err.Error())
+	}
+	if first && v.opts.OnSecurityError != nil {
+		v.opts.OnSecurityError(msg)
 	}
 }

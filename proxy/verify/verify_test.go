@@ -212,3 +212,66 @@ func TestForkedDatabaseIsDetected(t *testing.T) {
 		t.Errorf("after a security error: %v, want Misbehaving", err)
 	}
 }
+
+// TestForkIsRemembered: a detected fork is recorded in the store, so another
+// process (a restart, a replica) refuses at once, before any lookup, until an
+// operator clears it; a running process notices the clearing on Refresh.
+func TestForkIsRemembered(t *testing.T) {
+	skey, vkey := testkit.NewSumDBKey(t, "sum.test")
+	a := built(t, "example.com/a", "v1.0.0", "a")
+	b := built(t, "example.com/b", "v1.0.0", "b")
+	honest := testkit.NewSumDBSigned(t, skey, vkey, a, b)
+	forked := testkit.NewSumDBSigned(t, skey, vkey, a, b)
+	sw := testkit.NewSwitch(t, honest.URL)
+	st := openStore(t)
+	ctx := context.Background()
+
+	v := newVerifier(t, st, honest, sw.URL, nil)
+	if _, err := v.Check(ctx, zipOf(a)); err != nil {
+		t.Fatal(err)
+	}
+	forked.Add(b)
+	if _, err := http.Get(forked.URL + "/lookup/example.com/b@v1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	sw.Set(forked.URL)
+	if _, err := v.Check(ctx, zipOf(b)); err == nil || v.Err() == nil {
+		t.Fatalf("fork not detected: %v", err)
+	}
+	if f, err := st.SumDBFork(ctx, "sum.test"); err != nil || f.Detail == "" {
+		t.Fatalf("fork not recorded: %+v, %v", f, err)
+	}
+
+	// A restart, now with the honest database back: still refused, without
+	// asking the database, until the record is cleared.
+	sw.Set(honest.URL)
+	restarted := newVerifier(t, st, honest, sw.URL, nil)
+	if err := restarted.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if restarted.Err() == nil {
+		t.Fatal("a restarted verifier forgot the fork")
+	}
+	lookups := honest.Lookups("example.com/b", "v1.0.0")
+	var uv *verify.UnverifiedError
+	if _, err := restarted.Check(ctx, zipOf(b)); !errors.As(err, &uv) || uv.Reason != verify.Misbehaving {
+		t.Errorf("after a restart: %v, want Misbehaving", err)
+	}
+	if n := honest.Lookups("example.com/b", "v1.0.0"); n != lookups {
+		t.Errorf("the refusal asked the database (%d lookups)", n-lookups)
+	}
+	// The operator clears it (modgate checksum reset-fork): a running
+	// process verifies again after its next Refresh.
+	if _, err := st.ClearSumDBFork(ctx, "sum.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := restarted.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := restarted.Err(); err != nil {
+		t.Errorf("after the operator cleared the fork: Err() = %v", err)
+	}
+	if _, err := restarted.Check(ctx, zipOf(b)); err != nil {
+		t.Errorf("after the operator cleared the fork, the honest database's record: %v", err)
+	}
+}
