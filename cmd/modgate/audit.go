@@ -1,26 +1,32 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/modgate/modgate/internal/audit"
 	"github.com/modgate/modgate/internal/store"
 )
 
 const auditUsage = `usage:
-  modgate audit verify
+  modgate audit verify [--checkpoint FILE [--key VERIFIER-KEY|FILE]]
+  modgate audit keygen FILE [NAME]
   modgate audit export [--since T] [--until T] [--module M] [--version V] [--client C] [--decision D] [--type T] [--format jsonl|csv] [--output FILE]
   modgate audit prune [--before T]
 
@@ -53,16 +59,18 @@ func ownFlags(name string, fs *flag.FlagSet) any {
 // runAudit runs `modgate audit verify|export|prune`.
 func runAudit(ctx context.Context, e *env) error {
 	f, _ := e.own.(*auditFlags)
-	if len(e.args) != 1 || f == nil {
+	if f == nil || len(e.args) == 0 || (len(e.args) != 1 && e.args[0] != "keygen") {
 		return &usageError{msg: auditUsage}
 	}
 	// Reject flags of another audit command rather than ignore them.
 	var allowed func(string) bool
 	switch e.args[0] {
 	case "verify":
+		allowed = func(n string) bool { return n == "checkpoint" || n == "key" }
+	case "keygen":
 		allowed = func(string) bool { return false }
 	case "export":
-		allowed = func(n string) bool { return n != "before" }
+		allowed = func(n string) bool { return n != "before" && n != "checkpoint" && n != "key" }
 	case "prune":
 		allowed = func(n string) bool { return n == "before" }
 	default:
@@ -77,9 +85,14 @@ func runAudit(ctx context.Context, e *env) error {
 	if bad != nil {
 		return bad
 	}
+	if f.key != "" && f.checkpoint == "" {
+		return &usageError{msg: "--key: needs --checkpoint\n" + auditUsage}
+	}
 	switch e.args[0] {
 	case "verify":
-		return auditVerify(ctx, e)
+		return auditVerify(ctx, e, f)
+	case "keygen":
+		return auditKeygen(e)
 	case "export":
 		return auditExport(ctx, e, f)
 	default:
@@ -87,7 +100,15 @@ func runAudit(ctx context.Context, e *env) error {
 	}
 }
 
-func auditVerify(ctx context.Context, e *env) error {
+func auditVerify(ctx context.Context, e *env, f *auditFlags) (err error) {
+	var cp *audit.Checkpoint
+	if f.checkpoint != "" {
+		c, err := readCheckpoint(e.cfg, f.checkpoint, f.key)
+		if err != nil {
+			return err
+		}
+		cp = &c
+	}
 	st, err := openStore(ctx, e.cfg)
 	if err != nil {
 		return err
@@ -97,6 +118,24 @@ func auditVerify(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	var cpErr error
+	if cp != nil {
+		how, err := audit.ProveCheckpoint(ctx, st, *cp)
+		var ce *audit.CheckpointError
+		switch {
+		case errors.As(err, &ce) && ce.Predates:
+			fmt.Fprintf(e.stdout, "CHECKPOINT NOT PROVEN: %v\n", err)
+			cpErr = errors.New("the checkpoint predates the audit log's retention")
+		case errors.As(err, &ce):
+			fmt.Fprintf(e.stdout, "CHECKPOINT FAILS: %v\n", err)
+			cpErr = fmt.Errorf("audit log does not hold the checkpoint of %d records: records were removed, rewound or recomputed", cp.Size)
+		case err != nil:
+			return err
+		default:
+			fmt.Fprintf(e.stdout, "checkpoint holds: %d records, head hash %s, signed %s: %s\n",
+				cp.Size, cp.Hash, cp.Time.UTC().Format(time.RFC3339), how)
+		}
+	}
 	c := rep.Chain
 	if p := rep.Problem; p != nil {
 		fmt.Fprintf(e.stdout, "FIRST BAD RECORD: %d (%s): %s\n", p.Seq, p.Kind, p.Detail)
@@ -105,7 +144,7 @@ func auditVerify(ctx context.Context, e *env) error {
 			fmt.Fprintf(e.stdout, "record as stored: %s\n", line)
 		}
 		fmt.Fprintf(e.stdout, "%d records before it verified; chain anchor %d, head %d\n", rep.Checked, c.AnchorSeq, c.HeadSeq)
-		return fmt.Errorf("audit log is not intact: record %d %s", p.Seq, p.Kind)
+		return errors.Join(fmt.Errorf("audit log is not intact: record %d %s", p.Seq, p.Kind), cpErr)
 	}
 	if c.AnchorSeq > 0 {
 		fmt.Fprintf(e.stdout, "audit log intact: %d records, %d to %d (records through %d pruned, anchor hash %s)\n",
@@ -114,7 +153,139 @@ func auditVerify(ctx context.Context, e *env) error {
 		fmt.Fprintf(e.stdout, "audit log intact: %d records, 1 to %d\n", rep.Checked, c.HeadSeq)
 	}
 	fmt.Fprintf(e.stdout, "head hash %s\n", c.HeadHash)
+	return cpErr
+}
+
+// readCheckpoint reads a signed checkpoint from file (the note text, or a
+// JSON line of the SIEM stream) and checks its signature with key (a
+// verifier key or a file holding one), or, without key, with the verifier
+// key of the --audit-key signer key.
+func readCheckpoint(cfg config, file, key string) (audit.Checkpoint, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return audit.Checkpoint{}, err
+	}
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' {
+		var r audit.CheckpointRecord
+		if err := json.Unmarshal(trimmed, &r); err != nil || r.Note == "" {
+			return audit.Checkpoint{}, fmt.Errorf("%s: neither a signed checkpoint nor a checkpoint line of the audit stream", file)
+		}
+		data = []byte(r.Note)
+	}
+	switch {
+	case key == "":
+		path := auditKeyPath(cfg)
+		skey, err := os.ReadFile(path)
+		if err != nil {
+			return audit.Checkpoint{}, &usageError{msg: fmt.Sprintf("--checkpoint: no --key given, and the signer key %s cannot be read to derive it (%v)", path, err)}
+		}
+		if key, err = audit.VerifierKey(strings.TrimSpace(string(skey))); err != nil {
+			return audit.Checkpoint{}, fmt.Errorf("%s: %w", path, err)
+		}
+	case !strings.Contains(key, "+"):
+		k, err := os.ReadFile(key)
+		if err != nil {
+			return audit.Checkpoint{}, &usageError{msg: fmt.Sprintf("--key: neither a verifier key nor a readable file: %v", err)}
+		}
+		key = strings.TrimSpace(string(k))
+	}
+	c, err := audit.OpenCheckpoint(data, key)
+	if err != nil {
+		return audit.Checkpoint{}, fmt.Errorf("%s: %w", file, err)
+	}
+	return c, nil
+}
+
+// auditKeyPath is where the checkpoint signer key is: --audit-key, else
+// audit-checkpoint.key in --data.
+func auditKeyPath(cfg config) string {
+	if cfg.AuditKey != "" {
+		return cfg.AuditKey
+	}
+	return filepath.Join(cfg.Data, "audit-checkpoint.key")
+}
+
+// auditKeyName names the keys modgate makes.
+const auditKeyName = "modgate-audit"
+
+// auditKeygen writes a new signer key to a new file (mode 0600) and prints
+// its verifier key.
+func auditKeygen(e *env) error {
+	if len(e.args) < 2 || len(e.args) > 3 {
+		return &usageError{msg: "usage: modgate audit keygen FILE [NAME]"}
+	}
+	name := auditKeyName
+	if len(e.args) == 3 {
+		name = e.args[2]
+	}
+	vkey, err := writeAuditKey(e.args[1], name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s\n", vkey)
+	e.log.Info("wrote audit checkpoint signer key", "file", e.args[1], "verifier_key", vkey)
 	return nil
+}
+
+// writeAuditKey makes a key pair, writes the signer key to path (which must
+// not exist; mode 0600) and returns the verifier key.
+func writeAuditKey(path, name string) (string, error) {
+	skey, vkey, err := audit.GenerateKey(name)
+	if err != nil {
+		return "", fmt.Errorf("audit key %q: %w", name, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(skey + "\n"); err != nil {
+		f.Close()
+		os.Remove(path)
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return "", err
+	}
+	return vkey, nil
+}
+
+// loadAuditSigner reads the checkpoint signer key (see auditKeyPath); with no
+// --audit-key and no key in --data yet, it makes one there. It logs the
+// verifier key, never the signer key.
+func loadAuditSigner(cfg config, log *slog.Logger) (note.Signer, error) {
+	path := auditKeyPath(cfg)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && cfg.AuditKey == "" {
+		if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
+			return nil, err
+		}
+		vkey, err := writeAuditKey(path, auditKeyName)
+		if err != nil {
+			return nil, fmt.Errorf("making the audit checkpoint key: %w", err)
+		}
+		log.Warn("made an audit checkpoint signing key: keep a copy of its verifier key outside this host", "file", path, "verifier_key", vkey)
+		data, err = os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("--audit-key: %w", err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the audit checkpoint signing key is readable by others: chmod 600 it", "file", path, "mode", fi.Mode().Perm().String())
+	}
+	skey := strings.TrimSpace(string(data))
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a note signer key (modgate audit keygen writes one): %w", path, errors.Unwrap(err))
+	}
+	vkey, err := audit.VerifierKey(skey)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	log.Info("audit checkpoints signed", "verifier_key", vkey, "interval", cfg.AuditCheckpointInterval)
+	return signer, nil
 }
 
 // auditFlags are the flags of `modgate audit`: the selection of export (the
@@ -123,6 +294,7 @@ type auditFlags struct {
 	fs                                                                   *flag.FlagSet
 	since, until, module, version, client, decision, typ, format, output string
 	before                                                               string
+	checkpoint, key                                                      string
 }
 
 func (q *auditFlags) register(fs *flag.FlagSet) {
@@ -136,12 +308,15 @@ func (q *auditFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&q.format, "format", audit.JSONL, "audit export: output `format`: jsonl or csv")
 	fs.StringVar(&q.output, "output", "", "audit export: write to this `file` instead of standard output")
 	fs.StringVar(&q.before, "before", "", "audit prune: prune records older than this `time` instead of --audit-retention")
+	fs.StringVar(&q.checkpoint, "checkpoint", "", "audit verify: also prove this signed checkpoint `file` (from /api/audit/checkpoint, the log or the SIEM stream)")
+	fs.StringVar(&q.key, "key", "", "audit verify: the checkpoint's verifier `key`, or a file holding it; default: derived from --audit-key")
 }
 
 // has reports whether name is one of the audit flags.
 func (q *auditFlags) has(name string) bool {
 	switch name {
-	case "since", "until", "module", "version", "client", "decision", "type", "format", "output", "before":
+	case "since", "until", "module", "version", "client", "decision", "type", "format", "output", "before",
+		"checkpoint", "key":
 		return true
 	}
 	return false
@@ -218,19 +393,40 @@ func auditPrune(ctx context.Context, e *env, beforeFlag string) error {
 }
 
 // newAuditWriter builds the audit writer of serve from the settings: the
-// batching writer over st, with the SIEM stream if --audit-stream is set.
-// The caller must Close it after the server has stopped (it flushes).
-func newAuditWriter(cfg config, st store.Audit, reg prometheus.Registerer, e *env) (*audit.Writer, error) {
+// batching writer over st, with the SIEM stream if --audit-stream is set,
+// and the checkpointer that signs the chain (published to the log, the
+// stream and the database). The caller must Close the writer after the
+// server has stopped: it flushes, then signs a last checkpoint.
+func newAuditWriter(cfg config, st store.Store, reg prometheus.Registerer, e *env) (*audit.Writer, *audit.Checkpointer, error) {
 	m := audit.NewMetrics(reg)
 	var sink audit.Sink
+	var stream *audit.Stream
 	if cfg.AuditStream != "" {
 		s, err := audit.NewStream(audit.StreamOptions{Target: cfg.AuditStream, Stdout: e.stdout, Logger: e.log, Metrics: m})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		sink = s
+		sink, stream = s, s
 	}
-	return audit.New(audit.Options{Store: st, FlushInterval: cfg.AuditFlush, Sink: sink, Logger: e.log, Metrics: m})
+	signer, err := loadAuditSigner(cfg, e.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	cpOpts := audit.CheckpointOptions{Store: st, Signer: signer, Logger: e.log}
+	if stream != nil {
+		cpOpts.Publish = stream.SendCheckpoint
+	}
+	cp, err := audit.NewCheckpointer(cpOpts)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := audit.New(audit.Options{Store: st, FlushInterval: cfg.AuditFlush, Sink: sink, Logger: e.log, Metrics: m,
+		OnClose: func(ctx context.Context) {
+			if _, err := cp.Publish(ctx); err != nil {
+				e.log.Error("publishing the audit checkpoint at shutdown", "err", err.Error())
+			}
+		}})
+	return w, cp, err
 }
 
 // days is a duration flag that also takes whole days: "400d".
@@ -265,6 +461,9 @@ func (c *config) validateAudit() []error {
 	var errs []error
 	if c.AuditFlush < 0 {
 		errs = append(errs, fmt.Errorf("--audit-flush %v: must not be negative", c.AuditFlush))
+	}
+	if c.AuditCheckpointInterval < 0 {
+		errs = append(errs, fmt.Errorf("--audit-checkpoint-interval %v: must not be negative", c.AuditCheckpointInterval))
 	}
 	if c.AuditRetention < 0 {
 		errs = append(errs, fmt.Errorf("--audit-retention %v: must not be negative", c.AuditRetention.String()))

@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"golang.org/x/mod/module"
 
+	"github.com/modgate/modgate/internal/audit"
 	"github.com/modgate/modgate/internal/blob"
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/proxy/verify"
@@ -26,7 +29,7 @@ func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code
 
 func runChecksum(ctx context.Context, e *env) error {
 	if len(e.args) == 0 {
-		return &usageError{msg: "usage: modgate checksum import FILE... | list [MODULE-PREFIX] | verify"}
+		return &usageError{msg: "usage: modgate checksum import FILE... | list [MODULE-PREFIX] | verify | reset-fork"}
 	}
 	sub, args := e.args[0], e.args[1:]
 	st, err := openStore(ctx, e.cfg)
@@ -54,8 +57,13 @@ func runChecksum(ctx context.Context, e *env) error {
 			return &usageError{msg: "usage: modgate checksum verify"}
 		}
 		return checksumVerify(ctx, e, st)
+	case "reset-fork":
+		if len(args) != 0 {
+			return &usageError{msg: "usage: modgate checksum reset-fork"}
+		}
+		return checksumResetFork(ctx, e, st)
 	}
-	return &usageError{msg: fmt.Sprintf("unknown checksum command %q (want import, list or verify)", sub)}
+	return &usageError{msg: fmt.Sprintf("unknown checksum command %q (want import, list, verify or reset-fork)", sub)}
 }
 
 // goSumLine is one parsed go.sum line.
@@ -104,7 +112,16 @@ func parseGoSum(path string) ([]goSumLine, error) {
 	return lines, nil
 }
 
+// operator names the person running a command, for audit records.
+func operator() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "unknown user"
+}
+
 func checksumImport(ctx context.Context, e *env, st store.Sums, files []string) error {
+	by := "modgate checksum import run by " + operator()
 	var parsed [][]goSumLine
 	for _, file := range files {
 		lines, err := parseGoSum(file)
@@ -123,7 +140,7 @@ func checksumImport(ctx context.Context, e *env, st store.Sums, files []string) 
 			}
 			rec := prev
 			if prev == nil {
-				if rec, err = st.PutChecksum(ctx, &store.Checksum{Module: l.mod, Kind: l.kind, Hash: l.hash, Source: store.SourceGoSum + abs}); err != nil {
+				if rec, err = st.PutChecksum(ctx, &store.Checksum{Module: l.mod, Kind: l.kind, Hash: l.hash, Source: store.SourceGoSum + abs, Client: by}); err != nil {
 					return err
 				}
 			}
@@ -171,7 +188,9 @@ func checksumList(ctx context.Context, e *env, st store.Sums, prefix string) err
 }
 
 // checksumVerify re-hashes every stored artifact and compares it with its blob
-// key and its recorded h1: hash, so tampering in the blob store is caught.
+// key and its recorded h1: hash, so tampering in the blob store is caught;
+// then it checks every pin of the checksum store against the audit chain
+// (audit.CheckPins), so a pin changed behind modgate's back is caught.
 func checksumVerify(ctx context.Context, e *env, st store.Store) error {
 	blobs, err := blob.Open(filepath.Join(e.cfg.Data, "blobs"))
 	if err != nil {
@@ -229,8 +248,48 @@ func checksumVerify(ctx context.Context, e *env, st store.Store) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "checked %d artifacts: %d bad\n", checked, bad)
-	if bad > 0 {
+	pins, err := audit.CheckPins(ctx, st, st)
+	if err != nil {
+		return err
+	}
+	for _, p := range pins.Problems {
+		fmt.Fprintf(e.stdout, "BAD PIN %s\n", p)
+	}
+	fmt.Fprintf(e.stdout, "checked %d pins against %d audit records: %d bad\n", pins.Pins, pins.Records, len(pins.Problems))
+	if bad > 0 || len(pins.Problems) > 0 {
 		return &exitError{code: 1}
 	}
+	return nil
+}
+
+// checksumResetFork clears the recorded misbehaviour of the configured
+// checksum database (see verify.Verifier.Refresh), with an admin audit
+// record; running modgates verify against it again within seconds.
+func checksumResetFork(ctx context.Context, e *env, st store.Store) error {
+	db, err := verify.ParseSumDB(e.cfg.SumDB)
+	if err != nil {
+		return &usageError{msg: err.Error()}
+	}
+	if db.Off || db.Name == "" {
+		return &usageError{msg: "--sumdb is off: there is no checksum database whose fork could be recorded"}
+	}
+	f, err := st.ClearSumDBFork(ctx, db.Name)
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(e.stdout, "no misbehaviour of checksum database %s is recorded\n", db.Name)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	rec := &store.AuditEvent{Type: store.AuditAdmin, Decision: "checksum.reset-fork", Reasons: []string{
+		"checksum database " + db.Name + ": recorded misbehaviour cleared by " + operator(),
+		"detected " + f.DetectedAt.Format(time.RFC3339) + ": " + f.Detail,
+	}}
+	if err := st.AppendAudit(ctx, []*store.AuditEvent{rec}); err != nil {
+		return fmt.Errorf("the fork record was cleared, but its audit record could not be appended: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "cleared the misbehaviour of checksum database %s recorded %s (audit record %d):\n%s\n"+
+		"modgate verifies against it again within seconds; if the database still forks, it is detected again.\n",
+		db.Name, f.DetectedAt.Format(time.RFC3339), rec.Seq, f.Detail)
 	return nil
 }

@@ -61,6 +61,10 @@ type config struct {
 	UpstreamMinRate       int64
 	DirectMaxPerHost      int
 	DirectMaxTotal        int
+
+	// Signed checkpoints of the audit chain (see newCheckpointer).
+	AuditKey                string
+	AuditCheckpointInterval time.Duration
 }
 
 // defaultUpstream is the go command's default GOPROXY.
@@ -96,6 +100,8 @@ func (c *config) register(fs *flag.FlagSet) {
 	c.AuditRetention = 400 * days(24*time.Hour)
 	fs.Var(&c.AuditRetention, "audit-retention", "how long audit records are kept, in days (400d) or a Go duration; 0 keeps them forever")
 	fs.StringVar(&c.AuditStream, "audit-stream", "", "copy audit records as JSON lines to `stdout` or a webhook URL (for a SIEM); empty: off")
+	fs.StringVar(&c.AuditKey, "audit-key", "", "note signer key `file` that signs audit checkpoints (modgate audit keygen writes one); empty: --data/audit-checkpoint.key, made on first start")
+	fs.DurationVar(&c.AuditCheckpointInterval, "audit-checkpoint-interval", time.Hour, "how often serve signs and publishes a checkpoint of the audit chain (also at start and on shutdown)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "reverse proxy `CIDRs` (comma-separated) whose X-Forwarded-For names the client in audit records")
 	c.registerSBOMSettings(fs)
 	fs.StringVar(&c.Policy, "policy", "", "policy `file` (YAML; see README \"Policy\"): what is blocked or warned about; empty: report everything, block nothing. Reloaded on SIGHUP and by 'modgate policy reload'")

@@ -62,7 +62,7 @@ func runServe(ctx context.Context, e *env) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	auditor, err := newAuditWriter(cfg, st, reg, e)
+	auditor, checkpoints, err := newAuditWriter(cfg, st, reg, e)
 	if err != nil {
 		return err
 	}
@@ -83,6 +83,16 @@ func runServe(ctx context.Context, e *env) error {
 	verifier, err := newVerifier(cfg, st, sumdb, e.log, auditor)
 	if err != nil {
 		return err
+	}
+	if err := verifier.Refresh(ctx); err != nil { // a fork recorded before this start is in force at once
+		return err
+	}
+	go verifier.Watch(ctx, 5*time.Second)
+	if _, err := checkpoints.Publish(ctx); err != nil {
+		e.log.Error("publishing the audit checkpoint at start", "err", err.Error())
+	}
+	if cfg.AuditCheckpointInterval > 0 {
+		go checkpoints.Run(ctx, cfg.AuditCheckpointInterval)
 	}
 	policies, err := loadPolicy(cfg.Policy, e.log, auditor)
 	if err != nil {
@@ -137,6 +147,7 @@ func runServe(ctx context.Context, e *env) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	// The API needs the roles of auth.Need (the middleware wraps the mux).
 	mux.Handle("GET /api/audit/export", audit.ExportHandler(st, e.log))
+	mux.Handle("GET /api/audit/checkpoint", audit.CheckpointHandler(st, e.log))
 	mux.Handle("GET /api/policy", policies)
 	mux.Handle("GET /api/decision/", px.DecisionHandler())
 	mux.Handle("POST /api/policy/reload", policies)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"io"
 	"net/http"
 	"os"
@@ -119,6 +120,34 @@ func TestEndToEndVerification(t *testing.T) {
 	}
 	os.WriteFile(blobs[0], orig, 0o644)
 
+	// A pin edited in the database behind modgate's back is found against
+	// the audit chain: here the imported private hash, which would make
+	// the tampered private zip servable.
+	raw, err := sql.Open("sqlite", filepath.Join(data, "modgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`UPDATE checksums SET hash = ? WHERE module_path = 'corp.example.com/secret'`, privateOther.Hash); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runModgate(t, append([]string{"checksum", "verify"}, common...)...); code != 1 ||
+		!strings.Contains(out, "BAD PIN corp.example.com/secret v1.0.0: pinned "+privateOther.Hash+", but audit record") ||
+		!strings.Contains(out, "pinned "+private.Hash+": the pin was changed behind modgate's back") {
+		t.Errorf("checksum verify after a pin was edited: exit %d\n%s", code, out)
+	}
+	if _, err := raw.Exec(`UPDATE checksums SET hash = ? WHERE module_path = 'corp.example.com/secret'`, private.Hash); err != nil {
+		t.Fatal(err)
+	}
+	// No --audit-key: a key was made in --data, readable by its owner only,
+	// and only its verifier key was logged.
+	if fi, err := os.Stat(filepath.Join(data, "audit-checkpoint.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("generated audit key: %v %v, want mode 0600", err, fi)
+	}
+	if logs := mg.Logs(); !strings.Contains(logs, `"verifier_key":"modgate-audit+`) || strings.Contains(logs, "PRIVATE+KEY") {
+		t.Errorf("the log should name the verifier key and never the signer key")
+	}
+
 	// A forked checksum database is detected after a restart: the fork signs a
 	// log whose first record differs from the one modgate verified.
 	mg.stop(t)
@@ -148,10 +177,50 @@ func TestEndToEndVerification(t *testing.T) {
 	testkit.RunGo(t, app, env2, false, "mod", "download", "example.com/good@v1.0.0")
 	mg2.stop(t)
 
+	// The fork is remembered across a restart, even with the honest
+	// database back: /readyz is 503 at once and uncached artifacts are
+	// refused, until an operator clears it.
+	sw.Set(db.URL)
+	mg3 := startModgate(t, args...)
+	ready := func() (int, string) {
+		resp, err := http.Get(mg3.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := ready(); code != http.StatusServiceUnavailable || !strings.Contains(body, "misbehaving") {
+		t.Errorf("/readyz right after a restart with a recorded fork = %d %s", code, body)
+	}
+	env3 := testkit.GoEnv(t, filepath.Join(work, "home3"), mg3.URL, "GOSUMDB=off", "GONOSUMDB=corp.example.com")
+	if out := testkit.RunGo(t, app, env3, true, "mod", "download", "example.com/late@v1.0.0"); !strings.Contains(out, "misbehaving") {
+		t.Errorf("download after a restart with a recorded fork:\n%s", out)
+	}
+	if out, code := runModgate(t, append([]string{"checksum", "reset-fork"}, common...)...); code != 0 || !strings.Contains(out, "cleared the misbehaviour of checksum database sum.modgate.test") {
+		t.Fatalf("checksum reset-fork: exit %d\n%s", code, out)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if code, _ := ready(); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still not ready after the fork was cleared")
+		}
+	}
+	testkit.RunGo(t, app, env3, false, "mod", "download", "example.com/late@v1.0.0")
+	mg3.stop(t)
+	if out, code := runModgate(t, append([]string{"checksum", "reset-fork"}, common...)...); code != 0 || !strings.Contains(out, "no misbehaviour") {
+		t.Errorf("checksum reset-fork with nothing recorded: exit %d\n%s", code, out)
+	}
+
 	// The refusals and the security error are in the audit log.
-	var blocked, security []string
+	var blocked, security, resets []string
 	for _, r := range auditRecords(t, common...) {
 		switch {
+		case r.Type == "admin" && r.Decision == "checksum.reset-fork":
+			resets = append(resets, strings.Join(r.Reasons, " "))
 		case r.Type == "checksum" && r.Decision == "blocked":
 			blocked = append(blocked, r.Module+" "+r.Kind)
 		case r.Type == "security":
@@ -164,5 +233,8 @@ func TestEndToEndVerification(t *testing.T) {
 	}
 	if len(security) != 1 || !strings.Contains(security[0], "sum.modgate.test") {
 		t.Errorf("security records: %q", security)
+	}
+	if len(resets) != 1 || !strings.Contains(resets[0], "recorded misbehaviour cleared by") {
+		t.Errorf("reset-fork records: %q", resets)
 	}
 }

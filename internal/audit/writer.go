@@ -33,6 +33,10 @@ type Options struct {
 	// Sink, if not nil, gets every batch after it is appended (records with
 	// Seq and Hash set), and is closed by Close.
 	Sink Sink
+	// OnClose, if not nil, is called by Close after the last record is
+	// appended and before Sink is closed (to sign a last checkpoint of the
+	// chain and stream it); not called when Close gives up.
+	OnClose func(ctx context.Context)
 	// Logger logs append failures and dropped records; nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics, if not nil, counts appended, dropped and waiting records.
@@ -266,6 +270,9 @@ func (w *Writer) Close(ctx context.Context) error {
 		err = fmt.Errorf("audit: close: %w: %d records not appended (logged)", ctx.Err(), w.lost)
 	}
 	w.cancel()
+	if w.opts.OnClose != nil && ctx.Err() == nil {
+		w.opts.OnClose(ctx)
+	}
 	if w.opts.Sink != nil {
 		err = errors.Join(err, w.opts.Sink.Close(ctx))
 	}

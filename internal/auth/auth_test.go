@@ -49,6 +49,8 @@ func TestNeed(t *testing.T) {
 		{"root", "GET", "/", Reader},
 		{"decision", "GET", "/api/decision/example.com/m/@v/v1.0.0", Reader},
 		{"audit export", "GET", "/api/audit/export", Auditor},
+		{"audit checkpoint", "GET", "/api/audit/checkpoint", Auditor},
+		{"audit checkpoint written", "POST", "/api/audit/checkpoint", Admin},
 		{"sbom", "GET", "/api/sbom/example.com/m/@v/v1.0.0", Auditor},
 		{"project sbom", "POST", "/api/sbom/project", Auditor},
 		{"policy", "GET", "/api/policy", Auditor},

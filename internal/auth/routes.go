@@ -23,6 +23,7 @@ const Public Role = ""
 //	other methods on /ui/...                   admin (auditors are read-only)
 //	GET /api/decision/...                      reader (what fetching would answer; `modgate check --server` from CI)
 //	GET /api/tokens...                         admin
+//	GET /api/audit/checkpoint                  auditor (the signed checkpoint of the audit chain)
 //	GET /api/..., POST /api/sbom/project       auditor (audit log, SBOMs, policy, exemptions: read-only)
 //	other methods on /api/...                  admin (policy reload, exemptions, tokens)
 //	GET /metrics                               reader (operational counters; a scraper needs only the least role)
@@ -60,6 +61,8 @@ func needOf(method, p string) Role {
 			return Reader
 		case p == "/api/tokens" || strings.HasPrefix(p, "/api/tokens/"):
 			return Admin
+		case read && p == "/api/audit/checkpoint":
+			return Auditor
 		case read || method == http.MethodPost && p == "/api/sbom/project":
 			return Auditor
 		}
