@@ -357,7 +357,8 @@ func TestAPI(t *testing.T) {
 			UserAgent string `json:"user_agent"`
 		}
 	}
-	if err := json.Unmarshal([]byte(body), &v); err != nil || resp.StatusCode != 200 || !v.Decision.Blocked || len(v.Fetches) != 2 || v.Fetches[0].UserAgent != hostile {
+	// Its audit records: the pin of its checksum (put by newDash), then two fetches.
+	if err := json.Unmarshal([]byte(body), &v); err != nil || resp.StatusCode != 200 || !v.Decision.Blocked || len(v.Fetches) != 3 || v.Fetches[1].UserAgent != hostile {
 		t.Errorf("/api/versions: %d %v %+v\n%s", resp.StatusCode, err, v, body)
 	}
 	resp, body = get(t, c, d.srv.URL+"/api/advisories/GO-2099-0001")
