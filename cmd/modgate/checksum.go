@@ -121,7 +121,7 @@ func operator() string {
 }
 
 func checksumImport(ctx context.Context, e *env, st store.Sums, files []string) error {
-	by := "modgate checksum import run by " + operator()
+	by := operator() + " via modgate checksum import"
 	var parsed [][]goSumLine
 	for _, file := range files {
 		lines, err := parseGoSum(file)

@@ -116,7 +116,9 @@ const pinHashPrefix = "hash "
 // store: Type AuditChecksum, Decision DecisionPinned, the module, version and
 // kind (zip or mod), Source the upstream the bytes came from, and Reasons
 // "hash h1:...", "vouched for by ..." (the checksum database, the imported
-// file, or "first use via <upstream>") and, if known, "asked by <client>".
+// file, or "first use via <upstream>") and, if known, "asked by <client>";
+// a proxy client's "address" or "token (address)" also fills ClientIP and
+// ClientToken.
 // [Pin] reads it back.
 func PinEvent(c *Checksum) *AuditEvent {
 	var by string
@@ -135,6 +137,13 @@ func PinEvent(c *Checksum) *AuditEvent {
 		Reasons: []string{pinHashPrefix + c.Hash, "vouched for by " + by}}
 	if c.Client != "" {
 		e.Reasons = append(e.Reasons, "asked by "+c.Client)
+		if !strings.HasPrefix(c.Source, SourceGoSum) {
+			// A client of the proxy: "address" or "token (address)".
+			e.ClientIP = c.Client
+			if tok, ip, ok := strings.Cut(strings.TrimSuffix(c.Client, ")"), " ("); ok && strings.HasSuffix(c.Client, ")") {
+				e.ClientToken, e.ClientIP = tok, ip
+			}
+		}
 	}
 	return e
 }

@@ -103,8 +103,8 @@ func testChecksumPinAudited(t *testing.T, s store.Store) {
 	m := module.Version{Path: "corp.example.com/" + hostile, Version: "v1.0.0"}
 	pins := []*store.Checksum{
 		{Module: m, Kind: store.KindZip, Hash: "h1:zip=", Source: store.SourceTOFU, Upstream: "https://corp.example/" + hostile, Client: "alice (10.0.0.1)"},
-		{Module: m, Kind: store.KindMod, Hash: "h1:mod=", Source: store.SourceGoSum + "/src/go.sum"},
-		{Module: module.Version{Path: "golang.org/x/text", Version: "v0.3.8"}, Kind: store.KindZip, Hash: "h1:pub=", Source: store.SourceSumDB + "sum.golang.org", Upstream: "https://proxy.golang.org"},
+		{Module: m, Kind: store.KindMod, Hash: "h1:mod=", Source: store.SourceGoSum + "/src/go.sum", Client: "ops via modgate checksum import"},
+		{Module: module.Version{Path: "golang.org/x/text", Version: "v0.3.8"}, Kind: store.KindZip, Hash: "h1:pub=", Source: store.SourceSumDB + "sum.golang.org", Upstream: "https://proxy.golang.org", Client: "10.0.0.2"},
 	}
 	for _, c := range pins {
 		if _, err := s.PutChecksum(ctx, c); err != nil {
@@ -127,6 +127,7 @@ func testChecksumPinAudited(t *testing.T, s store.Store) {
 		Hash, By, Asked   string
 		Type, Decision    string
 		Source            string
+		Token, IP         string
 		Seq               int64
 		HashOK, ChainedOK bool
 	}
@@ -138,7 +139,7 @@ func testChecksumPinAudited(t *testing.T, s store.Store) {
 			t.Errorf("record %d is not a pin: %+v", e.Seq, e)
 			continue
 		}
-		p := pin{Mod: mod, Kind: k, Hash: h, Type: e.Type, Decision: e.Decision, Source: e.Source, Seq: e.Seq,
+		p := pin{Mod: mod, Kind: k, Hash: h, Type: e.Type, Decision: e.Decision, Source: e.Source, Seq: e.Seq, Token: e.ClientToken, IP: e.ClientIP,
 			HashOK: store.AuditHash(e) == e.Hash, ChainedOK: e.PrevHash == prev}
 		prev = e.Hash
 		if len(e.Reasons) > 1 {
@@ -150,11 +151,11 @@ func testChecksumPinAudited(t *testing.T, s store.Store) {
 		got = append(got, p)
 	}
 	want := []pin{
-		{Mod: m, Kind: store.KindZip, Hash: "h1:zip=", By: "vouched for by first use via https://corp.example/" + hostile, Asked: "asked by alice (10.0.0.1)",
+		{Mod: m, Kind: store.KindZip, Hash: "h1:zip=", By: "vouched for by first use via https://corp.example/" + hostile, Asked: "asked by alice (10.0.0.1)", Token: "alice", IP: "10.0.0.1",
 			Type: store.AuditChecksum, Decision: store.DecisionPinned, Source: "https://corp.example/" + hostile, Seq: 1, HashOK: true, ChainedOK: true},
-		{Mod: m, Kind: store.KindMod, Hash: "h1:mod=", By: "vouched for by import of /src/go.sum",
+		{Mod: m, Kind: store.KindMod, Hash: "h1:mod=", By: "vouched for by import of /src/go.sum", Asked: "asked by ops via modgate checksum import",
 			Type: store.AuditChecksum, Decision: store.DecisionPinned, Seq: 2, HashOK: true, ChainedOK: true},
-		{Mod: module.Version{Path: "golang.org/x/text", Version: "v0.3.8"}, Kind: store.KindZip, Hash: "h1:pub=", By: "vouched for by checksum database sum.golang.org",
+		{Mod: module.Version{Path: "golang.org/x/text", Version: "v0.3.8"}, Kind: store.KindZip, Hash: "h1:pub=", By: "vouched for by checksum database sum.golang.org", Asked: "asked by 10.0.0.2", IP: "10.0.0.2",
 			Type: store.AuditChecksum, Decision: store.DecisionPinned, Source: "https://proxy.golang.org", Seq: 3, HashOK: true, ChainedOK: true},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
