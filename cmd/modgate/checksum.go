@@ -29,7 +29,7 @@ func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code
 
 func runChecksum(ctx context.Context, e *env) error {
 	if len(e.args) == 0 {
-		return &usageError{msg: "usage: modgate checksum import FILE... | list [MODULE-PREFIX] | verify | reset-fork"}
+		return &usageError{msg: "usage: modgate checksum import FILE... | list [MODULE-PREFIX] | verify | attest | reset-fork"}
 	}
 	sub, args := e.args[0], e.args[1:]
 	st, err := openStore(ctx, e.cfg)
@@ -57,13 +57,18 @@ func runChecksum(ctx context.Context, e *env) error {
 			return &usageError{msg: "usage: modgate checksum verify"}
 		}
 		return checksumVerify(ctx, e, st)
+	case "attest":
+		if len(args) != 0 {
+			return &usageError{msg: "usage: modgate checksum attest"}
+		}
+		return checksumAttest(ctx, e, st)
 	case "reset-fork":
 		if len(args) != 0 {
 			return &usageError{msg: "usage: modgate checksum reset-fork"}
 		}
 		return checksumResetFork(ctx, e, st)
 	}
-	return &usageError{msg: fmt.Sprintf("unknown checksum command %q (want import, list, verify or reset-fork)", sub)}
+	return &usageError{msg: fmt.Sprintf("unknown checksum command %q (want import, list, verify, attest or reset-fork)", sub)}
 }
 
 // goSumLine is one parsed go.sum line.
@@ -260,6 +265,47 @@ func checksumVerify(ctx context.Context, e *env, st store.Store) error {
 		return &exitError{code: 1}
 	}
 	return nil
+}
+
+// checksumAttest appends an audit record for every pin that has none (pins
+// recorded before modgate audited pins), naming the operator, and prints
+// each: after an upgrade, review `checksum verify`'s list, then attest.
+func checksumAttest(ctx context.Context, e *env, st store.Store) error {
+	rep, err := audit.CheckPins(ctx, st, st)
+	if err != nil {
+		return err
+	}
+	by := "attested by " + operator() + " via modgate checksum attest: pinned before pins were audited"
+	var events []*store.AuditEvent
+	for _, p := range rep.Problems {
+		if p.Unrecorded == nil {
+			continue
+		}
+		ev := store.PinEvent(p.Unrecorded)
+		ev.Reasons = append(ev.Reasons, by)
+		events = append(events, ev)
+		fmt.Fprintf(e.stdout, "attest %s %s%s %s (%s, recorded %s)\n", p.Module.Path, p.Module.Version, modSuffix(p.Kind),
+			p.Unrecorded.Hash, p.Unrecorded.Source, p.Unrecorded.CreatedAt.Format(time.RFC3339))
+	}
+	for len(events) > 0 {
+		n := min(len(events), 1000)
+		if err := st.AppendAudit(ctx, events[:n]); err != nil {
+			return err
+		}
+		events = events[n:]
+	}
+	fmt.Fprintf(e.stdout, "attested %d pins that had no audit record\n", countUnrecorded(rep))
+	return nil
+}
+
+func countUnrecorded(rep *audit.PinReport) int {
+	n := 0
+	for _, p := range rep.Problems {
+		if p.Unrecorded != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // checksumResetFork clears the recorded misbehaviour of the configured

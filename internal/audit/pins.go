@@ -15,6 +15,9 @@ type PinProblem struct {
 	Module module.Version
 	Kind   store.Kind
 	Detail string
+	// Unrecorded is the pin, when the problem is that the chain has no
+	// record of it at all (pins made before pins were audited have none).
+	Unrecorded *store.Checksum
 }
 
 func (p PinProblem) String() string {
@@ -96,6 +99,8 @@ func CheckPins(ctx context.Context, src Reader, sums interface {
 		switch {
 		case r == nil:
 			problem("pinned %s (%s), but the audit chain has no record of this pin: it was written behind modgate's back", c.Hash, c.Source)
+			pin := *c
+			rep.Problems[len(rep.Problems)-1].Unrecorded = &pin
 		case r.hash != c.Hash:
 			problem("pinned %s, but audit record %d pinned %s: the pin was changed behind modgate's back", c.Hash, r.seq, r.hash)
 		case r.edited:
