@@ -22,7 +22,15 @@
 //
 // Every response body is capped by kind (see [Kind]) and fails on Read,
 // never truncates silently, when the upstream sends more, or less than the
-// Content-Length it announced.
+// Content-Length it announced, and fails with [ErrTimeout] when it arrives
+// slower than the minimum rate (see stallWatch).
+//
+// Outbound requests go only where the operator allows: "direct" reaches the
+// hosts of Options.DirectAllow, checked on the address actually dialed (see
+// directnet.go for how the go command and git are confined), and a redirect
+// from an upstream proxy is followed only to its own host or to
+// Options.RedirectAllow. An upstream's error body is never part of an
+// error's text: errors say in modgate's words which upstream failed and how.
 package upstream
 
 import (
@@ -438,7 +446,9 @@ func (r *Router) FirstProxyURL() string {
 //   - errors.As(err, new(*StatusError)): the chosen error was an HTTP status
 //     (404 and 410 also satisfy fs.ErrNotExist);
 //   - otherwise a plain error with context, such as an invalid request, a
-//     refused connection or a failing go command.
+//     refused connection, a redirect or a direct-mode connection that the
+//     operator's rules refuse, or a failing go command (summarised: its
+//     first line, never a server's response body).
 //
 // ctx bounds the whole fetch, including reading the body after Fetch
 // returns; the body stays readable until it is closed or ctx is done.

@@ -739,6 +739,9 @@ func TestStatusErrorDetail(t *testing.T) {
 			if diff := cmp.Diff(want, se); diff != "" {
 				t.Errorf("StatusError mismatch (-want +got):\n%s", diff)
 			}
+			if tt.want != "" && strings.Contains(se.Error(), tt.want) {
+				t.Errorf("StatusError text %q relays the upstream's body", se.Error())
+			}
 		})
 	}
 }
@@ -754,6 +757,9 @@ func TestNewErrors(t *testing.T) {
 		{name: "bad public", opts: Options{Public: "https://a.example,,off"}, wantErr: "public upstream list: GOPROXY list: entry 2 is empty"},
 		{name: "bad private", opts: Options{Public: "off", Private: "ftp://x.example"}, wantErr: "private upstream list"},
 		{name: "bad pattern", opts: Options{Public: "off", Private: "off", PrivatePatterns: "corp.example.com,[x"}, wantErr: "private patterns"},
+		{name: "bad direct-allow", opts: Options{Public: "direct", WorkDir: "/tmp/x", DirectAllow: "public,example.com/x"}, wantErr: "--direct-allow"},
+		{name: "bad redirect-allow", opts: Options{Public: "off", RedirectAllow: "cdn.example,[x"}, wantErr: "--upstream-redirect-allow"},
+		{name: "public redirects", opts: Options{Public: "off", RedirectAllow: "public"}, wantErr: "not supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
