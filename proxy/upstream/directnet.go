@@ -345,7 +345,15 @@ func (p *egressProxy) forwarder(host, port string) http.Handler {
 		FlushInterval: -1,
 		ErrorLog:      log.New(io.Discard, "", 0),
 		ModifyResponse: func(resp *http.Response) error {
-			resp.Body = p.watched(resp.Body, "https://"+authority)
+			minRate := p.minRate
+			if resp.Header.Get("Content-Type") == "application/x-git-upload-pack-result" {
+				// While a server prepares a large pack, git's upload-pack
+				// sends only keepalive packets (uploadpack.keepAlive,
+				// every 5s by default): a few bytes, far below any rate.
+				// Such a response gets the idle timeout only.
+				minRate = 0
+			}
+			resp.Body = p.watched(resp.Body, "https://"+authority, minRate)
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -364,9 +372,9 @@ func (p *egressProxy) forwarder(host, port string) http.Handler {
 }
 
 // watched wraps a response body with the idle timeout and minimum rate.
-func (p *egressProxy) watched(rc io.ReadCloser, where string) io.ReadCloser {
+func (p *egressProxy) watched(rc io.ReadCloser, where string, minRate int64) io.ReadCloser {
 	w := &watchedBody{rc: rc}
-	w.stall = newStallWatch(where, p.idleTimeout, p.minRate, func(cause error) {
+	w.stall = newStallWatch(where, p.idleTimeout, minRate, func(cause error) {
 		w.mu.Lock()
 		w.cause = cause
 		w.mu.Unlock()
