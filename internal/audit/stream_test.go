@@ -118,3 +118,46 @@ func TestStreamStdout(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamCheckpoint: the Writer's OnClose signs a last checkpoint after
+// the last record is appended, and the stream sends it after the records,
+// as a JSON line whose note verifies.
+func TestStreamCheckpoint(t *testing.T) {
+	var out bytes.Buffer
+	st, err := audit.NewStream(audit.StreamOptions{Target: "stdout", Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openSQLite(t)
+	signer, vkey := newSigner(t, "modgate-test")
+	cp, err := audit.NewCheckpointer(audit.CheckpointOptions{Store: s, Signer: signer, Publish: st.SendCheckpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := audit.New(audit.Options{Store: s, FlushInterval: time.Hour, Sink: st, OnClose: func(ctx context.Context) {
+		if _, err := cp.Publish(ctx); err != nil {
+			t.Error(err)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		w.Log(event(i))
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n"))
+	if len(lines) != 4 {
+		t.Fatalf("%d lines streamed, want 3 records and a checkpoint:\n%s", len(lines), out.Bytes())
+	}
+	var r audit.CheckpointRecord
+	if err := json.Unmarshal(lines[3], &r); err != nil || r.Type != "checkpoint" || r.Size != 3 {
+		t.Fatalf("last line %s: %v", lines[3], err)
+	}
+	c, err := audit.OpenCheckpoint([]byte(r.Note), vkey)
+	if err != nil || c.Size != 3 || c.Hash != r.Hash {
+		t.Errorf("streamed checkpoint %+v, %v", c, err)
+	}
+}
