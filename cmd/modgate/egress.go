@@ -10,7 +10,9 @@ import (
 // or how many fetches may be.
 func (c *config) registerEgress(fs *flag.FlagSet) {
 	fs.StringVar(&c.DirectAllow, "direct-allow", "public", "`hosts` direct mode (VCS fetches, go-get discovery) may connect to, checked after DNS on every connection: public (any public address), host patterns in GOPRIVATE syntax, IP addresses, CIDR prefixes; loopback, private, link-local and CGNAT addresses only when listed, cloud metadata never")
-	fs.StringVar(&c.UpstreamRedirectAllow, "upstream-redirect-allow", "", "`hosts` an upstream proxy may redirect to besides its own host and port: host patterns in GOPRIVATE syntax, IP addresses, CIDR prefixes; empty: same host only")
+	// proxy.golang.org answers many zips with a 302 to a signed
+	// storage.googleapis.com URL (golang/go#52908).
+	fs.StringVar(&c.UpstreamRedirectAllow, "upstream-redirect-allow", "storage.googleapis.com", "`hosts` an upstream proxy may redirect to besides its own host and port: host patterns in GOPRIVATE syntax, IP addresses, CIDR prefixes; empty: same host only")
 	fs.Int64Var(&c.UpstreamMinRate, "upstream-min-rate", 1024, "minimum upstream transfer rate in `bytes/s`, averaged over --upstream-idle-timeout; a slower body fails (0: off, only a body silent for the idle timeout fails)")
 	fs.IntVar(&c.DirectMaxPerHost, "direct-max-per-host", 2, "most direct-mode fetches at once for the modules of one host")
 	fs.IntVar(&c.DirectMaxTotal, "direct-max-total", 8, "most direct-mode fetches at once")

@@ -153,8 +153,10 @@ type Options struct {
 	// RedirectAllow lists where redirects from upstream proxies may lead,
 	// besides the same host and port: host name globs in GOPRIVATE syntax,
 	// IP addresses and CIDR prefixes (see hostRules). "" means the same host
-	// only. Redirects from https to http are never followed. A refused
-	// redirect is an upstream error.
+	// only (proxy.golang.org redirects many zips to storage.googleapis.com,
+	// which modgate's --upstream-redirect-allow lists by default). Redirects
+	// from https to http are never followed. A refused redirect is an
+	// upstream error.
 	RedirectAllow string
 	// DirectAllow lists the hosts "direct" (the go command's VCS fetches
 	// and go-get discovery) may connect to: "public" (every public address),
