@@ -336,6 +336,14 @@ func TestAddressLockout(t *testing.T) {
 	if w := f.do("GET", "/m/@v/list", func(r *http.Request) { r.RemoteAddr = "[2001:db8:7:7::ffff]:1"; r.SetBasicAuth("x", "wrong") }); w.Code != 429 {
 		t.Errorf("failures spread over one /64: status %d, want 429", w.Code)
 	}
+	// A browser with an expired or unknown session is sent to log in, not
+	// shown a 429, even from the locked-out address.
+	if w := f.do("GET", "/ui/", func(r *http.Request) {
+		r.RemoteAddr = "192.0.2.1:1"
+		r.AddCookie(&http.Cookie{Name: CookieName, Value: "expired"})
+	}); w.Code != 303 {
+		t.Errorf("browser with a bad session from the locked-out address: status %d, want 303 to the login page", w.Code)
+	}
 	// Login counts against the same address, and a valid token still logs in.
 	r := httptest.NewRequest("POST", "/ui/login", nil)
 	r.RemoteAddr = "192.0.2.1:1"

@@ -199,7 +199,10 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			var wait time.Duration
 			if wait, err = a.failed(r.Context(), addr, key, now); err == nil {
 				a.log.Info("authentication failed", "client", addr, "method", r.Method, "path", r.URL.Path, "via", via)
-				if wait <= 0 {
+				if wait <= 0 || browser {
+					// A browser is sent to log in even from a locked-out
+					// address: its expired session is no guess, and a
+					// valid token logs in from there.
 					a.refuse(w, r, browser, cookie != "")
 					return
 				}
