@@ -226,7 +226,7 @@ func TestEndToEndRefusalFits90(t *testing.T) {
 	for _, want := range []string{
 		"golang.org/toolchain@" + version + ": refused by modgate policy (vulnerabilities)",
 		"- vulnerabilities: 90 advisories (GO-2023-2041, ",
-		"more), highest fixed in v1.",
+		"more), highest fixed in go1.",
 		"modgate exempt add --module golang.org/toolchain --versions " + version + " --rule vulnerabilities --reason ... --by ... --expires 30d",
 		"All findings: " + mg.URL + "/ui/version/golang.org/toolchain/@v/" + version,
 	} {

@@ -217,7 +217,7 @@ func (r Refusal) groups() []group {
 		fs := by[rule]
 		g := group{rule: rule}
 		if rule == RuleVulnerability && len(fs) > 1 {
-			g.lines = advisoryLines(fs)
+			g.lines = advisoryLines(fs, r.Module.Path == "golang.org/toolchain")
 		} else {
 			reason := fs[0].Reason
 			if rule == RuleVulnerability {
@@ -240,8 +240,9 @@ func advisoryShort(f Finding) string {
 
 // advisoryLines groups several advisories on one line: "4 advisories
 // (GO-..., GO-...), highest fixed in v0.39.0", listing fewer IDs in each
-// shorter variant.
-func advisoryLines(fs []Finding) []string {
+// shorter variant. For golang.org/toolchain (goRelease) the fixes are Go
+// releases: "go1.25.13".
+func advisoryLines(fs []Finding, goRelease bool) []string {
 	highest, unfixed := "", 0
 	for _, f := range fs {
 		switch {
@@ -253,6 +254,9 @@ func advisoryLines(fs []Finding) []string {
 	}
 	var tail []string
 	if highest != "" {
+		if goRelease {
+			highest = "go" + strings.TrimPrefix(highest, "v")
+		}
 		tail = append(tail, "highest fixed in "+highest)
 	}
 	if unfixed > 0 {

@@ -105,7 +105,7 @@ func TestRefusalRealAdvisories(t *testing.T) {
 			want: []string{
 				"golang.org/toolchain@v0.0.1-go1.21.0.linux-amd64: refused by modgate policy (vulnerabilities)",
 				"90 advisories (GO-2023-2041, ",
-				"more), highest fixed in v1.",
+				"more), highest fixed in go1.",
 				"No version of golang.org/toolchain known to modgate is allowed",
 				"modgate exempt add --module golang.org/toolchain --versions v0.0.1-go1.21.0.linux-amd64 --rule vulnerabilities --reason ... --by ... --expires 30d",
 				page + "golang.org/toolchain/@v/v0.0.1-go1.21.0.linux-amd64",
