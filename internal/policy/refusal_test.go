@@ -378,3 +378,54 @@ func TestREADMEPolicy(t *testing.T) {
 		t.Errorf("README policy without vulnerability data: %+v", d.Findings)
 	}
 }
+
+// TestSuggestedExemptionUnblocks: the exemption a refusal suggests covers
+// every finding that blocks the version, so granting it serves the version
+// (not the next advisory's refusal).
+func TestSuggestedExemptionUnblocks(t *testing.T) {
+	text := mv("golang.org/x/text", "v0.3.2")
+	p := mustParse(t, "vulnerabilities: block\nretracted: block\n")
+	tests := []struct {
+		name string
+		in   Input
+	}{
+		{"4 advisories", Input{Module: text, Vulns: realVulns(t, text), Data: synced}},
+		{"one advisory", Input{Module: text, Vulns: realVulns(t, text)[:1], Data: synced}},
+		{"advisories and a retraction", Input{Module: text, Facts: &store.Facts{Vulns: realVulns(t, text), Retracted: true}, Data: synced}},
+		{"advisories and missing data", Input{Module: text, Facts: &store.Facts{Vulns: realVulns(t, text)},
+			Data: Data{VulnSynced: now.Add(-30 * 24 * time.Hour), VulnMaxAge: 7 * 24 * time.Hour}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := p.Decide(tt.in, now)
+			if !d.Blocked {
+				t.Fatalf("not blocked: %+v", d.Findings)
+			}
+			var cmd string
+			for _, l := range (Refusal{Module: tt.in.Module, Decision: d}).Summary() {
+				if strings.Contains(l, "modgate exempt add") {
+					cmd = l
+				}
+			}
+			if cmd == "" {
+				t.Fatalf("no exemption suggested")
+			}
+			ex := store.Exemption{ID: 1, ExpiresAt: now.Add(30 * 24 * time.Hour)}
+			f := strings.Fields(cmd)
+			for i := 0; i+1 < len(f); i++ {
+				switch f[i] {
+				case "--module":
+					ex.Module = f[i+1]
+				case "--versions":
+					ex.Versions = f[i+1]
+				case "--rule":
+					ex.Rule = f[i+1]
+				}
+			}
+			tt.in.Exemptions = []store.Exemption{ex}
+			if d := p.Decide(tt.in, now); d.Blocked {
+				t.Errorf("still blocked with the suggested exemption (%s): %+v", cmd, d.Findings)
+			}
+		})
+	}
+}
