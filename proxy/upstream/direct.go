@@ -285,10 +285,11 @@ func (d *direct) run(ctx context.Context, goCmd string, args ...string) (goModul
 	if msg != "" {
 		// What the egress proxy refused or saw time out says, in modgate's
 		// words, why the go command failed.
-		if err := egress.failure(); err != nil {
-			return m, fmt.Errorf("direct (%s %s): %w", cmdline, target, err)
+		cause, note := egress.failure()
+		if cause != nil {
+			return m, fmt.Errorf("direct (%s %s): %w", cmdline, target, cause)
 		}
-		return m, directError(cmdline, target, msg, d.workDir)
+		return m, directError(cmdline, target, msg, d.workDir, note)
 	}
 	if jsonErr != nil {
 		return m, fmt.Errorf("direct: %s: decoding output: %w", cmdline, jsonErr)
@@ -383,7 +384,7 @@ func isEgressVar(name string) bool {
 // found" when directNotFound says so. The text may quote remote content
 // (git's "remote:" lines, an HTTP error body a server sent), so only a
 // summary is kept: see summariseGoError.
-func directError(cmdline, target, msg, workDir string) error {
+func directError(cmdline, target, msg, workDir string, note error) error {
 	notFound := directNotFound(msg)
 	bypass := strings.Contains(msg, "x509: certificate signed by unknown authority")
 	msg = summariseGoError(msg, target, workDir)
@@ -392,6 +393,9 @@ func directError(cmdline, target, msg, workDir string) error {
 		// a connection that went around the proxy: Go's net/http does so
 		// for loopback addresses (see directnet.go).
 		msg = "modgate refused a connection the go command opened around its egress proxy (Go never proxies loopback addresses, so a go-import meta tag or redirect naming one cannot be fetched in direct mode); the go command said: " + msg
+	}
+	if note != nil {
+		msg += " (modgate's egress proxy: " + note.Error() + ")"
 	}
 	err := fmt.Errorf("direct (%s): %s", cmdline, msg)
 	if notFound {

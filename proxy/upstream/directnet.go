@@ -155,31 +155,34 @@ func (p *egressProxy) record(err error) {
 	}
 }
 
-// failure returns the most telling recorded failure: a refusal first, then
-// a timeout, then anything else; nil if none.
-func (p *egressProxy) failure() error {
+// failure returns what the proxy recorded: cause is a refusal (first) or a
+// timeout, which explains a failed run better than the go command can;
+// note is another failure (a lookup, a TLS error of the real host), which
+// only adds to the go command's words. Requests the child itself abandoned
+// are not failures.
+func (p *egressProxy) failure() (cause, note error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var timeout, other error
 	for _, err := range p.failures {
 		var refused *refusedError
 		switch {
 		case errors.As(err, &refused):
-			return err
+			return err, nil
 		case errors.Is(err, ErrTimeout):
-			if timeout == nil {
-				timeout = err
+			if cause == nil {
+				cause = err
 			}
+		case errors.Is(err, context.Canceled):
 		default:
-			if other == nil {
-				other = err
+			if note == nil {
+				note = err
 			}
 		}
 	}
-	if timeout != nil {
-		return timeout
+	if cause != nil {
+		return cause, nil
 	}
-	return other
+	return nil, note
 }
 
 // writeCA writes the authority's certificate as dir/ca.pem, the only file

@@ -145,6 +145,7 @@ func TestDirectSSRF(t *testing.T) {
 		{name: "meta tag git to a loopback port", path: "meta.example.com/git", wantText: []string{"refused to connect to 127.0.0.1", "loopback"}},
 		{name: "meta tag mod to a name of a loopback address", path: "meta.example.com/named", wantText: []string{"refused to connect to internal.example.com (127.0.0.1)"}},
 		{name: "discovery redirects to a loopback port", path: "meta.example.com/redirect", wantText: []string{"around its egress proxy"}},
+		{name: "host that does not resolve", path: "nowhere.example.com/x", wantText: []string{"egress proxy", "no such host"}},
 		{name: "DNS rebinding", path: "rebind.example.com/x", wantText: []string{"refused to connect to rebind.example.com (127.0.0.1)", "loopback"}},
 	}
 	for _, tt := range tests {
