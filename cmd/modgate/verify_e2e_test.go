@@ -136,6 +136,12 @@ func TestEndToEndVerification(t *testing.T) {
 		!strings.Contains(out, "pinned "+private.Hash+": the pin was changed behind modgate's back") {
 		t.Errorf("checksum verify after a pin was edited: exit %d\n%s", code, out)
 	}
+	// ... and the edited pin vouches for nothing: the tampered private zip
+	// it names is still refused.
+	out = testkit.RunGo(t, app, env, true, "mod", "download", "corp.example.com/secret@v1.0.0")
+	if !strings.Contains(out, "403 Forbidden") || !strings.Contains(out, "recorded checksum cannot be trusted") {
+		t.Errorf("private module whose pin was edited to its tampered bytes:\n%s", out)
+	}
 	if _, err := raw.Exec(`UPDATE checksums SET hash = ? WHERE module_path = 'corp.example.com/secret'`, private.Hash); err != nil {
 		t.Fatal(err)
 	}

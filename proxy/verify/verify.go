@@ -39,6 +39,9 @@ type Storage interface {
 	store.Sums
 	store.SumDBState
 	store.Tiles
+	// AuditEvents reads the pin records of the audit chain, against which a
+	// recorded hash is checked before it vouches for anything.
+	AuditEvents(ctx context.Context, q store.AuditQuery) ([]*store.AuditEvent, error)
 }
 
 // Options configure a Verifier. Store is required.
@@ -157,10 +160,21 @@ type MismatchError struct {
 	Artifact Artifact
 	Want     string // the known-good hash
 	Source   string // who vouched for Want
+	// Tampered, when set, says why the checksum store's recorded hash cannot
+	// be trusted: it differs from the hash the audit chain recorded for it
+	// (Want, then), or the chain has no record of it (Want is then the
+	// store's hash). The artifact is refused whatever its bytes.
+	Tampered string
 }
 
 func (e *MismatchError) Error() string {
 	a := e.Artifact
+	if e.Tampered != "" {
+		return fmt.Sprintf("%s@%s: .%s refused: modgate's recorded checksum cannot be trusted\n"+
+			"%s\n"+
+			"The bytes were neither stored nor served. Tell your security team (modgate checksum verify).",
+			a.Module.Path, a.Module.Version, a.Kind, e.Tampered)
+	}
 	return fmt.Sprintf("%s@%s: checksum mismatch for .%s: refused\n"+
 		"expected %s (from %s)\n"+
 		"received %s (from %s)\n"+
@@ -283,8 +297,13 @@ func (v *Verifier) Check(ctx context.Context, a Artifact) (Result, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return Result{}, err
 	}
-	if known != nil && known.Hash != a.Hash {
-		return Result{}, &MismatchError{Artifact: a, Want: known.Hash, Source: describe(known)}
+	if known != nil {
+		if err := v.vouched(ctx, a, known); err != nil {
+			return Result{}, err
+		}
+		if known.Hash != a.Hash {
+			return Result{}, &MismatchError{Artifact: a, Want: known.Hash, Source: describe(known)}
+		}
 	}
 	res := Result{Source: store.SourceTOFU}
 	if v.usesSumDB(a.Module.Path) {
@@ -327,6 +346,47 @@ func (v *Verifier) Check(ctx context.Context, a Artifact) (Result, error) {
 		return Result{}, &MismatchError{Artifact: a, Want: rec.Hash, Source: describe(rec)}
 	}
 	return res, nil
+}
+
+// vouched checks a recorded hash against the audit chain before it vouches
+// for a's bytes: the store appends a pin record (store.PinEvent) with every
+// hash it records, in the same transaction, so a recorded hash without one,
+// or unlike the latest, was written behind modgate's back (`UPDATE checksums
+// SET hash = ...` to make tampered bytes servable). Such a hash vouches for
+// nothing: the artifact is refused with a *MismatchError whose Tampered says
+// why. (Pins recorded before pins were audited need `modgate checksum
+// attest` once.)
+func (v *Verifier) vouched(ctx context.Context, a Artifact, known *store.Checksum) error {
+	var latest *store.AuditEvent
+	var hash string
+	q := store.AuditQuery{Module: a.Module.Path, Version: a.Module.Version, Type: store.AuditChecksum,
+		Decision: store.DecisionPinned, Limit: store.MaxAuditPage}
+	for {
+		page, err := v.opts.Store.AuditEvents(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, e := range page {
+			if m, k, h, ok := store.Pin(e); ok && m == a.Module && k == a.Kind {
+				latest, hash = e, h
+			}
+		}
+		if len(page) < q.PageLimit() {
+			break
+		}
+		q.AfterSeq = page[len(page)-1].Seq
+	}
+	switch {
+	case latest == nil:
+		return &MismatchError{Artifact: a, Want: known.Hash, Source: describe(known), Tampered: fmt.Sprintf(
+			"the checksum store records %s (%s), but the audit log has no record of that pin: it was written behind modgate's back, or before pins were audited (then an operator runs modgate checksum attest)",
+			known.Hash, describe(known))}
+	case hash != known.Hash:
+		return &MismatchError{Artifact: a, Want: hash, Source: fmt.Sprintf("audit record %d", latest.Seq), Tampered: fmt.Sprintf(
+			"the checksum store records %s, but audit record %d pinned %s: the pin was changed behind modgate's back",
+			known.Hash, latest.Seq, hash)}
+	}
+	return nil
 }
 
 // describe says who vouched for a recorded hash, for error messages.

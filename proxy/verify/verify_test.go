@@ -2,8 +2,10 @@ package verify_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -273,5 +275,63 @@ func TestForkIsRemembered(t *testing.T) {
 	}
 	if _, err := restarted.Check(ctx, zipOf(b)); err != nil {
 		t.Errorf("after the operator cleared the fork, the honest database's record: %v", err)
+	}
+}
+
+// TestTamperedPinVouchesForNothing: a hash recorded in the checksum store
+// behind modgate's back (edited, or inserted without its audit record)
+// does not vouch for bytes, even bytes that match it.
+func TestTamperedPinVouchesForNothing(t *testing.T) {
+	good := built(t, "corp.example.com/m", "v1.0.0", "good")
+	evil := built(t, "corp.example.com/m", "v1.0.0", "evil")
+	other := built(t, "corp.example.com/other", "v1.0.0", "x")
+	path := filepath.Join(t.TempDir(), "modgate.db")
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	ctx := context.Background()
+	v, err := verify.New(verify.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Check(ctx, zipOf(good)); err != nil { // pinned on first use, with its record
+		t.Fatal(err)
+	}
+	if _, err := v.Check(ctx, zipOf(good)); err != nil {
+		t.Fatalf("the pinned bytes again: %v", err)
+	}
+	if _, err := raw.Exec(`UPDATE checksums SET hash = ? WHERE module_path = 'corp.example.com/m'`, evil.Hash); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO checksums (module_path, version, kind, hash, source, upstream, client, created_at)
+		VALUES ('corp.example.com/other', 'v1.0.0', 'zip', ?, 'tofu', '', '', '2026-01-01T00:00:00.000000Z')`, other.Hash); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		a    verify.Artifact
+		want string
+	}{
+		{"edited pin, matching bytes", zipOf(evil), "but audit record 1 pinned " + good.Hash + ": the pin was changed behind modgate's back"},
+		{"edited pin, the original bytes", zipOf(good), "the pin was changed behind modgate's back"},
+		{"pin without a record", zipOf(other), "the audit log has no record of that pin"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := v.Check(ctx, tc.a)
+			var me *verify.MismatchError
+			if !errors.As(err, &me) || me.Tampered == "" || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Check = %v, want a MismatchError saying %q", err, tc.want)
+			}
+			if err != nil && !strings.HasPrefix(err.Error(), tc.a.Module.Path+"@v1.0.0: .zip refused: modgate's recorded checksum cannot be trusted\n") {
+				t.Errorf("the go command's first line should say what and why:\n%v", err)
+			}
+		})
 	}
 }
