@@ -129,3 +129,29 @@ func TestUnscannedLicensesBlockTheZip(t *testing.T) {
 		t.Errorf("zip whose licenses were not scanned = %d:\n%s", r.code, r.body)
 	}
 }
+
+// TestDataArrivalAppliesAtOnce: once the server has seen the vulnerability
+// data arrive (its /readyz turned ready), no decision remembered from before
+// the data may refuse a version any more, however recent that decision is.
+func TestDataArrivalAppliesAtOnce(t *testing.T) {
+	var sc *scanner.Scanner
+	h := newHarness(t, textModules(t), withUnsynced(t, blockVulns, &sc, nil, "GO-2021-0113", "GO-2022-1059"))
+	ctx := context.Background()
+	if err := h.px.Ready(ctx); err == nil {
+		t.Fatal("Ready without data = nil")
+	}
+	h.advance(3 * time.Second)
+	if r := h.get("/golang.org/x/text/@v/v0.3.8.zip"); r.code != http.StatusForbidden {
+		t.Fatalf("zip without data = %d %s", r.code, r.body)
+	}
+	if _, err := sc.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(3 * time.Second) // the data's state is read again; the refusal above is 3s old
+	if err := h.px.Ready(ctx); err != nil {
+		t.Fatalf("Ready after the sync = %v", err)
+	}
+	if r := h.get("/golang.org/x/text/@v/v0.3.8.zip"); r.code != http.StatusOK {
+		t.Errorf("ready, but the clean zip is still refused by a decision made without data: %d %s", r.code, r.body)
+	}
+}

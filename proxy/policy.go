@@ -22,11 +22,15 @@ import (
 // vulnerability data within this long.
 const decisionTTL = 5 * time.Second
 
-// cachedDecision is a decision remembered for decisionTTL.
+// cachedDecision is a decision remembered for decisionTTL, and only while the
+// policy and the state of the vulnerability data it was made with are still
+// those in force (so a sync that brings missing data applies at once, not a
+// decision TTL after the data cache noticed it).
 type cachedDecision struct {
-	d      policy.Decision
-	policy *policy.Policy
-	at     time.Time
+	d       policy.Decision
+	policy  *policy.Policy
+	dataGen uint64
+	at      time.Time
 }
 
 // exemptionCache keeps the exemptions for decisionTTL, so a decision costs no
@@ -61,6 +65,7 @@ func (s *Server) exemptions(ctx context.Context) ([]store.Exemption, error) {
 type dataCache struct {
 	mu   sync.Mutex
 	data policy.Data
+	gen  uint64 // incremented whenever data changes
 	at   time.Time
 }
 
@@ -68,22 +73,33 @@ type dataCache struct {
 // most every decisionTTL. Without a scanner there is no data at all (the
 // zero policy.Data: never synced).
 func (s *Server) data(ctx context.Context) (policy.Data, error) {
+	d, _, err := s.dataGen(ctx)
+	return d, err
+}
+
+// dataGen is data with a generation number that changes whenever the state
+// read from the scanner differs from the one read before.
+func (s *Server) dataGen(ctx context.Context) (policy.Data, uint64, error) {
 	if s.opts.Scanner == nil {
-		return policy.Data{}, nil
+		return policy.Data{}, 0, nil
 	}
 	c := &s.vulnData
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.at.IsZero() && s.now().Sub(c.at) < decisionTTL {
-		return c.data, nil
+		return c.data, c.gen, nil
 	}
 	st, err := s.opts.Scanner.Status(ctx)
 	if err != nil {
-		return policy.Data{}, err
+		return policy.Data{}, 0, err
 	}
-	c.data = policy.Data{VulnSynced: st.SyncedAt, VulnAttempted: st.AttemptedAt, VulnError: st.LastError, VulnMaxAge: st.MaxAge}
-	c.at = s.now()
-	return c.data, nil
+	d := policy.Data{VulnSynced: st.SyncedAt, VulnAttempted: st.AttemptedAt, VulnError: st.LastError, VulnMaxAge: st.MaxAge}
+	if c.at.IsZero() || !d.VulnSynced.Equal(c.data.VulnSynced) || !d.VulnAttempted.Equal(c.data.VulnAttempted) ||
+		d.VulnError != c.data.VulnError || d.VulnMaxAge != c.data.VulnMaxAge {
+		c.gen++
+	}
+	c.data, c.at = d, s.now()
+	return c.data, c.gen, nil
 }
 
 // decide makes the policy decision for m. zipSize is 0 when unknown; a
@@ -94,24 +110,24 @@ func (s *Server) data(ctx context.Context) (policy.Data, error) {
 func (s *Server) decide(ctx context.Context, m module.Version, zipSize int64) (policy.Decision, *policy.Policy, error) {
 	p := s.policy()
 	key := fmt.Sprintf("decision %s@%s %d", m.Path, m.Version, zipSize)
-	if c, ok := s.memo.get(key).(*cachedDecision); ok && c.policy == p && s.now().Sub(c.at) < decisionTTL {
+	data, gen, err := s.dataGen(ctx)
+	if err != nil {
+		return policy.Decision{}, p, err
+	}
+	if c, ok := s.memo.get(key).(*cachedDecision); ok && c.policy == p && c.dataGen == gen && s.now().Sub(c.at) < decisionTTL {
 		return c.d, p, nil
 	}
-	in := policy.Input{Module: m, ZipSize: zipSize, Zip: zipSize > 0}
-	var err error
+	in := policy.Input{Module: m, ZipSize: zipSize, Zip: zipSize > 0, Data: data}
 	if s.opts.Scanner != nil {
 		if in.Facts, in.Vulns, err = s.opts.Scanner.Known(ctx, m); err != nil {
 			return policy.Decision{}, p, err
 		}
 	}
-	if in.Data, err = s.data(ctx); err != nil {
-		return policy.Decision{}, p, err
-	}
 	if in.Exemptions, err = s.exemptions(ctx); err != nil {
 		return policy.Decision{}, p, err
 	}
 	d := p.Decide(in, s.now())
-	s.memo.put(key, &cachedDecision{d: d, policy: p, at: s.now()}, 512)
+	s.memo.put(key, &cachedDecision{d: d, policy: p, dataGen: gen, at: s.now()}, 512)
 	return d, p, nil
 }
 
