@@ -75,6 +75,7 @@ func TestConfigErrors(t *testing.T) {
 		{name: "bad database", args: []string{"--database", "mysql://x"}, wantErr: "--database"},
 		{name: "bad sumdb", args: []string{"--sumdb", "nonsense.example"}, wantErr: "--sumdb"},
 		{name: "zero timeout", args: []string{"--fetch-timeout", "0s"}, wantErr: "--fetch-timeout"},
+		{name: "negative blob verify ttl", args: []string{"--blob-verify-ttl", "-1m"}, wantErr: "--blob-verify-ttl"},
 		{name: "missing file", args: []string{"--config", "/nonexistent/modgate.yaml"}, wantErr: "no such file"},
 	}
 	for _, tt := range tests {

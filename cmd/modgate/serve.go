@@ -37,6 +37,7 @@ func runServe(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	blobs.SetVerifyTTL(cfg.BlobVerifyTTL)
 	sweepTempOnce(blobs, cfg.FetchTimeout+time.Hour, e.log)
 	go sweepTemp(ctx, blobs, 10*time.Minute, cfg.FetchTimeout+time.Hour, e.log)
 	up, err := upstream.New(upstream.Options{
