@@ -8,8 +8,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/modgate/modgate/internal/testkit"
 )
@@ -142,4 +145,64 @@ func editModRow(t *testing.T, data, dsn string) {
 	if n, _ := res.RowsAffected(); n != 1 {
 		t.Fatalf("edited %d rows, want 1", n)
 	}
+}
+
+// TestKilledIngestLeavesNoTempFiles kills modgate (kill -9) in the middle of a
+// zip download; the next start removes the killed process's temporary file at
+// once (not an hour later), before it listens.
+func TestKilledIngestLeavesNoTempFiles(t *testing.T) {
+	random := make([]byte, 256<<10)
+	rand.New(rand.NewSource(1)).Read(random)
+	b := testkit.Build(t, testkit.Module{Path: "example.com/killed", Version: "v1.0.0",
+		Files: map[string]string{"k.go": "package killed\n", "data.bin": string(random)}})
+	up := testkit.NewUpstream(t, b)
+	halfway := make(chan struct{})
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	var once sync.Once
+	up.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, ".zip") {
+			return false
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(b.Zip)))
+		w.Write(b.Zip[:len(b.Zip)/2])
+		w.(http.Flusher).Flush()
+		once.Do(func() { close(halfway) })
+		<-release // hang until the test ends
+		return true
+	}
+	data := t.TempDir()
+	args := []string{"--data", data, "--upstream", up.URL, "--sumdb", "off"}
+	mg := startModgate(t, args...)
+	go http.Get(mg.URL + "/example.com/killed/@v/v1.0.0.zip")
+	<-halfway
+	temps := func() []string {
+		m, _ := filepath.Glob(filepath.Join(data, "blobs", "tmp", "blob-*"))
+		return m
+	}
+	// The half-written blob reaches the disk as the upstream sends it.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(temps()) == 0 || fileSize(temps()[0]) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no temporary file while the zip downloads")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mg.cmd.Process.Kill()
+	<-mg.done
+	if len(temps()) != 1 {
+		t.Fatalf("after kill -9: temporary files %v, want the one of the killed download", temps())
+	}
+	startModgate(t, args...)
+	if left := temps(); len(left) != 0 {
+		t.Errorf("after the next start: temporary files %v left, want none", left)
+	}
+}
+
+func fileSize(p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
