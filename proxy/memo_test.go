@@ -55,3 +55,14 @@ func TestMemoEvictsLeastRecentlyUsed(t *testing.T) {
 		t.Error("a disabled memo remembered something")
 	}
 }
+
+func TestMemoForget(t *testing.T) {
+	m := newMemo(1 << 20)
+	a := &store.Artifact{Module: module.Version{Path: "example.com/m", Version: "v1.0.0"}, Data: []byte("x")}
+	m.putArtifact("k", a)
+	m.forget("k")
+	m.forget("never stored")
+	if got := m.artifact("k"); got != nil || m.size != 0 || m.order.Len() != 0 {
+		t.Errorf("after forget: %v, size %d, %d entries", got, m.size, m.order.Len())
+	}
+}
