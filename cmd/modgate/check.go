@@ -202,8 +202,7 @@ func decideLocal(ctx context.Context, e *env, mods []module.Version, out *check.
 	case status.SyncedAt.IsZero():
 		fmt.Fprintln(e.stderr, "warning: no vulnerability data synced: vulnerabilities are not checked (run `modgate vulndb sync` with the same --database/--data)")
 	case status.Stale:
-		fmt.Fprintf(e.stderr, "warning: the vulnerability data is %v old, over --vulndb-max-age %v; run `modgate vulndb sync`\n",
-			status.Age.Round(time.Hour), status.MaxAge)
+		fmt.Fprintln(e.stderr, staleWarning(status, time.Now()))
 	}
 	out.VulnDBModified = fmtTime(status.DBModified)
 	exemptions, err := st.ListExemptions(ctx)

@@ -159,6 +159,25 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
+// staleWarning is the CLI's warning about data that Status reports stale (""
+// when it is not), naming the cause: a last successful sync older than
+// --vulndb-max-age, which blocks under a blocking policy and a sync cures; or
+// a database whose own modified time is that old though modgate synced it
+// recently (a frozen mirror or an old snapshot), which does not block and
+// which another sync does not change.
+func staleWarning(st *scanner.Status, now time.Time) string {
+	if !st.Stale || st.SyncedAt.IsZero() {
+		return ""
+	}
+	if since := now.Sub(st.SyncedAt); since > st.MaxAge {
+		return fmt.Sprintf("warning: the vulnerability data was last synced %v ago (%s), over --vulndb-max-age %v; run `modgate vulndb sync`",
+			since.Round(time.Hour), fmtTime(st.SyncedAt), st.MaxAge)
+	}
+	return fmt.Sprintf("warning: the vulnerability database was last modified %s (%v ago, over --vulndb-max-age %v), though modgate synced it %v ago: "+
+		"its source may be a frozen mirror or an old snapshot; this does not block, and syncing again does not change it",
+		fmtTime(st.DBModified), now.Sub(st.DBModified).Round(time.Hour), st.MaxAge, now.Sub(st.SyncedAt).Round(time.Second))
+}
+
 func statusJSON(st *scanner.Status) statusOut {
 	return statusOut{Source: st.Source, DBModified: fmtTime(st.DBModified), SyncedAt: fmtTime(st.SyncedAt),
 		AttemptedAt: fmtTime(st.AttemptedAt), LastError: st.LastError, Entries: st.Entries, Refused: st.Refused,
@@ -216,8 +235,8 @@ func runVulnDB(ctx context.Context, e *env) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(statusJSON(s))
 	}
-	if s.Stale {
-		fmt.Fprintf(e.stderr, "warning: the vulnerability data is %v old, over --vulndb-max-age %v\n", s.Age.Round(time.Hour), s.MaxAge)
+	if w := staleWarning(s, time.Now()); w != "" {
+		fmt.Fprintln(e.stderr, w)
 	}
 	return nil
 }
@@ -318,9 +337,8 @@ func runVuln(ctx context.Context, e *env) error {
 		return enc.Encode(out)
 	}
 	printVulns(e.stdout, m, out)
-	if s.Stale {
-		fmt.Fprintf(e.stderr, "warning: the vulnerability data is %v old, over --vulndb-max-age %v; run `modgate vulndb sync`\n",
-			s.Age.Round(time.Hour), s.MaxAge)
+	if w := staleWarning(s, time.Now()); w != "" {
+		fmt.Fprintln(e.stderr, w)
 	}
 	return nil
 }

@@ -14,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modgate/modgate/internal/testkit"
+	"github.com/modgate/modgate/scanner"
 )
 
 // vulnSnapshot returns the file:// URL of the vulnerability database the
@@ -147,6 +150,71 @@ func TestGovulncheckAgainstServe(t *testing.T) {
 	for _, id := range []string{"GO-2021-0113", "GO-2022-1059", "GO-2026-5970"} {
 		if !strings.Contains(stdout.String(), `"id": "`+id+`"`) {
 			t.Errorf("govulncheck through modgate did not report %s:\n%.2000s", id, stdout.String())
+		}
+	}
+}
+
+// TestStaleWarningNamesItsCause: the CLI's warning about stale data says
+// which age is over --vulndb-max-age. A database whose own modified time is
+// old (a frozen mirror, an old snapshot) right after a successful sync does
+// not block, and syncing again does not change it: the warning must not
+// advise a sync (it did, after the sync it had just made).
+func TestStaleWarningNamesItsCause(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	for _, tt := range []struct {
+		name      string
+		st        scanner.Status
+		want, not []string
+	}{
+		{name: "fresh", st: scanner.Status{SyncedAt: now.Add(-time.Hour), DBModified: now.Add(-day), MaxAge: 7 * day}},
+		{name: "never synced", st: scanner.Status{Stale: true, MaxAge: 7 * day}},
+		{name: "sync too old", st: scanner.Status{Stale: true, SyncedAt: now.Add(-9 * day), DBModified: now.Add(-10 * day), MaxAge: 7 * day},
+			want: []string{"last synced 216h0m0s ago (2026-11-22T12:00:00Z)", "over --vulndb-max-age 168h0m0s", "run `modgate vulndb sync`"}},
+		{name: "frozen database", st: scanner.Status{Stale: true, SyncedAt: now.Add(-time.Minute), DBModified: now.Add(-100 * day), MaxAge: 7 * day},
+			want: []string{"last modified 2026-08-23T12:00:00Z (2400h0m0s ago", "synced it 1m0s ago", "frozen mirror", "does not block"},
+			not:  []string{"run `modgate vulndb sync`"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := staleWarning(&tt.st, now)
+			if len(tt.want) == 0 && got != "" {
+				t.Errorf("staleWarning = %q, want none", got)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("staleWarning = %q, want it to say %q", got, w)
+				}
+			}
+			for _, n := range tt.not {
+				if strings.Contains(got, n) {
+					t.Errorf("staleWarning = %q, must not say %q", got, n)
+				}
+			}
+		})
+	}
+
+	// Through the commands, right after a sync of real entries (their
+	// database's modified time is the newest entry's, long ago).
+	dbDir := t.TempDir()
+	testkit.WriteVulnDB(t, dbDir, realEntries(t, "GO-2022-1059")...)
+	db := (&url.URL{Scheme: "file", Path: filepath.ToSlash(dbDir)}).String()
+	data := t.TempDir()
+	list := filepath.Join(t.TempDir(), "build-list")
+	if err := os.WriteFile(list, []byte("golang.org/x/text@v0.3.2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(string) string { return "" }
+	for _, args := range [][]string{
+		{"vulndb", "sync", "--data", data, "--vulndb", db},
+		{"vuln", "--data", data, "golang.org/x/text@v0.3.2"},
+		{"check", "--data", data, list},
+	} {
+		var out, errb bytes.Buffer
+		if err := run(context.Background(), args, getenv, &out, &errb); err != nil {
+			t.Fatalf("modgate %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
+		}
+		if stderr := errb.String(); !strings.Contains(stderr, "frozen mirror") || strings.Contains(stderr, "run `modgate vulndb sync`") {
+			t.Errorf("modgate %s right after a sync: stderr %q, want the database's own age named, no advice to sync", args[0], stderr)
 		}
 	}
 }
