@@ -173,6 +173,7 @@ type Store interface {
 	Exemptions
 	Tokens
 	AuthFailures
+	ModuleIndex
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database. No method may be called after it.

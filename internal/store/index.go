@@ -1,0 +1,84 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"golang.org/x/mod/module"
+)
+
+// PublishedIndex is the publish-time source of a version listed by the module
+// index feed (index.golang.org): when the public mirror first served it.
+const PublishedIndex = "module-index"
+
+// PublishedTrusted reports whether a publish time from src is one an author
+// cannot set: the module index's Timestamp or the upstream mirror's
+// Last-Modified. The time modgate first saw a version and the .info Time
+// (the commit time, which an author can backdate) are not.
+func PublishedTrusted(src string) bool {
+	return src == PublishedIndex || src == PublishedUpstream
+}
+
+// BetterPublished reports whether a publish time t from src should replace
+// the recorded one (cur from curSrc): a trusted time replaces an untrusted
+// one, and the earlier of two trusted times wins (the version was public at
+// both); between untrusted times the best source, then the earlier time,
+// wins. A zero t never replaces; a zero cur always is replaced.
+func BetterPublished(cur time.Time, curSrc string, t time.Time, src string) bool {
+	switch {
+	case t.IsZero():
+		return false
+	case cur.IsZero():
+		return true
+	case PublishedTrusted(src) != PublishedTrusted(curSrc):
+		return PublishedTrusted(src)
+	case PublishedTrusted(src):
+		return t.Before(cur)
+	case src != curSrc:
+		// Untrusted: first-seen beats the .info time (which may be backdated).
+		return src == PublishedFirstSeen
+	}
+	return t.Before(cur)
+}
+
+// IndexEntry is one line of the module index feed: the public mirror first
+// served Module at Timestamp.
+type IndexEntry struct {
+	Module    module.Version
+	Timestamp time.Time
+}
+
+// IndexState is how far the module index feed has been followed.
+type IndexState struct {
+	// Source is the feed's URL.
+	Source string
+	// Since is the Timestamp of the newest entry stored: the feed has been
+	// read up to it, and the next page starts there. Zero: nothing read yet.
+	Since time.Time
+	// Entries is how many entries were stored in all.
+	Entries int64
+	// ReadAt is when a page was last read successfully, and CaughtUp whether
+	// that page was the feed's last (shorter than asked for).
+	ReadAt   time.Time
+	CaughtUp bool
+	// AttemptedAt is when the last read ended and LastError its error, ""
+	// when it succeeded.
+	AttemptedAt time.Time
+	LastError   string
+}
+
+// ModuleIndex stores the module index feed and how far it was followed.
+type ModuleIndex interface {
+	// PutIndexPage stores entries and st in one transaction. An entry for a
+	// version already stored keeps the earlier Timestamp. The stored facts of
+	// each entry's version take the entry's Timestamp as their publish time
+	// (source PublishedIndex) where [BetterPublished] says so.
+	PutIndexPage(ctx context.Context, entries []IndexEntry, st IndexState) error
+	// PutIndexState saves st alone (a failed read).
+	PutIndexState(ctx context.Context, st IndexState) error
+	// IndexState returns the saved state; the zero IndexState when none was
+	// ever saved.
+	IndexState(ctx context.Context) (IndexState, error)
+	// IndexTime returns the stored Timestamp of m, or fs.ErrNotExist.
+	IndexTime(ctx context.Context, m module.Version) (time.Time, error)
+}

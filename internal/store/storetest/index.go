@@ -1,0 +1,128 @@
+package storetest
+
+import (
+	"errors"
+	"io/fs"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/mod/module"
+
+	"github.com/modgate/modgate/internal/store"
+)
+
+var indexTests = []testCase{
+	{"IndexRoundTrip", testIndexRoundTrip},
+	{"IndexKeepsEarliest", testIndexKeepsEarliest},
+	{"IndexDatesFacts", testIndexDatesFacts},
+}
+
+func testIndexRoundTrip(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	if st, err := s.IndexState(ctx); err != nil || st != (store.IndexState{}) {
+		t.Fatalf("IndexState of an empty store = %+v, %v; want zero, nil", st, err)
+	}
+	ts := time.Date(2019, 4, 10, 19, 8, 52, 997264000, time.UTC)
+	hostileMod := module.Version{Path: "example.com/" + hostile, Version: "v1.0.0"}
+	entries := []store.IndexEntry{
+		{Module: module.Version{Path: "golang.org/x/text", Version: "v0.3.0"}, Timestamp: ts},
+		{Module: hostileMod, Timestamp: ts.Add(time.Second)},
+	}
+	st := store.IndexState{Source: "https://index.golang.org/index", Since: ts.Add(time.Second), Entries: 2,
+		ReadAt: ts.Add(time.Hour), CaughtUp: true, AttemptedAt: ts.Add(time.Hour)}
+	if err := s.PutIndexPage(ctx, entries, st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.IndexState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(st, got); diff != "" {
+		t.Errorf("IndexState (-want +got):\n%s", diff)
+	}
+	for _, e := range entries {
+		if got, err := s.IndexTime(ctx, e.Module); err != nil || !got.Equal(e.Timestamp) {
+			t.Errorf("IndexTime(%v) = %v, %v; want %v", e.Module, got, err, e.Timestamp)
+		}
+	}
+	if _, err := s.IndexTime(ctx, module.Version{Path: "golang.org/x/text", Version: "v0.3.1"}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("IndexTime of an unlisted version: err = %v, want fs.ErrNotExist", err)
+	}
+	// A failed read keeps what was read and says why.
+	st.AttemptedAt, st.LastError = ts.Add(2*time.Hour), "index: 503 Service Unavailable; "+hostile
+	if err := s.PutIndexState(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.IndexState(ctx); err != nil || got != st {
+		t.Errorf("IndexState after PutIndexState = %+v, %v; want %+v", got, err, st)
+	}
+}
+
+func testIndexKeepsEarliest(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	m := module.Version{Path: "example.com/m", Version: "v1.0.0"}
+	ts := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	// Listed twice in one page, then again later: the earliest stays.
+	if err := s.PutIndexPage(ctx, []store.IndexEntry{{Module: m, Timestamp: ts.Add(time.Minute)}, {Module: m, Timestamp: ts}}, store.IndexState{Since: ts.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutIndexPage(ctx, []store.IndexEntry{{Module: m, Timestamp: ts.Add(time.Hour)}}, store.IndexState{Since: ts.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.IndexTime(ctx, m); err != nil || !got.Equal(ts) {
+		t.Errorf("IndexTime = %v, %v; want the earliest, %v", got, err, ts)
+	}
+}
+
+func testIndexDatesFacts(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	ts := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	seen := ts.Add(24 * time.Hour)
+	type rec struct {
+		published time.Time
+		source    string
+	}
+	cases := []struct {
+		name string
+		have rec
+		want rec
+	}{
+		{"first-seen", rec{seen, store.PublishedFirstSeen}, rec{ts, store.PublishedIndex}},
+		{"info-time", rec{ts.Add(-365 * 24 * time.Hour), store.PublishedInfo}, rec{ts, store.PublishedIndex}},
+		{"none", rec{}, rec{ts, store.PublishedIndex}},
+		{"later-upstream", rec{ts.Add(time.Minute), store.PublishedUpstream}, rec{ts, store.PublishedIndex}},
+		{"earlier-upstream", rec{ts.Add(-time.Minute), store.PublishedUpstream}, rec{ts.Add(-time.Minute), store.PublishedUpstream}},
+	}
+	var entries []store.IndexEntry
+	for _, c := range cases {
+		m := module.Version{Path: "example.com/" + c.name, Version: "v1.0.0"}
+		f := &store.Facts{Module: m, Published: c.have.published, PublishedSource: c.have.source, UpdatedAt: seen}
+		if err := s.PutFacts(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, store.IndexEntry{Module: m, Timestamp: ts})
+	}
+	// An entry of a version without facts makes none.
+	unknown := module.Version{Path: "example.com/not-fetched", Version: "v1.0.0"}
+	entries = append(entries, store.IndexEntry{Module: unknown, Timestamp: ts})
+	if err := s.PutIndexPage(ctx, entries, store.IndexState{Since: ts}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		m := module.Version{Path: "example.com/" + c.name, Version: "v1.0.0"}
+		f, err := s.Facts(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := (rec{f.Published, f.PublishedSource}); !got.published.Equal(c.want.published) || got.source != c.want.source {
+			t.Errorf("%s: facts published %v (%s), want %v (%s)", c.name, got.published, got.source, c.want.published, c.want.source)
+		}
+		if want := c.have; !store.BetterPublished(want.published, want.source, ts, store.PublishedIndex) && f.PublishedSource == store.PublishedIndex {
+			t.Errorf("%s: the driver replaced a time store.BetterPublished keeps", c.name)
+		}
+	}
+	if _, err := s.Facts(ctx, unknown); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("facts of a version never fetched: err = %v, want fs.ErrNotExist", err)
+	}
+}
