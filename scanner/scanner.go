@@ -55,6 +55,7 @@ const DefaultSource = "https://vuln.go.dev"
 type Store interface {
 	store.Vulns
 	store.Locker
+	store.ModuleIndex // the module index feed (scanner/index), a publication-time source
 }
 
 // Options configure a Scanner. Only Store is required.
@@ -170,23 +171,12 @@ func WithLatest(version string, mod []byte) FactOption {
 }
 
 // WithPublished gives the version's publish time and where it came from (one of
-// store.PublishedUpstream, store.PublishedInfo). Without it, or when the stored
-// time comes from a better source, the first time modgate saw the version is used.
+// store.PublishedUpstream, store.PublishedInfo). It is recorded when
+// [store.BetterPublished] prefers it to the stored one; without any, the
+// first time modgate saw the version is recorded (source first-seen, which
+// the policy does not count as a publication time).
 func WithPublished(t time.Time, source string) FactOption {
 	return func(in *factInput) { in.published, in.publishedSrc = t, source }
-}
-
-// publishedRank orders publish-time sources, best first.
-func publishedRank(src string) int {
-	switch src {
-	case store.PublishedUpstream:
-		return 0
-	case store.PublishedFirstSeen:
-		return 1
-	case store.PublishedInfo:
-		return 2
-	}
-	return 3
 }
 
 // Facts computes and stores the facts of m at ingest: mod is its go.mod (nil
@@ -219,13 +209,22 @@ func (s *Scanner) Facts(ctx context.Context, m module.Version, mod []byte, zipPa
 	}
 	f := &store.Facts{Module: m, UpdatedAt: now}
 
-	// Publish time: the best source seen so far.
+	// Publish time: the earliest trusted one known (the module index, the
+	// upstream's Last-Modified), else when modgate first saw the version.
 	f.Published, f.PublishedSource = now, store.PublishedFirstSeen
 	if old != nil && !old.Published.IsZero() {
 		f.Published, f.PublishedSource = old.Published, old.PublishedSource
 	}
-	if !in.published.IsZero() && publishedRank(in.publishedSrc) < publishedRank(f.PublishedSource) {
+	if store.BetterPublished(f.Published, f.PublishedSource, in.published, in.publishedSrc) {
 		f.Published, f.PublishedSource = in.published.UTC(), in.publishedSrc
+	}
+	switch t, err := s.st.IndexTime(ctx, m); {
+	case err == nil:
+		if store.BetterPublished(f.Published, f.PublishedSource, t, store.PublishedIndex) {
+			f.Published, f.PublishedSource = t, store.PublishedIndex
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
 	}
 
 	// go.mod: requirements, and the version's own deprecation and retractions
@@ -515,6 +514,13 @@ func licenses(m module.Version, zipPath string) ([]string, error) {
 	}
 	sort.Strings(ids)
 	return slices.Compact(ids), nil
+}
+
+// IndexState is how far the module index feed has been followed (the zero
+// value when it never was): the policy says so when no source knows a
+// version's publication time.
+func (s *Scanner) IndexState(ctx context.Context) (store.IndexState, error) {
+	return s.st.IndexState(ctx)
 }
 
 // Versions lists the versions of path whose facts are stored (any order).
