@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"time"
+
+	"github.com/modgate/modgate/internal/store"
 )
 
 // Data is the state of the vulnerability data a decision is made with, as
@@ -20,6 +22,12 @@ type Data struct {
 	// database itself did not change: the age counts how long modgate has
 	// not been able to ask, not how long the database has been quiet.)
 	VulnMaxAge time.Duration
+
+	// Index is how far the module index feed, the source of publication
+	// times, has been followed (the zero value: never read); IndexOff is set
+	// when no index feed is configured.
+	Index    store.IndexState
+	IndexOff bool
 }
 
 // Unchecked is data that was missing for a decision.
@@ -54,6 +62,37 @@ func (d Data) VulnMissing(now time.Time) string {
 		s += "; " + last
 	}
 	return s + ")"
+}
+
+// PublishUnknown says why a version's publication time is not known and
+// when to ask again, for min_age: the module index has not listed it (yet),
+// or was never read, or is off.
+func (d Data) PublishUnknown(minAge time.Duration, now time.Time) string {
+	const lead = "publication time unknown: "
+	last := ""
+	if d.Index.LastError != "" && !d.Index.AttemptedAt.IsZero() {
+		last = fmt.Sprintf("last read %s: %s", fmtWhen(d.Index.AttemptedAt, now), oneLine(d.Index.LastError, 120))
+	}
+	switch {
+	case d.IndexOff:
+		return lead + "the upstream sent no Last-Modified and the module index is off (--index off)"
+	case d.Index.Since.IsZero():
+		if last == "" {
+			return lead + "the module index was never read (no attempt yet); retry in a few minutes"
+		}
+		return lead + "the module index was never read (" + last + ")"
+	}
+	s := lead + "the module index has not listed it yet (index followed up to " + fmtWhen(d.Index.Since, now)
+	if last != "" {
+		s += "; " + last
+	}
+	s += ")"
+	// A version the index lists from now on is listed at Since or later,
+	// so min_age cannot pass it before Since+minAge.
+	if from := d.Index.Since.Add(minAge); from.After(now) {
+		return s + "; not before " + fmtWhen(from, now)
+	}
+	return s + "; retry in a few minutes"
 }
 
 // fmtWhen renders t for a message read at now: "12:03 UTC" today, else
@@ -127,6 +166,18 @@ func (r *rules) maxZipUnknownAction() Action {
 	return r.maxZipAction
 }
 
+// minAgeUnknownAction is what a version without a trusted publication
+// time does: as set, else as min_age; off when min_age is.
+func (r *rules) minAgeUnknownAction() Action {
+	switch {
+	case r.minAge == 0 || r.minAgeAction == Off:
+		return Off
+	case r.minAgeUnknown != "":
+		return r.minAgeUnknown
+	}
+	return r.minAgeAction
+}
+
 // missingData returns what in lacks (whatever the policy does about it) and
 // the findings the policy makes of it.
 func (r *rules) missingData(in Input, now time.Time) ([]Unchecked, []candidate) {
@@ -140,6 +191,12 @@ func (r *rules) missingData(in Input, now time.Time) ([]Unchecked, []candidate) 
 	}
 	if why := in.Data.VulnMissing(now); why != "" {
 		add(RuleVulnUnknown, r.vulnUnknownAction(), why)
+	}
+	// min_age needs a publication time no author can set: of an ingested
+	// version, or of the zip about to be served.
+	if r.minAgeUnknownAction() != Off && !r.minAgeExcepted(in.Module.Path) && (in.Facts != nil || in.Zip) &&
+		(in.Facts == nil || in.Facts.Published.IsZero() || !store.PublishedTrusted(in.Facts.PublishedSource)) {
+		add(RuleMinAgeUnknown, r.minAgeUnknownAction(), in.Data.PublishUnknown(r.minAge, now))
 	}
 	if in.Zip {
 		if in.Facts == nil || !in.Facts.LicensesKnown {
@@ -180,7 +237,7 @@ func (d Decision) BlockedForData() bool {
 			continue
 		}
 		switch f.Rule {
-		case RuleVulnUnknown, RuleLicenseUnscanned, RuleMaxZipUnknown:
+		case RuleVulnUnknown, RuleLicenseUnscanned, RuleMaxZipUnknown, RuleMinAgeUnknown:
 			n++
 		default:
 			return false

@@ -149,7 +149,7 @@ func (r *rules) factFindings(m module.Version, f *store.Facts, now time.Time) []
 		}
 		add(RuleDeprecated, r.deprecated, reason)
 	}
-	if r.minAge > 0 && r.minAgeAction != Off && !f.Published.IsZero() && !r.minAgeExcepted(m.Path) {
+	if r.minAge > 0 && r.minAgeAction != Off && !f.Published.IsZero() && store.PublishedTrusted(f.PublishedSource) && !r.minAgeExcepted(m.Path) {
 		if age := now.Sub(f.Published); age < r.minAge {
 			until := f.Published.Add(r.minAge).UTC()
 			src := ""

@@ -198,27 +198,29 @@ func TestDecide(t *testing.T) {
 		{
 			name:   "min_age: old enough",
 			policy: "min_age: 3d\n",
-			in:     Input{Module: mv("example.com/m", "v1.0.0"), Facts: &store.Facts{Published: now.Add(-72 * time.Hour)}},
+			in:     Input{Module: mv("example.com/m", "v1.0.0"), Facts: &store.Facts{Published: now.Add(-72 * time.Hour), PublishedSource: store.PublishedIndex}},
 			want:   Decision{},
 		},
 		{
 			name:   "min_age: on the exception list",
 			policy: "min_age: {age: 72h, except: [golang.org/toolchain, \"corp.example.com/*\"]}\n",
-			in:     Input{Module: mv("corp.example.com/team/lib", "v1.0.0"), Facts: &store.Facts{Published: published}},
+			in:     Input{Module: mv("corp.example.com/team/lib", "v1.0.0"), Facts: &store.Facts{Published: published, PublishedSource: store.PublishedIndex}},
 			want:   Decision{},
 		},
 		{
 			name:   "min_age: not on the exception list, warn",
 			policy: "min_age: {age: 72h, action: warn, except: [golang.org/toolchain]}\n",
-			in:     Input{Module: mv("golang.org/toolchainx", "v1.0.0"), Facts: &store.Facts{Published: published.Add(-30 * time.Minute)}},
+			in:     Input{Module: mv("golang.org/toolchainx", "v1.0.0"), Facts: &store.Facts{Published: published.Add(-30 * time.Minute), PublishedSource: store.PublishedIndex}},
 			want: Decision{Findings: []Finding{{Rule: RuleMinAge, Action: Warn, Until: published.Add(71*time.Hour + 30*time.Minute),
-				Reason: "published 10h30m ago (2026-03-10T01:30:00Z), younger than min_age 72h: allowed from 2026-03-13T01:30:00Z"}}},
+				Reason: "published 10h30m ago (2026-03-10T01:30:00Z, module-index), younger than min_age 72h: allowed from 2026-03-13T01:30:00Z"}}},
 		},
 		{
 			name:   "min_age: publish time unknown",
 			policy: "min_age: 72h\n",
 			in:     Input{Module: mv("example.com/m", "v1.0.0"), Facts: &store.Facts{}},
-			want:   Decision{},
+			want: Decision{Blocked: true, WouldBlock: true, Findings: []Finding{{Rule: RuleMinAgeUnknown, Action: Block,
+				Reason: "publication time unknown: the module index was never read (no attempt yet); retry in a few minutes"}},
+				Unchecked: []Unchecked{{Rule: RuleMinAgeUnknown, Reason: "publication time unknown: the module index was never read (no attempt yet); retry in a few minutes"}}},
 		},
 		{
 			name:   "min_age: never ingested",
@@ -275,14 +277,14 @@ func TestDecide(t *testing.T) {
 			name:   "combined: blocking first, in rule order",
 			policy: example,
 			in: Input{Module: mv("example.com/old", "v1.3.0"), ZipSize: 3e8, Facts: &store.Facts{
-				Vulns: []store.Vuln{unrev, reviewed, noFix}, Deprecated: true, Retracted: true, Published: published,
+				Vulns: []store.Vuln{unrev, reviewed, noFix}, Deprecated: true, Retracted: true, Published: published, PublishedSource: store.PublishedIndex,
 				LicensesKnown: true}},
 			want: Decision{Blocked: true, WouldBlock: true, Findings: []Finding{
 				{Rule: RuleDeny, Action: Block, Reason: `matches modules.deny entry "example.com/old@<v1.4.0"`},
 				vulnFinding(Block, noFix, noFixReason),
 				{Rule: RuleRetracted, Action: Block, Reason: "retracted by the module's authors"},
 				{Rule: RuleMinAge, Action: Block, Until: published.Add(72 * time.Hour),
-					Reason: "published 10h ago (2026-03-10T02:00:00Z), younger than min_age 72h: allowed from 2026-03-13T02:00:00Z"},
+					Reason: "published 10h ago (2026-03-10T02:00:00Z, module-index), younger than min_age 72h: allowed from 2026-03-13T02:00:00Z"},
 				{Rule: RuleMaxZipSize, Action: Block, Reason: "the zip is 300.0 MB (300000000 bytes), over max_zip_size 200.0 MB"},
 				vulnFinding(Warn, unrev, unrevReason),
 				{Rule: RuleDeprecated, Action: Warn, Reason: "the module is deprecated"},
@@ -325,7 +327,8 @@ func TestDecideNilPolicy(t *testing.T) {
 func TestDecideExemptions(t *testing.T) {
 	p := mustParse(t, strings.Replace(example, "ignore: [GO-2022-0493]", "ignore: []", 1))
 	later := now.Add(24 * time.Hour)
-	facts := &store.Facts{Vulns: []store.Vuln{reviewed, noFix}, LicensesKnown: true, Licenses: []string{"SSPL-1.0"}}
+	facts := &store.Facts{Vulns: []store.Vuln{reviewed, noFix}, LicensesKnown: true, Licenses: []string{"SSPL-1.0"},
+		Published: now.Add(-1000 * time.Hour), PublishedSource: store.PublishedIndex}
 	ex := func(id int64, mod, vers, rule string, expires time.Time) store.Exemption {
 		return store.Exemption{ID: id, Module: mod, Versions: vers, Rule: rule, Reason: "r", GrantedBy: "alice", ExpiresAt: expires}
 	}

@@ -265,7 +265,7 @@ func (ps *parser) modules(v *yaml.Node, r *rules) {
 }
 
 func (ps *parser) minAge(v *yaml.Node, r *rules) {
-	const what = "a duration (72h, 3d) or a mapping {age: 72h, action: block, except: [patterns]}"
+	const what = "a duration (72h, 3d) or a mapping {age: 72h, action: block, except: [patterns], unknown: block}"
 	age := func(v *yaml.Node, key string) {
 		s, ok := ps.scalar(v, key, what)
 		if !ok {
@@ -290,6 +290,7 @@ func (ps *parser) minAge(v *yaml.Node, r *rules) {
 		{"age", func(v *yaml.Node) { age(v, "min_age.age") }},
 		{"action", func(v *yaml.Node) { ps.action(v, "min_age.action", &r.minAgeAction) }},
 		{"except", func(v *yaml.Node) { r.minAgeExcept = ps.patterns(v, "min_age.except") }},
+		{"unknown", func(v *yaml.Node) { ps.unknownAction(v, "min_age.unknown", &r.minAgeUnknown) }},
 	})
 }
 

@@ -21,7 +21,7 @@
 //	  action: block          # for deny matches and modules not allowed
 //	retracted: block
 //	deprecated: warn
-//	min_age: 72h             # or {age: 72h, action: block, except: [golang.org/toolchain]}
+//	min_age: 72h             # or {age: 72h, action: block, except: [golang.org/toolchain], unknown: block}
 //	licenses:
 //	  deny: [AGPL-3.0-only, AGPL-3.0-or-later, SSPL-1.0]
 //	  action: block          # for deny matches
@@ -48,7 +48,7 @@
 //
 // A rule that needs data modgate does not have decides by its own setting
 // for that case (vulnerabilities.unknown, licenses.unscanned,
-// max_zip_size.unknown: block or warn, never off), so the gate never passes a
+// max_zip_size.unknown, min_age.unknown: block or warn, never off), so the gate never passes a
 // version as checked when it was not: the finding (RuleVulnUnknown,
 // RuleLicenseUnscanned, RuleMaxZipUnknown) says what is missing and since
 // when. Each defaults to block when its rule blocks, else warn; the rule off
@@ -109,6 +109,10 @@ const (
 	RuleVulnUnknown      = "vulnerabilities.unknown"
 	RuleLicenseUnscanned = "licenses.unscanned"
 	RuleMaxZipUnknown    = "max_zip_size.unknown"
+	// RuleMinAgeUnknown is min_age without a trusted publication time (see
+	// [store.PublishedTrusted]): no source an author cannot set knows when
+	// the version was published.
+	RuleMinAgeUnknown = "min_age.unknown"
 )
 
 // Policy is a parsed policy file. The zero value is not valid; use Default or
@@ -144,6 +148,9 @@ type rules struct {
 	minAge       time.Duration // 0: off
 	minAgeAction Action
 	minAgeExcept []pathPattern
+	// minAgeUnknown is for a version whose publication time no trusted
+	// source knows; "" means as minAgeAction.
+	minAgeUnknown Action
 
 	licenseDeny    []string // SPDX ids, matched case-insensitively
 	licenseAction  Action   // for licenseDeny matches

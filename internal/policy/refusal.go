@@ -121,7 +121,9 @@ func (r Refusal) Summary() []string {
 			p.variants = append(p.variants, "") // the header names the rule
 		}
 		parts = append(parts, p)
-		missing = missing || strings.HasSuffix(g.rule, ".unknown") || g.rule == RuleLicenseUnscanned
+		// min_age.unknown is not the data modgate lacks as a whole: another
+		// version may do, and an exemption may waive it.
+		missing = missing || (strings.HasSuffix(g.rule, ".unknown") && g.rule != RuleMinAgeUnknown) || g.rule == RuleLicenseUnscanned
 	}
 	onlyMissing := missing && len(groups) == 1
 	switch {
