@@ -94,8 +94,17 @@ func (s *Server) dataGen(ctx context.Context) (policy.Data, uint64, error) {
 		return policy.Data{}, 0, err
 	}
 	d := policy.Data{VulnSynced: st.SyncedAt, VulnAttempted: st.AttemptedAt, VulnError: st.LastError, VulnMaxAge: st.MaxAge}
+	// The module index's state, for min_age without a publication time.
+	d.IndexOff = s.opts.IndexOff
+	if ix, ok := s.opts.Scanner.(interface {
+		IndexState(context.Context) (store.IndexState, error)
+	}); ok && !d.IndexOff {
+		if d.Index, err = ix.IndexState(ctx); err != nil {
+			return policy.Data{}, 0, err
+		}
+	}
 	if c.at.IsZero() || !d.VulnSynced.Equal(c.data.VulnSynced) || !d.VulnAttempted.Equal(c.data.VulnAttempted) ||
-		d.VulnError != c.data.VulnError || d.VulnMaxAge != c.data.VulnMaxAge {
+		d.VulnError != c.data.VulnError || d.VulnMaxAge != c.data.VulnMaxAge || d.Index != c.data.Index {
 		c.gen++
 	}
 	c.data, c.at = d, s.now()

@@ -37,7 +37,7 @@ func (s *Server) makeSBOM(ctx context.Context, a *store.Artifact, zf zipFacts) {
 			// The publication time: recorded from upstream, else the .info
 			// Time; never when modgate first saw the version.
 			var upstream time.Time
-			if f.PublishedSource == store.PublishedUpstream {
+			if store.PublishedTrusted(f.PublishedSource) {
 				upstream = f.Published
 			}
 			var info []byte

@@ -98,6 +98,11 @@ type Options struct {
 	Verifier Verifier
 	// Scanner, if set, records the facts of every version as it is ingested.
 	Scanner Scanner
+	// IndexOff says no module index feed is followed (--index off), for the
+	// reason min_age gives when no source knows a publication time. When it
+	// is false and Scanner has an IndexState method, the index's state is
+	// read from it with the vulnerability data's state.
+	IndexOff bool
 	// SBOM, if its Namespace is set, makes an SPDX SBOM of every version whose
 	// zip is ingested (stored in SBOMs, named in the audit records of its
 	// fetches). Created is set at ingest.

@@ -198,6 +198,11 @@ func decideLocal(ctx context.Context, e *env, mods []module.Version, out *check.
 	// Missing data is decided by the policy (vulnerabilities.unknown), as the
 	// proxy decides it.
 	data := policy.Data{VulnSynced: status.SyncedAt, VulnAttempted: status.AttemptedAt, VulnError: status.LastError, VulnMaxAge: status.MaxAge}
+	if data.IndexOff = e.cfg.Index == "off"; !data.IndexOff {
+		if data.Index, err = sc.IndexState(ctx); err != nil {
+			return err
+		}
+	}
 	switch {
 	case status.SyncedAt.IsZero():
 		fmt.Fprintln(e.stderr, "warning: no vulnerability data synced: vulnerabilities are not checked (run `modgate vulndb sync` with the same --database/--data)")

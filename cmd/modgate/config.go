@@ -45,6 +45,8 @@ type config struct {
 	VulnDB          string
 	VulnDBInterval  time.Duration
 	VulnDBMaxAge    time.Duration
+	Index           string // module index feed (pubindex.go)
+	IndexInterval   time.Duration
 	NotifyURL       string
 	AuditFlush      time.Duration
 	AuditRetention  days
@@ -98,6 +100,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.VulnDB, "vulndb", "https://vuln.go.dev", "Go vulnerability database `URL` (https://, http:// or file:///dir) to sync from, or off")
 	fs.DurationVar(&c.VulnDBInterval, "vulndb-interval", time.Hour, "how often serve syncs the vulnerability database")
 	fs.DurationVar(&c.VulnDBMaxAge, "vulndb-max-age", 7*24*time.Hour, "vulnerability data older than this is reported as stale (logs, /vulndb-status, /metrics)")
+	c.registerIndex(fs)
 	fs.StringVar(&c.NotifyURL, "notify-url", "", "webhook `URL` that gets a JSON POST when a sync finds stored versions newly affected by advisories")
 	fs.DurationVar(&c.AuditFlush, "audit-flush", time.Second, "how long an audit record may wait to be appended in a batch: at most this much is lost in a crash (0: append before answering)")
 	c.AuditRetention = 400 * days(24*time.Hour)

@@ -110,6 +110,7 @@ func runServe(ctx context.Context, e *env) error {
 		Upstream:       up,
 		Verifier:       verifier,
 		Scanner:        sc,
+		IndexOff:       cfg.Index == "off",
 		SBOM:           sbomBase(cfg),
 		SBOMs:          st,
 		Policy:         policies.Current,
@@ -161,6 +162,9 @@ func runServe(ctx context.Context, e *env) error {
 	defer stopVuln()
 	if cfg.VulnDB != "off" {
 		go sc.Run(vulnCtx, cfg.VulnDBInterval) // periodic sync; the copy in the database serves meanwhile
+	}
+	if err := startIndex(vulnCtx, cfg, st, e.log); err != nil { // publication times for min_age
+		return err
 	}
 	mux.Handle("/", px)
 

@@ -267,7 +267,7 @@ func (b *Builder) moduleOf(ctx context.Context, m module.Version, id string) (sb
 // from upstream, else its .info Time, else zero.
 func (b *Builder) publishTime(ctx context.Context, m module.Version, facts *store.Facts) (time.Time, error) {
 	var upstream time.Time
-	if facts != nil && facts.PublishedSource == store.PublishedUpstream {
+	if facts != nil && store.PublishedTrusted(facts.PublishedSource) {
 		upstream = facts.Published
 	}
 	var info []byte
