@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/module"
+
 	"github.com/modgate/modgate/internal/policy"
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/internal/testkit"
@@ -180,12 +182,32 @@ func TestPolicyLatestSkipsBlocked(t *testing.T) {
 func TestPolicyMinAge(t *testing.T) {
 	h := newHarness(t, []*testkit.Built{testkit.Build(t, mod("example.com/young", "v1.0.0"))},
 		withPolicy(t, "mode: enforce\nmin_age: 72h\n", &auditLog{}))
+	m := module.Version{Path: "example.com/young", Version: "v1.0.0"}
 	h.get("/example.com/young/@v/v1.0.0.mod") // first seen now
 	r := h.get("/example.com/young/@v/v1.0.0.zip")
-	if r.code != http.StatusForbidden || !strings.Contains(string(r.body), "min_age") {
-		t.Fatalf("a version first seen now = %d %q, want 403 by min_age", r.code, r.body)
+	if r.code != http.StatusForbidden || !strings.Contains(string(r.body), "min_age.unknown") ||
+		!strings.Contains(string(r.body), "publication time unknown: the module index was never read") {
+		t.Fatalf("a version no source dates = %d %q, want 403 by min_age.unknown", r.code, r.body)
 	}
+	// First seen 73 hours ago is no publication time.
 	h.advance(73 * time.Hour)
+	if r := h.get("/example.com/young/@v/v1.0.0.zip"); r.code != http.StatusForbidden || !strings.Contains(string(r.body), "min_age.unknown") {
+		t.Errorf("73h after first sight, never dated = %d %q, want 403 by min_age.unknown", r.code, r.body)
+	}
+	// The index lists it as published an hour ago: min_age holds it.
+	h.mu.Lock()
+	published := h.now.Add(-time.Hour)
+	h.mu.Unlock()
+	if err := h.st.PutIndexPage(context.Background(), []store.IndexEntry{{Module: m, Timestamp: published}},
+		store.IndexState{Since: published, ReadAt: published}); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(6 * time.Second) // past the decision cache
+	if r := h.get("/example.com/young/@v/v1.0.0.zip"); r.code != http.StatusForbidden || !strings.Contains(string(r.body), "(min_age)") ||
+		!strings.Contains(string(r.body), "module-index") {
+		t.Errorf("listed an hour ago = %d %q, want 403 by min_age from the index", r.code, r.body)
+	}
+	h.advance(72 * time.Hour)
 	if r := h.get("/example.com/young/@v/v1.0.0.zip"); r.code != 200 {
 		t.Errorf("after min_age passed = %d %q", r.code, r.body)
 	}
