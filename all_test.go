@@ -69,6 +69,7 @@ func TestLayers(t *testing.T) {
 		"proxy":                    {"proxy/upstream", "proxy/verify", "scanner", "sbom", "internal/policy", "internal/blob", "internal/store", "internal/audit", "internal/auth"},
 		"proxy/verify":             {"internal/store", "proxy/upstream"}, // the checksum database through the upstream proxies, as the go command reaches it
 		"scanner":                  {"scanner/vulndb", "internal/store"},
+		"scanner/index":            {"internal/store"}, // the module index feed into its store role
 		"internal/policy":          {"internal/store"},
 		"internal/store/postgres":  {"internal/store", "migrations"},
 		"internal/store/sqlite":    {"internal/store", "migrations"},
