@@ -111,6 +111,9 @@ func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, false, err
 	}
+	if r, ok := s.memo.get(refusedKey(key)).(*refusedZip); ok && s.now().Sub(r.at) < refusalTTL {
+		return nil, false, r.err
+	}
 	if noFetch {
 		return nil, false, &module.ModuleError{Path: m.Path, Version: m.Version, Err: errFetchDisabled}
 	}
@@ -129,12 +132,30 @@ func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind
 		return s.ingest(ctx, m, kind)
 	})
 	if err != nil {
+		var zipErr *verify.ZipError
+		if errors.As(err, &zipErr) {
+			s.memo.put(refusedKey(key), &refusedZip{err: err, at: s.now()}, int64(len(err.Error())))
+		}
 		return nil, false, err
 	}
 	a = v.(*store.Artifact)
 	s.memo.putArtifact(key, a)
 	return a, false, nil
 }
+
+// refusalTTL is how long a zip refused for its content (entries the go command
+// never writes, a zip that breaks the module zip rules) is refused from memory
+// instead of being downloaded again: each request for it would otherwise pull
+// the whole zip from upstream once more, for any client that asks.
+const refusalTTL = 10 * time.Minute
+
+// refusedZip is a remembered content refusal.
+type refusedZip struct {
+	err error
+	at  time.Time
+}
+
+func refusedKey(key string) string { return "refused " + key }
 
 // shared runs fn once for all concurrent callers with the same key. fn runs with
 // a context detached from the caller's (bounded by FetchTimeout), so a client

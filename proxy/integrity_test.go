@@ -146,8 +146,11 @@ func TestTamperedZipNeverServed(t *testing.T) {
 			if n := integrityFailures(t, metrics, "zip"); n != 1 {
 				t.Errorf("modgate_integrity_failures_total{kind=zip} = %v, want 1", n)
 			}
-			if err := h.px.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "quarantined") {
-				t.Errorf("Ready after tampering = %v, want an error naming the quarantine", err)
+			if err := h.px.Ready(context.Background()); err != nil {
+				t.Errorf("Ready after tampering = %v, want ready (every read is still checked; the bad blob is fetched again)", err)
+			}
+			if w := h.px.Warnings(); len(w) != 1 || !strings.Contains(w[0], "1 stored artifacts failed their integrity check and were quarantined") {
+				t.Errorf("Warnings after tampering = %q, want one naming the quarantine", w)
 			}
 			q, _ := filepath.Glob(filepath.Join(quarantine, "*"))
 			if len(q) != 1 {
@@ -168,8 +171,8 @@ func TestTamperedZipNeverServed(t *testing.T) {
 			for _, f := range q {
 				os.Remove(f)
 			}
-			if err := h.px.Ready(context.Background()); err != nil {
-				t.Errorf("Ready after the quarantine was cleared: %v", err)
+			if w := h.px.Warnings(); len(w) != 0 {
+				t.Errorf("Warnings after the quarantine was cleared: %q", w)
 			}
 		})
 	}

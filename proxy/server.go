@@ -236,13 +236,8 @@ func (s *Server) Ready(ctx context.Context) error {
 		}
 		return err
 	}
-	if n, err := s.opts.Blobs.Quarantined(); err != nil || n > 0 {
-		if err != nil {
-			return fmt.Errorf("blob store: quarantine: %w", err)
-		}
-		return fmt.Errorf("blob store: %d stored artifacts failed their integrity check and were quarantined"+
-			" (see the audit log's security records and blobs/quarantine under --data);"+
-			" after looking into it, remove the quarantined files to clear this", n)
+	if _, err := s.opts.Blobs.Quarantined(); err != nil {
+		return fmt.Errorf("blob store: quarantine: %w", err)
 	}
 	if err := s.opts.Verifier.Err(); err != nil {
 		return err
@@ -255,6 +250,23 @@ func (s *Server) Ready(ctx context.Context) error {
 		return fmt.Errorf("policy: %s", why)
 	}
 	return nil
+}
+
+// Warnings lists what an operator must look into that does not stop this
+// replica from serving safely: artifacts that failed their integrity check
+// and sit in quarantine. Every read is still checked and a quarantined
+// artifact is fetched again, so this is no reason to leave a load balancer's
+// rotation (with replicas sharing the blob store, all of them would leave at
+// once over one bad blob); /readyz shows it with its 200, and /metrics counts
+// the failures.
+func (s *Server) Warnings() []string {
+	n, err := s.opts.Blobs.Quarantined()
+	if err != nil || n == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("blob store: %d stored artifacts failed their integrity check and were quarantined"+
+		" (see the audit log's security records and blobs/quarantine under --data);"+
+		" after looking into it, remove the quarantined files to clear this", n)}
 }
 
 // request is a parsed protocol request.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/module"
 
@@ -40,17 +41,29 @@ func TestZipEntriesTheGoCommandNeverWrites(t *testing.T) {
 				w.Write(hostile)
 				return true
 			}
-			for range 2 { // refused again: nothing was kept from the first time
+			refused := func() {
+				t.Helper()
 				r := h.get("/example.com/m/@v/v1.0.0.zip")
 				if r.code != http.StatusForbidden || !strings.Contains(string(r.body), "invalid module zip") || !strings.Contains(string(r.body), tt.entry.Name) {
 					t.Fatalf("zip with %s = %d %q; want 403 invalid module zip naming %s", tt.name, r.code, r.body, tt.entry.Name)
 				}
 			}
+			// Refused again from memory: each request must not pull the
+			// whole zip from upstream once more.
+			for range 3 {
+				refused()
+			}
+			if n := h.up.Requests("/example.com/m/@v/v1.0.0.zip"); n != 1 {
+				t.Errorf("upstream zip fetches after 3 requests = %d, want 1 (the refusal is remembered)", n)
+			}
+			// Some minutes later it is downloaded (and refused) again.
+			h.advance(11 * time.Minute)
+			refused()
 			if _, err := h.st.Artifact(context.Background(), module.Version{Path: "example.com/m", Version: "v1.0.0"}, store.KindZip); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("refused zip was stored: %v", err)
 			}
 			if n := h.up.Requests("/example.com/m/@v/v1.0.0.zip"); n != 2 {
-				t.Errorf("upstream zip fetches = %d, want 2 (a refused zip is not kept)", n)
+				t.Errorf("upstream zip fetches = %d, want 2 (fetched again once the refusal expired)", n)
 			}
 		})
 	}

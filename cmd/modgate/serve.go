@@ -145,6 +145,9 @@ func runServe(ctx context.Context, e *env) error {
 			return
 		}
 		w.Write([]byte("ready\n"))
+		for _, warning := range px.Warnings() {
+			fmt.Fprintf(w, "warning: %s\n", warning)
+		}
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	// The API needs the roles of auth.Need (the middleware wraps the mux).
