@@ -87,6 +87,13 @@ func TestEndToEndPublicationClock(t *testing.T) {
 		t.Errorf("the go command truncated the refusal:\n%s", out)
 	}
 
+	// The version page says the publication time is unknown, and shows first
+	// sight as first sight only.
+	if code, page := getURL(t, mg.URL+"/ui/version/example.com/unknown/@v/v1.0.0"); code != http.StatusOK ||
+		!strings.Contains(page, `<td id="published"><span class="warn">unknown</span>`) || !strings.Contains(page, "First seen") {
+		t.Errorf("version page of an undated version (%d):\n%s", code, page)
+	}
+
 	// The index lists it as published 100 days ago: served once modgate has
 	// read that (the follower dates the stored facts).
 	// (The index is in time order: what it lists next is newer than what

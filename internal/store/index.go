@@ -82,3 +82,11 @@ type ModuleIndex interface {
 	// IndexTime returns the stored Timestamp of m, or fs.ErrNotExist.
 	IndexTime(ctx context.Context, m module.Version) (time.Time, error)
 }
+
+// PublishedKnown reports whether f's publish time comes from a trusted
+// source (see [PublishedTrusted]); otherwise the publication time is unknown
+// and Published, if set, is only when modgate first saw the version or the
+// author's claim.
+func (f *Facts) PublishedKnown() bool {
+	return !f.Published.IsZero() && PublishedTrusted(f.PublishedSource)
+}
