@@ -136,6 +136,19 @@ func (s *Server) decide(ctx context.Context, m module.Version, zipSize int64) (p
 		return policy.Decision{}, p, err
 	}
 	d := p.Decide(in, s.now())
+	// min_age's fast lane: only for a version held for its age, the
+	// versions it fixes are read (one more store read, then cached with the
+	// decision).
+	if fx, ok := s.opts.Scanner.(interface {
+		FixedBy(context.Context, module.Version) ([]store.Finding, error)
+	}); ok && p.FastLane() && d.HeldForAge() {
+		if in.Fixes, err = fx.FixedBy(ctx, m); err != nil {
+			return policy.Decision{}, p, err
+		}
+		if len(in.Fixes) > 0 {
+			d = p.Decide(in, s.now())
+		}
+	}
 	s.memo.put(key, &cachedDecision{d: d, policy: p, dataGen: gen, at: s.now()}, 512)
 	return d, p, nil
 }

@@ -212,3 +212,52 @@ func TestPolicyMinAge(t *testing.T) {
 		t.Errorf("after min_age passed = %d %q", r.code, r.body)
 	}
 }
+
+// min_age's fast lane: a young version that fixes an advisory affecting a
+// version this organisation fetched passes early, recorded as such; without
+// the option, or for a version that fixes nothing fetched here, min_age holds.
+func TestPolicyMinAgeFastLane(t *testing.T) {
+	for _, tc := range []struct {
+		name, policy string
+		wantCode     int
+	}{
+		{"allow", "mode: enforce\nmin_age: {age: 72h, fixes: allow}\n", http.StatusOK},
+		{"hold", "mode: enforce\nmin_age: 72h\n", http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &auditLog{}
+			h := newHarness(t, textModules(t), withPolicy(t, tc.policy, log, "GO-2021-0113", "GO-2022-1059"))
+			h.mu.Lock()
+			published := h.now.Add(-time.Hour)
+			h.mu.Unlock()
+			var entries []store.IndexEntry
+			for _, v := range []string{"v0.3.5", "v0.3.8"} {
+				entries = append(entries, store.IndexEntry{Module: module.Version{Path: "golang.org/x/text", Version: v}, Timestamp: published})
+			}
+			if err := h.st.PutIndexPage(context.Background(), entries, store.IndexState{Since: published}); err != nil {
+				t.Fatal(err)
+			}
+			// The organisation fetched v0.3.5 (GO-2022-1059, fixed in v0.3.8).
+			h.get("/golang.org/x/text/@v/v0.3.5.mod")
+			h.get("/golang.org/x/text/@v/v0.3.8.mod")
+			r := h.get("/golang.org/x/text/@v/v0.3.8.zip")
+			if r.code != tc.wantCode {
+				t.Fatalf("young fix v0.3.8 = %d %q, want %d", r.code, r.body, tc.wantCode)
+			}
+			if tc.wantCode == http.StatusOK {
+				d, err := h.px.Decide(context.Background(), module.Version{Path: "golang.org/x/text", Version: "v0.3.8"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d.Blocked || len(d.Findings) == 0 || d.Findings[0].Rule != policy.RuleMinAge || d.Findings[0].Action != policy.Warn ||
+					!strings.Contains(d.Findings[0].Reason, "passed early (min_age.fixes: allow): fixes GO-2022-1059 in golang.org/x/text@v0.3.5, fetched here") {
+					t.Errorf("decision = %+v, want min_age warned with the fast lane", d)
+				}
+			}
+			// v0.3.5 fixes nothing fetched here: held either way.
+			if r := h.get("/golang.org/x/text/@v/v0.3.5.zip"); r.code != http.StatusForbidden || !strings.Contains(string(r.body), "(min_age)") {
+				t.Errorf("young v0.3.5 = %d %q, want 403 by min_age", r.code, r.body)
+			}
+		})
+	}
+}

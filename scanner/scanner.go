@@ -523,6 +523,12 @@ func (s *Scanner) IndexState(ctx context.Context) (store.IndexState, error) {
 	return s.st.IndexState(ctx)
 }
 
+// FixedBy lists the findings of stored versions of m.Path whose advisory
+// m.Version fixes (for min_age's fast lane; see store.ModuleIndex.FixedBy).
+func (s *Scanner) FixedBy(ctx context.Context, m module.Version) ([]store.Finding, error) {
+	return s.st.FixedBy(ctx, m)
+}
+
 // Versions lists the versions of path whose facts are stored (any order).
 func (s *Scanner) Versions(ctx context.Context, path string) ([]string, error) {
 	return s.st.FactVersions(ctx, path)

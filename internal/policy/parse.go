@@ -265,7 +265,7 @@ func (ps *parser) modules(v *yaml.Node, r *rules) {
 }
 
 func (ps *parser) minAge(v *yaml.Node, r *rules) {
-	const what = "a duration (72h, 3d) or a mapping {age: 72h, action: block, except: [patterns], unknown: block}"
+	const what = "a duration (72h, 3d) or a mapping {age: 72h, action: block, except: [patterns], unknown: block, fixes: allow}"
 	age := func(v *yaml.Node, key string) {
 		s, ok := ps.scalar(v, key, what)
 		if !ok {
@@ -291,6 +291,16 @@ func (ps *parser) minAge(v *yaml.Node, r *rules) {
 		{"action", func(v *yaml.Node) { ps.action(v, "min_age.action", &r.minAgeAction) }},
 		{"except", func(v *yaml.Node) { r.minAgeExcept = ps.patterns(v, "min_age.except") }},
 		{"unknown", func(v *yaml.Node) { ps.unknownAction(v, "min_age.unknown", &r.minAgeUnknown) }},
+		{"fixes", func(v *yaml.Node) {
+			if s, ok := ps.scalar(v, "min_age.fixes", "allow or hold"); ok {
+				switch s {
+				case "allow", "hold":
+					r.minAgeFixes = s == "allow"
+				default:
+					ps.errorf(v, "min_age.fixes: %q: want allow or hold", s)
+				}
+			}
+		}},
 	})
 }
 

@@ -21,7 +21,7 @@
 //	  action: block          # for deny matches and modules not allowed
 //	retracted: block
 //	deprecated: warn
-//	min_age: 72h             # or {age: 72h, action: block, except: [golang.org/toolchain], unknown: block}
+//	min_age: 72h             # or {age: 72h, action: block, except: [golang.org/toolchain], unknown: block, fixes: hold}
 //	licenses:
 //	  deny: [AGPL-3.0-only, AGPL-3.0-or-later, SSPL-1.0]
 //	  action: block          # for deny matches
@@ -151,6 +151,10 @@ type rules struct {
 	// minAgeUnknown is for a version whose publication time no trusted
 	// source knows; "" means as minAgeAction.
 	minAgeUnknown Action
+	// minAgeFixes lets a young version pass early (as a warning) when it
+	// fixes an advisory affecting a version this organisation fetched
+	// (Input.Fixes): min_age: {fixes: allow}.
+	minAgeFixes bool
 
 	licenseDeny    []string // SPDX ids, matched case-insensitively
 	licenseAction  Action   // for licenseDeny matches
@@ -204,6 +208,11 @@ type Input struct {
 	// with. Its zero value is "never synced": vulnerabilities are then not
 	// checked, and vulnerabilities.unknown decides.
 	Data Data
+	// Fixes are findings of stored versions of the module whose advisory
+	// this version fixes (store.ModuleIndex.FixedBy), for min_age's fast
+	// lane; callers need them only when [Policy.FastLane] is set and the
+	// decision without them holds the version for min_age.
+	Fixes []store.Finding
 	// Zip is set when the decision is for a zip about to be served: its
 	// licenses and size must then be known (licenses.unscanned and
 	// max_zip_size.unknown decide when they are not). Unset, for decisions
@@ -248,6 +257,24 @@ type Decision struct {
 	Unchecked []Unchecked
 }
 
+// FastLane reports whether the policy lets young versions that fix an
+// advisory pass early (min_age: {fixes: allow}): callers then pass
+// Input.Fixes when a decision holds a version for min_age.
+func (p *Policy) FastLane() bool {
+	return p != nil && p.rules.minAge > 0 && p.rules.minAgeFixes
+}
+
+// HeldForAge reports whether d blocks a version for min_age or
+// min_age.unknown (not exempted).
+func (d Decision) HeldForAge() bool {
+	for _, f := range d.Findings {
+		if f.Action == Block && f.Exemption == 0 && (f.Rule == RuleMinAge || f.Rule == RuleMinAgeUnknown) {
+			return true
+		}
+	}
+	return false
+}
+
 // Decide decides on in at time now. It is pure and safe for concurrent use;
 // a nil *Policy decides as [Default]. Facts of the version that are not known
 // (in.Facts nil, a zero publish time) make no finding of their own rule: only
@@ -275,6 +302,16 @@ func (p *Policy) Decide(in Input, now time.Time) Decision {
 	d := Decision{Unchecked: unchecked}
 	for _, c := range cands {
 		f := c.Finding
+		if f.Action == Block && (f.Rule == RuleMinAge || f.Rule == RuleMinAgeUnknown) && p.rules.minAgeFixes && len(in.Fixes) > 0 {
+			// The fast lane: a fix for what this organisation fetched.
+			fx := in.Fixes[0]
+			f.Action = Warn
+			f.Reason += fmt.Sprintf("; passed early (min_age.fixes: allow): fixes %s in %s@%s, fetched here",
+				fx.VulnID, oneLine(fx.Module.Path, 80), oneLine(fx.Module.Version, 40))
+			if len(in.Fixes) > 1 {
+				f.Reason += fmt.Sprintf(" (and %d more)", len(in.Fixes)-1)
+			}
+		}
 		f.Exemption = exemptionFor(in.Module, c, in.Exemptions, now)
 		if f.Action == Block && f.Exemption == 0 {
 			d.WouldBlock = true

@@ -98,3 +98,39 @@ func TestRefusalMinAgeUnknown(t *testing.T) {
 		}
 	}
 }
+
+// The fast lane turns min_age and min_age.unknown blocks into warnings that
+// say why, only with fixes: allow and a fetched version the version fixes.
+func TestDecideMinAgeFastLane(t *testing.T) {
+	m := mv("golang.org/x/text", "v0.3.8")
+	fixes := []store.Finding{{Module: mv("golang.org/x/text", "v0.3.5"), VulnID: "GO-2022-1059", Fixed: "v0.3.8"},
+		{Module: mv("golang.org/x/text", "v0.3.6"), VulnID: "GO-2022-1059", Fixed: "v0.3.8"}}
+	young := &store.Facts{Published: now.Add(-time.Hour), PublishedSource: store.PublishedIndex, LicensesKnown: true, Licenses: []string{"BSD-3-Clause"}}
+	undated := &store.Facts{LicensesKnown: true, Licenses: []string{"BSD-3-Clause"}}
+	for _, tc := range []struct {
+		name, policy string
+		facts        *store.Facts
+		fixes        []store.Finding
+		want         Action
+	}{
+		{"young fix", "min_age: {age: 72h, fixes: allow}\n", young, fixes, Warn},
+		{"undated fix", "min_age: {age: 72h, fixes: allow}\n", undated, fixes, Warn},
+		{"fixes nothing fetched", "min_age: {age: 72h, fixes: allow}\n", young, nil, Block},
+		{"hold", "min_age: {age: 72h, fixes: hold}\n", young, fixes, Block},
+		{"default holds", "min_age: 72h\n", young, fixes, Block},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustParse(t, tc.policy)
+			d := p.Decide(Input{Module: m, Facts: tc.facts, Fixes: tc.fixes, Data: synced}, now)
+			if len(d.Findings) != 1 || d.Findings[0].Action != tc.want || d.Blocked != (tc.want == Block) || d.HeldForAge() != (tc.want == Block) {
+				t.Fatalf("decision = %+v, want one min_age finding, %s", d, tc.want)
+			}
+			if tc.want == Warn && !strings.Contains(d.Findings[0].Reason, "passed early (min_age.fixes: allow): fixes GO-2022-1059 in golang.org/x/text@v0.3.5, fetched here (and 1 more)") {
+				t.Errorf("reason = %q", d.Findings[0].Reason)
+			}
+		})
+	}
+	if _, err := Parse("p.yaml", []byte("min_age: {age: 72h, fixes: yes}\n")); err == nil {
+		t.Error("min_age.fixes: yes accepted")
+	}
+}

@@ -81,6 +81,11 @@ type ModuleIndex interface {
 	IndexState(ctx context.Context) (IndexState, error)
 	// IndexTime returns the stored Timestamp of m, or fs.ErrNotExist.
 	IndexTime(ctx context.Context, m module.Version) (time.Time, error)
+	// FixedBy lists the stored findings of versions of m.Path (their own,
+	// not their requirements') whose advisory is fixed in m.Version and not
+	// withdrawn: the versions this organisation fetched that m fixes (for
+	// min_age's fast lane). Any order; none is an empty list.
+	FixedBy(ctx context.Context, m module.Version) ([]Finding, error)
 }
 
 // PublishedKnown reports whether f's publish time comes from a trusted

@@ -115,3 +115,26 @@ func (s *Store) IndexTime(ctx context.Context, m module.Version) (_ time.Time, e
 	}
 	return ts.UTC(), nil
 }
+
+// FixedBy implements [store.ModuleIndex].
+func (s *Store) FixedBy(ctx context.Context, m module.Version) (_ []store.Finding, err error) {
+	defer wrap(&err, "postgres: findings fixed by %s", m)
+	rows, err := s.pool.Query(ctx, `SELECT fd.version, fd.vuln_id, fd.learnt_at, fd.at_ingest FROM vuln_findings fd
+		WHERE fd.module_path = $1 AND fd.via_path = '' AND fd.fixed = $2 AND fd.version <> $2
+		AND NOT EXISTS (SELECT 1 FROM vuln_entries e WHERE e.id = fd.vuln_id AND e.withdrawn IS NOT NULL)`,
+		m.Path, m.Version)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Finding
+	for rows.Next() {
+		f := store.Finding{Module: module.Version{Path: m.Path}, Fixed: m.Version}
+		if err := rows.Scan(&f.Module.Version, &f.VulnID, &f.LearntAt, &f.AtIngest); err != nil {
+			return nil, err
+		}
+		f.LearntAt = f.LearntAt.UTC()
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}

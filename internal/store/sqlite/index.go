@@ -113,3 +113,31 @@ func (s *Store) IndexTime(ctx context.Context, m module.Version) (_ time.Time, e
 	}
 	return parseTime(ts)
 }
+
+// FixedBy implements [store.ModuleIndex].
+func (s *Store) FixedBy(ctx context.Context, m module.Version) (_ []store.Finding, err error) {
+	defer wrap(&err, "sqlite: findings fixed by %s", m)
+	rows, err := s.read.QueryContext(ctx, `SELECT fd.version, fd.vuln_id, fd.learnt_at, fd.at_ingest FROM vuln_findings fd
+		WHERE fd.module_path = ? AND fd.via_path = '' AND fd.fixed = ? AND fd.version <> ?
+		AND NOT EXISTS (SELECT 1 FROM vuln_entries e WHERE e.id = fd.vuln_id AND e.withdrawn IS NOT NULL)`,
+		m.Path, m.Version, m.Version)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Finding
+	for rows.Next() {
+		f := store.Finding{Module: module.Version{Path: m.Path}, Fixed: m.Version}
+		var learnt string
+		var atIngest int
+		if err := rows.Scan(&f.Module.Version, &f.VulnID, &learnt, &atIngest); err != nil {
+			return nil, err
+		}
+		if f.LearntAt, err = parseTime(learnt); err != nil {
+			return nil, err
+		}
+		f.AtIngest = atIngest != 0
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}

@@ -16,6 +16,38 @@ var indexTests = []testCase{
 	{"IndexRoundTrip", testIndexRoundTrip},
 	{"IndexKeepsEarliest", testIndexKeepsEarliest},
 	{"IndexDatesFacts", testIndexDatesFacts},
+	{"FixedBy", testFixedBy},
+}
+
+// FixedBy finds the stored versions a version fixes: their own findings of
+// advisories not withdrawn, not a requirement's, not the version's own.
+func testFixedBy(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	if err := s.ApplyVulnSync(ctx, vulnSync()); err != nil { // GO-2022-0617 is withdrawn
+		t.Fatal(err)
+	}
+	in := sampleFacts() // example.com/m v1.2.3: GO-2021-0113 fixed in v1.2.4; via x/text, fixed in v0.3.7
+	in.Vulns = append(in.Vulns, store.Vuln{ID: "GO-2022-0617", Fixed: "v1.2.4", LearntAt: t2024})
+	if err := s.PutFacts(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FixedBy(ctx, module.Version{Path: "example.com/m", Version: "v1.2.4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Finding{{Module: in.Module, VulnID: "GO-2021-0113", Fixed: "v1.2.4", LearntAt: t2021, AtIngest: true}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("FixedBy (-want +got):\n%s", diff)
+	}
+	for _, m := range []module.Version{
+		{Path: "golang.org/x/text", Version: "v0.3.7"}, // a requirement's fix is not example.com/m's
+		{Path: "example.com/m", Version: "v1.2.5"},
+		{Path: "example.com/" + hostile, Version: "v1.2.4"},
+	} {
+		if got, err := s.FixedBy(ctx, m); err != nil || len(got) != 0 {
+			t.Errorf("FixedBy(%v) = %v, %v; want none", m, got, err)
+		}
+	}
 }
 
 func testIndexRoundTrip(t *testing.T, s store.Store) {
