@@ -57,10 +57,12 @@ type Entry struct {
 	DatabaseSpecific *DatabaseSpecific `json:"database_specific,omitempty"`
 }
 
-// Affected is one affected block: a module and its vulnerable version ranges.
+// Affected is one affected block: a module and its vulnerable version ranges
+// and, in OSV records from other sources, an explicit list of versions.
 type Affected struct {
 	Package           Package           `json:"package"`
 	Ranges            []Range           `json:"ranges,omitempty"`
+	Versions          []string          `json:"versions,omitempty"`
 	EcosystemSpecific EcosystemSpecific `json:"ecosystem_specific"`
 }
 
@@ -70,7 +72,8 @@ type Package struct {
 	Ecosystem string `json:"ecosystem"`
 }
 
-// Range is a version range; only type SEMVER is matched.
+// Range is a version range; types SEMVER and ECOSYSTEM (for the Go ecosystem,
+// Go module versions: semver) are matched, GIT is not.
 type Range struct {
 	Type   string  `json:"type"`
 	Events []Event `json:"events"`
@@ -139,12 +142,64 @@ func (e *Entry) Affects(path, version string) bool {
 		return false
 	}
 	for _, a := range e.Affected {
-		if a.Package.Name == path && affectsSemver(a.Ranges, version) {
+		if a.goModule() && SamePath(a.Package.Name, path) && a.affects(version) {
 			return true
 		}
 	}
 	return false
 }
+
+// goModule reports whether the block is about a Go module: ecosystem "Go" (or
+// none, as in hand-written Go database entries).
+func (a *Affected) goModule() bool {
+	return a.Package.Ecosystem == "" || a.Package.Ecosystem == "Go"
+}
+
+// affects is OSV's rule for one block: version is affected when it is in
+// Versions or in a range; a block with neither affects every version.
+func (a *Affected) affects(version string) bool {
+	if len(a.Versions) == 0 {
+		return affectsSemver(a.Ranges, version)
+	}
+	for _, v := range a.Versions {
+		if !strings.HasPrefix(v, "v") {
+			v = "v" + v
+		}
+		if semver.Compare(v, version) == 0 && semver.IsValid(v) {
+			return true
+		}
+	}
+	for _, r := range a.Ranges {
+		if matchedRange(r.Type) && containsSemver(r.Events, version) {
+			return true
+		}
+	}
+	return false
+}
+
+// caseInsensitiveHosts are code hosts whose repository paths are not case
+// sensitive: github.com/Evil/X and github.com/evil/x are the same code.
+var caseInsensitiveHosts = []string{"github.com/", "gitlab.com/", "bitbucket.org/"}
+
+// SamePath reports whether module paths a and b name the same module: equal,
+// or equal but for case on a host whose paths are case-insensitive.
+func SamePath(a, b string) bool {
+	return a == b || PathKey(a) == PathKey(b)
+}
+
+// PathKey is the key under which a module path is matched: the path
+// lower-cased on hosts whose paths are case-insensitive (see [SamePath]), else
+// the path as is.
+func PathKey(path string) string {
+	for _, h := range caseInsensitiveHosts {
+		if len(path) >= len(h) && strings.EqualFold(path[:len(h)], h) {
+			return strings.ToLower(path)
+		}
+	}
+	return path
+}
+
+func matchedRange(typ string) bool { return typ == "SEMVER" || typ == "ECOSYSTEM" }
 
 // FixedIn returns the version (with the "v" prefix) that fixes the entry for
 // path@version: the lowest fixed event above version, among the blocks for
@@ -153,13 +208,13 @@ func (e *Entry) Affects(path, version string) bool {
 func (e *Entry) FixedIn(path, version string) string {
 	var ranges []Range
 	for _, a := range e.Affected {
-		if a.Package.Name == path {
+		if a.goModule() && SamePath(a.Package.Name, path) && len(a.Versions) == 0 {
 			ranges = append(ranges, a.Ranges...)
 		}
 	}
 	best := ""
 	for _, r := range ranges {
-		if r.Type != "SEMVER" {
+		if !matchedRange(r.Type) {
 			continue
 		}
 		for _, ev := range r.Events {
@@ -178,12 +233,12 @@ func (e *Entry) FixedIn(path, version string) string {
 	return best
 }
 
-// affectsSemver is govulncheck's rule: no ranges, or no SEMVER range, means
-// every version; otherwise some SEMVER range must contain v.
+// affectsSemver is govulncheck's rule: no ranges, or no SEMVER (or ECOSYSTEM)
+// range, means every version; otherwise some such range must contain v.
 func affectsSemver(ranges []Range, v string) bool {
 	present := false
 	for _, r := range ranges {
-		if r.Type != "SEMVER" {
+		if !matchedRange(r.Type) {
 			continue
 		}
 		present = true

@@ -32,7 +32,7 @@ func TestAffects(t *testing.T) {
 		{"no fix: every later version", entry(m, semverRange(intro("1.2.0"))), m, "v9.9.9", true},
 		{"no fix: before introduced", entry(m, semverRange(intro("1.2.0"))), m, "v1.1.9", false},
 		{"no ranges: every version", entry(m), m, "v0.0.1", true},
-		{"only non-SEMVER ranges: every version", entry(m, Range{Type: "ECOSYSTEM", Events: []Event{intro("0"), fixed("1.0.0")}}), m, "v2.0.0", true},
+		{"only non-SEMVER ranges: every version", entry(m, Range{Type: "GIT", Events: []Event{intro("0"), fixed("abc")}}), m, "v2.0.0", true},
 		{"empty events: every version", entry(m, semverRange()), m, "v2.0.0", true},
 		{"pre-release below release fix", entry(m, semverRange(intro("0"), fixed("1.2.0"))), m, "v1.2.0-rc.1", true},
 		{"pre-release introduced", entry(m, semverRange(intro("1.2.0-0"), fixed("1.2.1"))), m, "v1.2.0-beta.1", true},
