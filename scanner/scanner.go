@@ -54,6 +54,7 @@ const DefaultSource = "https://vuln.go.dev"
 // a lock, so that replicas sharing a database do not sync at once.
 type Store interface {
 	store.Vulns
+	store.Advisories
 	store.Locker
 	store.ModuleIndex // the module index feed (scanner/index), a publication-time source
 }
@@ -85,6 +86,10 @@ type Options struct {
 	MaxAge time.Duration
 	// Fetchers is how many entries a sync fetches at once; 0 means 16.
 	Fetchers int
+	// Advisories are more OSV feeds, synced by [Scanner.SyncAdvisories]
+	// beside the database: file:///dir (a tree of OSV JSON files) or an
+	// https:// or file:// URL of a zip of OSV JSON files. Nil means none.
+	Advisories []string
 	// RetryMin is how soon [Scanner.Run] retries a failed sync (the wait
 	// doubles after each further failure, up to Run's interval); 0 means 1s.
 	RetryMin time.Duration
@@ -104,6 +109,9 @@ type Scanner struct {
 	entries map[string]cachedEntry // parsed entries by id
 
 	attempts, failures atomic.Int64 // syncs by Run
+
+	feeds                      []*vulndb.Feed
+	feedAttempts, feedFailures atomic.Int64 // feed syncs by Run
 }
 
 type cachedEntry struct {
@@ -129,6 +137,13 @@ func New(opts Options) (*Scanner, error) {
 	}
 	s := &Scanner{st: opts.Store, client: c, hc: hc, log: opts.Logger, now: opts.Now, opts: opts,
 		entries: map[string]cachedEntry{}}
+	for _, a := range opts.Advisories {
+		f, err := vulndb.NewFeed(a, hc)
+		if err != nil {
+			return nil, fmt.Errorf("scanner: %w", err)
+		}
+		s.feeds = append(s.feeds, f)
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -427,6 +442,24 @@ func (s *Scanner) Check(ctx context.Context, m module.Version) ([]store.Vuln, er
 			e, err := s.parsed(row)
 			if err != nil {
 				s.log.Warn("vulndb: stored entry does not parse", "id", row.ID, "err", err.Error())
+				continue
+			}
+			if !e.Affects(t.Path, t.Version) || slices.ContainsFunc(out, func(v store.Vuln) bool { return v.ID == row.ID }) {
+				continue
+			}
+			out = append(out, vulnOf(row, e, t))
+		}
+		if t.Path == vulndb.Stdlib || t.Path == vulndb.Toolchain {
+			continue
+		}
+		feedRows, err := s.st.AdvisoryEntriesFor(ctx, vulndb.PathKey(t.Path))
+		if err != nil {
+			return nil, err
+		}
+		for _, row := range feedRows {
+			e, err := s.parsed(row)
+			if err != nil {
+				s.log.Warn("advisories: stored record does not parse", "id", row.ID, "err", err.Error())
 				continue
 			}
 			if !e.Affects(t.Path, t.Version) || slices.ContainsFunc(out, func(v store.Vuln) bool { return v.ID == row.ID }) {

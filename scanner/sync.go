@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -200,7 +201,7 @@ func (s *Scanner) Sync(ctx context.Context) (res SyncResult, err error) {
 
 	// Re-evaluate what the stored versions are affected by.
 	learnStart := s.now().UTC()
-	n, err := s.reevaluate(ctx, old, changed, res.Removed)
+	n, err := s.reevaluate(ctx, old, changed, res.Removed, false)
 	res.Reevaluated = n
 	if err != nil {
 		return res, fmt.Errorf("re-evaluation: %w", err)
@@ -218,7 +219,7 @@ func (s *Scanner) Sync(ctx context.Context) (res SyncResult, err error) {
 	if len(res.Learnt) > 0 {
 		s.log.Warn("vulndb: stored versions newly known to be affected", "findings", len(res.Learnt))
 		if s.opts.NotifyURL != "" {
-			res.NotifyErr = s.notify(ctx, meta.Modified, res.Learnt)
+			res.NotifyErr = s.notify(ctx, s.client.URL(), meta.Modified, res.Learnt)
 		}
 	}
 	return res, nil
@@ -270,7 +271,10 @@ func recordOf(e *vulndb.Entry) store.VulnEntry {
 // removed advisory names (before or after the change), and the stored versions
 // that require such a module, against those advisories. It returns how many
 // (version, advisory) pairs it matched.
-func (s *Scanner) reevaluate(ctx context.Context, old map[string]store.VulnEntry, changed map[string]*vulndb.Entry, removed []string) (int, error) {
+//
+// fold is set for a feed's records: a path on a case-insensitive host then
+// names every stored spelling of it.
+func (s *Scanner) reevaluate(ctx context.Context, old map[string]store.VulnEntry, changed map[string]*vulndb.Entry, removed []string, fold bool) (int, error) {
 	byPath := map[string][]string{} // module path -> changed or removed ids naming it
 	note := func(path, id string) {
 		if !slices.Contains(byPath[path], id) {
@@ -321,18 +325,30 @@ func (s *Scanner) reevaluate(ctx context.Context, old map[string]store.VulnEntry
 		if p == vulndb.Stdlib || p == vulndb.Toolchain {
 			owner = vulndb.ToolchainModule
 		}
-		versions, err := s.st.FactVersions(ctx, owner)
-		if err != nil {
-			return n, err
+		owners := []string{owner}
+		if fold && vulndb.CaseInsensitive(p) {
+			// A feed's record for a case-insensitive host names every
+			// stored spelling of the path.
+			folded, err := s.st.FactPathsFold(ctx, strings.ToLower(p))
+			if err != nil {
+				return n, err
+			}
+			owners = folded
 		}
-		for _, v := range versions {
-			m := module.Version{Path: owner, Version: v}
-			for _, t := range targets(m) {
-				if t.Path != p {
-					continue
-				}
-				for _, id := range ids {
-					match(m, module.Version{}, t, id)
+		for _, owner := range owners {
+			versions, err := s.st.FactVersions(ctx, owner)
+			if err != nil {
+				return n, err
+			}
+			for _, v := range versions {
+				m := module.Version{Path: owner, Version: v}
+				for _, t := range targets(m) {
+					if !vulndb.SamePath(t.Path, p) {
+						continue
+					}
+					for _, id := range ids {
+						match(m, module.Version{}, t, id)
+					}
 				}
 			}
 		}
@@ -379,8 +395,8 @@ type NotificationFinding struct {
 // notify posts the findings to the webhook, retrying with exponential backoff
 // on a transport error or a non-2xx answer. It logs the outcome and returns the
 // last error when every attempt failed.
-func (s *Scanner) notify(ctx context.Context, modified time.Time, learnt []store.Finding) error {
-	n := Notification{Source: s.client.URL(), DBModified: modified}
+func (s *Scanner) notify(ctx context.Context, source string, modified time.Time, learnt []store.Finding) error {
+	n := Notification{Source: source, DBModified: modified}
 	for _, f := range learnt {
 		nf := NotificationFinding{Module: f.Module.Path, Version: f.Module.Version, ID: f.VulnID, Fixed: f.Fixed, LearntAt: f.LearntAt}
 		if f.Via.Path != "" {

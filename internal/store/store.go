@@ -165,6 +165,7 @@ type Store interface {
 	Tiles
 	Locker
 	Vulns
+	Advisories
 	Sums
 	SumDBState
 	Audit

@@ -191,12 +191,21 @@ func SamePath(a, b string) bool {
 // lower-cased on hosts whose paths are case-insensitive (see [SamePath]), else
 // the path as is.
 func PathKey(path string) string {
-	for _, h := range caseInsensitiveHosts {
-		if len(path) >= len(h) && strings.EqualFold(path[:len(h)], h) {
-			return strings.ToLower(path)
-		}
+	if CaseInsensitive(path) {
+		return strings.ToLower(path)
 	}
 	return path
+}
+
+// CaseInsensitive reports whether path is on a host whose paths are
+// case-insensitive (github.com, gitlab.com, bitbucket.org).
+func CaseInsensitive(path string) bool {
+	for _, h := range caseInsensitiveHosts {
+		if len(path) >= len(h) && strings.EqualFold(path[:len(h)], h) {
+			return true
+		}
+	}
+	return false
 }
 
 func matchedRange(typ string) bool { return typ == "SEMVER" || typ == "ECOSYSTEM" }

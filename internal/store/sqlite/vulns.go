@@ -439,8 +439,10 @@ func (s *Store) Facts(ctx context.Context, m module.Version) (_ *store.Facts, er
 		return nil, err
 	}
 	rows, err = s.read.QueryContext(ctx, `SELECT fd.via_path, fd.via_version, fd.vuln_id, fd.fixed, fd.learnt_at, fd.at_ingest,
-		coalesce(e.aliases, '[]'), coalesce(e.summary, ''), coalesce(e.review_status, ''), e.withdrawn
+		coalesce(e.aliases, a.aliases, '[]'), coalesce(e.summary, a.summary, ''),
+		coalesce(e.review_status, CASE WHEN a.id IS NULL THEN '' ELSE 'REVIEWED' END), coalesce(e.withdrawn, a.withdrawn)
 		FROM vuln_findings fd LEFT JOIN vuln_entries e ON e.id = fd.vuln_id
+		LEFT JOIN advisory_entries a ON e.id IS NULL AND a.id = fd.vuln_id
 		WHERE fd.module_path = ? AND fd.version = ? ORDER BY fd.via_path, fd.via_version, fd.vuln_id`, m.Path, m.Version)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// AdvisoryState describes one advisory feed's stored copy.
+type AdvisoryState struct {
+	Source      string    // feed URL (no password)
+	SyncedAt    time.Time // when the last successful sync ended; zero before the first
+	AttemptedAt time.Time // when the last attempt ended
+	LastError   string    // the last attempt's error; "" if it succeeded
+	Entries     int       // stored records of the feed (set by the store on read)
+	Refused     []string  // files the last successful sync refused
+}
+
+// AdvisorySync is one successful sync of a feed, applied at once.
+type AdvisorySync struct {
+	Source string
+	// Put are new and changed records, with JSON; their Modules are the
+	// module paths as written. Keys are the module keys to index each record
+	// under (by position in Put).
+	Put  []VulnEntry
+	Keys [][]string
+	// Delete are ids of the feed's records no longer in it.
+	Delete []string
+	State  AdvisoryState
+}
+
+// Advisories is the store of the OSV records of feeds beside the Go
+// vulnerability database (--advisories): malware records and other advisories.
+// A record id belongs to one feed. Findings of these records live with the
+// others ([VersionFacts]): [VersionFacts.Facts] joins them in like the
+// database's own entries.
+type Advisories interface {
+	// AdvisoryEntries lists the records of a feed without JSON, sorted by ID;
+	// empty when there are none.
+	AdvisoryEntries(ctx context.Context, source string) ([]VulnEntry, error)
+	// AdvisoryEntriesFor returns every feed's records (with JSON) indexed
+	// under module key key, sorted by ID; empty when there are none.
+	AdvisoryEntriesFor(ctx context.Context, key string) ([]VulnEntry, error)
+	// ApplyAdvisorySync stores a feed's sync atomically: all of it or, on
+	// error, none (the previous copy stays). A record whose id another feed
+	// stored first is left to that feed.
+	ApplyAdvisorySync(ctx context.Context, s *AdvisorySync) error
+	// AdvisoryStates returns the state of every feed ever synced or
+	// attempted, sorted by source, with Entries counted.
+	AdvisoryStates(ctx context.Context) ([]AdvisoryState, error)
+	// RecordAdvisorySyncError records a failed attempt of a feed: AttemptedAt
+	// and LastError change, its data and the rest of its state do not.
+	RecordAdvisorySyncError(ctx context.Context, source string, at time.Time, msg string) error
+	// FactPathsFold lists the module paths with stored facts whose lower-case
+	// form is lower (for records of case-insensitive hosts), any order.
+	FactPathsFold(ctx context.Context, lower string) ([]string, error)
+}

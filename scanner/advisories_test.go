@@ -1,0 +1,142 @@
+package scanner
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/mod/module"
+)
+
+// copyFeed copies the real OpenSSF records of testdata/malware (see its
+// README.md) to a fresh directory.
+func copyFeed(t testing.TB) string {
+	t.Helper()
+	src, _ := filepath.Abs("../testdata/malware/osv")
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		os.MkdirAll(filepath.Join(dst, filepath.Dir(rel)), 0o755)
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// editRecord rewrites a record file with changes to its top-level fields.
+func editRecord(t testing.TB, file string, set map[string]any) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range set {
+		m[k] = v
+	}
+	if err := os.WriteFile(file, mustJSON(t, m), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSyncFeed(t *testing.T) {
+	ctx := context.Background()
+	db := t.TempDir()
+	writeDB(t, db, testEntry(t, "GO-2021-0113"))
+	feed := copyFeed(t)
+	st := newStore(t)
+	clock := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	s, _ := newScanner(t, st, fileURL(db), func(o *Options) {
+		o.Advisories = []string{fileURL(feed)}
+		o.Now = func() time.Time { return clock }
+	})
+	if _, err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Served before modgate knew: the lower-case spelling of a record written
+	// github.com/BufferZoneCorp/go-stdlog.
+	served := module.Version{Path: "github.com/bufferzonecorp/go-stdlog", Version: "v0.1.0"}
+	if _, err := s.Facts(ctx, served, []byte("module github.com/bufferzonecorp/go-stdlog\n"), ""); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.SyncAdvisories(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"MAL-2025-2544", "MAL-2025-2545", "MAL-2026-17453", "MAL-2026-3625"}, res[0].Added); diff != "" {
+		t.Errorf("added (-want +got):\n%s", diff)
+	}
+	if len(res[0].Learnt) != 1 || res[0].Learnt[0].VulnID != "MAL-2026-3625" || res[0].Learnt[0].Module != served {
+		t.Errorf("learnt %+v, want MAL-2026-3625 for %s", res[0].Learnt, served)
+	}
+	f, err := s.Lookup(ctx, served)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := f.Affecting(); len(v) != 1 || v[0].ID != "MAL-2026-3625" || v[0].Summary != "Malicious code in github.com/BufferZoneCorp/go-stdlog (Go)" {
+		t.Errorf("facts vulns %+v", f.Vulns)
+	}
+	// Never ingested: matched by Check, by range "introduced 0".
+	got, err := s.Check(ctx, module.Version{Path: "github.com/boltdb-go/bolt", Version: "v1.3.1"})
+	if err != nil || len(got) != 1 || got[0].ID != "MAL-2025-2545" {
+		t.Errorf("Check boltdb-go = %+v, %v", got, err)
+	}
+
+	// Incremental: nothing rewritten.
+	clock = clock.Add(time.Hour)
+	res, err = s.SyncAdvisories(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Unchanged != 4 || len(res[0].Added)+len(res[0].Updated)+len(res[0].Removed) != 0 {
+		t.Errorf("second sync %+v, want 4 unchanged", res[0])
+	}
+
+	// Withdrawn: the finding stays for history and no longer counts.
+	clock = clock.Add(time.Hour)
+	editRecord(t, filepath.Join(feed, "malicious/go/github.com/bufferzonecorp/go-stdlog/MAL-2026-3625.json"),
+		map[string]any{"modified": clock.Format(time.RFC3339), "withdrawn": clock.Format(time.RFC3339)})
+	res, err = s.SyncAdvisories(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"MAL-2026-3625"}, res[0].Updated); diff != "" || len(res[0].Learnt) != 0 {
+		t.Errorf("updated (-want +got):\n%s; learnt %v", diff, res[0].Learnt)
+	}
+	if f, err := s.Lookup(ctx, served); err != nil || len(f.Affecting()) != 0 {
+		t.Errorf("after withdrawal: %+v, %v", f, err)
+	}
+
+	// A failing feed keeps its last good copy, and says so.
+	os.RemoveAll(feed)
+	clock = clock.Add(time.Hour)
+	if _, err := s.SyncAdvisories(ctx); err == nil {
+		t.Fatal("sync of a missing feed succeeded")
+	}
+	sts, err := s.FeedStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sts) != 1 || !sts[0].Failing || sts[0].Entries != 4 || sts[0].LastError == "" {
+		t.Errorf("status %+v, want failing with 4 entries", sts)
+	}
+	if got, err := s.Check(ctx, module.Version{Path: "github.com/boltdb-go/bolt", Version: "v1.3.1"}); err != nil || len(got) != 1 {
+		t.Errorf("after a failed sync, Check = %+v, %v", got, err)
+	}
+}
