@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/mod/module"
 
-	"github.com/modgate/modgate/internal/policy"
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/proxy/upstream"
 )
@@ -55,16 +54,17 @@ func (s *Server) serveLatest(w http.ResponseWriter, r *http.Request, req request
 // hides blocked versions and upstream's latest is blocked.
 func (s *Server) allowedLatest(r *http.Request, req request, latest []byte) ([]byte, error) {
 	p := s.policy()
-	if !p.HideBlocked || p.Mode != policy.Enforce {
-		return latest, nil
-	}
 	ctx := r.Context()
+	hide, err := s.hideAny(ctx, req.mod.Path)
+	if err != nil || !hide.any {
+		return latest, err
+	}
 	var info Info
 	if err := json.Unmarshal(latest, &info); err != nil {
 		return nil, err
 	}
 	d, _, err := s.decide(ctx, module.Version{Path: req.mod.Path, Version: info.Version}, 0)
-	if err != nil || !d.Blocked || d.BlockedForData() {
+	if err != nil || !d.Blocked || (d.BlockedForData() || !hide.blocked) && !d.Malware() {
 		return latest, err
 	}
 	list, _, err := s.meta(ctx, request{kind: "list", mod: req.mod, noFetch: req.noFetch}, store.MetaList)

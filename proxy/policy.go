@@ -293,10 +293,13 @@ func (s *Server) nearestAllowed(ctx context.Context, m module.Version, p *policy
 
 // filterList leaves blocked versions out of a @v/list answer when the policy
 // hides them (not those refused only for missing data).
+//
+// Versions blocked as malware are left out whatever hide_blocked says: a list
+// must never lead the go command to malicious code.
 func (s *Server) filterList(ctx context.Context, path string, data []byte) ([]byte, error) {
-	p := s.policy()
-	if !p.HideBlocked || p.Mode != policy.Enforce {
-		return data, nil
+	hide, err := s.hideAny(ctx, path)
+	if err != nil || !hide.any {
+		return data, err
 	}
 	var b strings.Builder
 	for _, v := range strings.Fields(string(data)) {
@@ -304,7 +307,10 @@ func (s *Server) filterList(ctx context.Context, path string, data []byte) ([]by
 		if err != nil {
 			return nil, err
 		}
-		if !d.Blocked || d.BlockedForData() {
+		if d.Blocked && d.Malware() {
+			continue
+		}
+		if !hide.blocked || !d.Blocked || d.BlockedForData() {
 			// A version refused only for lack of data stays listed: every
 			// version is, and the zip's refusal says why (an empty list
 			// would read "no matching versions").
@@ -313,6 +319,28 @@ func (s *Server) filterList(ctx context.Context, path string, data []byte) ([]by
 		}
 	}
 	return []byte(b.String()), nil
+}
+
+// hiding says what a list or @latest answer of a module must leave out:
+// blocked versions (hide_blocked in enforce mode), or at least malicious ones.
+type hiding struct{ blocked, any bool }
+
+// hideAny reads the policy and, when it does not hide blocked versions,
+// whether the module has malware records at all (so lists of other modules
+// cost no decisions).
+func (s *Server) hideAny(ctx context.Context, path string) (hiding, error) {
+	p := s.policy()
+	if p.HideBlocked && p.Mode == policy.Enforce {
+		return hiding{blocked: true, any: true}, nil
+	}
+	mm, ok := s.opts.Scanner.(interface {
+		MaybeMalicious(ctx context.Context, path string) (bool, error)
+	})
+	if !ok {
+		return hiding{}, nil
+	}
+	maybe, err := mm.MaybeMalicious(ctx, path)
+	return hiding{any: maybe}, err
 }
 
 // DecisionJSON is the answer of the decision API.

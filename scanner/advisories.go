@@ -229,3 +229,23 @@ func (s *Scanner) FeedStatus(ctx context.Context) ([]FeedStatus, error) {
 	}
 	return out, nil
 }
+
+// MaybeMalicious reports whether some stored record that is not withdrawn
+// calls a version of path malicious ([store.IsMalware]): only then do version
+// lists need a decision per version to leave malicious versions out.
+func (s *Scanner) MaybeMalicious(ctx context.Context, path string) (bool, error) {
+	rows, err := s.st.AdvisoryEntriesFor(ctx, vulndb.PathKey(path))
+	if err != nil {
+		return false, err
+	}
+	db, err := s.st.VulnEntriesFor(ctx, path)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range append(rows, db...) {
+		if r.Withdrawn.IsZero() && store.IsMalware(r.ID, r.Aliases) {
+			return true, nil
+		}
+	}
+	return false, nil
+}

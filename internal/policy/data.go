@@ -226,6 +226,17 @@ func (p *Policy) Lacks(d Data, now time.Time) string {
 	return ""
 }
 
+// Malware reports whether some blocking (not exempted) finding of d is a
+// malware one: such a version is never offered in a version list.
+func (d Decision) Malware() bool {
+	for _, f := range d.Findings {
+		if f.Rule == RuleMalware && f.Action == Block && f.Exemption == 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // BlockedForData reports whether d blocks only for missing data: every
 // blocking finding is a missing-data one. Such a version is refused like
 // every other until the data is there, so hiding it from a version list

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -72,8 +73,18 @@ func (r *rules) vulnFindings(in Input) []candidate {
 		vulns = in.Facts.Affecting()
 	}
 	var out []candidate
+	vulns = linked(vulns)
 	for _, v := range vulns {
-		if !v.Withdrawn.IsZero() || r.ignored(v) {
+		if !v.Withdrawn.IsZero() {
+			continue
+		}
+		if store.IsMalware(v.ID, v.Aliases) {
+			if r.malware != Off {
+				out = append(out, malwareFinding(v, r.malware))
+			}
+			continue
+		}
+		if r.ignored(v) {
 			continue
 		}
 		action := r.vulnAction
@@ -107,6 +118,70 @@ func (r *rules) vulnFindings(in Input) []candidate {
 		})
 	}
 	return out
+}
+
+// malwareFinding is the finding of a malicious-code record: what it is, the
+// record and its summary, first.
+func malwareFinding(v store.Vuln, a Action) candidate {
+	id := v.ID
+	if len(v.Aliases) > 0 {
+		id += " (" + strings.Join(v.Aliases, ", ") + ")"
+	}
+	summary := oneLine(v.Summary, 120)
+	if summary == "" {
+		summary = "no summary"
+	}
+	return candidate{
+		Finding: Finding{Rule: RuleMalware, Action: a, Advisory: v.ID,
+			Reason: fmt.Sprintf("malicious code: %s: %s", id, summary)},
+		aliases: v.Aliases,
+	}
+}
+
+// linked merges advisories that name each other (by id or a shared alias)
+// into one, so one event makes one finding: the malware record when one of
+// them is one, else the first; the others' ids become its aliases. Withdrawn
+// advisories are left apart (they never count).
+func linked(vulns []store.Vuln) []store.Vuln {
+	var out []store.Vuln
+	names := func(v store.Vuln) []string { return append([]string{v.ID}, v.Aliases...) }
+	for _, v := range vulns {
+		merged := false
+		for i := range out {
+			if !v.Withdrawn.IsZero() || !out[i].Withdrawn.IsZero() || !shareName(names(out[i]), names(v)) {
+				continue
+			}
+			keep, other := out[i], v
+			if !store.IsMalware(keep.ID, nil) && store.IsMalware(other.ID, nil) {
+				keep, other = other, keep
+			}
+			keep.Aliases = slices.Clone(keep.Aliases)
+			for _, n := range names(other) {
+				if n != keep.ID && !slices.Contains(keep.Aliases, n) {
+					keep.Aliases = append(keep.Aliases, n)
+				}
+			}
+			if keep.Fixed == "" {
+				keep.Fixed = other.Fixed
+			}
+			out[i] = keep
+			merged = true
+			break
+		}
+		if !merged {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func shareName(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
 }
 
 // ignored reports whether vulnerabilities.ignore names v by ID or alias.
@@ -223,7 +298,7 @@ func ruleMatches(rule string, c candidate) bool {
 		return true
 	case strings.HasPrefix(c.Rule, rule+"."):
 		return true
-	case c.Rule != RuleVulnerability:
+	case c.Rule != RuleVulnerability && c.Rule != RuleMalware:
 		return false
 	case strings.EqualFold(rule, c.Advisory):
 		return true

@@ -199,6 +199,7 @@ func Parse(name string, data []byte) (*Policy, error) {
 		{"min_age", func(v *yaml.Node) { ps.minAge(v, r) }},
 		{"licenses", func(v *yaml.Node) { ps.licenses(v, r) }},
 		{"max_zip_size", func(v *yaml.Node) { ps.maxZipSize(v, r) }},
+		{"malware", func(v *yaml.Node) { ps.action(v, "malware", &r.malware) }},
 	})
 	if len(ps.errs) > 0 {
 		return nil, errors.Join(ps.errs...)

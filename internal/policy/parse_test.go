@@ -116,7 +116,7 @@ func TestParseErrors(t *testing.T) {
 		want       []string // the error's lines
 	}{
 		{"unknown top-level key", "mode: enforce\nvulnerabilites:\n  action: block\n",
-			[]string{`policy.yaml:2: unknown key "vulnerabilites" (known: mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size)`}},
+			[]string{`policy.yaml:2: unknown key "vulnerabilites" (known: mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size, malware)`}},
 		{"unknown nested key", "vulnerabilities:\n  action: block\n  fixed_only: true\n",
 			[]string{`policy.yaml:3: vulnerabilities: unknown key "fixed_only" (known: action, only_fixed, unreviewed, ignore, unknown)`}},
 		{"missing data cannot be off", "vulnerabilities:\n  action: block\n  unknown: off\n",
@@ -158,7 +158,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad nested size", "max_zip_size:\n  size: big\n", []string{`policy.yaml:2: max_zip_size.size: "big": want a size such as 200MB, 1GiB or a number of bytes`}},
 		{"null action", "retracted:\n", []string{`policy.yaml:1: retracted: expected an action: block, warn or off`}},
 		{"duplicate key", "mode: audit\nmode: enforce\n", []string{`policy.yaml:2: mode: given twice`}},
-		{"not a mapping", "- mode: audit\n", []string{`policy.yaml:1: expected a mapping with keys mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size`}},
+		{"not a mapping", "- mode: audit\n", []string{`policy.yaml:1: expected a mapping with keys mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size, malware`}},
 		{"section not a mapping", "licenses: [MIT]\n", []string{`policy.yaml:1: licenses: expected a mapping with keys deny, action, unknown, unscanned`}},
 		{"every error, in order", "mode: on\nretracted: blok\nlicenses:\n  unknwn: warn\n",
 			[]string{

@@ -19,6 +19,7 @@
 //	  deny:  ["github.com/evil/*", "example.com/old@<v1.4.0"]
 //	  allow: []              # when not empty, only matching modules may be served
 //	  action: block          # for deny matches and modules not allowed
+//	malware: block           # MAL- records (see below); blocks even in audit mode
 //	retracted: block
 //	deprecated: warn
 //	min_age: 72h             # or {age: 72h, action: block, except: [golang.org/toolchain], unknown: block, fixes: hold}
@@ -43,6 +44,16 @@
 // allow entries, no min_age and no max_zip_size (so those rules are off); the
 // actions of modules, min_age, licenses.deny and max_zip_size, which apply
 // once their entries or limits are given, block. An empty file is [Default].
+//
+// # Malware
+//
+// An advisory whose id or an alias is an OSV malicious-packages id ("MAL-...",
+// [store.IsMalware]) records malicious code: its finding is the rule
+// "malware", not "vulnerabilities" (vulnerabilities.ignore, unreviewed and
+// only_fixed do not apply). It blocks by default, without a policy file, and
+// in audit mode too, unless the file says "malware: warn" (or off). Advisories
+// that alias each other (a MAL- record and the GO- or GHSA- id of the same
+// event) make one finding, the malware one.
 //
 // # Missing data
 //
@@ -94,6 +105,7 @@ const (
 // Rule names, as findings, exemptions and messages name them.
 const (
 	RuleVulnerability = "vulnerabilities"
+	RuleMalware       = "malware"
 	RuleDeny          = "modules.deny"
 	RuleAllow         = "modules.allow"
 	RuleRetracted     = "retracted"
@@ -145,6 +157,8 @@ type rules struct {
 
 	retracted, deprecated Action
 
+	malware Action // for malicious-code records; Block by default
+
 	minAge       time.Duration // 0: off
 	minAgeAction Action
 	minAgeExcept []pathPattern
@@ -181,6 +195,7 @@ func Default() *Policy {
 			vulnAction:     Warn,
 			unreviewed:     Warn,
 			modulesAction:  Block,
+			malware:        Block,
 			retracted:      Warn,
 			deprecated:     Warn,
 			minAgeAction:   Block,
@@ -300,6 +315,7 @@ func (p *Policy) Decide(in Input, now time.Time) Decision {
 			Reason: fmt.Sprintf("the zip is %s (%d bytes), over max_zip_size %s", formatSize(in.ZipSize), in.ZipSize, formatSize(r.maxZipSize))}})
 	}
 	d := Decision{Unchecked: unchecked}
+	malware := false
 	for _, c := range cands {
 		f := c.Finding
 		if f.Action == Block && (f.Rule == RuleMinAge || f.Rule == RuleMinAgeUnknown) && p.rules.minAgeFixes && len(in.Fixes) > 0 {
@@ -315,10 +331,12 @@ func (p *Policy) Decide(in Input, now time.Time) Decision {
 		f.Exemption = exemptionFor(in.Module, c, in.Exemptions, now)
 		if f.Action == Block && f.Exemption == 0 {
 			d.WouldBlock = true
+			malware = malware || f.Rule == RuleMalware
 		}
 		d.Findings = append(d.Findings, f)
 	}
 	sort.SliceStable(d.Findings, func(i, j int) bool { return rank(d.Findings[i]) < rank(d.Findings[j]) })
-	d.Blocked = d.WouldBlock && p.Mode != Audit
+	// Audit mode serves everything but known malware (see # Malware).
+	d.Blocked = d.WouldBlock && (p.Mode != Audit || malware)
 	return d
 }

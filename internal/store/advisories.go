@@ -2,8 +2,27 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 )
+
+// IsMalware reports whether an advisory records malicious code rather than a
+// vulnerability: its id, or one of its aliases, is an OSV malicious-packages
+// id ("MAL-..."). That is how the OpenSSF malicious-packages data and osv.dev
+// name every malware record. The Go vulnerability database's own entries
+// (GO-...) are vulnerabilities even when their text says "malicious" (as
+// GO-2025-3451 does), unless they alias a MAL- record.
+func IsMalware(id string, aliases []string) bool {
+	if strings.HasPrefix(id, "MAL-") {
+		return true
+	}
+	for _, a := range aliases {
+		if strings.HasPrefix(a, "MAL-") {
+			return true
+		}
+	}
+	return false
+}
 
 // AdvisoryState describes one advisory feed's stored copy.
 type AdvisoryState struct {

@@ -259,21 +259,3 @@ func decodeRecord(data []byte) (Record, error) {
 	e.Affected = keep
 	return Record{Entry: &e, JSON: data}, nil
 }
-
-// IsMalware reports whether an advisory records malicious code rather than a
-// vulnerability: its id, or one of its aliases, is an OSV malicious-packages
-// id ("MAL-..."). That is how the OpenSSF data and osv.dev name every malware
-// record; the Go vulnerability database's own entries (GO-...) are
-// vulnerabilities even when their text says "malicious", unless they alias a
-// MAL- record.
-func IsMalware(id string, aliases []string) bool {
-	if strings.HasPrefix(id, "MAL-") {
-		return true
-	}
-	for _, a := range aliases {
-		if strings.HasPrefix(a, "MAL-") {
-			return true
-		}
-	}
-	return false
-}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/modgate/modgate/internal/store"
 )
 
 // realFeed is the copy of real OpenSSF malicious-packages records (see
@@ -56,7 +58,7 @@ func TestFeedDirRealRecords(t *testing.T) {
 	by := map[string]*Entry{}
 	for _, r := range recs {
 		by[r.Entry.ID] = r.Entry
-		if !IsMalware(r.Entry.ID, r.Entry.Aliases) {
+		if !store.IsMalware(r.Entry.ID, r.Entry.Aliases) {
 			t.Errorf("%s: not malware", r.Entry.ID)
 		}
 		if !strings.HasPrefix(r.Entry.Summary, "Malicious code in ") {
