@@ -169,6 +169,7 @@ func runServe(ctx context.Context, e *env) error {
 	if err := startIndex(vulnCtx, cfg, st, e.log); err != nil { // publication times for min_age
 		return err
 	}
+	go sc.RunAdvisories(vulnCtx, cfg.VulnDBInterval) // --advisories feeds, if any
 	mux.Handle("/", px)
 
 	tlsCfg, err := tlsConfig(cfg)

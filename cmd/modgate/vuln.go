@@ -19,6 +19,7 @@ import (
 
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/scanner"
+	"github.com/modgate/modgate/scanner/vulndb"
 )
 
 // validateVuln checks the vulnerability settings.
@@ -32,6 +33,11 @@ func (c *config) validateVuln() []error {
 	}
 	if c.VulnDBMaxAge <= 0 {
 		errs = append(errs, fmt.Errorf("--vulndb-max-age %v: must be positive", c.VulnDBMaxAge))
+	}
+	for _, a := range c.advisoryList() {
+		if _, err := vulndb.NewFeed(a, nil); err != nil {
+			errs = append(errs, fmt.Errorf("--advisories: %v", err))
+		}
 	}
 	if c.NotifyURL != "" {
 		if u, err := url.Parse(c.NotifyURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -68,6 +74,8 @@ func newScanner(cfg config, st store.Store, log *slog.Logger) (*scanner.Scanner,
 		Logger:    log,
 		NotifyURL: cfg.NotifyURL,
 		MaxAge:    cfg.VulnDBMaxAge,
+		// --advisories (see advisories.go)
+		Advisories: cfg.advisoryList(),
 	})
 	if err != nil {
 		return nil, &usageError{msg: err.Error()}
@@ -88,10 +96,16 @@ func mountVulnDB(mux *http.ServeMux, reg prometheus.Registerer, sc *scanner.Scan
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
+		out := statusJSON(st)
+		if out.Advisories, err = feedsJSON(r.Context(), sc); err != nil {
+			log.Error("advisories status", "err", err.Error())
+			http.Error(w, "cannot read the advisory feeds' state", http.StatusInternalServerError)
+			return
+		}
 		if st.Stale {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
-		json.NewEncoder(w).Encode(statusJSON(st))
+		json.NewEncoder(w).Encode(out)
 	})
 	status := func() *scanner.Status {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -102,6 +116,7 @@ func mountVulnDB(mux *http.ServeMux, reg prometheus.Registerer, sc *scanner.Scan
 		}
 		return st
 	}
+	registerFeedMetrics(reg, sc)
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "modgate_vulndb_age_seconds",
 			Help: "Age of the vulnerability data: now minus the database's modified time, or minus the last successful sync if longer."},
@@ -150,6 +165,8 @@ type statusOut struct {
 	AgeSeconds  int64    `json:"age_seconds"`
 	MaxAge      string   `json:"max_age"`
 	Stale       bool     `json:"stale"`
+	// Advisories are the --advisories feeds (see advisories.go).
+	Advisories []feedOut `json:"advisories,omitempty"`
 }
 
 func fmtTime(t time.Time) string {
@@ -225,15 +242,22 @@ func runVulnDB(ctx context.Context, e *env) error {
 		if res.NotifyErr != nil {
 			return fmt.Errorf("the webhook --notify-url failed: %w", res.NotifyErr)
 		}
+		if err := syncFeeds(ctx, e, sc); err != nil {
+			return err
+		}
 	}
 	s, err := sc.Status(ctx)
 	if err != nil {
 		return err
 	}
 	if e.args[0] == "status" {
+		out := statusJSON(s)
+		if out.Advisories, err = feedsJSON(ctx, sc); err != nil {
+			return err
+		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(statusJSON(s))
+		return enc.Encode(out)
 	}
 	if w := staleWarning(s, time.Now()); w != "" {
 		fmt.Fprintln(e.stderr, w)
