@@ -42,6 +42,7 @@ var ruleNames = []string{
 	RuleVulnerability, "modules", RuleDeny, RuleAllow, RuleRetracted, RuleDeprecated, RuleMinAge,
 	"licenses", RuleLicense, RuleLicenseUnknwn, RuleMaxZipSize,
 	RuleVulnUnknown, RuleLicenseUnscanned, RuleMaxZipUnknown,
+	RuleMalware,
 }
 
 func knownRule(r string) bool {

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, lockoutTests...)
 	tests = append(tests, integrityTests...)
 	tests = append(tests, indexTests...)
+	tests = append(tests, advisoryTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)

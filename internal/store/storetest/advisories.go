@@ -1,0 +1,128 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/mod/module"
+
+	"github.com/modgate/modgate/internal/store"
+)
+
+// advisoryTests are the conformance cases of the advisories role.
+var advisoryTests = []testCase{
+	{"AdvisorySyncRoundTrip", testAdvisorySyncRoundTrip},
+	{"AdvisorySyncError", testAdvisorySyncError},
+}
+
+const (
+	feedA = "file:///feeds/a"
+	feedB = "file:///feeds/b"
+)
+
+func malEntry(id, path string, modified time.Time) store.VulnEntry {
+	return store.VulnEntry{ID: id, Modified: modified, Published: modified, Summary: "Malicious code in " + path + " (Go)",
+		ReviewStatus: "REVIEWED", Modules: []string{path},
+		JSON: []byte(`{"id":"` + id + `","modified":"` + modified.Format(time.RFC3339) + `"}`)}
+}
+
+func testAdvisorySyncRoundTrip(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mixed := malEntry("MAL-2026-3625", "github.com/BufferZoneCorp/go-stdlog", t2024)
+	other := malEntry("MAL-2025-2545", "github.com/boltdb-go/bolt", t2021)
+	other.Withdrawn = t2024
+	other.Aliases = []string{"GHSA-9gmm-c6g7-rqg9"}
+	if err := s.ApplyAdvisorySync(ctx, &store.AdvisorySync{Source: feedA, Put: []store.VulnEntry{mixed, other},
+		Keys:  [][]string{{"github.com/bufferzonecorp/go-stdlog"}, {"github.com/boltdb-go/bolt"}},
+		State: store.AdvisoryState{SyncedAt: t2024, AttemptedAt: t2024, Refused: []string{"x.json: bad"}}}); err != nil {
+		t.Fatal(err)
+	}
+	// Another feed cannot take over an id.
+	if err := s.ApplyAdvisorySync(ctx, &store.AdvisorySync{Source: feedB,
+		Put:  []store.VulnEntry{malEntry("MAL-2026-3625", "example.com/other", t2024.Add(time.Hour))},
+		Keys: [][]string{{"example.com/other"}}, State: store.AdvisoryState{SyncedAt: t2024, AttemptedAt: t2024}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.AdvisoryEntriesFor(ctx, "github.com/bufferzonecorp/go-stdlog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]store.VulnEntry{mixed}, got); diff != "" {
+		t.Errorf("AdvisoryEntriesFor (-want +got):\n%s", diff)
+	}
+	if got, err := s.AdvisoryEntriesFor(ctx, "example.com/other"); err != nil || len(got) != 0 {
+		t.Errorf("feed B took over an id of feed A: %v, %v", got, err)
+	}
+	list, err := s.AdvisoryEntries(ctx, feedA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherNoJSON, mixedNoJSON := other, mixed
+	otherNoJSON.JSON, mixedNoJSON.JSON = nil, nil
+	if diff := cmp.Diff([]store.VulnEntry{otherNoJSON, mixedNoJSON}, list); diff != "" {
+		t.Errorf("AdvisoryEntries (-want +got):\n%s", diff)
+	}
+	// Findings of feed records read back with the record's fields.
+	m := module.Version{Path: "github.com/bufferzonecorp/go-stdlog", Version: "v0.1.0"}
+	f := &store.Facts{Module: m, Published: t2024, PublishedSource: store.PublishedFirstSeen, UpdatedAt: t2024,
+		Vulns: []store.Vuln{{ID: "MAL-2026-3625", LearntAt: t2024, AtIngest: true}}}
+	if err := s.PutFacts(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	facts, err := s.Facts(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Vuln{{ID: "MAL-2026-3625", Summary: mixed.Summary, ReviewStatus: "REVIEWED", LearntAt: t2024, AtIngest: true}}
+	if diff := cmp.Diff(want, facts.Vulns); diff != "" {
+		t.Errorf("facts vulns (-want +got):\n%s", diff)
+	}
+	if paths, err := s.FactPathsFold(ctx, "github.com/bufferzonecorp/go-stdlog"); err != nil || len(paths) != 1 || paths[0] != m.Path {
+		t.Errorf("FactPathsFold = %v, %v", paths, err)
+	}
+	// Delete removes the record and its index.
+	if err := s.ApplyAdvisorySync(ctx, &store.AdvisorySync{Source: feedA, Delete: []string{"MAL-2026-3625"},
+		State: store.AdvisoryState{SyncedAt: t2024, AttemptedAt: t2024}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.AdvisoryEntriesFor(ctx, "github.com/bufferzonecorp/go-stdlog"); err != nil || len(got) != 0 {
+		t.Errorf("after delete: %v, %v", got, err)
+	}
+	states, err := s.AdvisoryStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStates := []store.AdvisoryState{{Source: feedA, SyncedAt: t2024, AttemptedAt: t2024, Entries: 1},
+		{Source: feedB, SyncedAt: t2024, AttemptedAt: t2024, Entries: 0}}
+	if diff := cmp.Diff(wantStates, states); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+}
+
+func testAdvisorySyncError(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if err := s.ApplyAdvisorySync(ctx, &store.AdvisorySync{Source: feedA,
+		Put:   []store.VulnEntry{malEntry("MAL-2025-2545", "github.com/boltdb-go/bolt", t2021)},
+		Keys:  [][]string{{"github.com/boltdb-go/bolt"}},
+		State: store.AdvisoryState{SyncedAt: t2021, AttemptedAt: t2021}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordAdvisorySyncError(ctx, feedA, t2024, "advisories: unreachable"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordAdvisorySyncError(ctx, feedB, t2024, "advisories: never synced"); err != nil {
+		t.Fatal(err)
+	}
+	states, err := s.AdvisoryStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.AdvisoryState{
+		{Source: feedA, SyncedAt: t2021, AttemptedAt: t2024, LastError: "advisories: unreachable", Entries: 1},
+		{Source: feedB, AttemptedAt: t2024, LastError: "advisories: never synced"},
+	}
+	if diff := cmp.Diff(want, states); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+}
