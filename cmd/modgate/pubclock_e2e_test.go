@@ -47,7 +47,13 @@ func (f *indexFeed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // lists as published an hour ago is held by min_age; a version no source
 // dates is held (min_age.unknown, with why and when), then served once the
 // local index lists it as old enough.
-func TestEndToEndPublicationClock(t *testing.T) {
+func TestEndToEndPublicationClock(t *testing.T) { testPublicationClock(t, "") }
+
+func TestEndToEndPublicationClockPostgres(t *testing.T) {
+	testPublicationClock(t, testkit.PostgresDSN(t))
+}
+
+func testPublicationClock(t *testing.T, dsn string) {
 	old := time.Date(2019, 4, 10, 0, 0, 0, 0, time.UTC)
 	backdated := testkit.Build(t, testkit.Module{Path: "example.com/backdated", Version: "v1.0.0", Time: old,
 		Files: map[string]string{"LICENSE": bsd3License, "b.go": "package backdated\n"}})
@@ -64,10 +70,18 @@ func TestEndToEndPublicationClock(t *testing.T) {
 	work := t.TempDir()
 	policyFile := filepath.Join(work, "policy.yaml")
 	os.WriteFile(policyFile, []byte("min_age: 72h\n"), 0o644)
-	mg := startModgate(t, "--data", t.TempDir(), "--policy", policyFile, "--upstream", up.URL, "--sumdb", "off",
-		"--index", ix.URL+"/index", "--index-interval", "50ms")
+	args := []string{"--data", t.TempDir(), "--policy", policyFile, "--upstream", up.URL, "--sumdb", "off",
+		"--index", ix.URL + "/index", "--index-interval", "50ms"}
+	if dsn != "" {
+		args = append(args, "--database", dsn)
+	}
+	mg := startModgate(t, args...)
 	if !mg.waitLog("index: caught up", 30*time.Second) {
 		t.Fatalf("the index was not read:\n%s", mg.Logs())
+	}
+	if _, metrics := getURL(t, mg.URL+"/metrics"); !strings.Contains(metrics, "modgate_index_caught_up 1") ||
+		!strings.Contains(metrics, "modgate_index_entries 2") || !strings.Contains(metrics, "modgate_index_read_failing 0") {
+		t.Errorf("/metrics does not show the index caught up with 2 entries:\n%s", grepLines(metrics, "modgate_index"))
 	}
 	env := testkit.GoEnv(t, filepath.Join(work, "home"), mg.URL, "GOSUMDB=off")
 	app := filepath.Join(work, "app")

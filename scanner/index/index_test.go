@@ -320,14 +320,19 @@ func TestNewRefuses(t *testing.T) {
 }
 
 // BenchmarkFollow100k reads 100,000 lines from a local feed into SQLite in
-// pages of 2000 (report lines/s with -benchtime=1x).
+// pages of 2000 (report lines/s with -benchtime=1x), and the database's size
+// per line (this test's paths are short: example.com/mN).
 func BenchmarkFollow100k(b *testing.B) {
 	const n = 100_000
 	fd := &feed{lines: lines(b, n-2)}
 	srv := httptest.NewServer(fd)
 	defer srv.Close()
 	for i := 0; i < b.N; i++ {
-		st := openStore(b)
+		dir := b.TempDir()
+		st, err := sqlite.Open(context.Background(), filepath.Join(dir, "modgate.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
 		f := newFollower(b, st, srv.URL, MaxPage)
 		start := time.Now()
 		for {
@@ -340,5 +345,14 @@ func BenchmarkFollow100k(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "lines/s")
+		st.Close() // checkpoints the WAL into the file
+		var size int64
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil {
+				size += info.Size()
+			}
+		}
+		b.ReportMetric(float64(size)/n, "db-bytes/line")
 	}
 }
