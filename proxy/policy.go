@@ -94,7 +94,9 @@ func (s *Server) dataGen(ctx context.Context) (policy.Data, uint64, error) {
 		return policy.Data{}, 0, err
 	}
 	d := policy.Data{VulnSynced: st.SyncedAt, VulnAttempted: st.AttemptedAt, VulnError: st.LastError, VulnMaxAge: st.MaxAge}
-	// The module index's state, for min_age without a publication time.
+	// The module index's state, for min_age without a publication time. It
+	// changes with every page read (every second while catching up), so it
+	// does not end cached decisions: they keep their 5s.
 	d.IndexOff = s.opts.IndexOff
 	if ix, ok := s.opts.Scanner.(interface {
 		IndexState(context.Context) (store.IndexState, error)
@@ -104,7 +106,7 @@ func (s *Server) dataGen(ctx context.Context) (policy.Data, uint64, error) {
 		}
 	}
 	if c.at.IsZero() || !d.VulnSynced.Equal(c.data.VulnSynced) || !d.VulnAttempted.Equal(c.data.VulnAttempted) ||
-		d.VulnError != c.data.VulnError || d.VulnMaxAge != c.data.VulnMaxAge || d.Index != c.data.Index {
+		d.VulnError != c.data.VulnError || d.VulnMaxAge != c.data.VulnMaxAge {
 		c.gen++
 	}
 	c.data, c.at = d, s.now()

@@ -406,7 +406,11 @@ func printVulns(w io.Writer, m module.Version, out vulnOut) {
 		if f.Deprecated {
 			fmt.Fprintf(w, "  deprecated: %s\n", f.Deprecation)
 		}
-		fmt.Fprintf(w, "  published: %s (%s)\n", fmtTime(f.Published), f.PublishedSource)
+		if f.PublishedKnown() {
+			fmt.Fprintf(w, "  published: %s (%s)\n", fmtTime(f.Published), f.PublishedSource)
+		} else {
+			fmt.Fprintf(w, "  published: unknown (%s %s: not a publication time)\n", f.PublishedSource, fmtTime(f.Published))
+		}
 		for _, r := range f.VulnerableRequires {
 			var ids []string
 			for _, v := range r.Vulns {

@@ -41,7 +41,7 @@ func CheckExemption(e *store.Exemption) error {
 var ruleNames = []string{
 	RuleVulnerability, "modules", RuleDeny, RuleAllow, RuleRetracted, RuleDeprecated, RuleMinAge,
 	"licenses", RuleLicense, RuleLicenseUnknwn, RuleMaxZipSize,
-	RuleVulnUnknown, RuleLicenseUnscanned, RuleMaxZipUnknown,
+	RuleVulnUnknown, RuleLicenseUnscanned, RuleMaxZipUnknown, RuleMinAgeUnknown,
 	RuleMalware,
 }
 

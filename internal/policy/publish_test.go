@@ -134,3 +134,31 @@ func TestDecideMinAgeFastLane(t *testing.T) {
 		t.Error("min_age.fixes: yes accepted")
 	}
 }
+
+// The exemption the refusal suggests for an unknown publication time is
+// one modgate exempt accepts, and it unblocks the version.
+func TestMinAgeUnknownExemptionSuggested(t *testing.T) {
+	m := mv("example.com/m", "v1.0.0")
+	p := mustParse(t, "min_age: 72h\n")
+	in := Input{Module: m, Data: synced, Facts: &store.Facts{Published: now, PublishedSource: store.PublishedFirstSeen}}
+	d := p.Decide(in, now)
+	cmd := ""
+	for _, l := range (Refusal{Module: m, Decision: d}).Summary() {
+		if strings.Contains(l, "modgate exempt add") {
+			cmd = l
+		}
+	}
+	_, rest, ok := strings.Cut(cmd, " --rule ")
+	if !ok {
+		t.Fatalf("no --rule in the suggested exemption %q", cmd)
+	}
+	rule, _, _ := strings.Cut(rest, " ")
+	e := store.Exemption{ID: 7, Module: m.Path, Versions: m.Version, Rule: rule, Reason: "private mirror", GrantedBy: "alice", ExpiresAt: now.Add(time.Hour)}
+	if err := CheckExemption(&e); err != nil {
+		t.Fatalf("the suggested exemption --rule %s is refused: %v", rule, err)
+	}
+	in.Exemptions = []store.Exemption{e}
+	if d := p.Decide(in, now); d.Blocked {
+		t.Errorf("still blocked with the suggested exemption: %+v", d)
+	}
+}
