@@ -88,7 +88,9 @@ type Finding struct {
 }
 
 // Facts is what [Local] needs of the scanner: the facts a decision is made
-// from, as the proxy reads them (scanner.Scanner.Known).
+// from, as the proxy reads them (scanner.Scanner.Known). When it also has
+// FixedBy (scanner.Scanner does), min_age's fast lane applies as in the
+// proxy.
 type Facts interface {
 	Known(ctx context.Context, m module.Version) (*store.Facts, []store.Vuln, error)
 }
@@ -105,7 +107,20 @@ func Local(ctx context.Context, p *policy.Policy, facts Facts, exemptions []stor
 		if in.Facts, in.Vulns, err = facts.Known(ctx, m); err != nil {
 			return nil, err
 		}
-		out = append(out, FromPolicy(m, p.Decide(in, now)))
+		d := p.Decide(in, now)
+		// min_age's fast lane, as the proxy applies it: the versions this
+		// one fixes are read only for a version held for its age.
+		if fx, ok := facts.(interface {
+			FixedBy(context.Context, module.Version) ([]store.Finding, error)
+		}); ok && p.FastLane() && d.HeldForAge() {
+			if in.Fixes, err = fx.FixedBy(ctx, m); err != nil {
+				return nil, err
+			}
+			if len(in.Fixes) > 0 {
+				d = p.Decide(in, now)
+			}
+		}
+		out = append(out, FromPolicy(m, d))
 	}
 	return out, nil
 }
