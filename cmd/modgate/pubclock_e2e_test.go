@@ -146,3 +146,60 @@ func testPublicationClock(t *testing.T, dsn string) {
 	}
 
 }
+
+// TestEndToEndMinAgeFastLane: with min_age: {fixes: allow}, golang.org/x/text
+// v0.3.8, listed by the index an hour ago, is served to the go command
+// because it fixes GO-2022-1059 (real entry) in v0.3.5, which the
+// organisation fetched; v0.3.5 itself stays held. The audit record of the
+// zip says it passed early.
+func TestEndToEndMinAgeFastLane(t *testing.T) {
+	var mods []*testkit.Built
+	for _, v := range []string{"v0.3.5", "v0.3.8"} {
+		mods = append(mods, testkit.Build(t, testkit.Module{Path: "golang.org/x/text", Version: v,
+			Files: map[string]string{"LICENSE": bsd3License, "language/language.go": "package language\n"}}))
+	}
+	up := testkit.NewUpstream(t, mods...)
+	dbDir := t.TempDir()
+	testkit.WriteVulnDB(t, dbDir, realEntries(t, "GO-2022-1059")...)
+	feed := &indexFeed{}
+	listed := time.Now().UTC().Add(-time.Hour)
+	feed.add("golang.org/x/text", "v0.3.5", listed)
+	feed.add("golang.org/x/text", "v0.3.8", listed.Add(time.Second))
+	ix := httptest.NewServer(feed)
+	defer ix.Close()
+
+	work := t.TempDir()
+	policyFile := filepath.Join(work, "policy.yaml")
+	os.WriteFile(policyFile, []byte("vulnerabilities: warn\nmin_age: {age: 72h, fixes: allow}\n"), 0o644)
+	data := t.TempDir()
+	common := []string{"--data", data, "--vulndb", "file://" + dbDir, "--policy", policyFile}
+	if out, code := runModgate(t, append([]string{"vulndb", "sync"}, common...)...); code != 0 {
+		t.Fatalf("vulndb sync: exit %d\n%s", code, out)
+	}
+	mg := startModgate(t, append([]string{"--upstream", up.URL, "--sumdb", "off", "--vulndb-interval", "1h",
+		"--index", ix.URL + "/index", "--index-interval", "1h"}, common...)...)
+	if !mg.waitLog("index: caught up", 30*time.Second) {
+		t.Fatalf("the index was not read:\n%s", mg.Logs())
+	}
+	env := testkit.GoEnv(t, filepath.Join(work, "home"), mg.URL, "GOSUMDB=off")
+	app := filepath.Join(work, "app")
+	writeApp(t, app, "module e2e.test/app\n\ngo 1.21\n")
+
+	out := testkit.RunGo(t, app, env, true, "mod", "download", "golang.org/x/text@v0.3.5")
+	if !strings.Contains(out, "403 Forbidden") || !strings.Contains(out, "refused by modgate policy (min_age)") {
+		t.Errorf("young v0.3.5 (fixes nothing): output lacks the min_age refusal:\n%s", out)
+	}
+	testkit.RunGo(t, app, env, false, "mod", "download", "golang.org/x/text@v0.3.8")
+	mg.stop(t)
+	var found bool
+	for _, r := range auditRecords(t, "--data", data) {
+		if r.Module == "golang.org/x/text" && r.Version == "v0.3.8" && r.Kind == "zip" {
+			for _, reason := range r.Reasons {
+				found = found || strings.Contains(reason, "passed early (min_age.fixes: allow): fixes GO-2022-1059 in golang.org/x/text@v0.3.5, fetched here")
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no audit record of the v0.3.8 zip says it passed early by the fast lane")
+	}
+}
