@@ -239,7 +239,7 @@ func TestSummary(t *testing.T) {
 vulnerabilities: block (unreviewed: warn, ignore GO-2022-0493), missing data: block
 modules: deny 2 (block)
 retracted: block, deprecated: warn
-min_age: 72h (block)
+min_age: 72h (block), unknown: block, fixes: hold
 licenses: deny AGPL-3.0-only AGPL-3.0-or-later SSPL-1.0 (block), unknown: warn, unscanned: block
 max_zip_size: 200.0 MB (block, unknown: block)`
 	if diff := cmp.Diff(want, p.Summary()); diff != "" {

@@ -58,7 +58,11 @@ func (p *Policy) Summary() string {
 		if len(r.minAgeExcept) > 0 {
 			except = fmt.Sprintf(", %d exceptions", len(r.minAgeExcept))
 		}
-		fmt.Fprintf(&b, "min_age: %s (%s%s)\n", fmtDuration(r.minAge), r.minAgeAction, except)
+		fixes := "hold"
+		if r.minAgeFixes {
+			fixes = "allow"
+		}
+		fmt.Fprintf(&b, "min_age: %s (%s%s), unknown: %s, fixes: %s\n", fmtDuration(r.minAge), r.minAgeAction, except, r.minAgeUnknownAction(), fixes)
 	}
 
 	lic := "licenses: deny none"
