@@ -352,6 +352,13 @@ const (
 	maxAdvisoryScan     = 50000
 )
 
+// feedRecords is what the advisory page reads of --advisories feeds when the
+// store has them ([store.Advisories]).
+type feedRecords interface {
+	AdvisoryEntry(ctx context.Context, id string) (*store.VulnEntry, error)
+	FactPathsFold(ctx context.Context, lower string) ([]string, error)
+}
+
 func validAdvisoryID(id string) bool {
 	if id == "" || len(id) > 64 {
 		return false
@@ -374,6 +381,14 @@ func (s *Server) advisoryPage(ctx context.Context, id string) (*AdvisoryPage, er
 		return nil, badRequest("%q is not an advisory ID (GO-2024-1234)", id)
 	}
 	f, err := s.opts.VulnDB.VulnFile(ctx, "ID/"+id+".json")
+	feeds, _ := s.opts.VulnDB.(feedRecords)
+	if errors.Is(err, fs.ErrNotExist) && feeds != nil {
+		// A record of an --advisories feed (a MAL- malware record).
+		var row *store.VulnEntry
+		if row, err = feeds.AdvisoryEntry(ctx, id); err == nil {
+			f = &store.VulnFile{JSON: row.JSON}
+		}
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, notFoundf("no advisory %s in the synced vulnerability database", id)
 	}
@@ -393,33 +408,42 @@ func (s *Server) advisoryPage(ctx context.Context, id string) (*AdvisoryPage, er
 		if path == "" || path == vulndb.Stdlib || path == vulndb.Toolchain {
 			continue // not module versions modgate stores
 		}
-		versions, err := s.opts.Facts.FactVersions(ctx, path)
-		if err != nil {
-			return nil, err
-		}
-		semver.Sort(versions)
-		for _, v := range versions {
-			m := module.Version{Path: path, Version: v}
-			facts, err := s.opts.Facts.Facts(ctx, m)
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
+		paths := []string{path}
+		if feeds != nil && vulndb.CaseInsensitive(path) {
+			// Every stored spelling of a path on a case-insensitive host.
+			if paths, err = feeds.FactPathsFold(ctx, strings.ToLower(path)); err != nil {
+				return nil, err
 			}
+		}
+		for _, path := range paths {
+			versions, err := s.opts.Facts.FactVersions(ctx, path)
 			if err != nil {
 				return nil, err
 			}
-			for _, vu := range facts.Vulns {
-				if vu.ID != id {
+			semver.Sort(versions)
+			for _, v := range versions {
+				m := module.Version{Path: path, Version: v}
+				facts, err := s.opts.Facts.Facts(ctx, m)
+				if errors.Is(err, fs.ErrNotExist) {
 					continue
 				}
-				if len(p.Versions) >= maxAdvisoryVersions {
-					p.Truncated = true
-					return p, nil
-				}
-				av, err := s.affectedVersion(ctx, m, vu)
 				if err != nil {
 					return nil, err
 				}
-				p.Versions = append(p.Versions, *av)
+				for _, vu := range facts.Vulns {
+					if vu.ID != id {
+						continue
+					}
+					if len(p.Versions) >= maxAdvisoryVersions {
+						p.Truncated = true
+						return p, nil
+					}
+					av, err := s.affectedVersion(ctx, m, vu)
+					if err != nil {
+						return nil, err
+					}
+					p.Versions = append(p.Versions, *av)
+				}
 			}
 		}
 	}

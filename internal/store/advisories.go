@@ -59,6 +59,9 @@ type Advisories interface {
 	// AdvisoryEntriesFor returns every feed's records (with JSON) indexed
 	// under module key key, sorted by ID; empty when there are none.
 	AdvisoryEntriesFor(ctx context.Context, key string) ([]VulnEntry, error)
+	// AdvisoryEntry returns a feed's record (with JSON) by id, or
+	// fs.ErrNotExist.
+	AdvisoryEntry(ctx context.Context, id string) (*VulnEntry, error)
 	// ApplyAdvisorySync stores a feed's sync atomically: all of it or, on
 	// error, none (the previous copy stays). A record whose id another feed
 	// stored first is left to that feed.

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"time"
 
 	"github.com/modgate/modgate/internal/store"
@@ -23,6 +24,19 @@ func (s *Store) AdvisoryEntriesFor(ctx context.Context, key string) (_ []store.V
 	defer wrap(&err, "postgres: advisory entries for %s", key)
 	return s.queryEntries(ctx, true, `SELECT `+advisoryCols+`, e.json FROM advisory_modules m
 		JOIN advisory_entries e ON e.id = m.advisory_id WHERE m.module_key = $1 ORDER BY e.id COLLATE "C"`, key)
+}
+
+// AdvisoryEntry implements [store.Advisories].
+func (s *Store) AdvisoryEntry(ctx context.Context, id string) (_ *store.VulnEntry, err error) {
+	defer wrap(&err, "postgres: advisory entry %s", id)
+	es, err := s.queryEntries(ctx, true, `SELECT `+advisoryCols+`, e.json FROM advisory_entries e WHERE e.id = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(es) == 0 {
+		return nil, fs.ErrNotExist
+	}
+	return &es[0], nil
 }
 
 // ApplyAdvisorySync implements [store.Advisories].

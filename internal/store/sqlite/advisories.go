@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"time"
 
 	"github.com/modgate/modgate/internal/store"
@@ -51,6 +52,19 @@ func (s *Store) AdvisoryEntriesFor(ctx context.Context, key string) (_ []store.V
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// AdvisoryEntry implements [store.Advisories].
+func (s *Store) AdvisoryEntry(ctx context.Context, id string) (_ *store.VulnEntry, err error) {
+	defer wrap(&err, "sqlite: advisory entry %s", id)
+	e, err := scanEntry(s.read.QueryRowContext(ctx, `SELECT `+advisoryCols+`, e.json FROM advisory_entries e WHERE e.id = ?`, id), true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fs.ErrNotExist
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
 }
 
 // ApplyAdvisorySync implements [store.Advisories].

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"io/fs"
 	"testing"
 	"time"
 
@@ -62,6 +64,12 @@ func testAdvisorySyncRoundTrip(t *testing.T, s store.Store) {
 	otherNoJSON.JSON, mixedNoJSON.JSON = nil, nil
 	if diff := cmp.Diff([]store.VulnEntry{otherNoJSON, mixedNoJSON}, list); diff != "" {
 		t.Errorf("AdvisoryEntries (-want +got):\n%s", diff)
+	}
+	if e, err := s.AdvisoryEntry(ctx, "MAL-2026-3625"); err != nil || !cmp.Equal(mixed, *e) {
+		t.Errorf("AdvisoryEntry = %+v, %v; want %+v", e, err, mixed)
+	}
+	if _, err := s.AdvisoryEntry(ctx, "MAL-0000-0000"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("AdvisoryEntry of a missing id: %v, want fs.ErrNotExist", err)
 	}
 	// Findings of feed records read back with the record's fields.
 	m := module.Version{Path: "github.com/bufferzonecorp/go-stdlog", Version: "v0.1.0"}
