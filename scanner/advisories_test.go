@@ -1,10 +1,16 @@
 package scanner
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,9 +68,19 @@ func TestSyncFeed(t *testing.T) {
 	feed := copyFeed(t)
 	st := newStore(t)
 	clock := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	posts := make(chan Notification, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n Notification
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
+			t.Errorf("webhook body: %v", err)
+		}
+		posts <- n
+	}))
+	defer hook.Close()
 	s, _ := newScanner(t, st, fileURL(db), func(o *Options) {
 		o.Advisories = []string{fileURL(feed)}
 		o.Now = func() time.Time { return clock }
+		o.NotifyURL = hook.URL
 	})
 	if _, err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
@@ -84,6 +100,14 @@ func TestSyncFeed(t *testing.T) {
 	}
 	if len(res[0].Learnt) != 1 || res[0].Learnt[0].VulnID != "MAL-2026-3625" || res[0].Learnt[0].Module != served {
 		t.Errorf("learnt %+v, want MAL-2026-3625 for %s", res[0].Learnt, served)
+	}
+	select {
+	case n := <-posts:
+		if n.Source != fileURL(feed) || len(n.Findings) != 1 || n.Findings[0].ID != "MAL-2026-3625" || n.Findings[0].Module != served.Path {
+			t.Errorf("webhook: %+v", n)
+		}
+	default:
+		t.Errorf("no webhook for the finding learnt from the feed (NotifyErr %v)", res[0].NotifyErr)
 	}
 	f, err := s.Lookup(ctx, served)
 	if err != nil {
@@ -138,5 +162,58 @@ func TestSyncFeed(t *testing.T) {
 	}
 	if got, err := s.Check(ctx, module.Version{Path: "github.com/boltdb-go/bolt", Version: "v1.3.1"}); err != nil || len(got) != 1 {
 		t.Errorf("after a failed sync, Check = %+v, %v", got, err)
+	}
+}
+
+// TestSyncFeedHTTPZip: a feed that is a zip over http (osv.dev's Go/all.zip
+// layout: flat <id>.json files), served on loopback; a 500 keeps the last
+// good copy and is recorded.
+func TestSyncFeedHTTPZip(t *testing.T) {
+	ctx := context.Background()
+	db := t.TempDir()
+	writeDB(t, db, testEntry(t, "GO-2021-0113"))
+	src := copyFeed(t)
+	var zipBuf bytes.Buffer
+	zw := zip.NewWriter(&zipBuf)
+	filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		w, _ := zw.Create(filepath.Base(p))
+		_, err = w.Write(data)
+		return err
+	})
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var fail atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fail.Load() {
+			http.Error(w, "injected failure", http.StatusInternalServerError)
+			return
+		}
+		w.Write(zipBuf.Bytes())
+	}))
+	defer srv.Close()
+	st := newStore(t)
+	s, _ := newScanner(t, st, fileURL(db), func(o *Options) { o.Advisories = []string{srv.URL + "/Go/all.zip"} })
+	res, err := s.SyncAdvisories(ctx)
+	if err != nil || len(res[0].Added) != 4 {
+		t.Fatalf("sync of the zip: %+v, %v", res, err)
+	}
+	fail.Store(true)
+	if _, err := s.SyncAdvisories(ctx); err == nil {
+		t.Fatal("a 500 was not an error")
+	}
+	sts, err := s.FeedStatus(ctx)
+	if err != nil || len(sts) != 1 || !sts[0].Failing || sts[0].Entries != 4 || !strings.Contains(sts[0].LastError, "500") {
+		t.Errorf("status after a 500: %+v, %v", sts, err)
+	}
+	if got, err := s.Check(ctx, module.Version{Path: "github.com/BufferZoneCorp/go-stdlog", Version: "v1.0.0"}); err != nil || len(got) != 1 {
+		t.Errorf("Check after a failed sync: %+v, %v", got, err)
 	}
 }
