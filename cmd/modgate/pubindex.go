@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/modgate/modgate/internal/policy"
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/scanner/index"
 )
@@ -21,7 +22,8 @@ func (c *config) registerIndex(fs *flag.FlagSet) {
 
 // startIndex follows the module index in the background until ctx ends, and
 // exports how far it has read as metrics; with --index off it does nothing.
-func startIndex(ctx context.Context, cfg config, st store.Store, reg prometheus.Registerer, log *slog.Logger) error {
+// The index is read only while the policy in force has a min_age rule.
+func startIndex(ctx context.Context, cfg config, st store.Store, pol func() *policy.Policy, reg prometheus.Registerer, log *slog.Logger) error {
 	if cfg.Index == "off" {
 		return nil
 	}
@@ -55,7 +57,8 @@ func startIndex(ctx context.Context, cfg config, st store.Store, reg prometheus.
 				return 0
 			}),
 	)
-	f, err := index.New(index.Options{Store: st, URL: cfg.Index, Logger: log, Interval: cfg.IndexInterval})
+	wanted := func() bool { return pol().UsesPublished() }
+	f, err := index.New(index.Options{Store: st, URL: cfg.Index, Logger: log, Interval: cfg.IndexInterval, Wanted: wanted})
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}

@@ -166,7 +166,7 @@ func runServe(ctx context.Context, e *env) error {
 	if cfg.VulnDB != "off" {
 		go sc.Run(vulnCtx, cfg.VulnDBInterval) // periodic sync; the copy in the database serves meanwhile
 	}
-	if err := startIndex(vulnCtx, cfg, st, reg, e.log); err != nil { // publication times for min_age
+	if err := startIndex(vulnCtx, cfg, st, policies.Current, reg, e.log); err != nil { // publication times for min_age
 		return err
 	}
 	go sc.RunAdvisories(vulnCtx, cfg.VulnDBInterval) // --advisories feeds, if any

@@ -272,6 +272,12 @@ type Decision struct {
 	Unchecked []Unchecked
 }
 
+// UsesPublished reports whether a rule of the policy decides with publication
+// times (min_age), which only the module index knows for most versions.
+func (p *Policy) UsesPublished() bool {
+	return p != nil && p.rules.minAge > 0 && p.rules.minAgeAction != Off
+}
+
 // FastLane reports whether the policy lets young versions that fix an
 // advisory pass early (min_age: {fixes: allow}): callers then pass
 // Input.Fixes when a decision holds a version for min_age.

@@ -79,6 +79,11 @@ type Options struct {
 	// RetryMin is the wait after a failed read, doubled after each further
 	// failure up to RetryMax; 0 means 1s. RetryMax 0 means 10 minutes.
 	RetryMin, RetryMax time.Duration
+	// Wanted, if set, is asked before each read: while it reports false, Run
+	// reads nothing and asks again after Interval. The whole index is
+	// millions of lines (gigabytes once stored): it is read only while
+	// something decides with it. Nil means always.
+	Wanted func() bool
 }
 
 // Follower reads the feed into the store. It is safe for concurrent use.
@@ -257,8 +262,19 @@ func (f *Follower) read(ctx context.Context, since time.Time) ([]store.IndexEntr
 // RetryMin, doubled after each further failure up to RetryMax.
 func (f *Follower) Run(ctx context.Context) {
 	retry := f.opts.RetryMin
-	caughtUp := false
+	caughtUp, idle := false, false
 	for {
+		if f.opts.Wanted != nil && !f.opts.Wanted() {
+			if !idle {
+				f.log.Info("index: not read while no policy rule uses publication times", "url", f.base.Redacted())
+				idle = true
+			}
+			if !sleep(ctx, f.opts.Interval) {
+				return
+			}
+			continue
+		}
+		idle = false
 		page, err := f.Next(ctx)
 		wait := f.opts.PageGap
 		switch {
@@ -276,15 +292,23 @@ func (f *Follower) Run(ctx context.Context) {
 			f.log.Debug("index: page stored", "entries", page.Stored, "skipped", page.Skipped, "since", page.Since)
 			caughtUp, retry = false, f.opts.RetryMin
 		}
-		if wait <= 0 {
-			continue
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return
-		case <-t.C:
 		}
+	}
+}
+
+// sleep waits d (not at all when d <= 0); false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -354,5 +355,46 @@ func BenchmarkFollow100k(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(size)/n, "db-bytes/line")
+	}
+}
+
+// TestRunOnlyWhileWanted: while no rule uses publication times the feed is
+// not read at all (the whole index is gigabytes once stored); once one does,
+// reading starts.
+func TestRunOnlyWhileWanted(t *testing.T) {
+	fd := &feed{lines: lines(t, 3)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := httptest.NewServer(fd)
+	defer srv.Close()
+	var wanted atomic.Bool
+	asks := make(chan struct{}, 100)
+	f, err := New(Options{Store: openStore(t), URL: srv.URL, PageSize: 2, PageGap: -1, Interval: time.Millisecond,
+		RetryMin: time.Millisecond, RetryMax: time.Millisecond,
+		Wanted: func() bool { asks <- struct{}{}; return wanted.Load() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd.onGet = func(n int) {
+		if n == 2 {
+			cancel() // the first two pages hold every line
+		}
+	}
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	for range 5 { // asked five times, told no each time
+		<-asks
+	}
+	if n := len(fd.requests()); n != 0 {
+		t.Fatalf("the feed was read %d times while not wanted", n)
+	}
+	wanted.Store(true)
+	go func() {
+		for range asks {
+		}
+	}()
+	<-done
+	if n := len(fd.requests()); n < 2 {
+		t.Errorf("the feed was read %d times once wanted, want the pages", n)
 	}
 }
