@@ -2,13 +2,17 @@ package policy
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/modgate/modgate/internal/store"
 )
 
-// Data is the state of the vulnerability data a decision is made with, as
-// the scanner reports it. Its zero value means no sync ever succeeded.
+// Data is the state of the data a decision is made with, as the scanner
+// reports it: the vulnerability database, the malware feeds (--advisories)
+// and the module index. Its zero value means no sync of the vulnerability
+// data ever succeeded (and no feed is configured).
 type Data struct {
 	// VulnSynced is when the last successful sync of the vulnerability data
 	// ended; zero when none ever succeeded.
@@ -22,6 +26,11 @@ type Data struct {
 	// database itself did not change: the age counts how long modgate has
 	// not been able to ask, not how long the database has been quiet.)
 	VulnMaxAge time.Duration
+
+	// Feeds is the state of every configured malware feed (--advisories),
+	// each a source like the vulnerability database; none when no feed is
+	// configured (then malware.unknown never applies).
+	Feeds []Source
 
 	// Index is how far the module index feed, the source of publication
 	// times, has been followed (the zero value: never read); IndexOff is set
@@ -38,30 +47,79 @@ type Unchecked struct {
 	Reason string
 }
 
+// Source is the state of one source of advisory data that is synced: the
+// Go vulnerability database, or a malware feed.
+type Source struct {
+	// URL names the source in messages; without credentials (a feed's URL
+	// is redacted when the feed is configured).
+	URL string
+	// Synced is when the last successful sync ended; zero when none ever
+	// succeeded. Attempted is when the last attempt ended and Error its
+	// error ("" when it succeeded).
+	Synced    time.Time
+	Attempted time.Time
+	Error     string
+	// MaxAge is how long after Synced the data is still used; 0 means no
+	// limit.
+	MaxAge time.Duration
+}
+
+// Missing reports why the source's data cannot be used at now, "" when it
+// can, naming the source as what: "<what>: never synced (last attempt 12:03
+// UTC: ...)", "<what> is 9 days old (max 7d; last synced ...)".
+func (s Source) Missing(what string, now time.Time) string {
+	last := ""
+	if !s.Attempted.IsZero() && s.Error != "" {
+		last = fmt.Sprintf("last attempt %s: %s", fmtWhen(s.Attempted, now), oneLine(s.Error, 160))
+	}
+	if s.Synced.IsZero() {
+		if last == "" {
+			return what + ": never synced (no attempt yet)"
+		}
+		return what + ": never synced (" + last + ")"
+	}
+	age := now.Sub(s.Synced)
+	if s.MaxAge <= 0 || age <= s.MaxAge {
+		return ""
+	}
+	out := fmt.Sprintf("%s is %s old (max %s; last synced %s", what, fmtAge(age), fmtLimit(s.MaxAge), fmtWhen(s.Synced, now))
+	if last != "" {
+		out += "; " + last
+	}
+	return out + ")"
+}
+
+// Vuln is the vulnerability database as a Source.
+func (d Data) Vuln() Source {
+	return Source{URL: "vulnerability data", Synced: d.VulnSynced, Attempted: d.VulnAttempted, Error: d.VulnError, MaxAge: d.VulnMaxAge}
+}
+
 // VulnMissing reports why the vulnerability data cannot be used at now: ""
 // when it can. The text says what is missing and since when: "vulnerability
 // data: never synced (last attempt 12:03 UTC: ...)", "vulnerability data is
 // 9 days old (max 7d; last synced ...)".
 func (d Data) VulnMissing(now time.Time) string {
-	last := ""
-	if !d.VulnAttempted.IsZero() && d.VulnError != "" {
-		last = fmt.Sprintf("last attempt %s: %s", fmtWhen(d.VulnAttempted, now), oneLine(d.VulnError, 160))
-	}
-	if d.VulnSynced.IsZero() {
-		if last == "" {
-			return "vulnerability data: never synced (no attempt yet)"
+	return d.Vuln().Missing("vulnerability data", now)
+}
+
+// FeedsMissing reports why each malware feed that cannot be used at now
+// cannot: "malware feed https://...: never synced (...)"; none when every
+// feed can (or none is configured).
+func (d Data) FeedsMissing(now time.Time) []string {
+	var out []string
+	for _, f := range d.Feeds {
+		if why := f.Missing("malware feed "+oneLine(f.URL, 120), now); why != "" {
+			out = append(out, why)
 		}
-		return "vulnerability data: never synced (" + last + ")"
 	}
-	age := now.Sub(d.VulnSynced)
-	if d.VulnMaxAge <= 0 || age <= d.VulnMaxAge {
-		return ""
-	}
-	s := fmt.Sprintf("vulnerability data is %s old (max %s; last synced %s", fmtAge(age), fmtLimit(d.VulnMaxAge), fmtWhen(d.VulnSynced, now))
-	if last != "" {
-		s += "; " + last
-	}
-	return s + ")"
+	return out
+}
+
+// SameState reports whether d and o are the same state of the synced data
+// (the vulnerability database and the feeds; not the module index, which
+// moves with every page read).
+func (d Data) SameState(o Data) bool {
+	return d.Vuln() == o.Vuln() && slices.Equal(d.Feeds, o.Feeds)
 }
 
 // PublishUnknown says why a version's publication time is not known and
@@ -138,6 +196,19 @@ func (r *rules) vulnUnknownAction() Action {
 	return Warn
 }
 
+// malwareUnknownAction is what a decision does while a malware feed's data
+// is missing: as set, else as malware (block by default); off when malware
+// is.
+func (r *rules) malwareUnknownAction() Action {
+	switch {
+	case r.malware == Off:
+		return Off
+	case r.malwareUnknown != "":
+		return r.malwareUnknown
+	}
+	return r.malware
+}
+
 // licenseUnscannedAction is what serving a zip whose licenses were never
 // scanned does: as set, else block when a license rule blocks, else warn;
 // off when no license rule is on.
@@ -192,6 +263,9 @@ func (r *rules) missingData(in Input, now time.Time) ([]Unchecked, []candidate) 
 	if why := in.Data.VulnMissing(now); why != "" {
 		add(RuleVulnUnknown, r.vulnUnknownAction(), why)
 	}
+	for _, why := range in.Data.FeedsMissing(now) {
+		add(RuleMalwareUnknown, r.malwareUnknownAction(), why)
+	}
 	// min_age needs a publication time no author can set: of an ingested
 	// version, or of the zip about to be served.
 	if r.minAgeUnknownAction() != Off && !r.minAgeExcepted(in.Module.Path) && (in.Facts != nil || in.Zip) &&
@@ -211,19 +285,28 @@ func (r *rules) missingData(in Input, now time.Time) ([]Unchecked, []candidate) 
 
 // Lacks reports why a rule that blocks in this policy lacks its data at
 // now, "" when none does: in enforce mode, vulnerabilities.unknown blocking
-// while the vulnerability data is missing. (Licenses and sizes are per zip:
-// a replica is not less ready for them.)
+// while the vulnerability data is missing, malware.unknown blocking while a
+// malware feed's is. (Licenses and sizes are per zip: a replica is not less
+// ready for them.)
 func (p *Policy) Lacks(d Data, now time.Time) string {
 	if p == nil {
 		p = Default()
 	}
-	if p.Mode != Enforce || p.rules.vulnUnknownAction() != Block {
+	if p.Mode != Enforce {
 		return ""
 	}
-	if why := d.VulnMissing(now); why != "" {
-		return "vulnerabilities.unknown blocks: " + why
+	var out []string
+	if p.rules.vulnUnknownAction() == Block {
+		if why := d.VulnMissing(now); why != "" {
+			out = append(out, RuleVulnUnknown+" blocks: "+why)
+		}
 	}
-	return ""
+	if p.rules.malwareUnknownAction() == Block {
+		for _, why := range d.FeedsMissing(now) {
+			out = append(out, RuleMalwareUnknown+" blocks: "+why)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // Malware reports whether some blocking (not exempted) finding of d is a
@@ -248,7 +331,7 @@ func (d Decision) BlockedForData() bool {
 			continue
 		}
 		switch f.Rule {
-		case RuleVulnUnknown, RuleLicenseUnscanned, RuleMaxZipUnknown, RuleMinAgeUnknown:
+		case RuleVulnUnknown, RuleMalwareUnknown, RuleLicenseUnscanned, RuleMaxZipUnknown, RuleMinAgeUnknown:
 			n++
 		default:
 			return false

@@ -304,7 +304,7 @@ func TestDecide(t *testing.T) {
 			if tt.policy != "" {
 				p = mustParse(t, tt.policy)
 			}
-			if tt.in.Data == (Data{}) {
+			if cmp.Equal(tt.in.Data, Data{}) {
 				tt.in.Data = synced
 			}
 			got := p.Decide(tt.in, now)

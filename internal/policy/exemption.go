@@ -42,7 +42,7 @@ var ruleNames = []string{
 	RuleVulnerability, "modules", RuleDeny, RuleAllow, RuleRetracted, RuleDeprecated, RuleMinAge,
 	"licenses", RuleLicense, RuleLicenseUnknwn, RuleMaxZipSize,
 	RuleVulnUnknown, RuleLicenseUnscanned, RuleMaxZipUnknown, RuleMinAgeUnknown,
-	RuleMalware,
+	RuleMalware, RuleMalwareUnknown,
 }
 
 func knownRule(r string) bool {

@@ -199,12 +199,24 @@ func Parse(name string, data []byte) (*Policy, error) {
 		{"min_age", func(v *yaml.Node) { ps.minAge(v, r) }},
 		{"licenses", func(v *yaml.Node) { ps.licenses(v, r) }},
 		{"max_zip_size", func(v *yaml.Node) { ps.maxZipSize(v, r) }},
-		{"malware", func(v *yaml.Node) { ps.action(v, "malware", &r.malware) }},
+		{"malware", func(v *yaml.Node) { ps.malware(v, r) }},
 	})
 	if len(ps.errs) > 0 {
 		return nil, errors.Join(ps.errs...)
 	}
 	return p, nil
+}
+
+// malware parses "malware: block" or "malware: {action: block, unknown: warn}".
+func (ps *parser) malware(v *yaml.Node, r *rules) {
+	if v.Kind == yaml.ScalarNode {
+		ps.action(v, "malware", &r.malware)
+		return
+	}
+	ps.mapping(v, "malware", []field{
+		{"action", func(v *yaml.Node) { ps.action(v, "malware.action", &r.malware) }},
+		{"unknown", func(v *yaml.Node) { ps.unknownAction(v, "malware.unknown", &r.malwareUnknown) }},
+	})
 }
 
 func (ps *parser) vulnerabilities(v *yaml.Node, r *rules) {

@@ -237,6 +237,7 @@ func TestSummary(t *testing.T) {
 	}
 	want := `policy.yaml: mode enforce, hide_blocked
 vulnerabilities: block (unreviewed: warn, ignore GO-2022-0493), missing data: block
+malware: block, unknown: block
 modules: deny 2 (block)
 retracted: block, deprecated: warn
 min_age: 72h (block), unknown: block, fixes: hold
@@ -247,6 +248,7 @@ max_zip_size: 200.0 MB (block, unknown: block)`
 	}
 	want = `default policy (no file): mode enforce
 vulnerabilities: warn (unreviewed: warn), missing data: warn
+malware: block, unknown: block
 modules: off
 retracted: warn, deprecated: warn
 min_age: off

@@ -53,12 +53,16 @@
 // only_fixed do not apply). It blocks by default, without a policy file, and
 // in audit mode too, unless the file says "malware: warn" (or off). Advisories
 // that alias each other (a MAL- record and the GO- or GHSA- id of the same
-// event) make one finding, the malware one.
+// event) make one finding, the malware one. While a configured malware feed
+// never synced, or its last good sync is older than the data's max age,
+// every decision gets a malware.unknown finding per such feed (the file's
+// "malware: {action: block, unknown: warn}" opts out; the default is the
+// malware action); like other missing data it does not block in audit mode.
 //
 // # Missing data
 //
 // A rule that needs data modgate does not have decides by its own setting
-// for that case (vulnerabilities.unknown, licenses.unscanned,
+// for that case (vulnerabilities.unknown, malware.unknown, licenses.unscanned,
 // max_zip_size.unknown, min_age.unknown: block or warn, never off), so the gate never passes a
 // version as checked when it was not: the finding (RuleVulnUnknown,
 // RuleLicenseUnscanned, RuleMaxZipUnknown) says what is missing and since
@@ -121,6 +125,9 @@ const (
 	RuleVulnUnknown      = "vulnerabilities.unknown"
 	RuleLicenseUnscanned = "licenses.unscanned"
 	RuleMaxZipUnknown    = "max_zip_size.unknown"
+	// RuleMalwareUnknown is a configured malware feed (--advisories) that
+	// never synced, or whose last good sync is too old.
+	RuleMalwareUnknown = "malware.unknown"
 	// RuleMinAgeUnknown is min_age without a trusted publication time (see
 	// [store.PublishedTrusted]): no source an author cannot set knows when
 	// the version was published.
@@ -158,6 +165,9 @@ type rules struct {
 	retracted, deprecated Action
 
 	malware Action // for malicious-code records; Block by default
+	// malwareUnknown is for a decision while a malware feed's data is
+	// missing; "" means as malware.
+	malwareUnknown Action
 
 	minAge       time.Duration // 0: off
 	minAgeAction Action

@@ -35,6 +35,11 @@ func (p *Policy) Summary() string {
 		vul += ", missing data: " + string(a)
 	}
 	b.WriteString(vul + "\n")
+	if r.malware == Off {
+		b.WriteString("malware: off\n")
+	} else {
+		fmt.Fprintf(&b, "malware: %s, unknown: %s\n", r.malware, r.malwareUnknownAction())
+	}
 
 	switch {
 	case r.modulesAction == Off || len(r.deny)+len(r.allow) == 0:
