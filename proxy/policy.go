@@ -15,6 +15,7 @@ import (
 
 	"github.com/modgate/modgate/internal/policy"
 	"github.com/modgate/modgate/internal/store"
+	"github.com/modgate/modgate/scanner"
 )
 
 // decisionTTL bounds how long a decision is reused: a changed policy takes
@@ -105,8 +106,20 @@ func (s *Server) dataGen(ctx context.Context) (policy.Data, uint64, error) {
 			return policy.Data{}, 0, err
 		}
 	}
-	if c.at.IsZero() || !d.VulnSynced.Equal(c.data.VulnSynced) || !d.VulnAttempted.Equal(c.data.VulnAttempted) ||
-		d.VulnError != c.data.VulnError || d.VulnMaxAge != c.data.VulnMaxAge {
+	// The malware feeds (--advisories), each a source like the database:
+	// malware.unknown decides while one lacks its data.
+	if fs, ok := s.opts.Scanner.(interface {
+		FeedStatus(context.Context) ([]scanner.FeedStatus, error)
+	}); ok {
+		feeds, err := fs.FeedStatus(ctx)
+		if err != nil {
+			return policy.Data{}, 0, err
+		}
+		for _, f := range feeds {
+			d.Feeds = append(d.Feeds, policy.Source{URL: f.Source, Synced: f.SyncedAt, Attempted: f.AttemptedAt, Error: f.LastError, MaxAge: st.MaxAge})
+		}
+	}
+	if c.at.IsZero() || !d.SameState(c.data) {
 		c.gen++
 	}
 	c.data, c.at = d, s.now()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/modgate/modgate/internal/store"
@@ -52,8 +53,11 @@ func (s *Scanner) syncFeed(ctx context.Context, f *vulndb.Feed) (res FeedResult,
 	defer func() {
 		res.Duration = s.now().Sub(start)
 		if err != nil {
+			// The state is recorded per feed: its error need not repeat the
+			// URL (a 403 shows it after the URL, in few bytes).
+			msg := strings.TrimPrefix(err.Error(), "advisories "+f.URL()+": ")
 			err = fmt.Errorf("advisories sync from %s: %w", f.URL(), err)
-			if rerr := s.st.RecordAdvisorySyncError(context.WithoutCancel(ctx), f.URL(), s.now(), err.Error()); rerr != nil {
+			if rerr := s.st.RecordAdvisorySyncError(context.WithoutCancel(ctx), f.URL(), s.now(), msg); rerr != nil {
 				err = errors.Join(err, rerr)
 			}
 		}

@@ -424,3 +424,30 @@ func TestVersionPageNotChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestVersionPageMalwareFeedUnchecked: while a malware feed lacks its data,
+// a version with no known advisory is "not checked", naming the feed, never
+// "No known vulnerability".
+func TestVersionPageMalwareFeedUnchecked(t *testing.T) {
+	data := policy.Data{VulnSynced: nowTime, VulnAttempted: nowTime, Feeds: []policy.Source{{URL: "https://feeds.example/go/all.zip",
+		Attempted: nowTime.Add(-time.Minute), Error: "HTTP status 503 Service Unavailable"}}}
+	d := newDashDecide(t, nil, func(ctx context.Context, m module.Version) (policy.Decision, error) {
+		return policy.Default().Decide(policy.Input{Module: m, Facts: &store.Facts{Module: m, LicensesKnown: true}, Data: data}, nowTime), nil
+	})
+	if err := d.st.PutFacts(context.Background(), &store.Facts{Module: module.Version{Path: "example.com/clean", Version: "v1.0.0"},
+		UpdatedAt: ingestTime, Published: ingestTime, PublishedSource: store.PublishedFirstSeen}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := get(t, d.client(t), d.srv.URL+"/ui/version/example.com/clean/@v/v1.0.0")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d\n%s", resp.StatusCode, body)
+	}
+	if !strings.Contains(body, `<p class="warn" id="vulns-unchecked">Not checked: malware feed https://feeds.example/go/all.zip: never synced (last attempt `) {
+		t.Errorf("the advisories section does not say the feed is missing:\n%s", body)
+	}
+	for _, bad := range []string{">Allowed<", "No known vulnerability"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("page says %q about a version a malware feed was not checked for", bad)
+		}
+	}
+}

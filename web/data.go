@@ -230,18 +230,20 @@ type VersionPage struct {
 	HasSBOM     bool
 }
 
-// VulnsUnchecked says why the version's advisories were not checked (no
-// usable vulnerability data), "" when they were.
+// VulnsUnchecked says why the version's advisories were not all checked
+// (no usable vulnerability data, a malware feed that lacks its data), ""
+// when they were.
 func (p *VersionPage) VulnsUnchecked() string {
 	if p.Decision == nil {
 		return ""
 	}
+	var why []string
 	for _, u := range p.Decision.Unchecked {
-		if u.Rule == policy.RuleVulnUnknown {
-			return u.Reason
+		if u.Rule == policy.RuleVulnUnknown || u.Rule == policy.RuleMalwareUnknown {
+			why = append(why, u.Reason)
 		}
 	}
-	return ""
+	return strings.Join(why, "; ")
 }
 
 func (s *Server) versionPage(ctx context.Context, m module.Version, after int64) (*VersionPage, error) {

@@ -203,6 +203,18 @@ func decideLocal(ctx context.Context, e *env, mods []module.Version, out *check.
 			return err
 		}
 	}
+	// The --advisories feeds, each a source like the database
+	// (malware.unknown decides while one lacks its data).
+	feeds, err := sc.FeedStatus(ctx)
+	if err != nil {
+		return err
+	}
+	for _, f := range feeds {
+		data.Feeds = append(data.Feeds, policy.Source{URL: f.Source, Synced: f.SyncedAt, Attempted: f.AttemptedAt, Error: f.LastError, MaxAge: status.MaxAge})
+	}
+	for _, why := range data.FeedsMissing(time.Now()) {
+		fmt.Fprintf(e.stderr, "warning: %s: malware records of this feed are not checked (run `modgate vulndb sync` with the same --database/--data/--advisories)\n", why)
+	}
 	switch {
 	case status.SyncedAt.IsZero():
 		fmt.Fprintln(e.stderr, "warning: no vulnerability data synced: vulnerabilities are not checked (run `modgate vulndb sync` with the same --database/--data)")

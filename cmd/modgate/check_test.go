@@ -398,3 +398,50 @@ func TestCheckSymbols(t *testing.T) {
 		t.Errorf("the zip was fetched from the upstream %d times through modgate, want once (for the go command)", n)
 	}
 }
+
+// TestCheckMalwareFeedUnsynced: a configured malware feed that never synced
+// blocks every module in `modgate check` as it does in the proxy
+// (malware.unknown, blocking by default), naming the feed and the last
+// error; once the feed syncs, the check passes.
+func TestCheckMalwareFeedUnsynced(t *testing.T) {
+	fx := newCheckFixture(t)
+	modgate := modgateIn(t, t.TempDir())
+	if _, stderr, err := modgate("vulndb", "sync", "--vulndb", fx.db); err != nil {
+		t.Fatalf("vulndb sync: %v\n%s", err, stderr)
+	}
+	feedDir := filepath.Join(t.TempDir(), "feed")
+	feed := "file://" + filepath.ToSlash(feedDir)
+
+	stdout, stderr, err := modgate("check", fx.dir, "--vulndb", fx.db, "--advisories", feed)
+	if exitCode(err) != 1 || !strings.Contains(stdout, "BLOCK  example.com/ok@v1.0.0: malware.unknown: malware feed "+feed+": never synced (no attempt yet)") ||
+		!strings.Contains(stderr, "--advisories") {
+		t.Errorf("check before the feed's first sync: %v (exit %d), want every module blocked and advice to sync\n%s%s", err, exitCode(err), stdout, stderr)
+	}
+	if _, _, err := modgate("vulndb", "sync", "--vulndb", fx.db, "--advisories", feed); err == nil {
+		t.Fatal("vulndb sync of a missing feed directory succeeded")
+	}
+	stdout, _, err = modgate("check", fx.dir, "--vulndb", fx.db, "--advisories", feed)
+	if exitCode(err) != 1 || !strings.Contains(stdout, "malware.unknown: malware feed "+feed+": never synced (last attempt ") {
+		t.Errorf("check after a failed feed sync: %v (exit %d)\n%s", err, exitCode(err), stdout)
+	}
+
+	// The real records arrive.
+	src := filepath.Join("..", "..", "testdata", "malware", "osv", "malicious", "go", "gocommunity.io", "orderedbtree")
+	rec, err := os.ReadFile(filepath.Join(src, "MAL-2026-17453.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(feedDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(feedDir, "MAL-2026-17453.json"), rec, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := modgate("vulndb", "sync", "--vulndb", fx.db, "--advisories", feed); err != nil {
+		t.Fatalf("vulndb sync with the feed: %v\n%s", err, stderr)
+	}
+	stdout, stderr, err = modgate("check", fx.dir, "--vulndb", fx.db, "--advisories", feed)
+	if err != nil || strings.Contains(stdout, "malware.unknown") || strings.Contains(stderr, "malware") {
+		t.Errorf("check after the feed synced: %v\n%s%s", err, stdout, stderr)
+	}
+}

@@ -119,7 +119,11 @@ func (d Data) FeedsMissing(now time.Time) []string {
 // (the vulnerability database and the feeds; not the module index, which
 // moves with every page read).
 func (d Data) SameState(o Data) bool {
-	return d.Vuln() == o.Vuln() && slices.Equal(d.Feeds, o.Feeds)
+	return d.Vuln().same(o.Vuln()) && slices.EqualFunc(d.Feeds, o.Feeds, Source.same)
+}
+
+func (s Source) same(o Source) bool {
+	return s.URL == o.URL && s.Synced.Equal(o.Synced) && s.Attempted.Equal(o.Attempted) && s.Error == o.Error && s.MaxAge == o.MaxAge
 }
 
 // PublishUnknown says why a version's publication time is not known and
