@@ -225,7 +225,8 @@ func (s *Server) Wait() { s.bg.Wait() }
 
 // Ready reports whether the database and the blob store can be used, and
 // whether every rule that blocks in the policy in force has its data (a
-// replica without vulnerability data refuses what another would serve).
+// replica without vulnerability data, or without a malware feed's, refuses
+// what another would serve).
 func (s *Server) Ready(ctx context.Context) error {
 	if err := s.opts.Store.Ping(ctx); err != nil {
 		return fmt.Errorf("database: %w", err)
@@ -244,7 +245,7 @@ func (s *Server) Ready(ctx context.Context) error {
 	}
 	data, err := s.data(ctx)
 	if err != nil {
-		return fmt.Errorf("vulnerability data state: %w", err)
+		return fmt.Errorf("vulnerability data and feeds state: %w", err)
 	}
 	if why := s.policy().Lacks(data, s.now()); why != "" {
 		return fmt.Errorf("policy: %s", why)

@@ -572,7 +572,8 @@ func (s *Server) policyPage(ctx context.Context, after int64) (*PolicyPage, erro
 		out.NextAdmin = out.History[len(out.History)-1].Seq
 	}
 	out.Rules = []string{policy.RuleVulnerability, "modules", policy.RuleDeny, policy.RuleAllow, policy.RuleRetracted,
-		policy.RuleDeprecated, policy.RuleMinAge, policy.RuleMinAgeUnknown, "licenses", policy.RuleLicense, policy.RuleLicenseUnknwn, policy.RuleMaxZipSize}
+		policy.RuleDeprecated, policy.RuleMinAge, policy.RuleMinAgeUnknown, "licenses", policy.RuleLicense, policy.RuleLicenseUnknwn, policy.RuleMaxZipSize,
+		policy.RuleMalware, policy.RuleMalwareUnknown}
 	return out, nil
 }
 

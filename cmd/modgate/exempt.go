@@ -25,7 +25,8 @@ const exemptUsage = `usage:
 GOPRIVATE syntax (corp.example.com/*). --versions is a version (v1.2.3) or a
 range (">=v1.2.0,<v1.3.0"); empty: every version. --rule is a policy rule
 (vulnerabilities, modules, modules.deny, modules.allow, retracted, deprecated,
-min_age, min_age.unknown, licenses, licenses.deny, licenses.unknown, max_zip_size) or an advisory
+min_age, min_age.unknown, licenses, licenses.deny, licenses.unknown, max_zip_size, malware,
+malware.unknown) or an advisory
 ID or alias (GO-..., CVE-..., GHSA-...); empty: every rule. --expires is a
 duration from now (720h, 30d) or a time (RFC 3339, or a date: midnight UTC); it
 is required and must be in the future. list hides expired exemptions unless
