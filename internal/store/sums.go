@@ -37,6 +37,64 @@ type Checksum struct {
 	Client   string
 	// CreatedAt is when the hash was recorded (UTC, set by the store if zero).
 	CreatedAt time.Time
+	// Corrupt is set by [Sums.EachChecksum] on a row that is not a record
+	// the store could have written (edited behind modgate's back): such a
+	// pin vouches for nothing. The other fields hold what could be read.
+	Corrupt *CorruptChecksumError
+}
+
+// CorruptChecksumError reports a row of the checksum store that cannot be read
+// as a record the store could have written: a column that does not parse, a
+// hash that is not "h1:" and base64, an empty source. Only an edit behind
+// modgate's back makes one, so its pin vouches for nothing.
+type CorruptChecksumError struct {
+	Module module.Version
+	Kind   Kind
+	Detail string // which column is wrong and how
+}
+
+func (e *CorruptChecksumError) Error() string {
+	return fmt.Sprintf("checksum store row %s %s .%s cannot be read: %s", e.Module.Path, e.Module.Version, e.Kind, e.Detail)
+}
+
+// CheckStored checks a row read back from the checksum store (c, and
+// timeErr, the driver's failure to read its created_at, if any) and returns
+// a *CorruptChecksumError if it is not a record the store could have written.
+func CheckStored(c *Checksum, timeErr error) *CorruptChecksumError {
+	var detail string
+	if err := c.Validate(); err != nil {
+		detail = err.Error()
+	} else if timeErr != nil {
+		detail = "created_at: " + timeErr.Error()
+	}
+	if detail == "" {
+		return nil
+	}
+	return &CorruptChecksumError{Module: c.Module, Kind: c.Kind, Detail: detail}
+}
+
+// validHash reports whether h is "h1:" followed by standard base64.
+func validHash(h string) bool {
+	b64, ok := strings.CutPrefix(h, "h1:")
+	if !ok || b64 == "" {
+		return false
+	}
+	for i := 0; i < len(b64); i++ {
+		switch c := b64[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '+', c == '/', c == '=':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// short quotes s for an error message, cut to a readable length.
+func short(s string) string {
+	if len(s) > 64 {
+		return fmt.Sprintf("%q...", s[:64])
+	}
+	return fmt.Sprintf("%q", s)
 }
 
 // Validate reports whether c is a record the store may keep.
@@ -45,9 +103,9 @@ func (c *Checksum) Validate() error {
 	case c.Module.Path == "" || c.Module.Version == "":
 		return errors.New("empty module path or version")
 	case c.Kind != KindZip && c.Kind != KindMod:
-		return fmt.Errorf("invalid checksum kind %q (want zip or mod)", c.Kind)
-	case !strings.HasPrefix(c.Hash, "h1:") || len(c.Hash) < 4:
-		return fmt.Errorf("invalid hash %q (want h1:...)", c.Hash)
+		return fmt.Errorf("invalid checksum kind %s (want zip or mod)", short(string(c.Kind)))
+	case !validHash(c.Hash):
+		return fmt.Errorf("invalid hash %s (want h1: and base64)", short(c.Hash))
 	case c.Source == "":
 		return errors.New("empty checksum source")
 	}
@@ -57,7 +115,8 @@ func (c *Checksum) Validate() error {
 // Sums is the checksum store: known-good hashes of module artifacts.
 type Sums interface {
 	// Checksum returns the recorded hash of m's artifact of kind k, or an error
-	// satisfying errors.Is(err, fs.ErrNotExist).
+	// satisfying errors.Is(err, fs.ErrNotExist), or one wrapping a
+	// *CorruptChecksumError if its row cannot be read (see [CheckStored]).
 	Checksum(ctx context.Context, m module.Version, k Kind) (*Checksum, error)
 	// PutChecksum records c unless a hash for the same module, version and kind
 	// is recorded already, and returns the recorded one (the first writer wins;
@@ -67,7 +126,8 @@ type Sums interface {
 	// recorded already appends nothing.
 	PutChecksum(ctx context.Context, c *Checksum) (*Checksum, error)
 	// EachChecksum calls fn for every recorded hash, ordered by module path,
-	// version and kind, until fn returns an error (which it returns).
+	// version and kind, until fn returns an error (which it returns). A row
+	// that cannot be read does not stop it: fn gets it with Corrupt set.
 	EachChecksum(ctx context.Context, fn func(*Checksum) error) error
 }
 

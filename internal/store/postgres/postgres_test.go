@@ -218,3 +218,32 @@ func TestErrorsHideDSNPassword(t *testing.T) {
 		})
 	}
 }
+
+// TestCorruptChecksums edits checksum rows with raw SQL into what the store
+// could not have written, as far as the column types allow: timestamptz
+// holds no garbage, but 'infinity'.
+func TestCorruptChecksums(t *testing.T) {
+	dsn := testkit.PostgresDSN(t)
+	s := open(t, dsn)
+	defer s.Close()
+	raw, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close(context.Background())
+	edit := func(t *testing.T, m module.Version, k store.Kind, column, value string) {
+		cast := ""
+		if column == "created_at" {
+			cast = "::timestamptz"
+		}
+		if _, err := raw.Exec(t.Context(), `UPDATE checksums SET `+column+` = $1`+cast+` WHERE module_path = $2 AND version = $3 AND kind = $4`,
+			value, m.Path, m.Version, string(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	storetest.CorruptChecksums(t, s, edit, map[string]string{
+		"created_at": "infinity",
+		"hash":       "h1:<script>not base64",
+		"source":     "",
+	})
+}

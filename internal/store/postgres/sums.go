@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"golang.org/x/mod/module"
 
 	"github.com/modgate/modgate/internal/store"
@@ -16,18 +18,38 @@ import (
 func (s *Store) Checksum(ctx context.Context, m module.Version, k store.Kind) (_ *store.Checksum, err error) {
 	defer wrap(&err, "postgres: checksum %s %s", m, k)
 	c := &store.Checksum{Module: m, Kind: k}
+	var created pgtype.Timestamptz
 	err = s.pool.QueryRow(ctx,
 		`SELECT hash, source, upstream, client, created_at FROM checksums
 		 WHERE module_path = $1 AND version = $2 AND kind = $3`, m.Path, m.Version, string(k)).
-		Scan(&c.Hash, &c.Source, &c.Upstream, &c.Client, &c.CreatedAt)
+		Scan(&c.Hash, &c.Source, &c.Upstream, &c.Client, &created)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fs.ErrNotExist
 	}
 	if err != nil {
 		return nil, err
 	}
-	c.CreatedAt = c.CreatedAt.UTC()
+	if c.Corrupt = readChecksum(c, created); c.Corrupt != nil {
+		return nil, c.Corrupt
+	}
 	return c, nil
+}
+
+// readChecksum fills c.CreatedAt from created and checks the row read into c
+// (see [store.CheckStored]). created is scanned as a pgtype.Timestamptz, not
+// a time.Time, so that an 'infinity' written behind modgate's back is this
+// row's problem and not a scan error that ends a listing.
+func readChecksum(c *store.Checksum, created pgtype.Timestamptz) *store.CorruptChecksumError {
+	var err error
+	switch {
+	case !created.Valid:
+		err = errors.New("no time recorded")
+	case created.InfinityModifier != pgtype.Finite:
+		err = fmt.Errorf("%s is not a time", created.InfinityModifier)
+	default:
+		c.CreatedAt = created.Time.UTC()
+	}
+	return store.CheckStored(c, err)
 }
 
 // PutChecksum implements [store.Sums].
@@ -77,11 +99,12 @@ func (s *Store) EachChecksum(ctx context.Context, fn func(*store.Checksum) error
 	for rows.Next() {
 		var c store.Checksum
 		var kind string
-		if err := rows.Scan(&c.Module.Path, &c.Module.Version, &kind, &c.Hash, &c.Source, &c.Upstream, &c.Client, &c.CreatedAt); err != nil {
+		var created pgtype.Timestamptz
+		if err := rows.Scan(&c.Module.Path, &c.Module.Version, &kind, &c.Hash, &c.Source, &c.Upstream, &c.Client, &created); err != nil {
 			return err
 		}
 		c.Kind = store.Kind(kind)
-		c.CreatedAt = c.CreatedAt.UTC()
+		c.Corrupt = readChecksum(&c, created)
 		if err := fn(&c); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -163,4 +164,28 @@ func TestLockAfterClose(t *testing.T) {
 	if _, err := s.Lock(ctx, "k"); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Lock after Close: %v", err)
 	}
+}
+
+// TestCorruptChecksums edits checksum rows with raw SQL into what the store
+// could not have written: SQLite's STRICT table still takes any text.
+func TestCorruptChecksums(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "modgate.db")
+	s := open(t, path)
+	defer s.Close()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	edit := func(t *testing.T, m module.Version, k store.Kind, column, value string) {
+		if _, err := raw.Exec(`UPDATE checksums SET `+column+` = ? WHERE module_path = ? AND version = ? AND kind = ?`,
+			value, m.Path, m.Version, string(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	storetest.CorruptChecksums(t, s, edit, map[string]string{
+		"created_at": "garbage",
+		"hash":       "h1:<script>not base64",
+		"source":     "",
+	})
 }

@@ -27,8 +27,18 @@ func (s *Store) Checksum(ctx context.Context, m module.Version, k store.Kind) (_
 	if err != nil {
 		return nil, err
 	}
+	if c.Corrupt = readChecksum(c, created); c.Corrupt != nil {
+		return nil, c.Corrupt
+	}
+	return c, nil
+}
+
+// readChecksum fills c.CreatedAt from created and checks the row read into c
+// (see [store.CheckStored]).
+func readChecksum(c *store.Checksum, created string) *store.CorruptChecksumError {
+	var err error
 	c.CreatedAt, err = parseTime(created)
-	return c, err
+	return store.CheckStored(c, err)
 }
 
 // PutChecksum implements [store.Sums].
@@ -86,9 +96,7 @@ func (s *Store) EachChecksum(ctx context.Context, fn func(*store.Checksum) error
 			return err
 		}
 		c.Kind = store.Kind(kind)
-		if c.CreatedAt, err = parseTime(created); err != nil {
-			return err
-		}
+		c.Corrupt = readChecksum(&c, created)
 		if err := fn(&c); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -345,5 +346,74 @@ func testSumDBConfigSwapConcurrent(t *testing.T, s store.Store) {
 	wg.Wait()
 	if wins != 1 {
 		t.Errorf("%d concurrent swaps from empty succeeded, want exactly 1", wins)
+	}
+}
+
+// PinEdit is an edit behind the store's back of one column of the checksum
+// row of (m, k), made by a driver's own test with raw SQL: the column is
+// "hash", "source" or "created_at", and value the text written into it.
+type PinEdit func(t *testing.T, m module.Version, k store.Kind, column, value string)
+
+// CorruptChecksums checks that checksum rows edited behind the store's back
+// into something it could not have written (each of corruptions, column to
+// value; the driver lists what its column types can hold) are reported per
+// row: Checksum returns a *store.CorruptChecksumError naming the row and the
+// column, and EachChecksum hands the row to fn with Corrupt set and goes on
+// to the rows after it.
+func CorruptChecksums(t *testing.T, s store.Store, edit PinEdit, corruptions map[string]string) {
+	ctx := t.Context()
+	pin := func(path string, k store.Kind) module.Version {
+		m := module.Version{Path: path, Version: "v1.0.0"}
+		if _, err := s.PutChecksum(ctx, &store.Checksum{Module: m, Kind: k, Hash: "h1:" + path[:1] + "AAA=", Source: store.SourceTOFU}); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	for column, value := range corruptions {
+		t.Run(column, func(t *testing.T) {
+			// Rows before and after the edited one, in EachChecksum's order.
+			prefix := "example.com/" + column
+			first, bad, last := pin(prefix+"/a", store.KindZip), pin(prefix+"/b", store.KindZip), pin(prefix+"/c", store.KindMod)
+			badMod := pin(prefix+"/b", store.KindMod)
+			edit(t, bad, store.KindZip, column, value)
+
+			_, err := s.Checksum(ctx, bad, store.KindZip)
+			var corrupt *store.CorruptChecksumError
+			if !errors.As(err, &corrupt) || corrupt.Module != bad || corrupt.Kind != store.KindZip ||
+				!strings.Contains(corrupt.Detail, column[:4]) {
+				t.Fatalf("Checksum of a row whose %s is %q: %v, want a *store.CorruptChecksumError naming the row and the column", column, value, err)
+			}
+			if c, err := s.Checksum(ctx, badMod, store.KindMod); err != nil || c.Corrupt != nil {
+				t.Errorf("Checksum of the same version's untouched .mod row: %v %v", c, err)
+			}
+			// PutChecksum of the key reads the row back: the same error, no
+			// pin that vouches.
+			if c, err := s.PutChecksum(ctx, &store.Checksum{Module: bad, Kind: store.KindZip, Hash: "h1:AAAA", Source: store.SourceTOFU}); !errors.As(err, &corrupt) {
+				t.Errorf("PutChecksum over a corrupt row: %v %v, want a *store.CorruptChecksumError", c, err)
+			}
+
+			var got []string
+			err = s.EachChecksum(ctx, func(c *store.Checksum) error {
+				if !strings.HasPrefix(c.Module.Path, prefix+"/") {
+					return nil
+				}
+				line := c.Module.Path + " " + string(c.Kind)
+				if c.Corrupt != nil {
+					line += " corrupt"
+					if c.Corrupt.Module != c.Module || c.Corrupt.Kind != c.Kind {
+						t.Errorf("Corrupt of %s names %s .%s", line, c.Corrupt.Module, c.Corrupt.Kind)
+					}
+				}
+				got = append(got, line)
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("EachChecksum stopped at a corrupt row: %v", err)
+			}
+			want := []string{first.Path + " zip", bad.Path + " mod", bad.Path + " zip corrupt", last.Path + " mod"}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("EachChecksum with a corrupt row (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
