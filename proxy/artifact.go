@@ -337,6 +337,9 @@ func (s *Server) verify(ctx context.Context, a verify.Artifact) error {
 	case err == nil:
 		e.Decision = store.DecisionServed
 		e.Reasons = []string{res.Warning}
+	case errors.As(err, &mismatch) && mismatch.Tampered != "":
+		e.Type, e.Decision = store.AuditSecurity, store.DecisionBlocked
+		e.Reasons = []string{"recorded checksum cannot be trusted: " + mismatch.Tampered, "received " + a.Hash}
 	case errors.As(err, &mismatch):
 		e.Decision = store.DecisionBlocked
 		e.Reasons = []string{"checksum mismatch: expected " + mismatch.Want + " (" + mismatch.Source + "), received " + a.Hash}

@@ -65,6 +65,18 @@ func (s *Server) storedArtifact(ctx context.Context, m module.Version, kind stor
 		return a, err
 	}
 	if err := s.checkSmall(ctx, a); err != nil {
+		if mm := (*verify.MismatchError)(nil); errors.As(err, &mm) {
+			// The bytes are not at fault: the pin that vouches for them
+			// cannot be read. Refused, and kept for the operator to look at.
+			if s.opts.Audit != nil {
+				who := clientFrom(ctx)
+				s.opts.Audit.Log(&store.AuditEvent{Time: s.now().UTC(), Type: store.AuditSecurity, Decision: store.DecisionBlocked,
+					ClientToken: who.Token, ClientIP: who.IP, UserAgent: who.UserAgent,
+					Module: a.Module.Path, Version: a.Module.Version, Kind: string(a.Kind), Source: "cache",
+					Reasons: []string{"recorded checksum cannot be trusted: " + mm.Tampered}})
+			}
+			return nil, err
+		}
 		return nil, s.integrityFailure(ctx, a, nil, err)
 	}
 	return a, nil
@@ -82,6 +94,9 @@ func (s *Server) checkSmall(ctx context.Context, a *store.Artifact) error {
 		return nil
 	}
 	rec, err := s.opts.Store.Checksum(ctx, a.Module, store.KindMod)
+	if corrupt := (*store.CorruptChecksumError)(nil); errors.As(err, &corrupt) {
+		return verify.UnreadablePin(verify.Artifact{Module: a.Module, Kind: a.Kind, Upstream: "cache"}, corrupt)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // stored before hashes were recorded; the SHA-256 vouches
 	}

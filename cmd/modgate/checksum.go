@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -140,6 +141,12 @@ func checksumImport(ctx context.Context, e *env, st store.Sums, files []string) 
 		abs, _ := filepath.Abs(file)
 		for _, l := range parsed[i] {
 			prev, err := st.Checksum(ctx, l.mod, l.kind)
+			if corrupt := (*store.CorruptChecksumError)(nil); errors.As(err, &corrupt) {
+				conflicts++
+				fmt.Fprintf(e.stderr, "CONFLICT %s %s%s: %s says %s, but the recorded pin cannot be read (%s): it was edited behind modgate's back (modgate checksum verify)\n",
+					l.mod.Path, l.mod.Version, modSuffix(l.kind), file, l.hash, corrupt.Detail)
+				continue
+			}
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
@@ -182,8 +189,12 @@ func checksumList(ctx context.Context, e *env, st store.Sums, prefix string) err
 		if prefix != "" && c.Module.Path != prefix && !strings.HasPrefix(c.Module.Path, strings.TrimSuffix(prefix, "/")+"/") {
 			return nil
 		}
-		_, err := fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\t%s\n", c.Module.Path, c.Module.Version, modSuffix(c.Kind), c.Hash, c.Source,
-			c.CreatedAt.Format("2006-01-02T15:04:05Z"))
+		hash, source, recorded := c.Hash, c.Source, c.CreatedAt.Format("2006-01-02T15:04:05Z")
+		if c.Corrupt != nil {
+			// Edited behind modgate's back: anything may be in it.
+			hash, source, recorded = strconv.Quote(hash), strconv.Quote(source), "UNREADABLE (modgate checksum verify)"
+		}
+		_, err := fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\t%s\n", c.Module.Path, c.Module.Version, modSuffix(c.Kind), hash, source, recorded)
 		return err
 	})
 	if err != nil {
@@ -239,7 +250,10 @@ func checksumVerify(ctx context.Context, e *env, st store.Store) error {
 			}
 		}
 		rec, err := st.Checksum(ctx, a.Module, a.Kind)
+		corrupt := (*store.CorruptChecksumError)(nil)
 		switch {
+		case errors.As(err, &corrupt):
+			problem(a, "recorded hash cannot be read (%s): the checksum store was edited behind modgate's back (now %s)", corrupt.Detail, got)
 		case errors.Is(err, fs.ErrNotExist):
 			problem(a, "no recorded hash (now %s)", got)
 		case err != nil:

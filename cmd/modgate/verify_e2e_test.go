@@ -237,10 +237,107 @@ func TestEndToEndVerification(t *testing.T) {
 		!slices.Contains(blocked, "corp.example.com/secret zip") {
 		t.Errorf("blocked checksum records: %q", blocked)
 	}
-	if len(security) != 1 || !strings.Contains(security[0], "sum.modgate.test") {
+	// The edited pin's refusal, then the fork.
+	if len(security) != 2 || !strings.Contains(security[0], "recorded checksum cannot be trusted") ||
+		!strings.Contains(security[0], "the pin was changed behind modgate's back") || !strings.Contains(security[1], "sum.modgate.test") {
 		t.Errorf("security records: %q", security)
 	}
 	if len(resets) != 1 || !strings.Contains(resets[0], "recorded misbehaviour cleared by") {
 		t.Errorf("reset-fork records: %q", resets)
+	}
+}
+
+// TestEndToEndUnreadablePin: checksum rows edited behind modgate's back into
+// something the store could not have written (a created_at that does not
+// parse, a hash that is not base64) are refused with a 403 in modgate's words
+// and a security audit record, never a 500; checksum verify reports each and
+// goes on to every other pin and artifact.
+func TestEndToEndUnreadablePin(t *testing.T) {
+	imported := testkit.Build(t, testkit.Module{Path: "corp.example.com/imported", Version: "v1.0.0", Files: map[string]string{"i.go": "package imported\n"}})
+	cached := testkit.Build(t, testkit.Module{Path: "corp.example.com/cached", Version: "v1.0.0", Files: map[string]string{"c.go": "package cached\n"}})
+	fine := testkit.Build(t, testkit.Module{Path: "corp.example.com/fine", Version: "v1.0.0", Files: map[string]string{"f.go": "package fine\n"}})
+	privUp := testkit.NewUpstream(t, imported, cached, fine)
+
+	work := t.TempDir()
+	data := t.TempDir()
+	common := []string{"--data", data, "--sumdb", "off"}
+	gosum := filepath.Join(work, "team.go.sum")
+	os.WriteFile(gosum, []byte("corp.example.com/imported v1.0.0 "+imported.Hash+"\n"), 0o644)
+	if out, code := runModgate(t, append([]string{"checksum", "import", gosum}, common...)...); code != 0 {
+		t.Fatalf("checksum import: exit %d\n%s", code, out)
+	}
+	args := append([]string{"--upstream", "off", "--private", "corp.example.com", "--private-upstream", privUp.URL}, common...)
+	mg := startModgate(t, args...)
+	app := filepath.Join(work, "app")
+	writeApp(t, app, "module e2e.test/app\n\ngo 1.21\n")
+	env := func(home string) []string {
+		return testkit.GoEnv(t, filepath.Join(work, home), mg.URL, "GOSUMDB=off", "GONOSUMDB=corp.example.com")
+	}
+	testkit.RunGo(t, app, env("home1"), false, "mod", "download", "corp.example.com/cached@v1.0.0", "corp.example.com/fine@v1.0.0")
+
+	raw, err := sql.Open("sqlite", filepath.Join(data, "modgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, q := range []string{
+		`UPDATE checksums SET created_at = 'garbage' WHERE module_path = 'corp.example.com/imported' AND kind = 'zip'`,
+		`UPDATE checksums SET hash = 'h1:<not base64>' WHERE module_path = 'corp.example.com/cached' AND kind = 'mod'`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A restart: nothing of the cached module is in memory any more.
+	mg.stop(t)
+	mg = startModgate(t, args...)
+
+	// The imported pin is read when the zip is first fetched; the cached
+	// module's .mod pin when its stored .mod is served.
+	for _, tc := range []struct{ mod, what string }{
+		{"corp.example.com/imported@v1.0.0", "created_at: "},
+		{"corp.example.com/cached@v1.0.0", `invalid hash "h1:<not base64>"`},
+	} {
+		out := testkit.RunGo(t, app, env("home-"+tc.mod[len("corp.example.com/"):len(tc.mod)-len("@v1.0.0")]), true, "mod", "download", tc.mod)
+		for _, want := range []string{"403 Forbidden",
+			"modgate's recorded checksum for " + tc.mod + " cannot be read: the checksum store was edited behind modgate's back; " + tc.what} {
+			if !strings.Contains(out, want) {
+				t.Errorf("go mod download %s with its pin row edited: output lacks %q:\n%s", tc.mod, want, out)
+			}
+		}
+		if strings.Contains(out, "500") || strings.Contains(out, "internal error") {
+			t.Errorf("go mod download %s with its pin row edited: a 500:\n%s", tc.mod, out)
+		}
+	}
+	// The untouched pins still vouch.
+	testkit.RunGo(t, app, env("home2"), false, "mod", "download", "corp.example.com/fine@v1.0.0")
+
+	out, code := runModgate(t, append([]string{"checksum", "verify"}, common...)...)
+	for _, want := range []string{
+		"BAD corp.example.com/cached v1.0.0 .mod: recorded hash cannot be read (invalid hash",
+		"BAD PIN corp.example.com/cached v1.0.0/go.mod: the checksum store's row of this pin cannot be read (invalid hash",
+		"BAD PIN corp.example.com/imported v1.0.0: the checksum store's row of this pin cannot be read (created_at: ",
+		// Every pin and artifact is checked: imported's .mod pinned on its fetch, cached
+		// and fine zip and .mod.
+		"checked 6 pins against 6 audit records: 2 bad",
+		"checked 5 artifacts: 1 bad",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("checksum verify with edited pin rows lacks %q: exit %d\n%s", want, code, out)
+		}
+	}
+	if code != 1 || strings.Contains(out, "BAD PIN corp.example.com/fine") || strings.Contains(out, "sqlite: checksums") {
+		t.Errorf("checksum verify with edited pin rows: exit %d\n%s", code, out)
+	}
+
+	// Each refusal is a security audit record (written by the time modgate
+	// has stopped).
+	mg.stop(t)
+	for _, m := range []string{"corp.example.com/imported", "corp.example.com/cached"} {
+		var n int
+		if err := raw.QueryRow(`SELECT count(*) FROM audit_log WHERE type = 'security' AND decision = 'blocked' AND module = ?
+			AND reasons LIKE '%edited behind modgate''s back%'`, m).Scan(&n); err != nil || n == 0 {
+			t.Errorf("security audit records of the refusal of %s: %d %v", m, n, err)
+		}
 	}
 }

@@ -43,8 +43,10 @@ type PinReport struct {
 // `UPDATE checksums SET hash = ...`), a pin record whose own hash does not
 // match its contents (edited record; [Verify] walks the whole chain), a
 // record of a pin that is no longer in the store (deleted, so the next fetch
-// would pin whatever it gets), and a key pinned twice with different hashes
-// (deleted and pinned again). Memory grows with the number of pins.
+// would pin whatever it gets), a key pinned twice with different hashes
+// (deleted and pinned again), and a pin whose row cannot be read
+// ([store.Checksum].Corrupt: a column edited into something the store could
+// not have written). Memory grows with the number of pins.
 //
 // Pins must not change while it runs; with `modgate serve` running, a pin
 // made during the check may be reported as unrecorded: run it again.
@@ -97,6 +99,8 @@ func CheckPins(ctx context.Context, src Reader, sums interface {
 		}
 		r := recs[kk]
 		switch {
+		case c.Corrupt != nil:
+			problem("the checksum store's row of this pin cannot be read (%s): it was edited behind modgate's back, and it vouches for nothing", c.Corrupt.Detail)
 		case r == nil:
 			problem("pinned %s (%s), but the audit chain has no record of this pin: it was written behind modgate's back", c.Hash, c.Source)
 			pin := *c

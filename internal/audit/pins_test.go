@@ -40,6 +40,21 @@ func TestCheckPins(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, []string{"corp.example.com/other v1.0.0/go.mod: record 3 pinned h1:othermod=, record 4 pinned h1:evil=: the pin was removed and pinned again"}},
+		{"pin row unreadable", func(t *testing.T, d db) {
+			// Rows the store could not have written; the listing goes on
+			// past them to every other pin.
+			when := "'garbage'"
+			if d.driver == "postgres" {
+				when = "'infinity'" // timestamptz holds no garbage
+			}
+			d.exec(t, `UPDATE checksums SET created_at = `+when+` WHERE module_path = 'corp.example.com/other'`)
+			d.exec(t, `UPDATE checksums SET hash = 'h1:<b>not base64' WHERE module_path = 'corp.example.com/secret' AND kind = 'mod'`)
+			d.exec(t, `UPDATE checksums SET source = '' WHERE module_path = 'corp.example.com/secret' AND kind = 'zip'`)
+		}, []string{
+			"corp.example.com/other v1.0.0/go.mod: the checksum store's row of this pin cannot be read (created_at: ",
+			"corp.example.com/secret v1.0.0/go.mod: the checksum store's row of this pin cannot be read (invalid hash \"h1:<b>not base64\" (want h1: and base64)): it was edited",
+			"corp.example.com/secret v1.0.0: the checksum store's row of this pin cannot be read (empty checksum source): it was edited behind modgate's back",
+		}},
 		{"pin record edited", func(t *testing.T, d db) {
 			d.exec(t, `UPDATE audit_log SET source = 'https://elsewhere' WHERE seq = 2`)
 		}, []string{"corp.example.com/secret v1.0.0/go.mod: audit record 2 of this pin does not match its own hash"}},

@@ -294,6 +294,9 @@ func (v *Verifier) Check(ctx context.Context, a Artifact) (Result, error) {
 		return Result{}, fmt.Errorf("verify: cannot check .%s", a.Kind)
 	}
 	known, err := v.opts.Store.Checksum(ctx, a.Module, a.Kind)
+	if corrupt := (*store.CorruptChecksumError)(nil); errors.As(err, &corrupt) {
+		return Result{}, UnreadablePin(a, corrupt)
+	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return Result{}, err
 	}
@@ -338,6 +341,9 @@ func (v *Verifier) Check(ctx context.Context, a Artifact) (Result, error) {
 	}
 	rec, err := v.opts.Store.PutChecksum(ctx, &store.Checksum{Module: a.Module, Kind: a.Kind, Hash: a.Hash,
 		Source: res.Source, Upstream: a.Upstream, Client: a.Client})
+	if corrupt := (*store.CorruptChecksumError)(nil); errors.As(err, &corrupt) {
+		return Result{}, UnreadablePin(a, corrupt)
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -346,6 +352,16 @@ func (v *Verifier) Check(ctx context.Context, a Artifact) (Result, error) {
 		return Result{}, &MismatchError{Artifact: a, Want: rec.Hash, Source: describe(rec)}
 	}
 	return res, nil
+}
+
+// UnreadablePin is the refusal of a whose recorded checksum cannot be read
+// (a row of the checksum store edited behind modgate's back into something
+// the store could not have written): a *MismatchError whose Tampered says
+// so, in modgate's words. Such a pin vouches for nothing.
+func UnreadablePin(a Artifact, corrupt *store.CorruptChecksumError) *MismatchError {
+	return &MismatchError{Artifact: a, Source: "the checksum store", Tampered: fmt.Sprintf(
+		"modgate's recorded checksum for %s@%s cannot be read: the checksum store was edited behind modgate's back; %s",
+		a.Module.Path, a.Module.Version, corrupt.Detail)}
 }
 
 // vouched checks a recorded hash against the audit chain before it vouches

@@ -285,6 +285,8 @@ func TestTamperedPinVouchesForNothing(t *testing.T) {
 	good := built(t, "corp.example.com/m", "v1.0.0", "good")
 	evil := built(t, "corp.example.com/m", "v1.0.0", "evil")
 	other := built(t, "corp.example.com/other", "v1.0.0", "x")
+	when := built(t, "corp.example.com/when", "v1.0.0", "w")
+	from := built(t, "corp.example.com/from", "v1.0.0", "f")
 	path := filepath.Join(t.TempDir(), "modgate.db")
 	st, err := sqlite.Open(context.Background(), path)
 	if err != nil {
@@ -307,7 +309,20 @@ func TestTamperedPinVouchesForNothing(t *testing.T) {
 	if _, err := v.Check(ctx, zipOf(good)); err != nil {
 		t.Fatalf("the pinned bytes again: %v", err)
 	}
+	for _, b := range []*testkit.Built{when, from} {
+		if _, err := v.Check(ctx, zipOf(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := raw.Exec(`UPDATE checksums SET hash = ? WHERE module_path = 'corp.example.com/m'`, evil.Hash); err != nil {
+		t.Fatal(err)
+	}
+	// Rows the store could not have written: a time that does not parse,
+	// an empty source.
+	if _, err := raw.Exec(`UPDATE checksums SET created_at = 'garbage' WHERE module_path = 'corp.example.com/when'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE checksums SET source = '' WHERE module_path = 'corp.example.com/from'`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := raw.Exec(`INSERT INTO checksums (module_path, version, kind, hash, source, upstream, client, created_at)
@@ -322,6 +337,8 @@ func TestTamperedPinVouchesForNothing(t *testing.T) {
 		{"edited pin, matching bytes", zipOf(evil), "but audit record 1 pinned " + good.Hash + ": the pin was changed behind modgate's back"},
 		{"edited pin, the original bytes", zipOf(good), "the pin was changed behind modgate's back"},
 		{"pin without a record", zipOf(other), "the audit log has no record of that pin"},
+		{"unparsable created_at", zipOf(when), "modgate's recorded checksum for corp.example.com/when@v1.0.0 cannot be read: the checksum store was edited behind modgate's back; created_at: "},
+		{"empty source", zipOf(from), "modgate's recorded checksum for corp.example.com/from@v1.0.0 cannot be read: the checksum store was edited behind modgate's back; empty checksum source"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := v.Check(ctx, tc.a)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 
 	"golang.org/x/mod/module"
@@ -37,7 +38,12 @@ func (s *Store) Checksum(ctx context.Context, m module.Version, k store.Kind) (_
 // (see [store.CheckStored]).
 func readChecksum(c *store.Checksum, created string) *store.CorruptChecksumError {
 	var err error
-	c.CreatedAt, err = parseTime(created)
+	if c.CreatedAt, err = parseTime(created); err != nil {
+		if len(created) > 64 {
+			created = created[:64] + "..."
+		}
+		err = fmt.Errorf("%q is not a time", created)
+	}
 	return store.CheckStored(c, err)
 }
 
