@@ -28,7 +28,7 @@ const maxFeedZip = 1 << 30
 // http:// or file:// URL (osv.dev's per-ecosystem export, Go/all.zip). It is
 // safe for concurrent use.
 type Feed struct {
-	url    string // as given, without password
+	url    string // as given, without credentials (see redactURL)
 	u      *url.URL
 	dir    string // file:// directory
 	zipped string // file:// zip
@@ -46,7 +46,7 @@ func NewFeed(rawURL string, hc *http.Client) (*Feed, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	f := &Feed{url: u.Redacted(), u: u, hc: hc}
+	f := &Feed{url: redactURL(u), u: u, hc: hc}
 	switch u.Scheme {
 	case "http", "https":
 		if u.Host == "" {
@@ -71,8 +71,50 @@ func NewFeed(rawURL string, hc *http.Client) (*Feed, error) {
 	return f, nil
 }
 
-// URL returns the feed's URL without any password.
+// URL returns the feed's URL without credentials: no password and no query
+// value (see redactURL). It is what logs, metrics, the feed's state and the
+// refusals of missing data show.
 func (f *Feed) URL() string { return f.url }
+
+// redactURL is u as url.URL.Redacted shows it (the password "xxxxx"), with
+// every query value "xxxxx" too: a token in ?token= is a credential.
+func redactURL(u *url.URL) string {
+	r := *u
+	if r.RawQuery != "" {
+		q := r.Query()
+		for k := range q {
+			q[k] = []string{"xxxxx"}
+		}
+		r.RawQuery = q.Encode()
+	}
+	return r.Redacted()
+}
+
+// scrubbedError is an error whose text no longer holds the feed's
+// credentials (a client error quotes the URL it asked, query included).
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// scrub removes the feed's password and query values from err's text.
+func (f *Feed) scrub(err error) error {
+	msg := err.Error()
+	if pw, ok := f.u.User.Password(); ok && pw != "" {
+		msg = strings.ReplaceAll(msg, pw, "xxxxx")
+	}
+	if f.u.RawQuery != "" {
+		r, _ := url.Parse(f.url)
+		msg = strings.ReplaceAll(msg, f.u.RawQuery, r.RawQuery)
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &scrubbedError{msg: msg, err: err}
+}
 
 // Record is one OSV record of a feed, as read and as decoded.
 type Record struct {
@@ -91,7 +133,7 @@ type Record struct {
 func (f *Feed) Read(ctx context.Context) (recs []Record, refused []string, err error) {
 	defer func() {
 		if err != nil {
-			err = fmt.Errorf("advisories %s: %w", f.url, err)
+			err = fmt.Errorf("advisories %s: %w", f.url, f.scrub(err))
 		}
 	}()
 	by := map[string]Record{}

@@ -3,9 +3,12 @@ package vulndb
 import (
 	"archive/zip"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -141,5 +144,41 @@ func TestAffectsOSV(t *testing.T) {
 				t.Errorf("Affects(%s, %s) = %v, want %v", tt.path, tt.version, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestFeedURLRedacted: a feed's password and query values (a token) are
+// never in its URL as shown, nor in the text of a read's error, though the
+// request carries them.
+func TestFeedURLRedacted(t *testing.T) {
+	var got atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, _ := r.BasicAuth()
+		got.Store(user + ":" + pass + " " + r.URL.Query().Get("token"))
+		// Drop the connection: the client's error then quotes the URL.
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer srv.Close()
+	raw := strings.Replace(srv.URL, "http://", "http://reader:pw-s3cret@", 1) + "/Go/all.zip?token=tok-s3cret&v=1"
+	f, err := NewFeed(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(srv.URL, "http://", "http://reader:xxxxx@", 1) + "/Go/all.zip?token=xxxxx&v=xxxxx"
+	if f.URL() != want {
+		t.Errorf("URL() = %q, want %q", f.URL(), want)
+	}
+	_, _, err = f.Read(context.Background())
+	if err == nil {
+		t.Fatal("Read of a dropped connection succeeded")
+	}
+	if got.Load() != "reader:pw-s3cret tok-s3cret" {
+		t.Errorf("the request carried %q, want the credentials", got.Load())
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("the error shows a credential: %v", err)
 	}
 }
