@@ -217,6 +217,9 @@ type FeedStatus struct {
 // FeedStatus returns the state of every configured feed, in the order given;
 // a feed never attempted has zero times.
 func (s *Scanner) FeedStatus(ctx context.Context) ([]FeedStatus, error) {
+	if len(s.feeds) == 0 {
+		return nil, nil // no store read for every decision's data state
+	}
 	states, err := s.st.AdvisoryStates(ctx)
 	if err != nil {
 		return nil, err
