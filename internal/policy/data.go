@@ -253,6 +253,28 @@ func (r *rules) minAgeUnknownAction() Action {
 	return r.minAgeAction
 }
 
+// lack is a synced source whose data is missing, with the missing-data rule
+// that decides without it.
+type lack struct {
+	rule   string
+	action Action
+	why    string
+}
+
+// lacking lists the synced sources of d (the vulnerability database, each
+// malware feed) whose data cannot be used at now, each with its rule and
+// what this policy does about it: one list for decisions and readiness.
+func (r *rules) lacking(d Data, now time.Time) []lack {
+	var out []lack
+	if why := d.VulnMissing(now); why != "" {
+		out = append(out, lack{RuleVulnUnknown, r.vulnUnknownAction(), why})
+	}
+	for _, why := range d.FeedsMissing(now) {
+		out = append(out, lack{RuleMalwareUnknown, r.malwareUnknownAction(), why})
+	}
+	return out
+}
+
 // missingData returns what in lacks (whatever the policy does about it) and
 // the findings the policy makes of it.
 func (r *rules) missingData(in Input, now time.Time) ([]Unchecked, []candidate) {
@@ -264,11 +286,8 @@ func (r *rules) missingData(in Input, now time.Time) ([]Unchecked, []candidate) 
 			out = append(out, candidate{Finding: Finding{Rule: rule, Action: a, Reason: reason}})
 		}
 	}
-	if why := in.Data.VulnMissing(now); why != "" {
-		add(RuleVulnUnknown, r.vulnUnknownAction(), why)
-	}
-	for _, why := range in.Data.FeedsMissing(now) {
-		add(RuleMalwareUnknown, r.malwareUnknownAction(), why)
+	for _, l := range r.lacking(in.Data, now) {
+		add(l.rule, l.action, l.why)
 	}
 	// min_age needs a publication time no author can set: of an ingested
 	// version, or of the zip about to be served.
@@ -300,14 +319,9 @@ func (p *Policy) Lacks(d Data, now time.Time) string {
 		return ""
 	}
 	var out []string
-	if p.rules.vulnUnknownAction() == Block {
-		if why := d.VulnMissing(now); why != "" {
-			out = append(out, RuleVulnUnknown+" blocks: "+why)
-		}
-	}
-	if p.rules.malwareUnknownAction() == Block {
-		for _, why := range d.FeedsMissing(now) {
-			out = append(out, RuleMalwareUnknown+" blocks: "+why)
+	for _, l := range p.rules.lacking(d, now) {
+		if l.action == Block {
+			out = append(out, l.rule+" blocks: "+l.why)
 		}
 	}
 	return strings.Join(out, "; ")
