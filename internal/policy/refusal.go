@@ -160,9 +160,9 @@ func (r Refusal) Summary() []string {
 	if r.Page != "" {
 		parts = append(parts, &part{prio: 2, variants: []string{"All findings: " + r.Page, r.Page}})
 	}
-	if !onlyMissing && hasAdvisory(r.Decision) {
+	if kind := advisoryKind(r.Decision); !onlyMissing && kind != "" {
 		parts = append(parts, &part{prio: 9, variants: []string{
-			"To waive one advisory in every version: --rule GO-... without --versions.", ""}})
+			"To waive one advisory in every version: --rule " + kind + "-... without --versions.", ""}})
 	}
 	return fit(parts)
 }
@@ -314,11 +314,14 @@ func exemptRule(d Decision) string {
 	return ""
 }
 
-func hasAdvisory(d Decision) bool {
+// advisoryKind is the id prefix ("GO", "MAL") of the first blocking advisory
+// of d, "" when none blocks.
+func advisoryKind(d Decision) string {
 	for _, f := range d.Findings {
 		if f.Advisory != "" && f.Action == Block && f.Exemption == 0 {
-			return true
+			kind, _, _ := strings.Cut(f.Advisory, "-")
+			return kind
 		}
 	}
-	return false
+	return ""
 }
