@@ -18,40 +18,14 @@ const advisoryCols = `e.id, e.modified, e.published, e.withdrawn, e.aliases, e.s
 // AdvisoryEntries implements [store.Advisories].
 func (s *Store) AdvisoryEntries(ctx context.Context, source string) (_ []store.VulnEntry, err error) {
 	defer wrap(&err, "sqlite: advisory entries of %s", source)
-	rows, err := s.read.QueryContext(ctx, `SELECT `+advisoryCols+` FROM advisory_entries e WHERE e.source = ? ORDER BY e.id`, source)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.VulnEntry
-	for rows.Next() {
-		e, err := scanEntry(rows, false)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return s.queryEntries(ctx, false, `SELECT `+advisoryCols+` FROM advisory_entries e WHERE e.source = ? ORDER BY e.id`, source)
 }
 
 // AdvisoryEntriesFor implements [store.Advisories].
 func (s *Store) AdvisoryEntriesFor(ctx context.Context, key string) (_ []store.VulnEntry, err error) {
 	defer wrap(&err, "sqlite: advisory entries for %s", key)
-	rows, err := s.read.QueryContext(ctx, `SELECT `+advisoryCols+`, e.json FROM advisory_modules m
+	return s.queryEntries(ctx, true, `SELECT `+advisoryCols+`, e.json FROM advisory_modules m
 		JOIN advisory_entries e ON e.id = m.advisory_id WHERE m.module_key = ? ORDER BY e.id`, key)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.VulnEntry
-	for rows.Next() {
-		e, err := scanEntry(rows, true)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
 }
 
 // AdvisoryEntry implements [store.Advisories].

@@ -97,17 +97,17 @@ func scanEntry(sc interface{ Scan(...any) error }, withJSON bool) (store.VulnEnt
 	return e, nil
 }
 
-// VulnEntries implements [store.VulnDB].
-func (s *Store) VulnEntries(ctx context.Context) (_ []store.VulnEntry, err error) {
-	defer wrap(&err, "sqlite: vuln entries")
-	rows, err := s.read.QueryContext(ctx, `SELECT `+entryCols+` FROM vuln_entries e ORDER BY e.id`)
+// queryEntries runs q, whose columns are entryCols (or advisoryCols), and the
+// JSON when withJSON, and scans every row.
+func (s *Store) queryEntries(ctx context.Context, withJSON bool, q string, args ...any) ([]store.VulnEntry, error) {
+	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []store.VulnEntry
 	for rows.Next() {
-		e, err := scanEntry(rows, false)
+		e, err := scanEntry(rows, withJSON)
 		if err != nil {
 			return nil, err
 		}
@@ -116,26 +116,19 @@ func (s *Store) VulnEntries(ctx context.Context) (_ []store.VulnEntry, err error
 	return out, rows.Err()
 }
 
+// VulnEntries implements [store.VulnDB].
+func (s *Store) VulnEntries(ctx context.Context) (_ []store.VulnEntry, err error) {
+	defer wrap(&err, "sqlite: vuln entries")
+	return s.queryEntries(ctx, false, `SELECT `+entryCols+` FROM vuln_entries e ORDER BY e.id`)
+}
+
 // VulnEntriesFor implements [store.VulnDB].
 func (s *Store) VulnEntriesFor(ctx context.Context, path string) (_ []store.VulnEntry, err error) {
 	defer wrap(&err, "sqlite: vuln entries for %s", path)
-	rows, err := s.read.QueryContext(ctx, `SELECT `+entryCols+`, f.json FROM vuln_modules m
+	return s.queryEntries(ctx, true, `SELECT `+entryCols+`, f.json FROM vuln_modules m
 		JOIN vuln_entries e ON e.id = m.vuln_id
 		JOIN vulndb_files f ON f.path = 'ID/' || e.id || '.json'
 		WHERE m.module_path = ? ORDER BY e.id`, path)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.VulnEntry
-	for rows.Next() {
-		e, err := scanEntry(rows, true)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
 }
 
 // ApplyVulnSync implements [store.VulnDB].
