@@ -90,40 +90,52 @@ func (s *Server) dataGen(ctx context.Context) (policy.Data, uint64, error) {
 	if !c.at.IsZero() && s.now().Sub(c.at) < decisionTTL {
 		return c.data, c.gen, nil
 	}
-	st, err := s.opts.Scanner.Status(ctx)
+	d, err := DataState(ctx, s.opts.Scanner, s.opts.IndexOff)
 	if err != nil {
 		return policy.Data{}, 0, err
-	}
-	d := policy.Data{VulnSynced: st.SyncedAt, VulnAttempted: st.AttemptedAt, VulnError: st.LastError, VulnMaxAge: st.MaxAge}
-	// The module index's state, for min_age without a publication time. It
-	// changes with every page read (every second while catching up), so it
-	// does not end cached decisions: they keep their 5s.
-	d.IndexOff = s.opts.IndexOff
-	if ix, ok := s.opts.Scanner.(interface {
-		IndexState(context.Context) (store.IndexState, error)
-	}); ok && !d.IndexOff {
-		if d.Index, err = ix.IndexState(ctx); err != nil {
-			return policy.Data{}, 0, err
-		}
-	}
-	// The malware feeds (--advisories), each a source like the database:
-	// malware.unknown decides while one lacks its data.
-	if fs, ok := s.opts.Scanner.(interface {
-		FeedStatus(context.Context) ([]scanner.FeedStatus, error)
-	}); ok {
-		feeds, err := fs.FeedStatus(ctx)
-		if err != nil {
-			return policy.Data{}, 0, err
-		}
-		for _, f := range feeds {
-			d.Feeds = append(d.Feeds, policy.Source{URL: f.Source, Synced: f.SyncedAt, Attempted: f.AttemptedAt, Error: f.LastError, MaxAge: st.MaxAge})
-		}
 	}
 	if c.at.IsZero() || !d.SameState(c.data) {
 		c.gen++
 	}
 	c.data, c.at = d, s.now()
 	return c.data, c.gen, nil
+}
+
+// DataState reads the state of the data decisions depend on (the vulnerability
+// database, the module index unless indexOff, each --advisories feed) from sc,
+// for policy.Input.Data: the one conversion the proxy and `modgate check`
+// share.
+func DataState(ctx context.Context, sc Scanner, indexOff bool) (policy.Data, error) {
+	st, err := sc.Status(ctx)
+	if err != nil {
+		return policy.Data{}, err
+	}
+	d := policy.Data{VulnSynced: st.SyncedAt, VulnAttempted: st.AttemptedAt, VulnError: st.LastError, VulnMaxAge: st.MaxAge}
+	// The module index's state, for min_age without a publication time. It
+	// changes with every page read (every second while catching up), so it
+	// does not end cached decisions: they keep their 5s.
+	d.IndexOff = indexOff
+	if ix, ok := sc.(interface {
+		IndexState(context.Context) (store.IndexState, error)
+	}); ok && !d.IndexOff {
+		if d.Index, err = ix.IndexState(ctx); err != nil {
+			return policy.Data{}, err
+		}
+	}
+	// The malware feeds (--advisories), each a source like the database:
+	// malware.unknown decides while one lacks its data.
+	if fs, ok := sc.(interface {
+		FeedStatus(context.Context) ([]scanner.FeedStatus, error)
+	}); ok {
+		feeds, err := fs.FeedStatus(ctx)
+		if err != nil {
+			return policy.Data{}, err
+		}
+		for _, f := range feeds {
+			d.Feeds = append(d.Feeds, policy.Source{URL: f.Source, Synced: f.SyncedAt, Attempted: f.AttemptedAt, Error: f.LastError, MaxAge: st.MaxAge})
+		}
+	}
+	return d, nil
 }
 
 // decide makes the policy decision for m. zipSize is 0 when unknown; a

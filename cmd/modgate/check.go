@@ -19,6 +19,7 @@ import (
 
 	"github.com/modgate/modgate/internal/check"
 	"github.com/modgate/modgate/internal/policy"
+	"github.com/modgate/modgate/proxy"
 )
 
 const checkUsage = `usage:
@@ -197,20 +198,9 @@ func decideLocal(ctx context.Context, e *env, mods []module.Version, out *check.
 	}
 	// Missing data is decided by the policy (vulnerabilities.unknown), as the
 	// proxy decides it.
-	data := policy.Data{VulnSynced: status.SyncedAt, VulnAttempted: status.AttemptedAt, VulnError: status.LastError, VulnMaxAge: status.MaxAge}
-	if data.IndexOff = e.cfg.Index == "off"; !data.IndexOff {
-		if data.Index, err = sc.IndexState(ctx); err != nil {
-			return err
-		}
-	}
-	// The --advisories feeds, each a source like the database
-	// (malware.unknown decides while one lacks its data).
-	feeds, err := sc.FeedStatus(ctx)
+	data, err := proxy.DataState(ctx, sc, e.cfg.Index == "off")
 	if err != nil {
 		return err
-	}
-	for _, f := range feeds {
-		data.Feeds = append(data.Feeds, policy.Source{URL: f.Source, Synced: f.SyncedAt, Attempted: f.AttemptedAt, Error: f.LastError, MaxAge: status.MaxAge})
 	}
 	for _, why := range data.FeedsMissing(time.Now()) {
 		fmt.Fprintf(e.stderr, "warning: %s: malware records of this feed are not checked (run `modgate vulndb sync` with the same --database/--data/--advisories)\n", why)
