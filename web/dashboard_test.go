@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"io"
@@ -31,8 +32,9 @@ const hostile = `<script>document.title="pwned"</script><img src=x onerror=alert
 var evil = module.Version{Path: "example.com/Evil", Version: "v1.0.0"}
 
 type dash struct {
-	st  *sqlite.Store
-	srv *httptest.Server
+	st   *sqlite.Store
+	srv  *httptest.Server
+	path string // the SQLite file
 }
 
 // fakeSessions accepts three tokens, and stands in for the auth
@@ -80,7 +82,8 @@ func newDash(t *testing.T, sessions web.Sessions) *dash {
 func newDashDecide(t *testing.T, sessions web.Sessions, decide func(context.Context, module.Version) (policy.Decision, error)) *dash {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "modgate.db"))
+	dbPath := filepath.Join(t.TempDir(), "modgate.db")
+	st, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +133,7 @@ func newDashDecide(t *testing.T, sessions web.Sessions, decide func(context.Cont
 	}
 	srv := httptest.NewServer(authenticate(s.Handler()))
 	t.Cleanup(srv.Close)
-	return &dash{st: st, srv: srv}
+	return &dash{st: st, srv: srv, path: dbPath}
 }
 
 func jsonString(s string) string {
@@ -449,5 +452,44 @@ func TestVersionPageMalwareFeedUnchecked(t *testing.T) {
 		if strings.Contains(body, bad) {
 			t.Errorf("page says %q about a version a malware feed was not checked for", bad)
 		}
+	}
+}
+
+// TestVersionPageUnreadablePin: a checksum row edited behind modgate's back
+// into something the store could not have written does not fail the page:
+// the page (and the API) say the pin cannot be read and vouches for nothing.
+func TestVersionPageUnreadablePin(t *testing.T) {
+	d := newDash(t, nil)
+	raw, err := sql.Open("sqlite", d.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`UPDATE checksums SET hash = ? WHERE module_path = ? AND version = ? AND kind = 'zip'`,
+		"h1:<script>not base64", evil.Path, evil.Version); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := get(t, d.client(t), d.srv.URL+"/ui/version/example.com/!evil/@v/v1.0.0")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d\n%s", resp.StatusCode, body)
+	}
+	if !strings.Contains(body, `id="unreadable-pin">The recorded .zip hash cannot be read (`) {
+		t.Errorf("the page does not say the pin is unreadable:\n%s", body)
+	}
+	if strings.Contains(body, "<script>not base64") {
+		t.Errorf("the row's hostile text reached the page unescaped")
+	}
+	resp, body = get(t, d.client(t), d.srv.URL+"/api/versions/example.com/!evil/@v/v1.0.0")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("API status %d\n%s", resp.StatusCode, body)
+	}
+	var got struct {
+		Unreadable []map[string]string `json:"unreadable_checksums"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Unreadable) != 1 || got.Unreadable[0]["kind"] != "zip" {
+		t.Errorf("API unreadable_checksums = %v, want the zip row", got.Unreadable)
 	}
 }

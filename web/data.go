@@ -223,11 +223,15 @@ type VersionPage struct {
 	Vulns       []store.Vuln // Facts.Vulns, or matched without ingestion
 	Retractions []store.Retraction
 	Checksums   []*store.Checksum // zip and mod, those recorded
-	Decision    *policy.Decision  // nil without a Decide option
-	DecisionErr string
-	Fetches     []*store.AuditEvent
-	NextFetch   int64
-	HasSBOM     bool
+	// UnreadablePins are checksum rows that cannot be read as a record the
+	// store could have written (edited behind modgate's back): they vouch for
+	// nothing, and the page says so instead of failing.
+	UnreadablePins []*store.CorruptChecksumError
+	Decision       *policy.Decision // nil without a Decide option
+	DecisionErr    string
+	Fetches        []*store.AuditEvent
+	NextFetch      int64
+	HasSBOM        bool
 }
 
 // VulnsUnchecked says why the version's advisories were not all checked
@@ -261,9 +265,13 @@ func (s *Server) versionPage(ctx context.Context, m module.Version, after int64)
 	}
 	for _, k := range []store.Kind{store.KindZip, store.KindMod} {
 		c, err := s.opts.Sums.Checksum(ctx, m, k)
-		if err == nil {
+		var corrupt *store.CorruptChecksumError
+		switch {
+		case err == nil:
 			p.Checksums = append(p.Checksums, c)
-		} else if !errors.Is(err, fs.ErrNotExist) {
+		case errors.As(err, &corrupt):
+			p.UnreadablePins = append(p.UnreadablePins, corrupt)
+		case !errors.Is(err, fs.ErrNotExist):
 			return nil, err
 		}
 	}
@@ -292,7 +300,7 @@ func (s *Server) versionPage(ctx context.Context, m module.Version, after int64)
 			return nil, err
 		}
 	}
-	if p.Facts == nil && p.Checksums == nil && len(p.Fetches) == 0 {
+	if p.Facts == nil && p.Checksums == nil && p.UnreadablePins == nil && len(p.Fetches) == 0 {
 		return nil, notFoundf("modgate knows nothing of %s@%s: it was never requested through this proxy", m.Path, m.Version)
 	}
 	return p, nil

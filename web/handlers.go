@@ -392,6 +392,11 @@ func (s *Server) apiVersion(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := map[string]any{"module": m.Path, "version": m.Version, "facts": p.Facts, "checksums": nonNil(p.Checksums),
 		"sbom": p.HasSBOM, "next_after": p.NextFetch}
+	unreadable := []map[string]string{}
+	for _, c := range p.UnreadablePins {
+		unreadable = append(unreadable, map[string]string{"kind": string(c.Kind), "detail": c.Detail})
+	}
+	out["unreadable_checksums"] = unreadable
 	fetches := []any{}
 	for _, e := range p.Fetches {
 		fetches = append(fetches, auditRecord(e))
