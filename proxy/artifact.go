@@ -189,6 +189,17 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 			err = &noSpaceError{mod: m, kind: string(kind), err: err}
 		}
 	}()
+	if kind != store.KindInfo {
+		// The checksum database is asked while the upstream answers, not
+		// after: Check waits for this lookup and uses its verified answer.
+		if lookup := s.opts.Verifier.Prefetch(m); lookup != nil {
+			s.bg.Add(1)
+			go func() {
+				defer s.bg.Done()
+				lookup()
+			}()
+		}
+	}
 	resp, err := s.opts.Upstream.Fetch(ctx, upstream.Request{Path: m.Path, Version: m.Version, Kind: upstream.Kind(kind)})
 	if err != nil {
 		s.opts.Metrics.upstream(string(kind), start, err)

@@ -57,6 +57,10 @@ type Verifier interface {
 	Check(ctx context.Context, a verify.Artifact) (verify.Result, error)
 	// Err reports a standing security error (a misbehaving checksum database).
 	Err() error
+	// Prefetch registers a checksum-database lookup of a version whose .mod
+	// or .zip is about to be downloaded and returns the function that runs
+	// it (nil: nothing to look up); see [verify.Verifier.Prefetch].
+	Prefetch(m module.Version) func()
 }
 
 // Scanner establishes and stores the facts of a version (vulnerabilities,

@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/modgate/modgate/proxy/verify"
 )
 
 // serveSumDB passes /sumdb/<name>/... through to the configured checksum
@@ -64,21 +66,54 @@ func (s *Server) sumdbAnswer(ctx context.Context, name, p string) ([]byte, error
 		if s.opts.Upstream.IsPrivate(mv.Path) {
 			return nil, &privateLookupError{path: mv.Path, version: mv.Version}
 		}
+		if data, ok := s.verifiedSumDB(ctx, name, p); ok {
+			return data, nil
+		}
 		return s.sumdbGet(ctx, p)
 	case strings.HasPrefix(p, "tile/"):
-		if _, err := tlog.ParseTilePath(p); err != nil {
+		tile, err := tlog.ParseTilePath(p)
+		if err != nil {
 			return nil, badRequest("invalid checksum database tile path %q\nWant tile/H/L/NNN[.p/W] or tile/H/data/NNN[.p/W].", clipPath(p))
 		}
 		data, err := s.opts.Store.Tile(ctx, name, p)
-		if errors.Is(err, fs.ErrNotExist) {
-			if data, err = s.sumdbGet(ctx, p); err == nil {
-				err = s.opts.Store.PutTile(ctx, name, p, data)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return data, err
+		}
+		if data, ok := s.verifiedSumDB(ctx, name, p); ok {
+			return data, nil
+		}
+		if full := tile; tile.L >= 0 && tile.W < 1<<tile.H {
+			// A partial hash tile is the prefix of the full one, when that
+			// is known (as the sumdb client reads its own cache).
+			full.W = 1 << full.H
+			if data, ok := s.verifiedSumDB(ctx, name, full.Path()); ok && len(data) == full.W*tlog.HashSize {
+				return data[:tile.W*tlog.HashSize], nil
 			}
+		}
+		if data, err = s.sumdbGet(ctx, p); err == nil {
+			err = s.opts.Store.PutTile(ctx, name, p, data)
 		}
 		return data, err
 	}
 	return nil, badRequest("unknown checksum database endpoint %q\n"+
 		"modgate serves /sumdb/%s/ supported, latest, lookup/<module>@<version> and tile/...", clipPath(p), name)
+}
+
+// verifiedSumDB returns the database's file p from what modgate's verifier
+// fetched and verified (lookups and tiles, kept in the store), so that the
+// go command's own requests for them, which follow modgate's right after
+// it answered a .mod or .zip, cost no round trip to the database. The client
+// verifies them again, as it would any answer.
+func (s *Server) verifiedSumDB(ctx context.Context, name, p string) ([]byte, bool) {
+	db, key := verify.CacheKey(name, p)
+	data, err := s.opts.Store.Tile(ctx, db, key)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("checksum database: reading the verified cache", "path", p, "err", err.Error())
+		}
+		return nil, false
+	}
+	return data, true
 }
 
 // checkLookup validates the <module>@<version> of a lookup path, escaped as

@@ -1,12 +1,20 @@
 package proxy_test
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb"
 
 	"github.com/modgate/modgate/internal/testkit"
 	"github.com/modgate/modgate/proxy"
@@ -136,3 +144,154 @@ func TestSumDBBadPathAdviceFits(t *testing.T) {
 		t.Errorf("long bad lookup = %d, %d bytes %q; want 400 with the advice within 648 bytes", r.code, len(r.body), r.body)
 	}
 }
+
+// TestSumDBLookupOverlapsFetch checks that the checksum database is asked
+// while the upstream is still answering the .mod and .zip, not after: the
+// upstream holds its answer until the lookup has reached the database.
+// (Before, the lookup followed the download, so the upstream waited in vain.)
+func TestSumDBLookupOverlapsFetch(t *testing.T) {
+	b := testkit.Build(t, mod("example.com/m", "v1.0.0"))
+	db := testkit.NewSumDB(t, "sum.test.example", b)
+	front, _ := sumdbFront(t, db)
+	looked := make(chan struct{})
+	var once sync.Once
+	next := front.Hook
+	front.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasPrefix(r.URL.Path, "/lookup/") {
+			once.Do(func() { close(looked) })
+		}
+		return next(w, r)
+	}
+	var early atomic.Int32
+	h := newHarness(t, []*testkit.Built{b}, func(po *proxy.Options, uo *upstream.Options) {
+		v, err := verify.New(verify.Options{Store: po.Store.(verify.Storage), SumDB: verify.SumDB{Name: db.Name, Key: db.Key}, URL: front.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		po.Verifier = v
+	})
+	h.up.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, ".mod") {
+			select {
+			case <-looked:
+				early.Add(1)
+			case <-time.After(4 * time.Second): // only when the lookup never starts first (the upstream times out at 5s)
+			}
+		}
+		return false
+	}
+	if r := h.get("/example.com/m/@v/v1.0.0.mod"); r.code != 200 {
+		t.Fatalf(".mod = %d %q", r.code, r.body)
+	}
+	if early.Load() != 1 {
+		t.Errorf("the upstream answered the .mod before the checksum database was asked: the lookup did not overlap the fetch")
+	}
+	if r := h.get("/example.com/m/@v/v1.0.0.zip"); r.code != 200 {
+		t.Fatalf(".zip = %d %q", r.code, r.body)
+	}
+	if n := db.Lookups("example.com/m", "v1.0.0"); n != 1 {
+		t.Errorf("the database was asked %d times for the record, want once for .mod and .zip", n)
+	}
+}
+
+// TestSumDBPassThroughAnswersFromVerified checks that the go command's own
+// checksum-database requests, which follow modgate's lookup of the same
+// version, are answered from what modgate fetched and verified, not sent to
+// the database again; and that the answers verify in the sumdb client the go
+// command uses (lookup, inclusion proof, tiles).
+func TestSumDBPassThroughAnswersFromVerified(t *testing.T) {
+	var built []*testkit.Built
+	for _, v := range []string{"v1.0.0", "v1.1.0", "v1.2.0"} {
+		built = append(built, testkit.Build(t, mod("example.com/m", v)))
+	}
+	db := testkit.NewSumDB(t, "sum.test.example", built...)
+	front, forwarded := sumdbFront(t, db)
+	h := newHarness(t, built, func(po *proxy.Options, uo *upstream.Options) {
+		v, err := verify.New(verify.Options{Store: po.Store.(verify.Storage), SumDB: verify.SumDB{Name: db.Name, Key: db.Key}, URL: front.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		po.Verifier = v
+		po.SumDB = proxy.SumDB{Name: db.Name, URL: front.URL}
+	})
+	for _, b := range built {
+		if r := h.get("/example.com/m/@v/" + b.Version + ".mod"); r.code != 200 {
+			t.Fatalf("%s.mod = %d %q", b.Version, r.code, r.body)
+		}
+	}
+	before := forwarded.Load()
+	client := sumdb.NewClient(&clientOps{t: t, base: h.srv.URL + "/sumdb/" + db.Name, key: db.Key})
+	for _, b := range built {
+		lines, err := client.Lookup(b.Path, b.Version+"/go.mod")
+		if err != nil {
+			t.Fatalf("go command's lookup of %s@%s through modgate: %v", b.Path, b.Version, err)
+		}
+		if want := b.Path + " " + b.Version + "/go.mod " + b.ModSum; len(lines) != 1 || lines[0] != want {
+			t.Errorf("lookup = %q, want %q", lines, want)
+		}
+	}
+	if n := forwarded.Load() - before; n != 0 {
+		t.Errorf("%d of the client's checksum-database requests went to the database; want all answered from modgate's verified cache", n)
+	}
+	// A lookup modgate never made still goes through.
+	other := testkit.Build(t, mod("example.com/other", "v1.0.0"))
+	db.Add(other)
+	if _, err := client.Lookup(other.Path, other.Version); err != nil {
+		t.Fatalf("lookup of a version modgate never fetched: %v", err)
+	}
+	if forwarded.Load() == before {
+		t.Errorf("a lookup modgate never made was answered without the database")
+	}
+}
+
+// clientOps is a sumdb.ClientOps that reads a database through a proxy's
+// /sumdb/<name>/, as the go command does, and keeps nothing.
+type clientOps struct {
+	t         *testing.T
+	base, key string
+	mu        sync.Mutex
+	config    map[string][]byte
+}
+
+func (o *clientOps) ReadRemote(path string) ([]byte, error) {
+	resp, err := http.Get(o.base + path)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("GET %s: %s %q", path, resp.Status, data)
+	}
+	return data, nil
+}
+
+func (o *clientOps) ReadConfig(file string) ([]byte, error) {
+	if file == "key" {
+		return []byte(o.key), nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.config[file], nil
+}
+
+func (o *clientOps) WriteConfig(file string, old, new []byte) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !bytes.Equal(o.config[file], old) {
+		return sumdb.ErrWriteConflict
+	}
+	if o.config == nil {
+		o.config = map[string][]byte{}
+	}
+	o.config[file] = new
+	return nil
+}
+
+func (o *clientOps) ReadCache(file string) ([]byte, error) { return nil, fs.ErrNotExist }
+func (o *clientOps) WriteCache(file string, data []byte)   {}
+func (o *clientOps) Log(msg string)                        { o.t.Log(msg) }
+func (o *clientOps) SecurityError(msg string)              { o.t.Errorf("security error: %s", msg) }

@@ -91,7 +91,8 @@ type Verifier struct {
 	http   *http.Client
 	remote *Remote
 
-	notFound sync.Map // remote lookup paths the database answered 404/410
+	notFound   sync.Map // remote lookup paths the database answered 404/410
+	prefetches sync.Map // module.Version -> *prefetch in flight
 
 	// secErr is the security error in force (a forked or rolled-back
 	// checksum database), nil when all is well. The store keeps it durably
@@ -423,38 +424,109 @@ func describe(c *store.Checksum) string {
 	return s
 }
 
-// lookup asks the checksum database for a's hash.
+// lookup asks the checksum database for a's hash. A lookup of a.Module that
+// [Verifier.Prefetch] started is waited for and its answer used.
 func (v *Verifier) lookup(a Artifact) (string, error) {
-	if v.Err() != nil {
-		return "", &UnverifiedError{Artifact: a, Reason: Misbehaving, Err: v.Err()}
+	if err := v.Err(); err != nil {
+		return "", &UnverifiedError{Artifact: a, Reason: Misbehaving, Err: err}
+	}
+	var rec record
+	if p, ok := v.prefetches.Load(a.Module); ok {
+		p := p.(*prefetch)
+		<-p.done
+		rec = p.rec
+	} else {
+		rec = v.lookupRecord(a.Module)
+	}
+	if rec.err != nil {
+		return "", &UnverifiedError{Artifact: a, Reason: rec.reason, Err: rec.err}
 	}
 	vers := a.Module.Version
 	if a.Kind == store.KindMod {
 		vers += "/go.mod"
 	}
-	client := v.client.Load()
-	lines, err := client.Lookup(a.Module.Path, vers)
-	if err != nil {
-		v.client.CompareAndSwap(client, sumdb.NewClient(&ops{v: v}))
-		reason := Unreachable
-		epath, _ := module.EscapePath(a.Module.Path)
-		evers, _ := module.EscapeVersion(a.Module.Version)
-		if _, nf := v.notFound.LoadAndDelete("/lookup/" + epath + "@" + evers); nf {
-			reason = Unknown
-		}
-		if v.Err() != nil {
-			reason = Misbehaving
-		}
-		return "", &UnverifiedError{Artifact: a, Reason: reason, Err: err}
-	}
 	prefix := a.Module.Path + " " + vers + " "
-	for _, line := range lines {
+	for _, line := range rec.lines {
 		if h, ok := strings.CutPrefix(line, prefix); ok {
 			return h, nil
 		}
 	}
 	return "", &UnverifiedError{Artifact: a, Reason: Unknown, Err: fmt.Errorf("no %s line in the database's record", vers)}
 }
+
+// record is the checksum database's answer for one module version: its
+// verified lines (zip and go.mod), or why there are none.
+type record struct {
+	lines  []string
+	err    error
+	reason string // Unknown, Unreachable or Misbehaving, with err
+}
+
+// lookupRecord looks m up in the checksum database: the record, verified by
+// the sumdb client (signed tree head, inclusion proof, tiles), and both its
+// lines. On failure the client, which would remember the failure, is
+// replaced, and the failure classified.
+func (v *Verifier) lookupRecord(m module.Version) record {
+	if err := v.Err(); err != nil {
+		return record{err: err, reason: Misbehaving}
+	}
+	client := v.client.Load()
+	lines, err := client.Lookup(m.Path, m.Version)
+	if err == nil {
+		// The same record, from the client's memory: no I/O.
+		var mod []string
+		if mod, err = client.Lookup(m.Path, m.Version+"/go.mod"); err == nil {
+			return record{lines: append(lines, mod...)}
+		}
+	}
+	v.client.CompareAndSwap(client, sumdb.NewClient(&ops{v: v}))
+	reason := Unreachable
+	epath, _ := module.EscapePath(m.Path)
+	evers, _ := module.EscapeVersion(m.Version)
+	if _, nf := v.notFound.LoadAndDelete("/lookup/" + epath + "@" + evers); nf {
+		reason = Unknown
+	}
+	if v.Err() != nil {
+		reason = Misbehaving
+	}
+	return record{err: err, reason: reason}
+}
+
+// prefetch is a lookup started ahead of the Check that needs it.
+type prefetch struct {
+	done chan struct{} // closed when rec is set
+	rec  record
+}
+
+// Prefetch registers a lookup of m in the checksum database and returns the
+// function that runs it, or nil when m is not verified against the database.
+// Run it in its own goroutine while m's .mod or .zip is downloaded: a Check of
+// either that starts meanwhile waits for it and uses its answer (the lookup,
+// the inclusion proof and the tiles it needed, all verified as by Check
+// itself), so the database's round trips overlap the download instead of
+// following it. A Check that comes after it finished finds the record in the
+// sumdb client's memory; after a failure, it asks again. Every prefetch
+// registered must be run.
+func (v *Verifier) Prefetch(m module.Version) func() {
+	if !v.usesSumDB(m.Path) {
+		return nil
+	}
+	p := &prefetch{done: make(chan struct{})}
+	if _, loaded := v.prefetches.LoadOrStore(m, p); loaded {
+		return nil // one is in flight
+	}
+	return func() {
+		p.rec = v.lookupRecord(m)
+		close(p.done)
+		v.prefetches.CompareAndDelete(m, p)
+	}
+}
+
+// CacheKey is where the verifier's cache (sumdb.ClientOps.ReadCache) keeps
+// the database name's file p ("lookup/...", "tile/..."), as a [store.Tiles]
+// database and path. What is kept there was verified: a lookup record whose
+// inclusion in a signed tree head was proven, tiles that hashed to it.
+func CacheKey(name, p string) (db, path string) { return cacheKey(name + "/" + p) }
 
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
