@@ -1,0 +1,678 @@
+package caps
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/build/constraint"
+	"go/parser"
+	"go/token"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// File is one file of a module: its path in the module (slash-separated,
+// without the module@version/ prefix) and its bytes.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// MaxGoFile is the largest Go file the pass parses; a larger one is listed in
+// [Report.Skipped]. Generated files of a few MiB (x/sys's zerrors) parse in
+// milliseconds; this bounds the memory one file can take.
+const MaxGoFile = 16 << 20
+
+// Analyze runs the pass over files of the module modPath: a whole module, or
+// a subset of its files (the files a clone adds, say), in which case only
+// those files' packages and calls are seen. It never fails: files it cannot
+// read as Go are listed in [Report.Skipped].
+func Analyze(modPath string, files []File) *Report {
+	src := memSource{}
+	for _, f := range files {
+		src[f.Name] = f.Data
+	}
+	r, _ := analyze(modPath, src) // a memSource never fails to read
+	return r
+}
+
+// source gives a module's files by name.
+type source interface {
+	names() []string
+	read(name string) ([]byte, error)
+}
+
+type memSource map[string][]byte
+
+func (m memSource) names() []string {
+	var out []string
+	for n := range m {
+		out = append(out, n)
+	}
+	return out
+}
+
+func (m memSource) read(name string) ([]byte, error) { return m[name], nil }
+
+// site is where code gets a capability directly.
+type site struct {
+	cap  Capability
+	file string
+	line int
+	via  string
+}
+
+// node is a function, method, init function or package-level variable
+// initialiser of a package, with what it uses and calls.
+type node struct {
+	name  string // as shown: "init", "poll", "(T).m", "var x"
+	sites []site
+	calls []string // node keys
+}
+
+type pkgInfo struct {
+	path, name string
+	main       bool
+	nodes      map[string]*node
+	order      []string // node keys in declaration order
+	roots      []string // init functions and variable initialisers
+	fileSites  []site   // imports and directives: not in a function
+	initSites  []site   // imported packages whose initialisation has capabilities
+	initUses   map[Capability]Use
+	memo       map[string][]site // node key -> reachable capabilities (first site each)
+}
+
+type analyzer struct {
+	modPath string
+	src     source
+	fset    *token.FileSet
+	dirs    map[string][]string // directory -> its .go, .s and .syso files
+	pkgs    map[string]*pkgInfo // by directory; nil while being analysed
+	rep     *Report
+}
+
+func analyze(modPath string, src source) (*Report, error) {
+	a := &analyzer{modPath: modPath, src: src, fset: token.NewFileSet(), dirs: map[string][]string{},
+		pkgs: map[string]*pkgInfo{}, rep: &Report{}}
+	names := src.names()
+	sort.Strings(names)
+	for _, n := range names {
+		if ignoredPath(n) {
+			continue
+		}
+		switch path.Ext(n) {
+		case ".go", ".s", ".syso":
+			dir := path.Dir(n)
+			if dir == "." {
+				dir = ""
+			}
+			a.dirs[dir] = append(a.dirs[dir], n)
+		}
+	}
+	dirs := make([]string, 0, len(a.dirs))
+	for d := range a.dirs {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	for _, d := range dirs {
+		if _, err := a.pkg(d); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range dirs {
+		p := a.pkgs[d]
+		if p == nil {
+			continue
+		}
+		a.rep.Uses = append(a.rep.Uses, p.uses()...)
+	}
+	sortUses(a.rep.Uses)
+	return a.rep, nil
+}
+
+// ignoredPath reports whether the go command ignores the file for builds:
+// under testdata, or a directory or file whose name starts with "_" or ".".
+func ignoredPath(name string) bool {
+	for _, el := range strings.Split(name, "/") {
+		if el == "testdata" || strings.HasPrefix(el, "_") || strings.HasPrefix(el, ".") {
+			return true
+		}
+	}
+	return strings.HasSuffix(name, "_test.go")
+}
+
+// pkg analyses the package in directory dir (once), after the packages of
+// the module it imports.
+func (a *analyzer) pkg(dir string) (*pkgInfo, error) {
+	if p, ok := a.pkgs[dir]; ok {
+		return p, nil // nil while in progress: an import cycle, which does not build
+	}
+	a.pkgs[dir] = nil
+	p := &pkgInfo{path: a.modPath, nodes: map[string]*node{}, memo: map[string][]site{}}
+	if dir != "" {
+		p.path = a.modPath + "/" + dir
+	}
+	type parsed struct {
+		name string
+		data []byte
+		f    *ast.File
+	}
+	var files []parsed
+	hasAsm := false
+	for _, n := range a.dirs[dir] {
+		switch path.Ext(n) {
+		case ".s":
+			hasAsm = true
+			p.fileSites = append(p.fileSites, site{cap: Assembly, file: n, line: 1, via: path.Base(n)})
+			continue
+		case ".syso":
+			continue // reported as a binary
+		}
+		data, err := a.src.read(n)
+		if err != nil {
+			return nil, err
+		}
+		if len(data) > MaxGoFile {
+			a.rep.Skipped = append(a.rep.Skipped, fmt.Sprintf("%s: %d bytes, over the pass's limit of %d", n, len(data), MaxGoFile))
+			continue
+		}
+		if !buildable(data) {
+			continue
+		}
+		f, err := parser.ParseFile(a.fset, n, data, parser.SkipObjectResolution)
+		if err != nil {
+			a.rep.Skipped = append(a.rep.Skipped, fmt.Sprintf("%s: does not parse: %s", n, firstLine(err.Error())))
+			continue
+		}
+		a.rep.Files++
+		files = append(files, parsed{n, data, f})
+	}
+	if len(files) == 0 && !hasAsm {
+		return nil, nil
+	}
+	// The package name: the one most files declare (a directory may hold a
+	// package and "ignore"d generators of package main).
+	count := map[string]int{}
+	for _, f := range files {
+		count[f.f.Name.Name]++
+	}
+	for n, c := range count {
+		if c > count[p.name] || c == count[p.name] && n < p.name {
+			p.name = n
+		}
+	}
+	p.main = p.name == "main"
+
+	// Top-level names first: calls refer to them in any order.
+	funcs := map[string]bool{}
+	methods := map[string][]string{}
+	for _, f := range files {
+		for _, d := range f.f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok {
+				if fd.Recv == nil {
+					if fd.Name.Name != "init" {
+						funcs[fd.Name.Name] = true
+					}
+				} else {
+					key := "m:" + recvName(fd) + "." + fd.Name.Name
+					methods[fd.Name.Name] = append(methods[fd.Name.Name], key)
+				}
+			}
+		}
+	}
+	for _, f := range files {
+		if f.f.Name.Name != p.name {
+			continue
+		}
+		imports, err := a.imports(p, f.f)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range linknames(f.data) {
+			p.fileSites = append(p.fileSites, site{cap: Linkname, file: f.name, line: l, via: "//go:linkname"})
+		}
+		w := &walker{a: a, p: p, file: f.name, imports: imports, funcs: funcs, methods: methods}
+		for _, d := range f.f.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				key, name := "f:"+d.Name.Name, d.Name.Name
+				if d.Recv != nil {
+					key, name = "m:"+recvName(d)+"."+d.Name.Name, "("+recvName(d)+")."+d.Name.Name
+				} else if d.Name.Name == "init" {
+					key = fmt.Sprintf("i:%s:%d", f.name, a.line(d.Pos()))
+					p.roots = append(p.roots, key)
+				}
+				n := p.node(key, name)
+				if d.Body == nil && hasAsm {
+					n.sites = append(n.sites, site{cap: Assembly, file: f.name, line: a.line(d.Pos()), via: "func " + d.Name.Name + " (assembly)"})
+				}
+				if d.Body != nil {
+					w.walk(n, d.Body)
+				}
+			case *ast.GenDecl:
+				if d.Tok != token.VAR {
+					continue
+				}
+				for _, s := range d.Specs {
+					vs := s.(*ast.ValueSpec)
+					key := fmt.Sprintf("v:%s:%d", f.name, a.line(vs.Pos()))
+					n := p.node(key, "var "+vs.Names[0].Name)
+					if vs.Type != nil {
+						w.constructed(n, vs.Type)
+					}
+					for _, v := range vs.Values {
+						w.walk(n, v)
+					}
+					if len(vs.Values) > 0 {
+						p.roots = append(p.roots, key)
+					}
+				}
+			}
+		}
+	}
+	p.initUses = p.computeInit()
+	a.pkgs[dir] = p
+	return p, nil
+}
+
+func (p *pkgInfo) node(key, name string) *node {
+	n := p.nodes[key]
+	if n == nil {
+		n = &node{name: name}
+		p.nodes[key] = n
+		p.order = append(p.order, key)
+	}
+	return n
+}
+
+func recvName(fd *ast.FuncDecl) string {
+	if len(fd.Recv.List) == 0 {
+		return "?"
+	}
+	t := fd.Recv.List[0].Type
+	for {
+		switch x := t.(type) {
+		case *ast.StarExpr:
+			t = x.X
+		case *ast.IndexExpr:
+			t = x.X
+		case *ast.IndexListExpr:
+			t = x.X
+		case *ast.ParenExpr:
+			t = x.X
+		case *ast.Ident:
+			return x.Name
+		default:
+			return "?"
+		}
+	}
+}
+
+func (a *analyzer) line(pos token.Pos) int { return a.fset.Position(pos).Line }
+
+// importRef is what an import name of a file refers to.
+type importRef struct {
+	path string
+	in   *pkgInfo // a package of the same module, analysed
+}
+
+// imports reads a file's imports: the sites of the imports themselves
+// (import "C", a blank import of unsafe, a package whose initialisation has
+// capabilities) and the names by which the file refers to them.
+func (a *analyzer) imports(p *pkgInfo, f *ast.File) (map[string]importRef, error) {
+	file := a.fset.Position(f.Package).Filename
+	out := map[string]importRef{}
+	for _, is := range f.Imports {
+		ip, err := strconv.Unquote(is.Path.Value)
+		if err != nil {
+			continue
+		}
+		line := a.line(is.Pos())
+		ref := importRef{path: ip}
+		name := importName(ip)
+		switch {
+		case ip == "C":
+			p.fileSites = append(p.fileSites, site{cap: CGO, file: file, line: line, via: `import "C"`})
+		case ip == "unsafe":
+			p.fileSites = append(p.fileSites, site{cap: UnsafePointer, file: file, line: line, via: `import "unsafe"`})
+		case ip == a.modPath || strings.HasPrefix(ip, a.modPath+"/"):
+			dir := strings.TrimPrefix(strings.TrimPrefix(ip, a.modPath), "/")
+			if _, ok := a.dirs[dir]; ok {
+				in, err := a.pkg(dir)
+				if err != nil {
+					return nil, err
+				}
+				if in != nil {
+					ref.in = in
+					name = in.name
+					for _, c := range All {
+						if u, ok := in.initUses[c]; ok {
+							p.initSites = append(p.initSites, site{cap: c, file: file, line: line,
+								via: fmt.Sprintf("import %s (its initialisation: %s at %s)", ip, u.Via, u.Where())})
+						}
+					}
+				}
+			}
+		}
+		for _, c := range stdlib.inits[ip] {
+			p.initSites = append(p.initSites, site{cap: c, file: file, line: line, via: "import " + ip + " (its initialisation)"})
+		}
+		if is.Name != nil {
+			name = is.Name.Name
+		}
+		if name != "_" && name != "." {
+			out[name] = ref
+		}
+	}
+	return out, nil
+}
+
+// importName is the name a package is usually declared with: the last path
+// element, without a major version suffix (/v2, gopkg.in's .v3).
+func importName(ip string) string {
+	els := strings.Split(ip, "/")
+	name := els[len(els)-1]
+	if len(els) > 1 && len(name) > 1 && name[0] == 'v' && strings.Trim(name[1:], "0123456789") == "" {
+		name = els[len(els)-2]
+	}
+	if i := strings.Index(name, ".v"); i > 0 {
+		name = name[:i]
+	}
+	return name
+}
+
+// walker collects the sites and calls of one file's declarations.
+type walker struct {
+	a       *analyzer
+	p       *pkgInfo
+	file    string
+	imports map[string]importRef
+	funcs   map[string]bool
+	methods map[string][]string
+}
+
+func (w *walker) add(n *node, c Capability, pos token.Pos, via string) {
+	n.sites = append(n.sites, site{cap: c, file: w.file, line: w.a.line(pos), via: via})
+}
+
+// ref handles pkg.Name of an imported package; called is set when it is
+// called.
+func (w *walker) ref(n *node, x *ast.Ident, sel *ast.Ident, called bool) bool {
+	ref, ok := w.imports[x.Name]
+	if !ok {
+		return false
+	}
+	if ref.in != nil {
+		for _, s := range ref.in.reach("f:" + sel.Name) {
+			w.add(n, s.cap, sel.Pos(), fmt.Sprintf("%s.%s (%s at %s:%d)", ref.path, sel.Name, s.via, s.file, s.line))
+		}
+		return true
+	}
+	if ref.path == "C" {
+		w.add(n, CGO, sel.Pos(), "C."+sel.Name)
+		return true
+	}
+	for _, c := range lookupFunc(ref.path, sel.Name, called) {
+		w.add(n, c, sel.Pos(), ref.path+"."+sel.Name)
+	}
+	return true
+}
+
+// constructed handles a value of type t made in the code: a standard type's
+// methods can then be called on it.
+func (w *walker) constructed(n *node, t ast.Expr) {
+	if u, ok := t.(*ast.UnaryExpr); ok {
+		t = u.X
+	}
+	se, ok := t.(*ast.SelectorExpr)
+	if !ok {
+		return
+	}
+	x, ok := se.X.(*ast.Ident)
+	if !ok {
+		return
+	}
+	ref, ok := w.imports[x.Name]
+	if !ok || ref.in != nil {
+		return
+	}
+	for _, c := range stdlib.methods[ref.path+"."+se.Sel.Name] {
+		w.add(n, c, se.Pos(), ref.path+"."+se.Sel.Name+" (its methods)")
+	}
+}
+
+func (w *walker) walk(n *node, root ast.Node) {
+	ast.Inspect(root, func(x ast.Node) bool {
+		switch x := x.(type) {
+		case *ast.CallExpr:
+			if se, ok := x.Fun.(*ast.SelectorExpr); ok {
+				if id, ok := se.X.(*ast.Ident); ok && w.ref(n, id, se.Sel, true) {
+					for _, arg := range x.Args {
+						w.walk(n, arg)
+					}
+					return false
+				}
+				if (se.Sel.Name == "Call" || se.Sel.Name == "CallSlice") && w.importsPath("reflect") {
+					w.add(n, ReflectCall, se.Sel.Pos(), "reflect.Value."+se.Sel.Name)
+				}
+			}
+			if id, ok := x.Fun.(*ast.Ident); ok && id.Name == "new" && len(x.Args) == 1 {
+				w.constructed(n, x.Args[0])
+			}
+		case *ast.SelectorExpr:
+			if id, ok := x.X.(*ast.Ident); ok && w.ref(n, id, x.Sel, false) {
+				return false
+			}
+			for _, key := range w.methods[x.Sel.Name] {
+				n.calls = append(n.calls, key)
+			}
+			w.walk(n, x.X)
+			return false
+		case *ast.CompositeLit:
+			if x.Type != nil {
+				w.constructed(n, x.Type)
+			}
+		case *ast.ValueSpec:
+			if x.Type != nil {
+				w.constructed(n, x.Type)
+			}
+		case *ast.Ident:
+			if w.funcs[x.Name] {
+				n.calls = append(n.calls, "f:"+x.Name)
+			}
+		}
+		return true
+	})
+}
+
+func (w *walker) importsPath(ip string) bool {
+	for _, r := range w.imports {
+		if r.path == ip {
+			return true
+		}
+	}
+	return false
+}
+
+// reach is the capabilities reachable from the node key (a function of the
+// package), the first site of each in breadth-first order, for the packages
+// that call it.
+func (p *pkgInfo) reach(key string) []site {
+	if s, ok := p.memo[key]; ok {
+		return s
+	}
+	var out []site
+	seen := map[Capability]bool{}
+	p.bfs([]string{key}, func(_ string, s site, _ []string) {
+		if !seen[s.cap] {
+			seen[s.cap] = true
+			out = append(out, s)
+		}
+	})
+	p.memo[key] = out
+	return out
+}
+
+// bfs visits every site reachable from roots, nearest first, with the chain
+// of node names that leads to it.
+func (p *pkgInfo) bfs(roots []string, visit func(key string, s site, chain []string)) {
+	parent := map[string]string{}
+	var queue []string
+	for _, r := range roots {
+		if _, ok := p.nodes[r]; ok {
+			if _, seen := parent[r]; !seen {
+				parent[r] = ""
+				queue = append(queue, r)
+			}
+		}
+	}
+	for len(queue) > 0 {
+		k := queue[0]
+		queue = queue[1:]
+		n := p.nodes[k]
+		if len(n.sites) > 0 {
+			var chain []string
+			for c := k; c != ""; c = parent[c] {
+				chain = append(chain, p.nodes[c].name)
+			}
+			for i, j := 0, len(chain)-1; i < j; i, j = i+1, j-1 {
+				chain[i], chain[j] = chain[j], chain[i]
+			}
+			for _, s := range n.sites {
+				visit(k, s, chain)
+			}
+		}
+		for _, c := range n.calls {
+			if _, ok := p.nodes[c]; !ok {
+				continue
+			}
+			if _, seen := parent[c]; !seen {
+				parent[c] = k
+				queue = append(queue, c)
+			}
+		}
+	}
+}
+
+// computeInit finds what package initialisation reaches: from init
+// functions and variable initialisers, and the initialisation of imported
+// packages.
+func (p *pkgInfo) computeInit() map[Capability]Use {
+	out := map[Capability]Use{}
+	p.bfs(p.roots, func(_ string, s site, chain []string) {
+		if _, ok := out[s.cap]; !ok {
+			out[s.cap] = Use{Package: p.path, Capability: s.cap, File: s.file, Line: s.line, Via: s.via,
+				Init: true, InitPath: strings.Join(chain, " → "), Main: p.main}
+		}
+	})
+	for _, s := range p.initSites {
+		if _, ok := out[s.cap]; !ok {
+			out[s.cap] = Use{Package: p.path, Capability: s.cap, File: s.file, Line: s.line, Via: s.via,
+				Init: true, InitPath: "import", Main: p.main}
+		}
+	}
+	return out
+}
+
+// uses is the package's entry in the report: per capability, its use from
+// initialisation, else its first site.
+func (p *pkgInfo) uses() []Use {
+	first := map[Capability]site{}
+	consider := func(s site) {
+		f, ok := first[s.cap]
+		if !ok || s.file < f.file || s.file == f.file && s.line < f.line {
+			first[s.cap] = s
+		}
+	}
+	for _, k := range p.order {
+		for _, s := range p.nodes[k].sites {
+			consider(s)
+		}
+	}
+	for _, s := range p.fileSites {
+		consider(s)
+	}
+	var out []Use
+	for _, c := range All {
+		if u, ok := p.initUses[c]; ok {
+			out = append(out, u)
+			continue
+		}
+		if s, ok := first[c]; ok {
+			out = append(out, Use{Package: p.path, Capability: c, File: s.file, Line: s.line, Via: s.via, Main: p.main})
+		}
+	}
+	return out
+}
+
+// buildable reports whether a Go file's build constraint can hold for some
+// GOOS, GOARCH and tags other than "ignore" (the convention for generators
+// and examples kept beside a package, which no build compiles).
+func buildable(data []byte) bool {
+	for len(data) > 0 {
+		var line []byte
+		line, data, _ = bytes.Cut(data, []byte("\n"))
+		t := strings.TrimSpace(string(line))
+		if t == "" || strings.HasPrefix(t, "//") && !constraint.IsGoBuild(t) {
+			continue
+		}
+		if !constraint.IsGoBuild(t) {
+			return true // the header ended (package clause, a block comment)
+		}
+		expr, err := constraint.Parse(t)
+		if err != nil {
+			return true
+		}
+		return satisfiable(expr)
+	}
+	return true
+}
+
+// satisfiable reports whether expr holds for some assignment of its tags with
+// "ignore" false.
+func satisfiable(expr constraint.Expr) bool {
+	var tags []string
+	expr.Eval(func(tag string) bool {
+		if tag != "ignore" {
+			tags = append(tags, tag)
+		}
+		return false
+	})
+	if len(tags) > 12 {
+		return true
+	}
+	for bits := 0; bits < 1<<len(tags); bits++ {
+		if expr.Eval(func(tag string) bool {
+			for i, t := range tags {
+				if t == tag {
+					return bits&(1<<i) != 0
+				}
+			}
+			return false
+		}) {
+			return true
+		}
+	}
+	return false
+}
+
+// linknames returns the lines of //go:linkname directives.
+func linknames(data []byte) []int {
+	var out []int
+	if !bytes.Contains(data, []byte("//go:linkname")) {
+		return nil
+	}
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		if bytes.HasPrefix(bytes.TrimSpace(line), []byte("//go:linkname ")) {
+			out = append(out, i+1)
+		}
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
