@@ -414,12 +414,9 @@ func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream
 	if resp.Size >= 0 && w.Size() != resp.Size {
 		return nil, zf, &upstreamError{err: fmt.Errorf("%s@%s: .zip from %s is %d bytes, announced %d", m.Path, m.Version, resp.Source, w.Size(), resp.Size)}
 	}
-	if err := verify.CheckZip(m, w.TempPath()); err != nil {
-		return nil, zf, err
-	}
-	h, err := verify.HashZip(w.TempPath())
+	h, err := verify.CheckHashZip(m, w.TempPath())
 	if err != nil {
-		return nil, zf, &verify.ZipError{Module: m, Err: err}
+		return nil, zf, err
 	}
 	if err := s.verify(ctx, verify.Artifact{Module: m, Kind: store.KindZip, Hash: h, Upstream: resp.Source}); err != nil {
 		return nil, zf, err

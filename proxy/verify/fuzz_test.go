@@ -18,7 +18,7 @@ import (
 )
 
 // FuzzCheckZip feeds bytes, as an upstream's .zip answer, through the path the
-// proxy's ingest takes (verify.CheckZip, then verify.HashZip for the h1: hash)
+// proxy's ingest takes (verify.CheckHashZip: the zip rules, then the h1: hash, checked against dirhash.HashZip)
 // and holds what it accepts to the go command's standard: golang.org/x/mod/zip
 // must extract it (as the go command does into the module cache), the tree it
 // extracts must hold only regular files outside any version control
@@ -65,9 +65,16 @@ func FuzzCheckZip(f *testing.F) {
 			}
 			return
 		}
-		h, err := verify.HashZip(file)
+		h, err := verify.CheckHashZip(m, file)
 		if err != nil {
-			return // the proxy refuses it as a *verify.ZipError too
+			var ze *verify.ZipError
+			if !errors.As(err, &ze) {
+				t.Fatalf("CheckHashZip = %v (%T); want a *verify.ZipError", err, err)
+			}
+			return
+		}
+		if want, err := dirhash.HashZip(file, dirhash.Hash1); err != nil || h != want {
+			t.Fatalf("CheckHashZip = %s; dirhash.HashZip = %s, %v", h, want, err)
 		}
 
 		// Accepted: extract it as the go command does.

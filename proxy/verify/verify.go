@@ -1,11 +1,9 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -16,23 +14,9 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb"
-	"golang.org/x/mod/sumdb/dirhash"
 
 	"github.com/modgate/modgate/internal/store"
 )
-
-// HashZip returns the h1: hash of the module zip at path, as go.sum records it.
-func HashZip(path string) (string, error) {
-	return dirhash.HashZip(path, dirhash.Hash1)
-}
-
-// HashMod returns the h1: hash of a go.mod file's bytes, as go.sum records it
-// for "<module> <version>/go.mod".
-func HashMod(data []byte) (string, error) {
-	return dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(data)), nil
-	})
-}
 
 // Storage is what the verifier keeps in the database.
 type Storage interface {

@@ -49,16 +49,31 @@ func (e *ZipError) Unwrap() error { return e.Err }
 // at all, as a truncated download is not). It reads the zip's directory, not
 // its contents: [HashZip] reads those.
 func CheckZip(m module.Version, path string) error {
+	if err := checkZipRules(m, path); err != nil {
+		return zipError(m, err)
+	}
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return zipError(m, err)
+	}
+	defer zr.Close()
+	if err := checkEntries(m, &zr.Reader); err != nil {
+		return zipError(m, err)
+	}
+	return nil
+}
+
+// checkZipRules applies golang.org/x/mod/zip's checks.
+func checkZipRules(m module.Version, path string) error {
 	cf, err := modzip.CheckZip(m, path)
 	if err == nil {
 		err = cf.Err()
 	}
-	if err == nil {
-		err = checkEntries(m, path)
-	}
-	if err == nil {
-		return nil
-	}
+	return err
+}
+
+// zipError makes err a *ZipError whose message fits what the go command shows.
+func zipError(m module.Version, err error) error {
 	var fe modzip.FileErrorList
 	if errors.As(err, &fe) && len(fe) > 3 {
 		// Keep the message short: the go command shows at most 8 lines.
@@ -74,15 +89,10 @@ var (
 	errVCS        = errors.New("is version control metadata (the go command leaves .git, .hg, .svn and .bzr out of module zips)")
 )
 
-// checkEntries refuses the entries of the zip at path that are not regular
-// files or directories, or that lie in (or are) version control metadata. It
-// runs after golang.org/x/mod/zip's checks, so every name has m's prefix.
-func checkEntries(m module.Version, path string) error {
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		return err
-	}
-	defer zr.Close()
+// checkEntries refuses the entries of zr that are not regular files or
+// directories, or that lie in (or are) version control metadata. It runs after
+// golang.org/x/mod/zip's checks, so every name has m's prefix.
+func checkEntries(m module.Version, zr *zip.Reader) error {
 	prefix := m.Path + "@" + m.Version + "/"
 	var errs modzip.FileErrorList
 	for _, zf := range zr.File {
