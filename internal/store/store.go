@@ -164,6 +164,7 @@ type Store interface {
 	Metadata
 	Tiles
 	Locker
+	Leases
 	Vulns
 	Advisories
 	Sums

@@ -82,6 +82,8 @@ type Store struct {
 	pool  *pgxpool.Pool // queries
 	locks *pgxpool.Pool // connections holding advisory locks
 	now   func() time.Time
+	// listen is the one LISTEN connection for fetch lease ends (leases.go).
+	listen listener
 }
 
 var _ store.Store = (*Store)(nil)
@@ -209,6 +211,7 @@ const closeLockWait = 10 * time.Second
 // returns an error and leaves their connections to close when they are
 // unlocked (which releases the locks on the server).
 func (s *Store) Close() error {
+	s.listen.close()
 	s.pool.Close()
 	closed := make(chan struct{})
 	go func() {

@@ -50,6 +50,17 @@ func TestLockAcrossReplicas(t *testing.T) {
 	storetest.LockExcludes(t, b, a)
 }
 
+// TestLeaseWatchAcrossReplicas checks that a lease's end wakes the watchers
+// of another store on the same database (NOTIFY/LISTEN), as it must across
+// replicas.
+func TestLeaseWatchAcrossReplicas(t *testing.T) {
+	dsn := testkit.PostgresDSN(t)
+	a, b := open(t, dsn), open(t, dsn)
+	defer a.Close()
+	defer b.Close()
+	storetest.LeaseWatch(t, a, b)
+}
+
 // TestLockNoLeak checks that after locks are taken, waited for, cancelled and
 // released, the database holds no advisory lock and no session is left waiting.
 func TestLockNoLeak(t *testing.T) {

@@ -71,6 +71,7 @@ type Store struct {
 	getArtifact *sql.Stmt
 	now         func() time.Time
 	locks       *keyLocks
+	watch       watchers // in-process watchers of fetch leases (leases.go)
 }
 
 var _ store.Store = (*Store)(nil)

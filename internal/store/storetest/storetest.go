@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, integrityTests...)
 	tests = append(tests, indexTests...)
 	tests = append(tests, advisoryTests...)
+	tests = append(tests, leaseTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
