@@ -95,7 +95,9 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req reque
 
 // artifact returns the stored artifact, fetching, checking and storing it first
 // when it is missing. Concurrent calls for one artifact share one fetch, within
-// the process (singleflight) and across replicas (the store's lock).
+// the process (singleflight) and across replicas (the store's fetch lease, see
+// fetchOnce); a "not found" from upstream is remembered for MissingTTL, in
+// memory and in the store, so it is asked once too.
 func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind, noFetch bool, who client) (_ *store.Artifact, hit bool, _ error) {
 	key := artifactKey(m, kind)
 	if a := s.memo.artifact(key); a != nil {
@@ -114,22 +116,16 @@ func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind
 	if r, ok := s.memo.get(refusedKey(key)).(*refusedZip); ok && s.now().Sub(r.at) < refusalTTL {
 		return nil, false, r.err
 	}
+	if err := s.missed(key); err != nil {
+		return nil, false, err
+	}
 	if noFetch {
 		return nil, false, &module.ModuleError{Path: m.Path, Version: m.Version, Err: errFetchDisabled}
 	}
 	s.opts.Metrics.cache(string(kind), false)
 	v, err := s.shared(withClient(ctx, who), key, func(ctx context.Context) (any, error) {
-		unlock, err := s.opts.Store.Lock(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
-		// Another replica may have stored it while we waited for the lock.
-		// (If that copy fails its check, it is dropped and fetched anew.)
-		if a, err := s.storedArtifact(ctx, m, kind); err == nil {
-			return a, nil
-		}
-		return s.ingest(ctx, m, kind)
+		a, err := s.fetchOnce(ctx, m, kind, key)
+		return a, s.diskFull(m, kind, err)
 	})
 	if err != nil {
 		var zipErr *verify.ZipError
@@ -177,18 +173,13 @@ func (s *Server) shared(ctx context.Context, key string, fn func(context.Context
 	}
 }
 
-// ingest fetches one artifact from upstream, checks it and stores it.
-func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) (_ *store.Artifact, err error) {
+// ingest fetches one artifact from upstream and checks it. The caller stores
+// the artifact it returns (completing its fetch lease) and then calls done
+// with the stored record, which logs the fetch and records the version's facts
+// and SBOM, only when the record stored is this fetch's.
+func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) (_ *store.Artifact, done func(context.Context, *store.Artifact), err error) {
 	start := time.Now()
-	defer func() {
-		var full *noSpaceError
-		if err != nil && noSpace(err) && !errors.As(err, &full) {
-			s.opts.Metrics.storageFull()
-			s.log.Error("disk full: cannot store an artifact", "module", m.Path, "version", m.Version,
-				"kind", string(kind), "err", err.Error())
-			err = &noSpaceError{mod: m, kind: string(kind), err: err}
-		}
-	}()
+	defer func() { err = s.diskFull(m, kind, err) }()
 	if kind != store.KindInfo {
 		// The checksum database is asked while the upstream answers, not
 		// after: Check waits for this lookup and uses its verified answer.
@@ -204,9 +195,10 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 	if err != nil {
 		s.opts.Metrics.upstream(string(kind), start, err)
 		if kind == store.KindMod && errors.Is(err, fs.ErrNotExist) {
-			return s.syntheticMod(ctx, m)
+			a, err := s.syntheticMod(ctx, m)
+			return a, func(context.Context, *store.Artifact) {}, err
 		}
-		return nil, &upstreamError{err: err} // the upstream's errors name module@version
+		return nil, nil, &upstreamError{err: err} // the upstream's errors name module@version
 	}
 	defer resp.Body.Close()
 	var a *store.Artifact
@@ -218,21 +210,31 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 	}
 	s.opts.Metrics.upstream(string(kind), start, err)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a.Upstream = resp.Source
 	s.opts.Metrics.upstreamBytes(string(kind), a.Size)
-	stored, err := s.opts.Store.PutArtifact(ctx, a)
-	if err != nil {
-		return nil, fmt.Errorf("%s@%s: storing .%s: %w", m.Path, m.Version, kind, err)
+	return a, func(ctx context.Context, stored *store.Artifact) {
+		s.log.Info("fetched", "module", m.Path, "version", m.Version, "kind", string(kind),
+			"bytes", a.Size, "upstream", resp.Source, "duration", time.Since(start))
+		s.scan(ctx, stored, resp.LastModified)
+		if kind == store.KindZip && stored.SHA256 == a.SHA256 {
+			s.makeSBOM(ctx, stored, zf)
+		}
+	}, nil
+}
+
+// diskFull turns an error that says a disk (blob store or database) is full
+// into the *noSpaceError the client gets, counting and logging it once.
+func (s *Server) diskFull(m module.Version, kind store.Kind, err error) error {
+	var full *noSpaceError
+	if err != nil && noSpace(err) && !errors.As(err, &full) {
+		s.opts.Metrics.storageFull()
+		s.log.Error("disk full: cannot store an artifact", "module", m.Path, "version", m.Version,
+			"kind", string(kind), "err", err.Error())
+		return &noSpaceError{mod: m, kind: string(kind), err: err}
 	}
-	s.log.Info("fetched", "module", m.Path, "version", m.Version, "kind", string(kind),
-		"bytes", a.Size, "upstream", resp.Source, "duration", time.Since(start))
-	s.scan(ctx, stored, resp.LastModified)
-	if kind == store.KindZip && stored.SHA256 == a.SHA256 {
-		s.makeSBOM(ctx, stored, zf)
-	}
-	return stored, nil
+	return err
 }
 
 // scan records the facts of a version when its .mod or .zip is ingested: the
@@ -442,9 +444,5 @@ func (s *Server) syntheticMod(ctx context.Context, m module.Version) (*store.Art
 	}
 	a := newSmallArtifact(m, store.KindMod, data)
 	a.Upstream = "synthesized"
-	stored, err := s.opts.Store.PutArtifact(ctx, a)
-	if err != nil {
-		return nil, fmt.Errorf("%s@%s: storing .mod: %w", m.Path, m.Version, err)
-	}
-	return stored, nil
+	return a, nil
 }

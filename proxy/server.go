@@ -89,7 +89,7 @@ type Storage interface {
 	store.Artifacts
 	store.Metadata
 	store.Tiles
-	store.Locker
+	store.Leases
 	store.Sums
 	Ping(ctx context.Context) error
 }
@@ -142,6 +142,16 @@ type Options struct {
 	// FetchTimeout bounds one upstream fetch, which goes on even if the client that
 	// started it went away (others may be waiting for it); zero means 10 minutes.
 	FetchTimeout time.Duration
+	// FetchLeaseTTL is how long a replica's fetch lease lasts without a
+	// heartbeat (renewed every third of it) before another replica may take
+	// the fetch over; zero means 30 seconds.
+	FetchLeaseTTL time.Duration
+	// MissingTTL is how long an upstream "not found" is remembered, by every
+	// replica, before upstream is asked again; zero means 1 minute, negative
+	// means not at all.
+	MissingTTL time.Duration
+	// Replica names this process in fetch leases; empty means host:pid.
+	Replica string
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics receives counters; nil means none are kept.
@@ -180,6 +190,10 @@ type Server struct {
 	defaultPolicy *policy.Policy
 	sumdbC        *http.Client
 	sumdb         *verify.Remote // nil: no pass-through
+	// Fetch leases (lease.go).
+	replica             string
+	leaseTTL, leasePoll time.Duration
+	missingTTL          time.Duration
 }
 
 // New returns a Server. It does no I/O.
@@ -194,6 +208,19 @@ func New(opts Options) (*Server, error) {
 		opts.FetchTimeout = 10 * time.Minute
 	}
 	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, sumdbC: opts.SumDB.Client, defaultPolicy: policy.Default()}
+	s.replica, s.leaseTTL, s.missingTTL = opts.Replica, opts.FetchLeaseTTL, opts.MissingTTL
+	if s.replica == "" {
+		s.replica = defaultReplica()
+	}
+	if s.leaseTTL <= 0 {
+		s.leaseTTL = defaultLeaseTTL
+	}
+	// Waiters are woken by the holder's completion; polling covers lost
+	// notifications and takes over expired leases promptly.
+	s.leasePoll = min(time.Second, max(s.leaseTTL/4, 10*time.Millisecond))
+	if s.missingTTL == 0 {
+		s.missingTTL = defaultMissingTTL
+	}
 	switch {
 	case opts.MemoryCache == 0:
 		s.memo = newMemo(64 << 20)

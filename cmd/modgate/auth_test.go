@@ -63,7 +63,7 @@ func serveInProcess(t *testing.T, data string, args ...string) (string, *logWatc
 	logs := &logWatcher{addr: make(chan string, 1)}
 	done := make(chan error, 1)
 	getenv := dataEnv(data)
-	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--vulndb", "off", "--index", "off"}, args...)
+	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--vulndb", "off", "--index", "off", "--drain-delay", "0s"}, args...)
 	go func() { done <- run(ctx, args, getenv, io.Discard, logs) }()
 	t.Cleanup(func() {
 		cancel()

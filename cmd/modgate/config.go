@@ -40,6 +40,9 @@ type config struct {
 	UpstreamTimeout time.Duration
 	IdleTimeout     time.Duration
 	ShutdownTimeout time.Duration
+	DrainDelay      time.Duration // fleet: readyz 503 before the listener closes
+	FetchLeaseTTL   time.Duration // fleet: see proxy.Options.FetchLeaseTTL
+	NotFoundTTL     time.Duration // fleet: see proxy.Options.MissingTTL
 	LogLevel        string
 	LogFormat       string
 	VulnDB          string
@@ -96,6 +99,9 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.IdleTimeout, "upstream-idle-timeout", 30*time.Second, "longest pause in an upstream body before the download fails")
 	c.registerEgress(fs)
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 2*time.Minute, "on SIGTERM, how long in-flight requests may take to finish")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", 5*time.Second, "on SIGTERM, how long /readyz answers 503 (and requests are still served) before the listener closes, so a load balancer takes the replica out first")
+	fs.DurationVar(&c.FetchLeaseTTL, "fetch-lease-ttl", 30*time.Second, "how long a replica's fetch lease lasts without its heartbeat before another replica takes the fetch over")
+	fs.DurationVar(&c.NotFoundTTL, "not-found-ttl", time.Minute, "how long every replica remembers an upstream 404/410 for a .info, .mod or .zip before asking again; 0: not remembered")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
 	fs.StringVar(&c.VulnDB, "vulndb", "https://vuln.go.dev", "Go vulnerability database `URL` (https://, http:// or file:///dir) to sync from, or off")
@@ -282,6 +288,12 @@ func (c *config) validate() error {
 		if d < 0 || (d == 0 && name != "list-ttl") {
 			errs = append(errs, fmt.Errorf("--%s %v: must be positive", name, d))
 		}
+	}
+	if c.FetchLeaseTTL <= 0 {
+		errs = append(errs, fmt.Errorf("--fetch-lease-ttl %v: must be positive", c.FetchLeaseTTL))
+	}
+	if c.NotFoundTTL < 0 || c.DrainDelay < 0 {
+		errs = append(errs, fmt.Errorf("--not-found-ttl %v, --drain-delay %v: must not be negative", c.NotFoundTTL, c.DrainDelay))
 	}
 	if c.BlobVerifyTTL < 0 {
 		errs = append(errs, fmt.Errorf("--blob-verify-ttl %v: must not be negative", c.BlobVerifyTTL))

@@ -72,7 +72,7 @@ func startModgate(t *testing.T, args ...string) *server {
 // startModgateEnv is startModgate with extra environment ("K=V").
 func startModgateEnv(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(modgateBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--vulndb", "off", "--index", "off"}, args...)...)
+	cmd := exec.Command(modgateBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--vulndb", "off", "--index", "off", "--drain-delay", "0s"}, args...)...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -120,6 +121,8 @@ func runServe(ctx context.Context, e *env) error {
 		SumDB:          sumdb,
 		ListTTL:        cfg.ListTTL,
 		FetchTimeout:   cfg.FetchTimeout,
+		FetchLeaseTTL:  cfg.FetchLeaseTTL,
+		MissingTTL:     notFoundTTL(cfg.NotFoundTTL),
 		Logger:         e.log,
 		Metrics:        proxy.NewMetrics(reg),
 		DashboardPath:  "/ui",            // refusals link the version's page
@@ -129,6 +132,7 @@ func runServe(ctx context.Context, e *env) error {
 		return err
 	}
 
+	var draining atomic.Bool // set on SIGTERM: /readyz answers 503 from then on
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -138,6 +142,11 @@ func runServe(ctx context.Context, e *env) error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
+		if draining.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("not ready: shutting down (draining: in-flight requests finish, new ones go to other replicas)\n"))
+			return
+		}
 		if err := px.Ready(ctx); err != nil {
 			e.log.Error("not ready", "err", err.Error())
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -196,6 +205,16 @@ func runServe(ctx context.Context, e *env) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+	// Drain: /readyz fails first so a load balancer stops sending requests
+	// here (they are still served meanwhile, without keep-alive so clients
+	// reconnect elsewhere); then the listener closes and in-flight requests
+	// and fetches finish.
+	draining.Store(true)
+	srv.SetKeepAlivesEnabled(false)
+	if cfg.DrainDelay > 0 {
+		e.log.Info("draining: /readyz answers 503", "drain_delay", cfg.DrainDelay)
+		time.Sleep(cfg.DrainDelay)
 	}
 	e.log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -282,6 +301,15 @@ func sumDBPassThrough(setting string, up *upstream.Router, timeout time.Duration
 		return proxy.SumDB{}, fmt.Errorf("--sumdb: %w", err)
 	}
 	return proxy.SumDB{Name: db.Name, URL: db.URL, Remote: remote}, nil
+}
+
+// notFoundTTL is --not-found-ttl for proxy.Options.MissingTTL, where 0
+// means the default and a negative value means off.
+func notFoundTTL(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func databaseKind(dsn string) string {
