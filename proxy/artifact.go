@@ -203,10 +203,12 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 	defer resp.Body.Close()
 	var a *store.Artifact
 	var zf zipFacts
+	var dated time.Time // by the checksum database, when it vouched
 	if kind == store.KindZip {
 		a, zf, err = s.ingestZip(ctx, m, resp)
+		dated = zf.dated
 	} else {
-		a, err = s.ingestSmall(ctx, m, kind, resp)
+		a, dated, err = s.ingestSmall(ctx, m, kind, resp)
 	}
 	s.opts.Metrics.upstream(string(kind), start, err)
 	if err != nil {
@@ -217,7 +219,7 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 	return a, func(ctx context.Context, stored *store.Artifact) {
 		s.log.Info("fetched", "module", m.Path, "version", m.Version, "kind", string(kind),
 			"bytes", a.Size, "upstream", resp.Source, "duration", time.Since(start))
-		s.scan(ctx, stored, resp.LastModified)
+		s.scan(ctx, stored, resp.LastModified, dated)
 		if kind == store.KindZip && stored.SHA256 == a.SHA256 {
 			s.makeSBOM(ctx, stored, zf)
 		}
@@ -239,9 +241,11 @@ func (s *Server) diskFull(m module.Version, kind store.Kind, err error) error {
 
 // scan records the facts of a version when its .mod or .zip is ingested: the
 // .mod gives requirements (and, for the module's latest version, retractions
-// and deprecation); the zip adds licenses. A failure is logged, not fatal: the
+// and deprecation); the zip adds licenses. lastModified (the upstream's) and
+// dated (the checksum database's, see verify.Result.Published) are
+// publication times, zero when unknown. A failure is logged, not fatal: the
 // bytes are verified and stored, and the facts can be computed again later.
-func (s *Server) scan(ctx context.Context, a *store.Artifact, lastModified time.Time) {
+func (s *Server) scan(ctx context.Context, a *store.Artifact, lastModified, dated time.Time) {
 	if s.opts.Scanner == nil || a.Kind == store.KindInfo {
 		return
 	}
@@ -249,6 +253,9 @@ func (s *Server) scan(ctx context.Context, a *store.Artifact, lastModified time.
 	var opts []scanner.FactOption
 	if !lastModified.IsZero() && a.Kind == store.KindMod {
 		opts = append(opts, scanner.WithPublished(lastModified, store.PublishedUpstream))
+	}
+	if !dated.IsZero() {
+		opts = append(opts, scanner.WithPublished(dated, store.PublishedSumDB))
 	}
 	mod, zipPath := a.Data, ""
 	if a.Kind == store.KindZip {
@@ -301,39 +308,41 @@ func latestOf(versions []string) string {
 
 // ingestSmall reads and checks an .info or .mod (both are size-capped by the
 // upstream package).
-func (s *Server) ingestSmall(ctx context.Context, m module.Version, kind store.Kind, resp *upstream.Response) (*store.Artifact, error) {
+func (s *Server) ingestSmall(ctx context.Context, m module.Version, kind store.Kind, resp *upstream.Response) (_ *store.Artifact, dated time.Time, err error) {
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, &upstreamError{err: fmt.Errorf("%s@%s: reading .%s from %s: %w", m.Path, m.Version, kind, resp.Source, err)}
+		return nil, dated, &upstreamError{err: fmt.Errorf("%s@%s: reading .%s from %s: %w", m.Path, m.Version, kind, resp.Source, err)}
 	}
 	switch kind {
 	case store.KindInfo:
 		if err := checkInfo(m.Path, m.Version, data); err != nil {
-			return nil, &upstreamError{err: fmt.Errorf("%s@%s: %s served a bad .info: %w", m.Path, m.Version, resp.Source, err)}
+			return nil, dated, &upstreamError{err: fmt.Errorf("%s@%s: %s served a bad .info: %w", m.Path, m.Version, resp.Source, err)}
 		}
 	case store.KindMod:
 		if _, err := modfile.ParseLax("go.mod", data, nil); err != nil {
-			return nil, &upstreamError{err: fmt.Errorf("%s@%s: %s served a go.mod that does not parse: %w", m.Path, m.Version, resp.Source, err)}
+			return nil, dated, &upstreamError{err: fmt.Errorf("%s@%s: %s served a go.mod that does not parse: %w", m.Path, m.Version, resp.Source, err)}
 		}
-		if err := s.verifyMod(ctx, m, data, resp.Source); err != nil {
-			return nil, err
+		if dated, err = s.verifyMod(ctx, m, data, resp.Source); err != nil {
+			return nil, dated, err
 		}
 	}
-	return newSmallArtifact(m, kind, data), nil
+	return newSmallArtifact(m, kind, data), dated, nil
 }
 
-// verifyMod checks a go.mod's hash.
-func (s *Server) verifyMod(ctx context.Context, m module.Version, data []byte, source string) error {
+// verifyMod checks a go.mod's hash; see [Server.verify].
+func (s *Server) verifyMod(ctx context.Context, m module.Version, data []byte, source string) (time.Time, error) {
 	h, err := verify.HashMod(data)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	return s.verify(ctx, verify.Artifact{Module: m, Kind: store.KindMod, Hash: h, Upstream: source})
 }
 
 // verify checks an artifact's hash and audits what is worth auditing: refusals,
-// and artifacts let through unverified by configuration.
-func (s *Server) verify(ctx context.Context, a verify.Artifact) error {
+// and artifacts let through unverified by configuration. It returns the
+// version's publication time as the checksum database dates it
+// (verify.Result.Published; zero when unknown).
+func (s *Server) verify(ctx context.Context, a verify.Artifact) (time.Time, error) {
 	who := clientFrom(ctx)
 	a.Client = who.IP
 	if who.Token != "" {
@@ -341,7 +350,7 @@ func (s *Server) verify(ctx context.Context, a verify.Artifact) error {
 	}
 	res, err := s.opts.Verifier.Check(ctx, a)
 	if err == nil && res.Warning == "" {
-		return nil
+		return res.Published, nil
 	}
 	e := &store.AuditEvent{Time: s.now().UTC(), Type: store.AuditChecksum, ClientToken: who.Token, ClientIP: who.IP, UserAgent: who.UserAgent,
 		Module: a.Module.Path, Version: a.Module.Version, Kind: string(a.Kind), Source: a.Upstream}
@@ -366,7 +375,7 @@ func (s *Server) verify(ctx context.Context, a verify.Artifact) error {
 	if s.opts.Audit != nil {
 		s.opts.Audit.Log(e)
 	}
-	return err
+	return res.Published, err
 }
 
 func newSmallArtifact(m module.Version, kind store.Kind, data []byte) *store.Artifact {
@@ -420,14 +429,15 @@ func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream
 	if err != nil {
 		return nil, zf, err
 	}
-	if err := s.verify(ctx, verify.Artifact{Module: m, Kind: store.KindZip, Hash: h, Upstream: resp.Source}); err != nil {
+	dated, err := s.verify(ctx, verify.Artifact{Module: m, Kind: store.KindZip, Hash: h, Upstream: resp.Source})
+	if err != nil {
 		return nil, zf, err
 	}
 	key, size, err := w.Commit()
 	if err != nil {
 		return nil, zf, err
 	}
-	zf = zipFacts{sha512: hex.EncodeToString(h512.Sum(nil)), h1: h}
+	zf = zipFacts{sha512: hex.EncodeToString(h512.Sum(nil)), h1: h, dated: dated}
 	return &store.Artifact{Module: m, Kind: store.KindZip, SHA256: key, Size: size}, zf, nil
 }
 
@@ -439,7 +449,7 @@ func (s *Server) syntheticMod(ctx context.Context, m module.Version) (*store.Art
 		return nil, err
 	}
 	data := []byte("module " + modfile.AutoQuote(m.Path) + "\n")
-	if err := s.verifyMod(ctx, m, data, "synthesized"); err != nil {
+	if _, err := s.verifyMod(ctx, m, data, "synthesized"); err != nil {
 		return nil, err
 	}
 	a := newSmallArtifact(m, store.KindMod, data)

@@ -17,6 +17,7 @@ import (
 type zipFacts struct {
 	sha512 string
 	h1     string
+	dated  time.Time // by the checksum database (verify.Result.Published)
 }
 
 // makeSBOM records the SPDX SBOM of a version whose zip was just ingested,

@@ -174,8 +174,12 @@ type FactOption func(*factInput)
 type factInput struct {
 	latestVersion string
 	latestMod     []byte
-	published     time.Time
-	publishedSrc  string
+	published     []publishedAt
+}
+
+type publishedAt struct {
+	t   time.Time
+	src string
 }
 
 // WithLatest gives the module's latest version and its go.mod, whose retract
@@ -185,13 +189,14 @@ func WithLatest(version string, mod []byte) FactOption {
 	return func(in *factInput) { in.latestVersion, in.latestMod = version, mod }
 }
 
-// WithPublished gives the version's publish time and where it came from (one of
-// store.PublishedUpstream, store.PublishedInfo). It is recorded when
-// [store.BetterPublished] prefers it to the stored one; without any, the
-// first time modgate saw the version is recorded (source first-seen, which
-// the policy does not count as a publication time).
+// WithPublished gives a publish time of the version and where it came from
+// (store.PublishedUpstream, store.PublishedSumDB, store.PublishedInfo; give
+// one option per source). The best is recorded when [store.BetterPublished]
+// prefers it to the stored one (of trusted times, the earliest); without
+// any, the first time modgate saw the version is recorded (source
+// first-seen, which the policy does not count as a publication time).
 func WithPublished(t time.Time, source string) FactOption {
-	return func(in *factInput) { in.published, in.publishedSrc = t, source }
+	return func(in *factInput) { in.published = append(in.published, publishedAt{t, source}) }
 }
 
 // Facts computes and stores the facts of m at ingest: mod is its go.mod (nil
@@ -225,13 +230,16 @@ func (s *Scanner) Facts(ctx context.Context, m module.Version, mod []byte, zipPa
 	f := &store.Facts{Module: m, UpdatedAt: now}
 
 	// Publish time: the earliest trusted one known (the module index, the
-	// upstream's Last-Modified), else when modgate first saw the version.
+	// upstream's Last-Modified, the checksum database's first tree holding
+	// the version's record), else when modgate first saw the version.
 	f.Published, f.PublishedSource = now, store.PublishedFirstSeen
 	if old != nil && !old.Published.IsZero() {
 		f.Published, f.PublishedSource = old.Published, old.PublishedSource
 	}
-	if store.BetterPublished(f.Published, f.PublishedSource, in.published, in.publishedSrc) {
-		f.Published, f.PublishedSource = in.published.UTC(), in.publishedSrc
+	for _, p := range in.published {
+		if store.BetterPublished(f.Published, f.PublishedSource, p.t, p.src) {
+			f.Published, f.PublishedSource = p.t.UTC(), p.src
+		}
 	}
 	switch t, err := s.st.IndexTime(ctx, m); {
 	case err == nil:

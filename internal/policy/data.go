@@ -137,7 +137,7 @@ func (d Data) PublishUnknown(minAge time.Duration, now time.Time) string {
 	}
 	switch {
 	case d.IndexOff:
-		return lead + "the upstream sent no Last-Modified and the module index is off (--index off)"
+		return lead + "no Last-Modified upstream, no checksum database record dated it, and the module index is off (--index off)"
 	case d.Index.Since.IsZero():
 		if last == "" {
 			return lead + "the module index was never read (no attempt yet); retry in a few minutes"

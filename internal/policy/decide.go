@@ -231,9 +231,14 @@ func (r *rules) factFindings(m module.Version, f *store.Facts, now time.Time) []
 			if f.PublishedSource != "" {
 				src = ", " + f.PublishedSource
 			}
-			out = append(out, candidate{Finding: Finding{Rule: RuleMinAge, Action: r.minAgeAction, Until: until,
-				Reason: fmt.Sprintf("published %s ago (%s%s), younger than min_age %s: allowed from %s",
-					fmtDuration(max(age, 0)), f.Published.UTC().Format(time.RFC3339), src, fmtDuration(r.minAge), until.Format(time.RFC3339))}})
+			reason := fmt.Sprintf("published %s ago (%s%s), younger than min_age %s: allowed from %s",
+				fmtDuration(max(age, 0)), f.Published.UTC().Format(time.RFC3339), src, fmtDuration(r.minAge), until.Format(time.RFC3339))
+			if f.PublishedSource == store.PublishedSumDB {
+				// An upper bound: the record was in a tree head first seen then.
+				reason = fmt.Sprintf("published %s at the latest (%s ago, checksum database), not known to be older than min_age %s: allowed from %s",
+					f.Published.UTC().Format(time.RFC3339), fmtDuration(max(age, 0)), fmtDuration(r.minAge), until.Format(time.RFC3339))
+			}
+			out = append(out, candidate{Finding: Finding{Rule: RuleMinAge, Action: r.minAgeAction, Until: until, Reason: reason}})
 		}
 	}
 	if f.LicensesKnown {

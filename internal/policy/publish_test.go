@@ -37,7 +37,7 @@ func TestDecideMinAgeUnknown(t *testing.T) {
 		{"first seen long ago is no publication time", "min_age: 72h\n", Input{Module: m, Facts: firstSeen, Data: lagging},
 			[]Finding{{Rule: RuleMinAgeUnknown, Action: Block, Reason: "publication time unknown: the module index has not listed it yet (index followed up to 2026-03-06 08:00 UTC; last read 11:59 UTC: index: 503 Service Unavailable); retry in a few minutes"}}},
 		{"index off", "min_age: 72h\n", Input{Module: m, Facts: firstSeen, Data: off},
-			[]Finding{{Rule: RuleMinAgeUnknown, Action: Block, Reason: "publication time unknown: the upstream sent no Last-Modified and the module index is off (--index off)"}}},
+			[]Finding{{Rule: RuleMinAgeUnknown, Action: Block, Reason: "publication time unknown: no Last-Modified upstream, no checksum database record dated it, and the module index is off (--index off)"}}},
 		{"index never read", "min_age: {age: 72h, action: warn}\n", Input{Module: m, Facts: firstSeen, Data: never},
 			[]Finding{{Rule: RuleMinAgeUnknown, Action: Warn, Reason: "publication time unknown: the module index was never read (last read 11:58 UTC: index: dial tcp: connection refused)"}}},
 		{"unknown: warn opts out", "min_age: {age: 72h, unknown: warn}\n", Input{Module: m, Facts: backdated, Data: followed},
@@ -160,5 +160,24 @@ func TestMinAgeUnknownExemptionSuggested(t *testing.T) {
 	in.Exemptions = []store.Exemption{e}
 	if d := p.Decide(in, now); d.Blocked {
 		t.Errorf("still blocked with the suggested exemption: %+v", d)
+	}
+}
+
+// The checksum database dates a version from above (its record was in a tree
+// head first seen then): a trusted time min_age counts from, and the reason
+// says it is an upper bound.
+func TestDecideMinAgeSumDB(t *testing.T) {
+	m := mv("example.com/m", "v1.0.0")
+	young := &store.Facts{Published: now.Add(-2 * time.Hour), PublishedSource: store.PublishedSumDB, LicensesKnown: true, Licenses: []string{"MIT"}}
+	old := &store.Facts{Published: now.Add(-100 * time.Hour), PublishedSource: store.PublishedSumDB, LicensesKnown: true, Licenses: []string{"MIT"}}
+	p := mustParse(t, "min_age: 72h\n")
+	d := p.Decide(Input{Module: m, Facts: young, Data: synced}, now)
+	want := []Finding{{Rule: RuleMinAge, Action: Block, Until: now.Add(70 * time.Hour),
+		Reason: "published 2026-03-10T10:00:00Z at the latest (2h ago, checksum database), not known to be older than min_age 72h: allowed from 2026-03-13T10:00:00Z"}}
+	if diff := cmp.Diff(want, d.Findings); diff != "" {
+		t.Errorf("young (-want +got):\n%s", diff)
+	}
+	if d := p.Decide(Input{Module: m, Facts: old, Data: synced}, now); len(d.Findings) != 0 {
+		t.Errorf("dated 100h ago by the checksum database: %+v, want allowed", d.Findings)
 	}
 }

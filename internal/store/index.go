@@ -12,11 +12,13 @@ import (
 const PublishedIndex = "module-index"
 
 // PublishedTrusted reports whether a publish time from src is one an author
-// cannot set: the module index's Timestamp or the upstream mirror's
-// Last-Modified. The time modgate first saw a version and the .info Time
-// (the commit time, which an author can backdate) are not.
+// cannot set: the module index's Timestamp, the upstream mirror's
+// Last-Modified, or the checksum database's tree that first held the
+// version's record as modgate saw it ([PublishedSumDB]). The time modgate
+// first saw a version and the .info Time (the commit time, which an author
+// can backdate) are not.
 func PublishedTrusted(src string) bool {
-	return src == PublishedIndex || src == PublishedUpstream
+	return src == PublishedIndex || src == PublishedUpstream || src == PublishedSumDB
 }
 
 // BetterPublished reports whether a publish time t from src should replace

@@ -176,6 +176,7 @@ type Store interface {
 	Tokens
 	AuthFailures
 	ModuleIndex
+	TreeSizes
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database. No method may be called after it.

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/modgate/modgate/internal/store"
 )
@@ -23,6 +26,9 @@ type Storage interface {
 	store.Sums
 	store.SumDBState
 	store.Tiles
+	// TreeSizes records the sizes of the database's verified tree heads
+	// as they are first seen, which date the versions it vouches for.
+	store.TreeSizes
 	// AuditEvents reads the pin records of the audit chain, against which a
 	// recorded hash is checked before it vouches for anything.
 	AuditEvents(ctx context.Context, q store.AuditQuery) ([]*store.AuditEvent, error)
@@ -57,6 +63,8 @@ type Options struct {
 	// OnSecurityError is called once when the checksum database is caught
 	// misbehaving (a forked or rolled-back log); nil means only logging.
 	OnSecurityError func(msg string)
+	// Now is the clock that dates the tree heads seen; nil means time.Now.
+	Now func() time.Time
 }
 
 // Verifier checks artifacts' h1: hashes before modgate stores them: against the
@@ -87,6 +95,10 @@ type Verifier struct {
 	secMu  sync.Mutex
 	// unsaved is set while a detection could not be written to the store.
 	unsaved bool
+	// sizeSeeded is set once the stored latest tree head's size is recorded
+	// (see [Verifier.Refresh]).
+	sizeSeeded bool
+	now        func() time.Time
 }
 
 // New returns a Verifier. It does no I/O.
@@ -94,7 +106,10 @@ func New(opts Options) (*Verifier, error) {
 	if opts.Store == nil {
 		return nil, errors.New("verify: Store is required")
 	}
-	v := &Verifier{opts: opts, log: opts.Logger, http: opts.Client}
+	v := &Verifier{opts: opts, log: opts.Logger, http: opts.Client, now: opts.Now}
+	if v.now == nil {
+		v.now = time.Now
+	}
 	if v.log == nil {
 		v.log = slog.Default()
 	}
@@ -137,6 +152,12 @@ type Result struct {
 	// Warning is set when the artifact was let through unverified by a setting
 	// (AllowUnknown, FailOpen); it belongs in the audit log.
 	Warning string
+	// Published, when not zero, is when modgate first saw a verified signed
+	// tree head of the checksum database that holds the version's record
+	// (store.TreeSizes): the version was published no later. Zero when the
+	// database did not vouch for it, or no recorded tree size covers the
+	// record.
+	Published time.Time
 }
 
 // MismatchError reports bytes whose hash differs from the known-good one. They
@@ -218,6 +239,12 @@ func (v *Verifier) Refresh(ctx context.Context) error {
 	}
 	v.secMu.Lock()
 	defer v.secMu.Unlock()
+	if !v.sizeSeeded {
+		if err := v.seedTreeSize(ctx); err != nil {
+			return fmt.Errorf("recording the checksum database's tree size: %w", err)
+		}
+		v.sizeSeeded = true
+	}
 	if v.unsaved {
 		if msg := v.secErr.Load(); msg != nil {
 			if _, err := v.opts.Store.PutSumDBFork(ctx, &store.SumDBFork{DB: v.opts.SumDB.Name, Detail: *msg}); err != nil {
@@ -244,6 +271,29 @@ func (v *Verifier) Refresh(ctx context.Context) error {
 			"db", v.opts.SumDB.Name, "detail", f.Detail)
 	}
 	return nil
+}
+
+// seedTreeSize records the size of the stored latest tree head as seen now,
+// once a process: a modgate that verified heads before it recorded their
+// sizes dates the records they hold from its first start with this code on.
+// The stored head is checked against the database's key first.
+func (v *Verifier) seedTreeSize(ctx context.Context) error {
+	msg, err := v.opts.Store.SumDBConfig(ctx, v.opts.SumDB.Name+"/latest")
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(msg) == 0) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	verifier, err := note.NewVerifier(v.opts.SumDB.Key)
+	if err != nil {
+		return err
+	}
+	if _, err := note.Open(msg, note.VerifierList(verifier)); err != nil {
+		v.log.Warn("the stored checksum database tree head does not verify: its size is not recorded", "err", err.Error())
+		return nil
+	}
+	return v.recordTreeSize(ctx, msg)
 }
 
 // Watch calls Refresh every interval until ctx is done, logging failures.
@@ -295,13 +345,14 @@ func (v *Verifier) Check(ctx context.Context, a Artifact) (Result, error) {
 	}
 	res := Result{Source: store.SourceTOFU}
 	if v.usesSumDB(a.Module.Path) {
-		want, err := v.lookup(a)
+		want, published, err := v.lookup(ctx, a)
 		switch {
 		case err == nil:
 			if want != a.Hash {
 				return Result{}, &MismatchError{Artifact: a, Want: want, Source: "checksum database " + v.opts.SumDB.Name}
 			}
 			res.Source = store.SourceSumDB + v.opts.SumDB.Name
+			res.Published = published
 		case known != nil:
 			// A hash imported from go.sum vouches for the bytes where the
 			// database cannot (unknown, unreachable).
@@ -322,7 +373,7 @@ func (v *Verifier) Check(ctx context.Context, a Artifact) (Result, error) {
 		}
 	}
 	if known != nil {
-		return Result{Source: known.Source, Warning: res.Warning}, nil
+		return Result{Source: known.Source, Warning: res.Warning, Published: res.Published}, nil
 	}
 	rec, err := v.opts.Store.PutChecksum(ctx, &store.Checksum{Module: a.Module, Kind: a.Kind, Hash: a.Hash,
 		Source: res.Source, Upstream: a.Upstream, Client: a.Client})
@@ -408,11 +459,12 @@ func describe(c *store.Checksum) string {
 	return s
 }
 
-// lookup asks the checksum database for a's hash. A lookup of a.Module that
+// lookup asks the checksum database for a's hash, and dates its record (see
+// [Result.Published]; zero when it cannot). A lookup of a.Module that
 // [Verifier.Prefetch] started is waited for and its answer used.
-func (v *Verifier) lookup(a Artifact) (string, error) {
+func (v *Verifier) lookup(ctx context.Context, a Artifact) (string, time.Time, error) {
 	if err := v.Err(); err != nil {
-		return "", &UnverifiedError{Artifact: a, Reason: Misbehaving, Err: err}
+		return "", time.Time{}, &UnverifiedError{Artifact: a, Reason: Misbehaving, Err: err}
 	}
 	var rec record
 	if p, ok := v.prefetches.Load(a.Module); ok {
@@ -423,7 +475,7 @@ func (v *Verifier) lookup(a Artifact) (string, error) {
 		rec = v.lookupRecord(a.Module)
 	}
 	if rec.err != nil {
-		return "", &UnverifiedError{Artifact: a, Reason: rec.reason, Err: rec.err}
+		return "", time.Time{}, &UnverifiedError{Artifact: a, Reason: rec.reason, Err: rec.err}
 	}
 	vers := a.Module.Version
 	if a.Kind == store.KindMod {
@@ -432,10 +484,66 @@ func (v *Verifier) lookup(a Artifact) (string, error) {
 	prefix := a.Module.Path + " " + vers + " "
 	for _, line := range rec.lines {
 		if h, ok := strings.CutPrefix(line, prefix); ok {
-			return h, nil
+			return h, v.dateRecord(ctx, a.Module), nil
 		}
 	}
-	return "", &UnverifiedError{Artifact: a, Reason: Unknown, Err: fmt.Errorf("no %s line in the database's record", vers)}
+	return "", time.Time{}, &UnverifiedError{Artifact: a, Reason: Unknown, Err: fmt.Errorf("no %s line in the database's record", vers)}
+}
+
+// dateRecord returns when modgate first saw a verified tree head holding m's
+// record in the checksum database (zero when it cannot tell): m was published
+// no later. It runs after a successful lookup, so the record is in the
+// verified cache (the sumdb client writes it there only after checking it
+// against a signed tree head) and the head that holds it is recorded (see
+// [ops.WriteConfig]). A failure only loses the date, and is logged.
+//
+// A tree head carries no time, so this bounds publication from above only:
+// a record beyond the sizes seen at T was added after its head was signed,
+// which may be earlier than T. The upper bound is what min_age needs: it
+// never makes a version look older than it is.
+func (v *Verifier) dateRecord(ctx context.Context, m module.Version) time.Time {
+	epath, err1 := module.EscapePath(m.Path)
+	evers, err2 := module.EscapeVersion(m.Version)
+	if err1 != nil || err2 != nil {
+		return time.Time{}
+	}
+	db, path := cacheKey(v.opts.SumDB.Name + "/lookup/" + epath + "@" + evers)
+	data, err := v.opts.Store.Tile(ctx, db, path)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			v.log.Warn("dating a checksum database record", "module", m.Path, "version", m.Version, "err", err.Error())
+		}
+		return time.Time{}
+	}
+	id, _, _, err := tlog.ParseRecord(data)
+	if err != nil {
+		return time.Time{}
+	}
+	ts, err := v.opts.Store.TreeSizeCovering(ctx, v.opts.SumDB.Name, id)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			v.log.Warn("dating a checksum database record", "module", m.Path, "version", m.Version, "err", err.Error())
+		}
+		return time.Time{}
+	}
+	return ts.Seen
+}
+
+// recordTreeSize records the size of a verified signed tree head (a note, as
+// the sumdb client stores it as "<name>/latest") as seen now.
+func (v *Verifier) recordTreeSize(ctx context.Context, msg []byte) error {
+	n := bytes.Index(msg, []byte("\n\n"))
+	if n < 0 {
+		return fmt.Errorf("tree head: no signature")
+	}
+	tree, err := tlog.ParseTree(msg[:n+1])
+	if err != nil {
+		return err
+	}
+	if tree.N <= 0 {
+		return nil
+	}
+	return v.opts.Store.PutTreeSize(ctx, store.TreeSize{DB: v.opts.SumDB.Name, Size: tree.N, Seen: v.now().UTC()})
 }
 
 // record is the checksum database's answer for one module version: its
@@ -557,6 +665,13 @@ func (o *ops) WriteConfig(file string, old, new []byte) error {
 	err := o.v.opts.Store.SwapSumDBConfig(ctx, file, old, new)
 	if errors.Is(err, store.ErrConflict) {
 		return sumdb.ErrWriteConflict
+	}
+	if err == nil && file == o.v.opts.SumDB.Name+"/latest" {
+		// The client writes a tree head only after verifying its signature
+		// and that it extends the one before: record its size as seen now.
+		if err := o.v.recordTreeSize(ctx, new); err != nil {
+			o.v.log.Warn("recording the checksum database's tree size", "err", err.Error())
+		}
 	}
 	return err
 }

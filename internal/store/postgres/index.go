@@ -49,8 +49,8 @@ func (s *Store) PutIndexPage(ctx context.Context, entries []store.IndexEntry, st
 		if _, err := tx.Exec(ctx, `UPDATE version_facts AS f SET published_at = e.ts, published_source = $4
 			FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS e(p, v, ts)
 			WHERE f.module_path = e.p AND f.version = e.v
-			AND (f.published_at IS NULL OR f.published_source NOT IN ($4, $5) OR f.published_at > e.ts)`,
-			paths, versions, stamps, store.PublishedIndex, store.PublishedUpstream); err != nil {
+			AND (f.published_at IS NULL OR f.published_source NOT IN ($4, $5, $6) OR f.published_at > e.ts)`,
+			paths, versions, stamps, store.PublishedIndex, store.PublishedUpstream, store.PublishedSumDB); err != nil {
 			return err
 		}
 	}

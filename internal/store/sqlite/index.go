@@ -31,7 +31,7 @@ func (s *Store) PutIndexPage(ctx context.Context, entries []store.IndexEntry, st
 		// hold a trusted time that is earlier (store.BetterPublished).
 		upd, err := tx.PrepareContext(ctx, `UPDATE version_facts SET published_at = ?3, published_source = ?4
 			WHERE module_path = ?1 AND version = ?2
-			AND (published_at IS NULL OR published_source NOT IN (?4, ?5) OR published_at > ?3)`)
+			AND (published_at IS NULL OR published_source NOT IN (?4, ?5, ?6) OR published_at > ?3)`)
 		if err != nil {
 			return err
 		}
@@ -41,7 +41,7 @@ func (s *Store) PutIndexPage(ctx context.Context, entries []store.IndexEntry, st
 			if _, err := ins.ExecContext(ctx, e.Module.Path, e.Module.Version, ts); err != nil {
 				return err
 			}
-			if _, err := upd.ExecContext(ctx, e.Module.Path, e.Module.Version, ts, store.PublishedIndex, store.PublishedUpstream); err != nil {
+			if _, err := upd.ExecContext(ctx, e.Module.Path, e.Module.Version, ts, store.PublishedIndex, store.PublishedUpstream, store.PublishedSumDB); err != nil {
 				return err
 			}
 		}

@@ -125,6 +125,8 @@ func testIndexDatesFacts(t *testing.T, s store.Store) {
 		{"none", rec{}, rec{ts, store.PublishedIndex}},
 		{"later-upstream", rec{ts.Add(time.Minute), store.PublishedUpstream}, rec{ts, store.PublishedIndex}},
 		{"earlier-upstream", rec{ts.Add(-time.Minute), store.PublishedUpstream}, rec{ts.Add(-time.Minute), store.PublishedUpstream}},
+		{"later-sumdb", rec{ts.Add(time.Minute), store.PublishedSumDB}, rec{ts, store.PublishedIndex}},
+		{"earlier-sumdb", rec{ts.Add(-time.Minute), store.PublishedSumDB}, rec{ts.Add(-time.Minute), store.PublishedSumDB}},
 	}
 	var entries []store.IndexEntry
 	for _, c := range cases {

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, indexTests...)
 	tests = append(tests, advisoryTests...)
 	tests = append(tests, leaseTests...)
+	tests = append(tests, treeSizeTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
