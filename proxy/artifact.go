@@ -265,10 +265,12 @@ func (s *Server) scan(ctx context.Context, a *store.Artifact, lastModified, date
 			return
 		}
 		mod = ma.Data
-		if zipPath, err = s.opts.Blobs.Path(a.SHA256); err != nil {
+		var release func()
+		if zipPath, release, err = s.opts.Blobs.Local(ctx, a.SHA256, a.Size); err != nil {
 			s.log.Error("facts: zip blob", "module", m.Path, "version", m.Version, "err", err.Error())
 			return
 		}
+		defer release()
 	} else if s.latestVersion(ctx, m.Path) == m.Version {
 		opts = append(opts, scanner.WithLatest(m.Version, mod))
 	}

@@ -68,7 +68,8 @@ var errFetchDisabled = fmt.Errorf("not in modgate's cache, and the request disab
 //     tries its next proxy), also when upstream is "off" or fetching is disabled.
 //   - 504: an upstream timed out; 502: any other upstream failure.
 //   - 507: modgate's disk is full (never blamed on the upstream).
-//   - 503: a stored artifact failed its integrity check (retrying fetches it anew).
+//   - 503: a stored artifact failed its integrity check (retrying fetches it anew),
+//     or the blob store cannot be reached (never 404: nothing is missing).
 //   - 500: modgate's own storage failed.
 func statusOf(err error) int {
 	var bad *badRequestError
@@ -80,10 +81,11 @@ func statusOf(err error) int {
 	var blocked *BlockedError
 	var full *noSpaceError
 	var tampered *integrityError
+	var unavailable *blob.UnavailableError
 	switch {
 	case errors.As(err, &full), noSpace(err):
 		return http.StatusInsufficientStorage
-	case errors.As(err, &tampered):
+	case errors.As(err, &tampered), errors.As(err, &unavailable):
 		return http.StatusServiceUnavailable
 	case errors.As(err, &blocked):
 		return http.StatusForbidden

@@ -118,7 +118,7 @@ func (s *Server) checkSmall(ctx context.Context, a *store.Artifact) error {
 // whose size is wrong is taken out of service before a byte is sent.
 func (s *Server) openZip(ctx context.Context, a *store.Artifact, who client) (*blob.Blob, *store.Artifact, error) {
 	for range 2 {
-		b, err := s.opts.Blobs.OpenBlob(a.SHA256, a.Size)
+		b, err := s.opts.Blobs.OpenBlob(ctx, a.SHA256, a.Size)
 		var ie *blob.IntegrityError
 		switch {
 		case err == nil:
@@ -155,6 +155,14 @@ func (s *Server) serveZip(ctx context.Context, w http.ResponseWriter, r *http.Re
 			return fmt.Errorf("%s@%s: zip blob %s: %w", a.Module.Path, a.Module.Version, a.SHA256, err)
 		}
 	}
+	if r.Method == http.MethodGet {
+		// --blob-redirect: a blob verified whole lately is fetched by the
+		// client from the object store itself (see blob.Blob.Redirect).
+		if u := b.Redirect(); u != "" {
+			http.Redirect(w, r, u, http.StatusFound)
+			return nil
+		}
+	}
 	h.Set("Content-Type", "application/zip")
 	h.Set("ETag", `"`+a.SHA256+`"`)
 	http.ServeContent(w, r, "", a.CreatedAt, b.Content())
@@ -175,7 +183,7 @@ func (s *Server) integrityFailure(ctx context.Context, a *store.Artifact, b *blo
 	if b != nil {
 		where, qerr = b.Quarantine()
 	} else {
-		where, qerr = s.opts.Blobs.QuarantineBytes(string(a.Kind), a.Data)
+		where, qerr = s.opts.Blobs.QuarantineBytes(ctx, string(a.Kind), a.Data)
 	}
 	s.forget(ctx, a)
 	s.opts.Metrics.integrity(string(a.Kind))

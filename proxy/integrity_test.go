@@ -149,7 +149,7 @@ func TestTamperedZipNeverServed(t *testing.T) {
 			if err := h.px.Ready(context.Background()); err != nil {
 				t.Errorf("Ready after tampering = %v, want ready (every read is still checked; the bad blob is fetched again)", err)
 			}
-			if w := h.px.Warnings(); len(w) != 1 || !strings.Contains(w[0], "1 stored artifacts failed their integrity check and were quarantined") {
+			if w := h.px.Warnings(context.Background()); len(w) != 1 || !strings.Contains(w[0], "1 stored artifacts failed their integrity check and were quarantined") {
 				t.Errorf("Warnings after tampering = %q, want one naming the quarantine", w)
 			}
 			q, _ := filepath.Glob(filepath.Join(quarantine, "*"))
@@ -171,7 +171,7 @@ func TestTamperedZipNeverServed(t *testing.T) {
 			for _, f := range q {
 				os.Remove(f)
 			}
-			if w := h.px.Warnings(); len(w) != 0 {
+			if w := h.px.Warnings(context.Background()); len(w) != 0 {
 				t.Errorf("Warnings after the quarantine was cleared: %q", w)
 			}
 		})

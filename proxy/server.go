@@ -97,7 +97,7 @@ type Storage interface {
 // Options configure a Server. Store, Blobs, Upstream and Verifier are required.
 type Options struct {
 	Store    Storage
-	Blobs    *blob.Dir
+	Blobs    blob.Store
 	Upstream Fetcher
 	Verifier Verifier
 	// Scanner, if set, records the facts of every version as it is ingested.
@@ -262,13 +262,13 @@ func (s *Server) Ready(ctx context.Context) error {
 	if err := s.opts.Store.Ping(ctx); err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
-	if err := s.opts.Blobs.Check(); err != nil {
+	if err := s.opts.Blobs.Check(ctx); err != nil {
 		if blob.NoSpace(err) {
 			return errors.New("blob store: its disk is full: free space (no artifact can be stored meanwhile)")
 		}
 		return err
 	}
-	if _, err := s.opts.Blobs.Quarantined(); err != nil {
+	if _, err := s.opts.Blobs.Quarantined(ctx); err != nil {
 		return fmt.Errorf("blob store: quarantine: %w", err)
 	}
 	if err := s.opts.Verifier.Err(); err != nil {
@@ -291,14 +291,14 @@ func (s *Server) Ready(ctx context.Context) error {
 // rotation (with replicas sharing the blob store, all of them would leave at
 // once over one bad blob); /readyz shows it with its 200, and /metrics counts
 // the failures.
-func (s *Server) Warnings() []string {
-	n, err := s.opts.Blobs.Quarantined()
+func (s *Server) Warnings(ctx context.Context) []string {
+	n, err := s.opts.Blobs.Quarantined(ctx)
 	if err != nil || n == 0 {
 		return nil
 	}
 	return []string{fmt.Sprintf("blob store: %d stored artifacts failed their integrity check and were quarantined"+
-		" (see the audit log's security records and blobs/quarantine under --data);"+
-		" after looking into it, remove the quarantined files to clear this", n)}
+		" (see the audit log's security records, and quarantine/ in the blob store %s);"+
+		" after looking into it, remove the quarantined files to clear this", n, s.opts.Blobs)}
 }
 
 // request is a parsed protocol request.

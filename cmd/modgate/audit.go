@@ -52,6 +52,8 @@ func ownFlags(name string, fs *flag.FlagSet) any {
 		return registerCheckFlags(fs)
 	case "token":
 		return registerTokenFlags(fs)
+	case "blobs":
+		return registerBlobsFlags(fs)
 	}
 	return nil
 }

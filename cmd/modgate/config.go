@@ -37,6 +37,8 @@ type config struct {
 	ListTTL         time.Duration
 	FetchTimeout    time.Duration
 	BlobVerifyTTL   time.Duration // see blob.Dir.SetVerifyTTL
+	BlobStore       string        // blobs.go
+	BlobRedirect    bool
 	UpstreamTimeout time.Duration
 	IdleTimeout     time.Duration
 	ShutdownTimeout time.Duration
@@ -94,6 +96,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.SumDBFailOpen, "sumdb-fail-open", false, "serve uncached artifacts unverified (pinned on first use, audited) while the checksum database is unreachable, instead of refusing them with 502")
 	fs.DurationVar(&c.ListTTL, "list-ttl", time.Minute, "how long @v/list and @latest answers are served from the cache before upstream is asked again")
 	fs.DurationVar(&c.FetchTimeout, "fetch-timeout", 10*time.Minute, "longest time one upstream fetch (including a large zip) may take")
+	c.registerBlobStore(fs)
 	fs.DurationVar(&c.BlobVerifyTTL, "blob-verify-ttl", blob.DefaultVerifyTTL, "how long a zip blob verified whole is served without hashing while its file is unchanged; 0 hashes every serve")
 	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", 30*time.Second, "longest wait for an upstream's response headers or a small answer")
 	fs.DurationVar(&c.IdleTimeout, "upstream-idle-timeout", 30*time.Second, "longest pause in an upstream body before the download fails")
@@ -298,6 +301,7 @@ func (c *config) validate() error {
 	if c.BlobVerifyTTL < 0 {
 		errs = append(errs, fmt.Errorf("--blob-verify-ttl %v: must not be negative", c.BlobVerifyTTL))
 	}
+	errs = append(errs, c.validateBlobStore()...)
 	errs = append(errs, c.validateVuln()...)
 	errs = append(errs, c.validateEgress()...)
 	errs = append(errs, c.validateAudit()...)

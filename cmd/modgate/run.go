@@ -46,6 +46,7 @@ func commands() []command {
 		{"policy", "validate a policy file (policy check FILE) or make the server reload its --policy (policy reload)", runPolicy},
 		{"check", "evaluate a project's build list against the policy (check [DIR|go.mod|go.sum] [--json] [--server URL] [--symbols]); exit 1 if blocked", runCheck},
 		{"token", "create (token create --name N --role R), list (token list) or revoke (token revoke NAME) client tokens", runToken},
+		{"blobs", "copy the zip blobs to another blob store, verifying each (blobs migrate --from URL --to URL)", runBlobs},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -34,11 +34,10 @@ func runServe(ctx context.Context, e *env) error {
 		return err
 	}
 	defer st.Close()
-	blobs, err := blob.Open(filepath.Join(cfg.Data, "blobs"))
+	blobs, err := openBlobs(ctx, cfg, cfg.BlobRedirect)
 	if err != nil {
 		return err
 	}
-	blobs.SetVerifyTTL(cfg.BlobVerifyTTL)
 	sweepTempOnce(blobs, cfg.FetchTimeout+time.Hour, e.log)
 	go sweepTemp(ctx, blobs, 10*time.Minute, cfg.FetchTimeout+time.Hour, e.log)
 	up, err := upstream.New(upstream.Options{
@@ -154,7 +153,7 @@ func runServe(ctx context.Context, e *env) error {
 			return
 		}
 		w.Write([]byte("ready\n"))
-		for _, warning := range px.Warnings() {
+		for _, warning := range px.Warnings(ctx) {
 			fmt.Fprintf(w, "warning: %s\n", warning)
 		}
 	})
@@ -197,7 +196,7 @@ func runServe(ctx context.Context, e *env) error {
 		ErrorLog:          nil,
 	}
 	e.log.Info("listening", "addr", ln.Addr().String(), "version", version(),
-		"database", databaseKind(cfg.Database), "data", cfg.Data, "upstream", redactList(cfg.Upstream),
+		"database", databaseKind(cfg.Database), "data", cfg.Data, "blob_store", blobs.String(), "upstream", redactList(cfg.Upstream),
 		"auth", cfg.Auth, "tls", tlsCfg != nil)
 	errc := make(chan error, 1)
 	go func() { errc <- serveOn(srv, ln) }()
@@ -229,9 +228,9 @@ func runServe(ctx context.Context, e *env) error {
 }
 
 // sweepTemp removes the temporary files of dead ingests (see
-// [blob.Dir.SweepTemp]) now and every interval until ctx is done. Files that
+// [blob.Store.SweepTemp]) now and every interval until ctx is done. Files that
 // name no owner go once older than minAge, which exceeds the longest fetch.
-func sweepTemp(ctx context.Context, blobs *blob.Dir, interval, minAge time.Duration, log *slog.Logger) {
+func sweepTemp(ctx context.Context, blobs blob.Store, interval, minAge time.Duration, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -242,7 +241,7 @@ func sweepTemp(ctx context.Context, blobs *blob.Dir, interval, minAge time.Durat
 	}
 }
 
-func sweepTempOnce(blobs *blob.Dir, minAge time.Duration, log *slog.Logger) {
+func sweepTempOnce(blobs blob.Store, minAge time.Duration, log *slog.Logger) {
 	n, err := blobs.SweepTemp(minAge)
 	if err != nil {
 		log.Warn("removing temporary files of dead ingests", "err", err.Error())

@@ -1,13 +1,18 @@
-// Package blob keeps artifact bytes (module zips) in a directory, content
-// addressed: a blob's key is the lower-case hex SHA-256 of its bytes, so a blob
-// that changed on disk no longer matches its name.
+// Package blob keeps artifact bytes (module zips), content addressed: a blob's
+// key is the lower-case hex SHA-256 of its bytes, so a blob that changed in
+// storage no longer matches its name. Two stores implement [Store]: [Dir], a
+// local directory (file://), and [S3], a bucket of any S3-compatible object
+// store (s3://); [OpenURL] opens either. Both serve through the one verifying
+// [Reader].
 //
-// A blob is written to a temporary file in the same directory, synced, and
-// renamed into place only once it is complete, so a crash, a cancelled client or
-// a truncated upstream body never leaves a partial blob under a real key.
+// A blob is written to a temporary file first (in the directory, or in a local
+// spool for a bucket), checked, and only then put under its key (a rename, or a
+// conditional create in the bucket), so a crash, a cancelled client or a
+// truncated upstream body never leaves a partial blob under a real key.
 package blob
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -15,6 +20,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -29,8 +35,8 @@ import (
 // quarantine/ for blobs that failed their check on read.
 type Dir struct {
 	root     string
-	owner    owner        // this process's claim on its temporary files
-	verified verifiedMemo // blobs verified whole lately, by file identity
+	owner    owner                // this process's claim on its temporary files
+	verified verifiedMemo[fileID] // blobs verified whole lately, by file identity
 }
 
 // DefaultVerifyTTL is how long a blob verified whole is served without hashing
@@ -94,6 +100,58 @@ func (d *Dir) Path(key string) (string, error) {
 	return d.path(key), nil
 }
 
+// Local returns the blob's own file (not verified: see [Store]); release does
+// nothing.
+func (d *Dir) Local(ctx context.Context, key string, size int64) (string, func(), error) {
+	p, err := d.Path(key)
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", nil, fmt.Errorf("blob %s: %w", key, pathless(err))
+	}
+	return p, func() {}, nil
+}
+
+// Each calls fn for every blob in the directory, in no particular order.
+func (d *Dir) Each(ctx context.Context, fn func(key string, size int64) error) error {
+	shards, err := os.ReadDir(d.root)
+	if err != nil {
+		return storeErr("list", err)
+	}
+	for _, sh := range shards {
+		if !sh.IsDir() || len(sh.Name()) != 2 {
+			continue
+		}
+		ents, err := os.ReadDir(filepath.Join(d.root, sh.Name()))
+		if err != nil {
+			return storeErr("list", err)
+		}
+		for _, e := range ents {
+			key := e.Name()
+			if !ValidKey(key) || key[:2] != sh.Name() || !e.Type().IsRegular() {
+				continue
+			}
+			info, err := e.Info()
+			if err != nil {
+				continue // removed meanwhile
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(key, info.Size()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// String is the store's URL.
+func (d *Dir) String() string {
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(d.root)}).String()
+}
+
 // Create starts a new blob. Write its bytes to the returned Writer, then call
 // Commit to keep it or Abort to drop it; exactly one of them must be called.
 // Its temporary file is named after this process's owner id, so that
@@ -107,7 +165,7 @@ func (d *Dir) Create() (*Writer, error) {
 	if err != nil {
 		return nil, storeErr("create", err)
 	}
-	return &Writer{dir: d, f: f, h: sha256.New()}, nil
+	return &Writer{commit: d.commit, f: f, h: sha256.New()}, nil
 }
 
 // checkProbe is what Check writes: enough that a full disk refuses it.
@@ -116,7 +174,7 @@ const checkProbe = 64 << 10
 // Check verifies that the store can create, write, sync and remove a file
 // (for readiness probes): a full disk fails it with an error satisfying
 // [NoSpace].
-func (d *Dir) Check() error {
+func (d *Dir) Check(ctx context.Context) error {
 	w, err := d.Create()
 	if err != nil {
 		return err
@@ -171,13 +229,16 @@ func pathless(err error) error {
 	return err
 }
 
-// Writer is a blob being written. It is not safe for concurrent use.
+// Writer is a blob being written, always to a local temporary file (so that it
+// can be checked before it is kept). It is not safe for concurrent use.
 type Writer struct {
-	dir  *Dir
-	f    *os.File
-	h    hash.Hash
-	n    int64
-	done bool
+	// commit keeps the complete, closed-or-open temporary file under key in
+	// its store; on an error the caller removes the temporary file.
+	commit func(w *Writer, key string) error
+	f      *os.File
+	h      hash.Hash
+	n      int64
+	done   bool
 }
 
 // Write appends p to the blob. Its errors are *Error.
@@ -201,9 +262,10 @@ func (w *Writer) Sum() string { return hex.EncodeToString(w.h.Sum(nil)) }
 // it (such as zip validation) before it is committed. It must not be modified.
 func (w *Writer) TempPath() string { return w.f.Name() }
 
-// Commit syncs the bytes and moves them under their content key, returning the
-// key and size. If a blob with the same key exists already it is kept (same
-// bytes, by construction) and the temporary file is removed.
+// Commit keeps the blob under its content key (moved into the directory, or
+// uploaded to the bucket), returning the key and size. If a blob with the same
+// key exists already it is kept (same bytes, by construction: it is never
+// overwritten) and the temporary file is removed.
 func (w *Writer) Commit() (key string, size int64, err error) {
 	if w.done {
 		return "", 0, errors.New("blob: writer already finished")
@@ -212,33 +274,42 @@ func (w *Writer) Commit() (key string, size int64, err error) {
 	key = w.Sum()
 	name := w.f.Name()
 	defer func() {
+		w.f.Close()
 		if err != nil {
 			os.Remove(name)
 		}
 	}()
+	if err := w.commit(w, key); err != nil {
+		return "", 0, err
+	}
+	return key, w.n, nil
+}
+
+// commit syncs the temporary file and renames it under key.
+func (d *Dir) commit(w *Writer, key string) error {
+	name := w.f.Name()
 	if err := w.f.Sync(); err != nil {
-		w.f.Close()
-		return "", 0, storeErr("sync", err)
+		return storeErr("sync", err)
 	}
 	if err := w.f.Close(); err != nil {
-		return "", 0, storeErr("close", err)
+		return storeErr("close", err)
 	}
-	final := w.dir.path(key)
+	final := d.path(key)
 	if _, err := os.Stat(final); err == nil {
 		os.Remove(name)
-		return key, w.n, nil
+		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return "", 0, storeErr("mkdir", err)
+		return storeErr("mkdir", err)
 	}
 	if err := os.Chmod(name, 0o644); err != nil {
-		return "", 0, storeErr("chmod", err)
+		return storeErr("chmod", err)
 	}
 	if err := os.Rename(name, final); err != nil {
-		return "", 0, storeErr("rename", err)
+		return storeErr("rename", err)
 	}
 	syncDir(filepath.Dir(final))
-	return key, w.n, nil
+	return nil
 }
 
 // Abort drops the blob. It is safe to call after Commit (then it does nothing).

@@ -39,19 +39,22 @@ type fileID struct {
 	mtime, ctime int64 // UnixNano
 }
 
-type verifiedMemo struct {
+// verifiedMemo remembers blobs verified whole, by key and by what identifies
+// the stored version that was verified: a file's identity (fileID) in a
+// directory, an object's ETag in a bucket.
+type verifiedMemo[ID comparable] struct {
 	mu  sync.Mutex
 	ttl time.Duration
-	m   map[string]verifiedEntry
+	m   map[string]verifiedEntry[ID]
 }
 
-type verifiedEntry struct {
-	id fileID
+type verifiedEntry[ID comparable] struct {
+	id ID
 	at time.Time
 }
 
-// ok reports whether key was verified whole as the file id, within the TTL.
-func (v *verifiedMemo) ok(key string, id fileID, now time.Time) bool {
+// ok reports whether key was verified whole as the version id, within the TTL.
+func (v *verifiedMemo[ID]) ok(key string, id ID, now time.Time) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	e, found := v.m[key]
@@ -65,14 +68,14 @@ func (v *verifiedMemo) ok(key string, id fileID, now time.Time) bool {
 	return true
 }
 
-func (v *verifiedMemo) put(key string, id fileID, at time.Time) {
+func (v *verifiedMemo[ID]) put(key string, id ID, at time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.ttl <= 0 {
 		return
 	}
 	if v.m == nil {
-		v.m = map[string]verifiedEntry{}
+		v.m = map[string]verifiedEntry[ID]{}
 	}
 	if len(v.m) >= maxVerified {
 		for k, e := range v.m { // drop the expired, else an arbitrary half
@@ -81,10 +84,10 @@ func (v *verifiedMemo) put(key string, id fileID, at time.Time) {
 			}
 		}
 	}
-	v.m[key] = verifiedEntry{id: id, at: at}
+	v.m[key] = verifiedEntry[ID]{id: id, at: at}
 }
 
-func (v *verifiedMemo) drop(key string) {
+func (v *verifiedMemo[ID]) drop(key string) {
 	v.mu.Lock()
 	delete(v.m, key)
 	v.mu.Unlock()

@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"os"
@@ -17,7 +18,7 @@ func TestWriteNoSpace(t *testing.T) {
 		t.Skipf("SKIPPING: no /dev/full to inject ENOSPC: %v", err)
 	}
 	d, _ := Open(t.TempDir())
-	w := &Writer{dir: d, f: full, h: sha256.New()}
+	w := &Writer{commit: d.commit, f: full, h: sha256.New()}
 	_, err = w.Write([]byte("a zip"))
 	var be *Error
 	if !errors.As(err, &be) || !NoSpace(err) {
@@ -34,11 +35,11 @@ func TestCheckAndWriteOnAFullDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Check(); err != nil {
+	if err := d.Check(context.Background()); err != nil {
 		t.Fatalf("Check with space left: %v", err)
 	}
 	filler := testkit.FillDisk(t, mnt)
-	err = d.Check()
+	err = d.Check(context.Background())
 	if !NoSpace(err) || strings.Contains(err.Error(), mnt) {
 		t.Fatalf("Check on a full disk = %v; want a no-space error without the path", err)
 	}
@@ -53,7 +54,7 @@ func TestCheckAndWriteOnAFullDisk(t *testing.T) {
 	w.Abort()
 	assertNoTemp(t, d)
 	os.Remove(filler)
-	if err := d.Check(); err != nil {
+	if err := d.Check(context.Background()); err != nil {
 		t.Errorf("Check once space was freed: %v", err)
 	}
 }

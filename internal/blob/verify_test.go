@@ -2,6 +2,7 @@ package blob
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -136,7 +137,7 @@ func TestOpenBlobRemembersVerifiedFiles(t *testing.T) {
 	}
 	serve := func() (direct bool, err error) {
 		t.Helper()
-		b, err := d.OpenBlob(key, size)
+		b, err := d.OpenBlob(context.Background(), key, size)
 		if err != nil {
 			return false, err
 		}
@@ -178,7 +179,7 @@ func TestQuarantine(t *testing.T) {
 	w.Write([]byte("original bytes"))
 	key, size, _ := w.Commit()
 	os.WriteFile(d.path(key), []byte("short"), 0o644)
-	b, err := d.OpenBlob(key, size)
+	b, err := d.OpenBlob(context.Background(), key, size)
 	var ie *IntegrityError
 	if !errors.As(err, &ie) || b == nil {
 		t.Fatalf("OpenBlob of a truncated blob = %v, %v; want the Blob and an *IntegrityError", b, err)
@@ -191,7 +192,7 @@ func TestQuarantine(t *testing.T) {
 	if _, err := os.Stat(d.path(key)); !os.IsNotExist(err) {
 		t.Errorf("blob still in place after quarantine: %v", err)
 	}
-	if n, err := d.Quarantined(); n != 1 || err != nil {
+	if n, err := d.Quarantined(context.Background()); n != 1 || err != nil {
 		t.Errorf("Quarantined = %d, %v; want 1", n, err)
 	}
 	// A second quarantine of the same open blob (another request) moves nothing.
@@ -208,10 +209,10 @@ func TestQuarantine(t *testing.T) {
 	if _, err := os.Stat(d.path(key)); err != nil {
 		t.Errorf("the fresh copy was moved: %v", err)
 	}
-	if name, err := d.QuarantineBytes("mod", []byte("module evil\n")); err != nil || name == "" {
+	if name, err := d.QuarantineBytes(context.Background(), "mod", []byte("module evil\n")); err != nil || name == "" {
 		t.Errorf("QuarantineBytes = %q, %v", name, err)
 	}
-	if n, _ := d.Quarantined(); n != 2 {
+	if n, _ := d.Quarantined(context.Background()); n != 2 {
 		t.Errorf("Quarantined = %d, want 2", n)
 	}
 }
