@@ -45,7 +45,7 @@ func (s *Server) makeSBOM(ctx context.Context, a *store.Artifact, zf zipFacts) {
 			if a, err := s.opts.Store.Artifact(ctx, m, store.KindInfo); err == nil {
 				info = a.Data
 			}
-			in.Time = sbom.PublishTime(upstream, info)
+			in.Time, in.TimeSource = sbom.PublishTime(upstream, f.PublishedSource, info)
 			in.Requires = f.Requires
 			if f.LicensesKnown {
 				in.License = strings.Join(f.Licenses, " AND ")

@@ -148,6 +148,7 @@ func cdxComponent(c *component) cdx.Component {
 	add("modgate:license.comment", c.licNote)
 	if !c.published.IsZero() {
 		add("modgate:published", spdxTime(c.published))
+		add("modgate:published.source", c.pubSource)
 	}
 	add("modgate:status", c.status)
 	if len(props) > 0 {

@@ -28,6 +28,11 @@ type Module struct {
 	// property modgate:published): see [PublishTime]. Never the time modgate
 	// first saw the version. Zero: unknown, and left out.
 	Time time.Time
+	// TimeSource says where Time came from, as modgate's store names it
+	// ("module-index", "upstream-last-modified", "checksum-database",
+	// "info-time"): stated beside it (an SPDX package comment line, the
+	// CycloneDX property modgate:published.source). Empty: not stated.
+	TimeSource string
 
 	// SHA256 and SHA512 are lower-case hex digests of the module zip's bytes;
 	// empty: not known (for example, only the go.mod was fetched).
@@ -157,6 +162,7 @@ type component struct {
 	licRefs   []licenseRef // the LicenseRef- ids license names
 	copyright string
 	published time.Time
+	pubSource string
 	status    string
 	note      string // a project root's Project.Note
 	vulns     []vuln
@@ -241,6 +247,7 @@ func newComponent(m Module) (*component, error) {
 	c.copyright = text(m.Copyright)
 	if !m.Time.IsZero() {
 		c.published = m.Time.UTC().Truncate(time.Second)
+		c.pubSource = line(m.TimeSource)
 	}
 	c.status = line(m.Status)
 	seen := map[string]bool{}

@@ -54,6 +54,7 @@ type moduleJSON struct {
 	Path             string        `json:"path"`
 	Version          string        `json:"version"`
 	Time             *time.Time    `json:"time,omitempty"`
+	TimeSource       string        `json:"timeSource,omitempty"`
 	SHA256           string        `json:"sha256,omitempty"`
 	SHA512           string        `json:"sha512,omitempty"`
 	H1               string        `json:"h1,omitempty"`
@@ -161,6 +162,7 @@ func encodeRecord(m Module, o *recordOptsJSON) ([]byte, error) {
 		Copyright:        m.Copyright,
 		Supplier:         m.Supplier,
 		Status:           m.Status,
+		TimeSource:       m.TimeSource,
 	}}
 	if !m.Time.IsZero() {
 		t := m.Time.UTC()
@@ -206,6 +208,7 @@ func decodeRecord(input []byte) (Module, *recordOptsJSON, error) {
 		Copyright:        mj.Copyright,
 		Supplier:         mj.Supplier,
 		Status:           mj.Status,
+		TimeSource:       mj.TimeSource,
 	}
 	if mj.Time != nil {
 		m.Time = mj.Time.UTC()

@@ -40,6 +40,7 @@ func testModule() Module {
 		Path:             "github.com/Example-Org/Widget",
 		Version:          "v1.2.3",
 		Time:             time.Date(2024, 11, 2, 10, 0, 0, 0, time.UTC),
+		TimeSource:       SourceSumDB,
 		SHA256:           strings.Repeat("ab", 32),
 		SHA512:           strings.Repeat("cd", 64),
 		H1:               "h1:" + strings.Repeat("A", 43) + "=",
@@ -675,16 +676,21 @@ func TestPublishTime(t *testing.T) {
 		upstream time.Time
 		info     []byte
 		want     time.Time
+		wantSrc  string
 	}{
-		{"upstream", upstream, info, upstream},
-		{".info Time", time.Time{}, info, time.Date(2019, 4, 5, 1, 6, 11, 0, time.UTC)},
-		{"neither", time.Time{}, nil, time.Time{}},
-		{"no Time", time.Time{}, []byte(`{"Version":"v0.3.2"}`), time.Time{}},
-		{"not JSON", time.Time{}, []byte(`<html>`), time.Time{}},
+		{"upstream", upstream, info, upstream, SourceIndex},
+		{".info Time", time.Time{}, info, time.Date(2019, 4, 5, 1, 6, 11, 0, time.UTC), SourceInfo},
+		{"neither", time.Time{}, nil, time.Time{}, ""},
+		{"no Time", time.Time{}, []byte(`{"Version":"v0.3.2"}`), time.Time{}, ""},
+		{"not JSON", time.Time{}, []byte(`<html>`), time.Time{}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := PublishTime(tc.upstream, tc.info); !got.Equal(tc.want) {
-				t.Errorf("PublishTime = %v, want %v", got, tc.want)
+			src := ""
+			if !tc.upstream.IsZero() {
+				src = SourceIndex
+			}
+			if got, gotSrc := PublishTime(tc.upstream, src, tc.info); !got.Equal(tc.want) || gotSrc != tc.wantSrc {
+				t.Errorf("PublishTime = %v, %q; want %v, %q", got, gotSrc, tc.want, tc.wantSrc)
 			}
 		})
 	}

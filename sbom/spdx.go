@@ -179,6 +179,9 @@ func spdxPackage(c *component) *v2_3.Package {
 	if c.modH1 != "" {
 		comment = append(comment, "go.sum: "+c.mod.Path+" "+c.mod.Version+"/go.mod "+c.modH1)
 	}
+	if !c.published.IsZero() && c.pubSource != "" {
+		comment = append(comment, "releaseDate: "+describeSource(c.pubSource))
+	}
 	if c.status != "" {
 		comment = append(comment, "modgate status: "+c.status)
 	}

@@ -493,3 +493,48 @@ func TestVersionPageUnreadablePin(t *testing.T) {
 		t.Errorf("API unreadable_checksums = %v, want the zip row", got.Unreadable)
 	}
 }
+
+// TestVersionPagePublishedSource: the version page states the publication
+// time's source in words (the checksum database's is an upper bound, "no
+// later than"), and shows first sight only as first sight.
+func TestVersionPagePublishedSource(t *testing.T) {
+	d := newDash(t, nil)
+	tree := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		path, source string
+		published    time.Time
+		want         []string
+		bad          []string
+	}{
+		{"example.com/bysumdb", store.PublishedSumDB, tree,
+			[]string{`<td id="published">no later than 2026-11-20 08:00:00Z (`, "source checksum-database: its record was in a signed tree head modgate first saw then: published no later)"},
+			[]string{"First seen"}},
+		{"example.com/byindex", store.PublishedIndex, tree,
+			[]string{`<td id="published">2026-11-20 08:00:00Z (`, "source module-index: when the public mirror first served it)"},
+			[]string{"First seen", "no later than"}},
+		{"example.com/unseen", store.PublishedFirstSeen, ingestTime,
+			[]string{`<span class="warn">unknown</span>: no source an author cannot set (module index, upstream Last-Modified, checksum database) has dated it yet`,
+				"First seen"},
+			[]string{"source first-seen"}},
+	} {
+		m := module.Version{Path: c.path, Version: "v1.0.0"}
+		if err := d.st.PutFacts(context.Background(), &store.Facts{Module: m, UpdatedAt: ingestTime, Published: c.published,
+			PublishedSource: c.source, LicensesKnown: true}); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := get(t, d.client(t), d.srv.URL+"/ui/version/"+c.path+"/@v/v1.0.0")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d\n%s", c.path, resp.StatusCode, body)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s: page lacks %q", c.path, w)
+			}
+		}
+		for _, b := range c.bad {
+			if strings.Contains(body, b) {
+				t.Errorf("%s: page says %q", c.path, b)
+			}
+		}
+	}
+}

@@ -462,7 +462,19 @@ var funcs = template.FuncMap{
 		}
 		return fmtAge(now.Sub(t)) + " ago"
 	},
-	"age":  fmtAge,
+	"age": fmtAge,
+	// pubsource says in words what a publication time's source proves.
+	"pubsource": func(src string) string {
+		switch src {
+		case store.PublishedIndex:
+			return "when the public mirror first served it"
+		case store.PublishedUpstream:
+			return "the upstream mirror's Last-Modified"
+		case store.PublishedSumDB:
+			return "its record was in a signed tree head modgate first saw then: published no later"
+		}
+		return src
+	},
 	"join": strings.Join,
 	"list": func(s ...string) []string { return s },
 	"allows": func(id auth.Identity, need string) bool {

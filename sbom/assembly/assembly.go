@@ -241,11 +241,11 @@ func (b *Builder) moduleOf(ctx context.Context, m module.Version, id string) (sb
 	if b.opts.Facts != nil || b.opts.Artifacts != nil {
 		// Records made before modgate kept the publication time apart from
 		// its first sight carry the wrong one: state the current knowledge.
-		t, err := b.publishTime(ctx, m, facts)
+		t, src, err := b.publishTime(ctx, m, facts)
 		if err != nil {
 			return sbom.Module{}, err
 		}
-		sm.Time = t
+		sm.Time, sm.TimeSource = t, src
 	}
 	if facts == nil {
 		return sm, nil
@@ -263,12 +263,14 @@ func (b *Builder) moduleOf(ctx context.Context, m module.Version, id string) (sb
 	return sm, nil
 }
 
-// publishTime is m's publication time (see [sbom.PublishTime]): recorded
-// from upstream, else its .info Time, else zero.
-func (b *Builder) publishTime(ctx context.Context, m module.Version, facts *store.Facts) (time.Time, error) {
+// publishTime is m's publication time and its source (see
+// [sbom.PublishTime]): recorded from a trusted source, else its .info Time,
+// else zero.
+func (b *Builder) publishTime(ctx context.Context, m module.Version, facts *store.Facts) (time.Time, string, error) {
 	var upstream time.Time
+	var src string
 	if facts != nil && store.PublishedTrusted(facts.PublishedSource) {
-		upstream = facts.Published
+		upstream, src = facts.Published, facts.PublishedSource
 	}
 	var info []byte
 	if upstream.IsZero() && b.opts.Artifacts != nil {
@@ -277,10 +279,11 @@ func (b *Builder) publishTime(ctx context.Context, m module.Version, facts *stor
 		case err == nil:
 			info = a.Data
 		case !errors.Is(err, fs.ErrNotExist):
-			return time.Time{}, err
+			return time.Time{}, "", err
 		}
 	}
-	return sbom.PublishTime(upstream, info), nil
+	t, s := sbom.PublishTime(upstream, src, info)
+	return t, s, nil
 }
 
 // Window selects the fetches of a window SBOM.
