@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -215,5 +216,72 @@ func TestSyncFeedHTTPZip(t *testing.T) {
 	}
 	if got, err := s.Check(ctx, module.Version{Path: "github.com/BufferZoneCorp/go-stdlog", Version: "v1.0.0"}); err != nil || len(got) != 1 {
 		t.Errorf("Check after a failed sync: %+v, %v", got, err)
+	}
+}
+
+// TestFeedReachesRequirementsAnyCase: a feed record for a path on a
+// case-insensitive host reaches the go.mod requirements of stored versions
+// whatever their spelling: the record for github.com/BufferZoneCorp/go-stdlog
+// flags a version that requires github.com/bufferzonecorp/go-stdlog (or
+// GitHub.com/BUFFERZONECORP/go-stdlog) once the feed syncs, as a requirement
+// finding learnt after ingest; a requirement at a version the record does
+// not cover, and a path on a case-sensitive host, are not flagged.
+func TestFeedReachesRequirementsAnyCase(t *testing.T) {
+	ctx := context.Background()
+	db := t.TempDir()
+	writeDB(t, db, testEntry(t, "GO-2021-0113"))
+	st := newStore(t)
+	clock := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	s, _ := newScanner(t, st, fileURL(db), func(o *Options) {
+		o.Advisories = []string{fileURL(copyFeed(t))}
+		o.Now = func() time.Time { return clock }
+	})
+	if _, err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	apps := map[string]string{
+		"example.com/lower": "github.com/bufferzonecorp/go-stdlog v0.1.0",
+		"example.com/upper": "github.com/BUFFERZONECORP/go-stdlog v0.1.0",
+		"example.com/other": "github.com/bufferzonecorp/go-stdlog/v2 v2.0.0", // another module
+	}
+	for app, req := range apps {
+		mod := "module " + app + "\n\nrequire " + req + "\n"
+		if _, err := s.Facts(ctx, module.Version{Path: app, Version: "v1.0.0"}, []byte(mod), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock = clock.Add(time.Hour)
+	res, err := s.SyncAdvisories(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var learnt []string
+	for _, f := range res[0].Learnt {
+		learnt = append(learnt, f.Module.Path+" via "+f.Via.String()+": "+f.VulnID)
+	}
+	slices.Sort(learnt)
+	want := []string{
+		"example.com/lower via github.com/bufferzonecorp/go-stdlog@v0.1.0: MAL-2026-3625",
+		"example.com/upper via github.com/BUFFERZONECORP/go-stdlog@v0.1.0: MAL-2026-3625",
+	}
+	if diff := cmp.Diff(want, learnt); diff != "" {
+		t.Errorf("learnt (-want +got):\n%s", diff)
+	}
+	f, err := s.Lookup(ctx, module.Version{Path: "example.com/lower", Version: "v1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.VulnerableRequires) != 1 || len(f.VulnerableRequires[0].Vulns) != 1 || f.VulnerableRequires[0].Vulns[0].ID != "MAL-2026-3625" ||
+		f.VulnerableRequires[0].Vulns[0].AtIngest {
+		t.Errorf("example.com/lower's vulnerable requirements: %+v", f.VulnerableRequires)
+	}
+	// A version ingested after the sync is flagged at ingest, any spelling.
+	late := module.Version{Path: "example.com/late", Version: "v1.0.0"}
+	f, err = s.Facts(ctx, late, []byte("module example.com/late\n\nrequire github.com/BufferZoneCorp/Go-Stdlog v0.1.0\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.VulnerableRequires) != 1 || f.VulnerableRequires[0].Vulns[0].ID != "MAL-2026-3625" {
+		t.Errorf("ingested after the sync: vulnerable requirements %+v", f.VulnerableRequires)
 	}
 }

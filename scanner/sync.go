@@ -355,7 +355,14 @@ func (s *Scanner) reevaluate(ctx context.Context, old map[string]store.VulnEntry
 		if owner != p {
 			continue
 		}
-		deps, err := s.st.Dependents(ctx, p)
+		var deps []store.Requirement
+		var err error
+		if fold && vulndb.CaseInsensitive(p) {
+			// Every spelling of the path that a stored go.mod requires.
+			deps, err = s.st.DependentsFold(ctx, strings.ToLower(p))
+		} else {
+			deps, err = s.st.Dependents(ctx, p)
+		}
 		if err != nil {
 			return n, err
 		}

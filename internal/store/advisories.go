@@ -75,4 +75,10 @@ type Advisories interface {
 	// FactPathsFold lists the module paths with stored facts whose lower-case
 	// form is lower (for records of case-insensitive hosts), any order.
 	FactPathsFold(ctx context.Context, lower string) ([]string, error)
+	// DependentsFold lists the stored versions whose go.mod requires a path
+	// whose lower-case form is lower, Requires spelled as the go.mod spells
+	// it (for records of case-insensitive hosts: a record for
+	// github.com/Evil/X reaches a go.mod requiring github.com/evil/x), any
+	// order.
+	DependentsFold(ctx context.Context, lower string) ([]Requirement, error)
 }

@@ -152,3 +152,23 @@ func (s *Store) FactPathsFold(ctx context.Context, lower string) (_ []string, er
 	}
 	return out, rows.Err()
 }
+
+// DependentsFold implements [store.Advisories].
+func (s *Store) DependentsFold(ctx context.Context, lower string) (_ []store.Requirement, err error) {
+	defer wrap(&err, "postgres: dependents of paths like %s", lower)
+	rows, err := s.pool.Query(ctx, `SELECT module_path, version, req_path, req_version FROM version_requires
+		WHERE lower(req_path) = $1`, lower)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Requirement
+	for rows.Next() {
+		var r store.Requirement
+		if err := rows.Scan(&r.Module.Path, &r.Module.Version, &r.Requires.Path, &r.Requires.Version); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

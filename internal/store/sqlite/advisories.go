@@ -169,3 +169,23 @@ func (s *Store) FactPathsFold(ctx context.Context, lower string) (_ []string, er
 	}
 	return out, nil
 }
+
+// DependentsFold implements [store.Advisories].
+func (s *Store) DependentsFold(ctx context.Context, lower string) (_ []store.Requirement, err error) {
+	defer wrap(&err, "sqlite: dependents of paths like %s", lower)
+	rows, err := s.read.QueryContext(ctx, `SELECT module_path, version, req_path, req_version FROM version_requires
+		WHERE lower(req_path) = ?`, lower)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Requirement
+	for rows.Next() {
+		var r store.Requirement
+		if err := rows.Scan(&r.Module.Path, &r.Module.Version, &r.Requires.Path, &r.Requires.Version); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

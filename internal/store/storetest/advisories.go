@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"io/fs"
+	"sort"
 	"testing"
 	"time"
 
@@ -16,6 +17,39 @@ import (
 var advisoryTests = []testCase{
 	{"AdvisorySyncRoundTrip", testAdvisorySyncRoundTrip},
 	{"AdvisorySyncError", testAdvisorySyncError},
+	{"DependentsFold", testDependentsFold},
+}
+
+// DependentsFold finds the requirements of every spelling of a path, as the
+// go.mod spells them, and nothing else.
+func testDependentsFold(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	for app, req := range map[string]module.Version{
+		"example.com/lower":   {Path: "github.com/evil/x", Version: "v1.0.0"},
+		"example.com/upper":   {Path: "github.com/Evil/X", Version: "v1.1.0"},
+		"example.com/sub":     {Path: "github.com/evil/x/v2", Version: "v2.0.0"},
+		"example.com/hostile": {Path: "github.com/evil/x" + hostile, Version: "v1.0.0"},
+	} {
+		f := &store.Facts{Module: module.Version{Path: app, Version: "v1.0.0"}, Requires: []module.Version{req}, UpdatedAt: t2024}
+		if err := s.PutFacts(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.DependentsFold(ctx, "github.com/evil/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(got, func(i, j int) bool { return got[i].Module.Path < got[j].Module.Path })
+	want := []store.Requirement{
+		{Module: module.Version{Path: "example.com/lower", Version: "v1.0.0"}, Requires: module.Version{Path: "github.com/evil/x", Version: "v1.0.0"}},
+		{Module: module.Version{Path: "example.com/upper", Version: "v1.0.0"}, Requires: module.Version{Path: "github.com/Evil/X", Version: "v1.1.0"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("DependentsFold (-want +got):\n%s", diff)
+	}
+	if got, err := s.DependentsFold(ctx, "github.com/nobody/x"); err != nil || len(got) != 0 {
+		t.Errorf("DependentsFold of a path no go.mod requires = %v, %v", got, err)
+	}
 }
 
 const (
