@@ -177,6 +177,7 @@ type Store interface {
 	AuthFailures
 	ModuleIndex
 	TreeSizes
+	Capabilities
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database. No method may be called after it.

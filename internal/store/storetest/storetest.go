@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, advisoryTests...)
 	tests = append(tests, leaseTests...)
 	tests = append(tests, treeSizeTests...)
+	tests = append(tests, capabilityTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
