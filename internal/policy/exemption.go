@@ -43,6 +43,7 @@ var ruleNames = []string{
 	"licenses", RuleLicense, RuleLicenseUnknwn, RuleMaxZipSize,
 	RuleVulnUnknown, RuleLicenseUnscanned, RuleMaxZipUnknown, RuleMinAgeUnknown,
 	RuleMalware, RuleMalwareUnknown,
+	"capabilities", RuleCapNew, RuleCapInit, RuleCapBinary, RuleCapUnknown,
 }
 
 func knownRule(r string) bool {

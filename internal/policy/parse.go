@@ -200,6 +200,7 @@ func Parse(name string, data []byte) (*Policy, error) {
 		{"licenses", func(v *yaml.Node) { ps.licenses(v, r) }},
 		{"max_zip_size", func(v *yaml.Node) { ps.maxZipSize(v, r) }},
 		{"malware", func(v *yaml.Node) { ps.malware(v, r) }},
+		{"capabilities", func(v *yaml.Node) { ps.capabilities(v, r) }},
 	})
 	if len(ps.errs) > 0 {
 		return nil, errors.Join(ps.errs...)

@@ -28,7 +28,7 @@ licenses:
 max_zip_size: 200MB
 `
 
-var cmpRules = cmp.AllowUnexported(rules{}, moduleRule{}, comparison{})
+var cmpRules = cmp.AllowUnexported(rules{}, moduleRule{}, comparison{}, capRules{})
 
 func mustRule(t *testing.T, s string) moduleRule {
 	t.Helper()
@@ -116,7 +116,7 @@ func TestParseErrors(t *testing.T) {
 		want       []string // the error's lines
 	}{
 		{"unknown top-level key", "mode: enforce\nvulnerabilites:\n  action: block\n",
-			[]string{`policy.yaml:2: unknown key "vulnerabilites" (known: mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size, malware)`}},
+			[]string{`policy.yaml:2: unknown key "vulnerabilites" (known: mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size, malware, capabilities)`}},
 		{"unknown nested key", "vulnerabilities:\n  action: block\n  fixed_only: true\n",
 			[]string{`policy.yaml:3: vulnerabilities: unknown key "fixed_only" (known: action, only_fixed, unreviewed, ignore, unknown)`}},
 		{"missing data cannot be off", "vulnerabilities:\n  action: block\n  unknown: off\n",
@@ -158,7 +158,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad nested size", "max_zip_size:\n  size: big\n", []string{`policy.yaml:2: max_zip_size.size: "big": want a size such as 200MB, 1GiB or a number of bytes`}},
 		{"null action", "retracted:\n", []string{`policy.yaml:1: retracted: expected an action: block, warn or off`}},
 		{"duplicate key", "mode: audit\nmode: enforce\n", []string{`policy.yaml:2: mode: given twice`}},
-		{"not a mapping", "- mode: audit\n", []string{`policy.yaml:1: expected a mapping with keys mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size, malware`}},
+		{"not a mapping", "- mode: audit\n", []string{`policy.yaml:1: expected a mapping with keys mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size, malware, capabilities`}},
 		{"section not a mapping", "licenses: [MIT]\n", []string{`policy.yaml:1: licenses: expected a mapping with keys deny, action, unknown, unscanned`}},
 		{"every error, in order", "mode: on\nretracted: blok\nlicenses:\n  unknwn: warn\n",
 			[]string{
@@ -242,7 +242,8 @@ modules: deny 2 (block)
 retracted: block, deprecated: warn
 min_age: 72h (block), unknown: block, fixes: hold
 licenses: deny AGPL-3.0-only AGPL-3.0-or-later SSPL-1.0 (block), unknown: warn, unscanned: block
-max_zip_size: 200.0 MB (block, unknown: block)`
+max_zip_size: 200.0 MB (block, unknown: block)
+capabilities: new none, in_init EXEC NETWORK PLUGIN (block), binaries: warn, unknown: block`
 	if diff := cmp.Diff(want, p.Summary()); diff != "" {
 		t.Errorf("Summary (-want +got):\n%s", diff)
 	}
@@ -253,7 +254,8 @@ modules: off
 retracted: warn, deprecated: warn
 min_age: off
 licenses: deny none, unknown: warn, unscanned: warn
-max_zip_size: off`
+max_zip_size: off
+capabilities: new none, in_init EXEC NETWORK PLUGIN (block), binaries: warn, unknown: block`
 	if diff := cmp.Diff(want, Default().Summary()); diff != "" {
 		t.Errorf("Default().Summary (-want +got):\n%s", diff)
 	}

@@ -192,6 +192,8 @@ type rules struct {
 	// maxZipUnknown is for a zip about to be served whose size is not known;
 	// "" means as maxZipAction.
 	maxZipUnknown Action
+
+	caps capRules // capabilities: what a version adds to the one before it
 }
 
 // Default is the policy without a file: every rule reports (warn) and nothing
@@ -212,6 +214,7 @@ func Default() *Policy {
 			licenseAction:  Block,
 			licenseUnknown: Warn,
 			maxZipAction:   Block,
+			caps:           defaultCaps(),
 		},
 	}
 }
@@ -240,10 +243,15 @@ type Input struct {
 	Fixes []store.Finding
 	// Zip is set when the decision is for a zip about to be served: its
 	// licenses and size must then be known (licenses.unscanned and
-	// max_zip_size.unknown decide when they are not). Unset, for decisions
+	// max_zip_size.unknown decide when they are not; so must its
+	// capabilities, for a policy that uses them). Unset, for decisions
 	// made before a download or without one, what only the zip tells is not
 	// asked for.
 	Zip bool
+	// Capabilities are the version's capability facts and what they add to
+	// the version before it (nil: not known); read only when
+	// [Policy.UsesCapabilities].
+	Capabilities *store.CapabilityFacts
 }
 
 // Finding is one rule that matched.
@@ -324,6 +332,7 @@ func (p *Policy) Decide(in Input, now time.Time) Decision {
 	if in.Facts != nil {
 		cands = append(cands, p.rules.factFindings(in.Module, in.Facts, now)...)
 	}
+	cands = append(cands, p.rules.capFindings(in)...)
 	unchecked, missing := p.rules.missingData(in, now)
 	cands = append(cands, missing...)
 	if r := &p.rules; r.maxZipSize > 0 && r.maxZipAction != Off && in.ZipSize > r.maxZipSize {

@@ -35,7 +35,7 @@ func BenchmarkDecideMinAge(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			in := Input{Module: m, Facts: bc.facts, Data: data, Zip: true, ZipSize: 1 << 20}
+			in := Input{Module: m, Facts: bc.facts, Data: data, Zip: true, Capabilities: noCaps, ZipSize: 1 << 20}
 			b.ReportAllocs()
 			for b.Loop() {
 				p.Decide(in, now)

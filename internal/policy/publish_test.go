@@ -42,7 +42,7 @@ func TestDecideMinAgeUnknown(t *testing.T) {
 			[]Finding{{Rule: RuleMinAgeUnknown, Action: Warn, Reason: "publication time unknown: the module index was never read (last read 11:58 UTC: index: dial tcp: connection refused)"}}},
 		{"unknown: warn opts out", "min_age: {age: 72h, unknown: warn}\n", Input{Module: m, Facts: backdated, Data: followed},
 			[]Finding{{Rule: RuleMinAgeUnknown, Action: Warn, Reason: "publication time unknown: the module index has not listed it yet (index followed up to 11:50 UTC); not before 2026-03-13 11:50 UTC"}}},
-		{"a zip without facts", "min_age: 72h\n", Input{Module: m, Zip: true, ZipSize: 10, Data: followed},
+		{"a zip without facts", "min_age: 72h\n", Input{Module: m, Zip: true, Capabilities: noCaps, ZipSize: 10, Data: followed},
 			[]Finding{{Rule: RuleMinAgeUnknown, Action: Block, Reason: "publication time unknown: the module index has not listed it yet (index followed up to 11:50 UTC); not before 2026-03-13 11:50 UTC"}}},
 		{"listed and old enough", "min_age: 72h\n", Input{Module: m, Facts: listed, Data: followed}, nil},
 		{"excepted", "min_age: {age: 72h, except: [example.com/m]}\n", Input{Module: m, Facts: backdated, Data: followed}, nil},
@@ -83,7 +83,7 @@ func TestRefusalMinAgeUnknown(t *testing.T) {
 	m := mv("github.com/siruspen/logrus", "v1.9.4")
 	data := synced
 	data.Index = store.IndexState{Since: now.Add(-10 * time.Minute)}
-	d := mustParse(t, "min_age: 72h\n").Decide(Input{Module: m, Data: data, Zip: true, ZipSize: 100,
+	d := mustParse(t, "min_age: 72h\n").Decide(Input{Module: m, Data: data, Zip: true, Capabilities: noCaps, ZipSize: 100,
 		Facts: &store.Facts{Published: time.Date(2018, 1, 1, 0, 0, 0, 0, time.UTC), PublishedSource: store.PublishedInfo, LicensesKnown: true, Licenses: []string{"MIT"}}}, now)
 	r := Refusal{Module: m, Decision: d, Page: "https://modgate.example/ui/version/github.com/siruspen/logrus/@v/v1.9.4"}
 	lines := r.Summary()

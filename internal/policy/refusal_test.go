@@ -291,7 +291,7 @@ func TestDecideMissingData(t *testing.T) {
 		{
 			name:   "a zip served without a license scan blocks when a license rule blocks",
 			policy: "licenses: {deny: [AGPL-3.0-only]}\n",
-			in:     Input{Module: m, Data: synced, Zip: true, ZipSize: 100, Facts: &store.Facts{}},
+			in:     Input{Module: m, Data: synced, Zip: true, Capabilities: noCaps, ZipSize: 100, Facts: &store.Facts{}},
 			want: Decision{Blocked: true, WouldBlock: true,
 				Findings:  []Finding{{Rule: RuleLicenseUnscanned, Action: Block, Reason: "licenses not known: the zip's license files were never scanned (see the server's log)"}},
 				Unchecked: []Unchecked{{Rule: RuleLicenseUnscanned, Reason: "licenses not known: the zip's license files were never scanned (see the server's log)"}}},
@@ -305,7 +305,7 @@ func TestDecideMissingData(t *testing.T) {
 		{
 			name:   "a zip of unknown size, with max_zip_size set",
 			policy: "max_zip_size: {size: 1MB, unknown: warn}\n",
-			in:     Input{Module: m, Data: synced, Zip: true, Facts: scanned},
+			in:     Input{Module: m, Data: synced, Zip: true, Capabilities: noCaps, Facts: scanned},
 			want: Decision{Findings: []Finding{{Rule: RuleMaxZipUnknown, Action: Warn, Reason: "zip size not known"}},
 				Unchecked: []Unchecked{{Rule: RuleMaxZipUnknown, Reason: "zip size not known"}}},
 		},
@@ -365,15 +365,15 @@ func TestREADMEPolicy(t *testing.T) {
 	// Day one: modgate saw everything for the first time just now.
 	published := now
 	facts := &store.Facts{Vulns: vulns, LicensesKnown: true, Licenses: []string{"BSD-3-Clause"}, Published: published}
-	if d := p.Decide(Input{Module: crypto, Facts: facts, Data: synced, Zip: true, ZipSize: 1 << 20}, now); d.Blocked {
+	if d := p.Decide(Input{Module: crypto, Facts: facts, Data: synced, Zip: true, Capabilities: noCaps, ZipSize: 1 << 20}, now); d.Blocked {
 		t.Errorf("README policy blocks %s: %+v", crypto, d.Findings)
 	}
 	text := mv("golang.org/x/text", "v0.3.2")
 	facts = &store.Facts{Vulns: realVulns(t, text), LicensesKnown: true, Licenses: []string{"BSD-3-Clause"}, Published: published}
-	if d := p.Decide(Input{Module: text, Facts: facts, Data: synced, Zip: true, ZipSize: 1 << 20}, now); !d.Blocked {
+	if d := p.Decide(Input{Module: text, Facts: facts, Data: synced, Zip: true, Capabilities: noCaps, ZipSize: 1 << 20}, now); !d.Blocked {
 		t.Errorf("README policy does not block %s: %+v", text, d.Findings)
 	}
-	d := p.Decide(Input{Module: text, Facts: &store.Facts{LicensesKnown: true, Licenses: []string{"BSD-3-Clause"}, Published: published}, Zip: true, ZipSize: 1 << 20}, now)
+	d := p.Decide(Input{Module: text, Facts: &store.Facts{LicensesKnown: true, Licenses: []string{"BSD-3-Clause"}, Published: published}, Zip: true, Capabilities: noCaps, ZipSize: 1 << 20}, now)
 	if !d.Blocked || len(d.Findings) != 1 || d.Findings[0].Rule != RuleVulnUnknown {
 		t.Errorf("README policy without vulnerability data: %+v", d.Findings)
 	}
@@ -429,3 +429,7 @@ func TestSuggestedExemptionUnblocks(t *testing.T) {
 		})
 	}
 }
+
+// noCaps are the capability facts of a zip that uses none, for tests of other
+// rules on zips about to be served.
+var noCaps = &store.CapabilityFacts{ComputedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}

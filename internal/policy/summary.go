@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"strings"
+
+	"github.com/modgate/modgate/scanner/caps"
 )
 
 // Summary describes the policy in a few lines, for logs and status pages:
@@ -84,6 +86,23 @@ func (p *Policy) Summary() string {
 		b.WriteString("max_zip_size: off")
 	} else {
 		fmt.Fprintf(&b, "max_zip_size: %s (%s, unknown: %s)", formatSize(r.maxZipSize), r.maxZipAction, r.maxZipUnknownAction())
+	}
+	c := &r.caps
+	short := func(cs []caps.Capability) string {
+		var s []string
+		for _, c := range cs {
+			s = append(s, c.Short())
+		}
+		if len(s) == 0 {
+			return "none"
+		}
+		return strings.Join(s, " ")
+	}
+	if !p.UsesCapabilities() {
+		b.WriteString("\ncapabilities: off")
+	} else {
+		fmt.Fprintf(&b, "\ncapabilities: new %s, in_init %s (%s), binaries: %s, unknown: %s",
+			short(c.newCaps), short(c.initCaps), c.action, c.binaries, c.unknownAction())
 	}
 	return b.String()
 }

@@ -22,6 +22,9 @@ type CapabilityUse struct {
 	InitPath string `json:",omitempty"`
 	// Main is set for a command's package (package main).
 	Main bool `json:",omitempty"`
+	// Had is set, in CapabilityFacts.Added, for a capability the base
+	// version had, though not from initialisation.
+	Had bool `json:",omitempty"`
 }
 
 // BinaryFile is a program (ELF, Mach-O, PE, a #! script, a .syso object)
