@@ -222,6 +222,10 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 		s.scan(ctx, stored, resp.LastModified, dated)
 		if kind == store.KindZip && stored.SHA256 == a.SHA256 {
 			s.makeSBOM(ctx, stored, zf)
+			if _, err := s.capabilities(ctx, stored); err != nil {
+				// The decision on the zip computes them again, or refuses it.
+				s.log.Error("capabilities", "module", m.Path, "version", m.Version, "err", err.Error())
+			}
 		}
 	}, nil
 }

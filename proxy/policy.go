@@ -159,6 +159,11 @@ func (s *Server) decide(ctx context.Context, m module.Version, zipSize int64) (p
 			return policy.Decision{}, p, err
 		}
 	}
+	if p.UsesCapabilities() {
+		if in.Capabilities, err = s.capabilityFacts(ctx, m, in.Zip); err != nil {
+			return policy.Decision{}, p, err
+		}
+	}
 	if in.Exemptions, err = s.exemptions(ctx); err != nil {
 		return policy.Decision{}, p, err
 	}

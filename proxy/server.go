@@ -91,6 +91,7 @@ type Storage interface {
 	store.Tiles
 	store.Leases
 	store.Sums
+	store.Capabilities
 	Ping(ctx context.Context) error
 }
 

@@ -138,6 +138,36 @@ func (r *rules) capFindings(in Input) []candidate {
 	return out
 }
 
+// NeedsCapabilityBase reports whether a decision on the version with facts f
+// depends on what the version before it had: f has a capability the policy
+// lists (reached from initialisation, for in_init), or a program outside
+// testdata while binaries is on. Without, no earlier version needs fetching
+// to compare with.
+func (p *Policy) NeedsCapabilityBase(f *store.CapabilityFacts) bool {
+	if p == nil {
+		p = Default()
+	}
+	c := &p.rules.caps
+	if f == nil || f.Failed != "" {
+		return false
+	}
+	if c.action != Off {
+		for _, u := range f.Uses {
+			if !u.Main && (listed(c.newCaps, u.Capability) || u.Init && listed(c.initCaps, u.Capability)) {
+				return true
+			}
+		}
+	}
+	if c.binaries != Off && c.binaries != "" {
+		for _, b := range f.Binaries {
+			if !b.Testdata {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // FirstVersionNote starts the BaseNote of a version that has no lower
 // version to compare with.
 const FirstVersionNote = "no earlier version"

@@ -1,0 +1,179 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+
+	"github.com/modgate/modgate/internal/policy"
+	"github.com/modgate/modgate/internal/store"
+	"github.com/modgate/modgate/scanner/caps"
+)
+
+// Capability facts (package scanner/caps) are computed once per zip, after
+// it is stored: at ingest, and, for a zip stored before (or whose facts
+// could not be computed then), by the first decision on it that needs them.
+// A decision on a zip waits for them; when they cannot be computed it gets
+// capabilities.unknown (fail closed, as the policy says).
+//
+// The difference is taken against the highest lower version of the module
+// with facts; when there is none, the highest lower version of the module's
+// @v/list is fetched (its zip only, once, through the same ingest and
+// checks as any zip, without comparing it further in turn).
+
+// notComparedNote is the BaseNote of facts computed for a version fetched as
+// another version's base: it was not compared itself, which is done when its
+// own zip is decided on.
+const notComparedNote = "not compared yet: analysed as the base of a later version"
+
+// notNeededNote is the BaseNote of facts with nothing the policy lists: no
+// earlier version was fetched to compare with.
+const notNeededNote = "not compared: no earlier version analysed here, and the policy needs no comparison"
+
+// baseFetchKey marks a context whose ingest fetches a version as the base of
+// another one's comparison.
+type baseFetchKey struct{}
+
+// capabilityRetry is how long facts whose base could not be fetched are kept
+// before a decision tries again.
+const capabilityRetry = 10 * time.Minute
+
+// capabilities computes, compares and stores the capability facts of the
+// stored zip a. A failure to read the zip is recorded in the facts
+// (Failed); only a store failure is returned.
+func (s *Server) capabilities(ctx context.Context, a *store.Artifact) (*store.CapabilityFacts, error) {
+	m := a.Module
+	start := time.Now()
+	f := &store.CapabilityFacts{Module: m}
+	r, err := s.capabilityReport(a)
+	if err != nil {
+		f.Failed = err.Error()
+	} else {
+		f.Uses, f.Binaries = policy.CapabilityUses(r.Uses), policy.CapabilityBinaries(r.Binaries)
+		f.Files, f.Skipped = r.Files, r.Skipped
+		base, note := s.capabilityBase(ctx, f)
+		f.BaseNote = note
+		if base != nil {
+			policy.CompareCapabilities(base, f)
+		}
+	}
+	f.ComputedAt = s.now().UTC()
+	if err := s.opts.Store.PutCapabilities(context.WithoutCancel(ctx), f); err != nil {
+		return nil, fmt.Errorf("%s@%s: storing capabilities: %w", m.Path, m.Version, err)
+	}
+	s.log.Info("capabilities", "module", m.Path, "version", m.Version, "uses", len(f.Uses), "added", len(f.Added),
+		"base", f.Base, "note", f.BaseNote, "failed", f.Failed, "duration", time.Since(start))
+	return f, nil
+}
+
+// capabilityReport runs the pass over a stored zip.
+func (s *Server) capabilityReport(a *store.Artifact) (*caps.Report, error) {
+	path, err := s.opts.Blobs.Path(a.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	return caps.ZipFile(path, a.Module)
+}
+
+// capabilityBase returns the facts to compare f's version with, or nil and
+// why there are none. An earlier version is fetched only when the policy's
+// decision depends on the comparison (policy.NeedsCapabilityBase): a module
+// that uses nothing the policy lists costs no upstream request.
+func (s *Server) capabilityBase(ctx context.Context, f *store.CapabilityFacts) (*store.CapabilityFacts, string) {
+	m := f.Module
+	vs, err := s.opts.Store.CapabilityVersions(ctx, m.Path)
+	if err != nil {
+		return nil, "the versions analysed before could not be read: " + err.Error()
+	}
+	if v := highestBelow(vs, m.Version); v != "" {
+		f, err := s.opts.Store.CapabilityFacts(ctx, module.Version{Path: m.Path, Version: v})
+		if err != nil {
+			return nil, v + ": its capabilities could not be read: " + err.Error()
+		}
+		return f, ""
+	}
+	if ctx.Value(baseFetchKey{}) != nil {
+		return nil, notComparedNote
+	}
+	if !s.policy().NeedsCapabilityBase(f) {
+		return nil, notNeededNote
+	}
+	list, _, err := s.meta(ctx, request{kind: "list", mod: module.Version{Path: m.Path}}, store.MetaList)
+	if err != nil {
+		return nil, "the module's versions could not be listed: " + err.Error()
+	}
+	prev := highestBelow(strings.Fields(string(list.Data)), m.Version)
+	if prev == "" {
+		return nil, policy.FirstVersionNote + " of " + m.Path + " is listed"
+	}
+	pm := module.Version{Path: m.Path, Version: prev}
+	bctx := context.WithValue(ctx, baseFetchKey{}, true)
+	za, _, err := s.artifact(bctx, pm, store.KindZip, false, clientFrom(ctx))
+	if err != nil {
+		return nil, prev + ": its zip could not be fetched to compare with: " + err.Error()
+	}
+	bf, err := s.opts.Store.CapabilityFacts(ctx, pm)
+	if errors.Is(err, fs.ErrNotExist) {
+		bf, err = s.capabilities(bctx, za) // stored before modgate computed capabilities
+	}
+	if err != nil {
+		return nil, prev + ": its capabilities could not be computed: " + err.Error()
+	}
+	if bf.Failed != "" {
+		return nil, prev + ": its capabilities could not be computed: " + bf.Failed
+	}
+	return bf, ""
+}
+
+// highestBelow is the highest of versions below v ("" if none).
+func highestBelow(versions []string, v string) string {
+	best := ""
+	for _, x := range versions {
+		if semver.IsValid(x) && semver.Compare(x, v) < 0 && (best == "" || semver.Compare(x, best) > 0) {
+			best = x
+		}
+	}
+	return best
+}
+
+// capabilityFacts returns m's facts for a decision. For a zip about to be
+// served (zip set) it computes them when they are missing, were computed
+// for a version fetched as a base, or lack their base after
+// capabilityRetry; a failure then leaves them nil (capabilities.unknown).
+func (s *Server) capabilityFacts(ctx context.Context, m module.Version, zip bool) (*store.CapabilityFacts, error) {
+	f, err := s.opts.Store.CapabilityFacts(ctx, m)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if !zip || f != nil && f.Failed == "" && !s.recompare(f) {
+		return f, nil
+	}
+	a, err := s.storedArtifact(ctx, m, store.KindZip)
+	if err != nil {
+		s.log.Warn("capabilities: no stored zip to analyse", "module", m.Path, "version", m.Version, "err", err.Error())
+		return f, nil
+	}
+	v, err := s.shared(ctx, "capabilities "+m.Path+"@"+m.Version, func(ctx context.Context) (any, error) {
+		return s.capabilities(ctx, a)
+	})
+	if err != nil {
+		s.log.Error("capabilities: computing", "module", m.Path, "version", m.Version, "err", err.Error())
+		return nil, nil
+	}
+	return v.(*store.CapabilityFacts), nil
+}
+
+// recompare reports whether f lacks a comparison that may be made now.
+func (s *Server) recompare(f *store.CapabilityFacts) bool {
+	if f.Base != "" || f.BaseNote == "" || strings.HasPrefix(f.BaseNote, policy.FirstVersionNote) ||
+		!s.policy().NeedsCapabilityBase(f) {
+		return false
+	}
+	return f.BaseNote == notComparedNote || f.BaseNote == notNeededNote || s.now().Sub(f.ComputedAt) >= capabilityRetry
+}
