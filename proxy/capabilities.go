@@ -51,7 +51,7 @@ func (s *Server) capabilities(ctx context.Context, a *store.Artifact) (*store.Ca
 	m := a.Module
 	start := time.Now()
 	f := &store.CapabilityFacts{Module: m}
-	r, err := s.capabilityReport(a)
+	r, err := s.capabilityReport(ctx, a)
 	if err != nil {
 		f.Failed = err.Error()
 	} else {
@@ -73,11 +73,12 @@ func (s *Server) capabilities(ctx context.Context, a *store.Artifact) (*store.Ca
 }
 
 // capabilityReport runs the pass over a stored zip.
-func (s *Server) capabilityReport(a *store.Artifact) (*caps.Report, error) {
-	path, err := s.opts.Blobs.Path(a.SHA256)
+func (s *Server) capabilityReport(ctx context.Context, a *store.Artifact) (*caps.Report, error) {
+	path, release, err := s.opts.Blobs.Local(ctx, a.SHA256, a.Size)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	return caps.ZipFile(path, a.Module)
 }
 
