@@ -113,7 +113,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.VulnDBMaxAge, "vulndb-max-age", 7*24*time.Hour, "vulnerability data older than this is reported as stale (logs, /vulndb-status, /metrics)")
 	c.registerIndex(fs)
 	fs.StringVar(&c.NotifyURL, "notify-url", "", "webhook `URL` that gets a JSON POST when a sync finds stored versions newly affected by advisories")
-	fs.DurationVar(&c.AuditFlush, "audit-flush", time.Second, "how long an audit record may wait to be appended in a batch: at most this much is lost in a crash (0: append before answering)")
+	fs.DurationVar(&c.AuditFlush, "audit-flush", 0, "0: group commit, every answer waits for its audit record's commit (records of concurrent requests share a transaction) and a crash loses none; D: append in batches every D without waiting, losing up to D of records in a crash")
 	c.AuditRetention = 400 * days(24*time.Hour)
 	fs.Var(&c.AuditRetention, "audit-retention", "how long audit records are kept, in days (400d) or a Go duration; 0 keeps them forever")
 	fs.StringVar(&c.AuditStream, "audit-stream", "", "copy audit records as JSON lines to `stdout` or a webhook URL (for a SIEM); empty: off")

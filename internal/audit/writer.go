@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,16 +19,21 @@ type Options struct {
 	Store Appender
 	// FlushInterval is how long a record may wait before it is appended:
 	// records are appended in one transaction per interval (or sooner, when
-	// MaxBatch have gathered). It is also the most a crash can lose. Zero
-	// means synchronous: Log appends before it returns.
+	// MaxBatch have gathered), and Log returns before that. It is also the
+	// most a crash can lose. Zero means group commit: Log returns only once
+	// its record is committed, and the records of concurrent Logs are
+	// appended together, in one transaction per turn of the database (up to
+	// MaxBatch), so nothing Log returned for is lost in a crash.
 	FlushInterval time.Duration
 	// QueueSize bounds the records held in memory; when it is full, Log waits
-	// for room (backpressure) instead of dropping. Zero means 10000.
+	// for room (backpressure) instead of dropping. Zero means 10000. With
+	// group commit it bounds the records waiting for the next transaction.
 	QueueSize int
 	// MaxBatch bounds the records of one append. Zero means 1000.
 	MaxBatch int
-	// SyncTimeout bounds how long a synchronous Log retries a failing append
-	// before it drops the record (logged with every field, and counted).
+	// SyncTimeout bounds how long a group commit retries a failing append
+	// before it drops its records (logged with every field, and counted) and
+	// releases their Logs.
 	// Zero means 10s. Asynchronous appends are retried until Close gives up.
 	SyncTimeout time.Duration
 	// Sink, if not nil, gets every batch after it is appended (records with
@@ -56,18 +62,20 @@ type Sink interface {
 // concurrent use.
 //
 // Guarantees: a record passed to Log before Close is appended when Close
-// returns nil. After a crash, the records lost are at most those logged in
-// the last FlushInterval, plus those of an append in flight (the queue
-// never holds more, unless the database is failing, and then Log waits).
+// returns nil. With group commit (a zero FlushInterval), a record is
+// committed when Log returns, so a crash loses none that a caller was told
+// about. With a FlushInterval, the records lost in a crash are at most those
+// logged in the last FlushInterval, plus those of an append in flight (the
+// queue never holds more, unless the database is failing, and then Log
+// waits).
 type Writer struct {
 	opts  Options
 	log   *slog.Logger
-	queue chan *store.AuditEvent
+	queue chan *store.AuditEvent // with a FlushInterval
+	group chan pending           // group commit: records and who waits for them
 
 	mu     sync.RWMutex // held for reading by Log while it sends; for writing to close queue
 	closed atomic.Bool
-
-	syncMu sync.Mutex // serialises synchronous appends
 
 	closeOnce sync.Once
 	abortOnce sync.Once
@@ -78,8 +86,8 @@ type Writer struct {
 	lost      int                // records the loop could not append (read after done)
 }
 
-// New returns a Writer; it starts its flushing goroutine (when FlushInterval
-// is positive) and does no I/O. The caller must call Close.
+// New returns a Writer; it starts its appending goroutine and does no I/O.
+// The caller must call Close.
 func New(opts Options) (*Writer, error) {
 	if opts.Store == nil {
 		return nil, errors.New("audit: no store")
@@ -104,12 +112,16 @@ func New(opts Options) (*Writer, error) {
 	if opts.FlushInterval > 0 {
 		w.queue = make(chan *store.AuditEvent, opts.QueueSize)
 		go w.loop()
+	} else {
+		w.group = make(chan pending, opts.QueueSize)
+		go w.groupLoop()
 	}
 	return w, nil
 }
 
 // Log records e. The Writer owns e from now on: the caller must not change
-// it. A zero e.Time is set to now. Log returns once e is queued (or, with a zero FlushInterval, appended).
+// it. A zero e.Time is set to now. Log returns once e is queued (or, with a
+// zero FlushInterval, committed: group commit).
 // It blocks while the queue is full, which only happens when the database is
 // slower than the request rate: a security log must not silently lose records.
 // After Close, or when Close gave up, the record is dropped and logged.
@@ -117,8 +129,8 @@ func (w *Writer) Log(e *store.AuditEvent) {
 	if e.Time.IsZero() {
 		e.Time = time.Now() // when it happened, not when it is appended
 	}
-	if w.opts.FlushInterval == 0 {
-		w.logSync(e)
+	if w.group != nil {
+		w.logGroup(e)
 		return
 	}
 	w.mu.RLock()
@@ -141,22 +153,94 @@ func (w *Writer) Log(e *store.AuditEvent) {
 	}
 }
 
-func (w *Writer) logSync(e *store.AuditEvent) {
-	w.syncMu.Lock()
-	defer w.syncMu.Unlock()
+// pending is a record waiting for its group commit, and where its Log waits.
+type pending struct {
+	e    *store.AuditEvent
+	done chan struct{} // closed once e is committed or dropped
+}
+
+// logGroup queues e for the next group commit and waits until it is
+// committed (or dropped, after SyncTimeout of failures or when Close gives up).
+func (w *Writer) logGroup(e *store.AuditEvent) {
+	p := pending{e: e, done: make(chan struct{})}
+	if !w.enqueue(p) {
+		return
+	}
+	<-p.done
+}
+
+// enqueue hands p to the group commit loop, waiting for room; it reports
+// false (having dropped the record) when the Writer is closed or closing.
+func (w *Writer) enqueue(p pending) bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
 	if w.closed.Load() {
-		w.drop(errors.New("audit writer closed"), e)
-		return
+		w.drop(errors.New("audit writer closed"), p.e)
+		return false
 	}
-	ctx, cancel := context.WithTimeout(w.ctx, w.opts.SyncTimeout)
-	defer cancel()
-	batch := []*store.AuditEvent{e}
-	if err := w.appendRetry(ctx, batch); err != nil {
-		w.drop(err, e)
-		return
+	select {
+	case w.group <- p:
+		return true
+	default:
 	}
-	if w.opts.Sink != nil {
-		w.opts.Sink.Send(batch)
+	start := time.Now()
+	select {
+	case w.group <- p:
+		w.opts.Metrics.waited(time.Since(start))
+		return true
+	case <-w.abort:
+		w.drop(errors.New("audit writer closing"), p.e)
+		return false
+	}
+}
+
+// groupLoop is group commit: it takes every record waiting (up to MaxBatch),
+// appends them in one transaction and releases their Logs, then does it
+// again with the records that arrived meanwhile. One append is in flight at
+// a time, so the batch grows with the load and the database's latency, and
+// a lone request waits for one transaction only.
+func (w *Writer) groupLoop() {
+	defer close(w.done)
+	batch := make([]pending, 0, w.opts.MaxBatch)
+	events := make([]*store.AuditEvent, 0, w.opts.MaxBatch)
+	for {
+		p, ok := <-w.group
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], p)
+	gather:
+		for len(batch) < w.opts.MaxBatch {
+			select {
+			case p, ok := <-w.group:
+				if !ok {
+					break gather // the next receive ends the loop
+				}
+				batch = append(batch, p)
+			default:
+				break gather
+			}
+		}
+		events = events[:0]
+		for _, p := range batch {
+			events = append(events, p.e)
+		}
+		w.opts.Metrics.queueLength(len(w.group))
+		ctx, cancel := context.WithTimeout(w.ctx, w.opts.SyncTimeout)
+		err := w.appendRetry(ctx, events)
+		cancel()
+		if err != nil {
+			w.lost += len(events)
+			for _, e := range events {
+				w.drop(err, e)
+			}
+		} else if w.opts.Sink != nil {
+			w.opts.Sink.Send(slices.Clone(events))
+		}
+		for i := range batch {
+			close(batch[i].done)
+			batch[i] = pending{}
+		}
 	}
 }
 
@@ -252,13 +336,10 @@ func (w *Writer) Close(ctx context.Context) error {
 			w.closed.Store(true)
 			if w.queue != nil {
 				close(w.queue) // the loop flushes the rest and closes done
+			} else {
+				close(w.group) // the loop commits the rest and closes done
 			}
 			w.mu.Unlock()
-			if w.queue == nil {
-				w.syncMu.Lock() // wait for a synchronous append in progress
-				w.syncMu.Unlock()
-				close(w.done)
-			}
 		}()
 	})
 	var err error

@@ -36,7 +36,7 @@ func (s *Store) AppendAudit(ctx context.Context, events []*store.AuditEvent) (er
 
 // appendAudit appends events to the chain inside tx, which must be a
 // transaction on the write connection.
-func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, events []*store.AuditEvent) error {
+func (s *Store) appendAudit(ctx context.Context, tx *prepTx, events []*store.AuditEvent) error {
 	var seq int64
 	var prev string
 	if err := tx.QueryRowContext(ctx, `SELECT head_seq, head_hash FROM audit_chain WHERE id = 1`).Scan(&seq, &prev); err != nil {

@@ -64,8 +64,8 @@ func WithMaxReaders(n int) Option {
 
 // Store is a [store.Store] backed by one SQLite file. It is safe for concurrent use.
 type Store struct {
-	write *sql.DB // exactly one connection: SQLite has one writer
-	read  *sql.DB // query-only connections
+	write *prepDB // exactly one connection: SQLite has one writer
+	read  *prepDB // query-only connections
 	// getArtifact is the hot path's one query, prepared once: parsing it again
 	// on every request cost half of a cached .info's time.
 	getArtifact *sql.Stmt
@@ -117,7 +117,7 @@ func Open(ctx context.Context, path string, opts ...Option) (_ *Store, err error
 		write.Close()
 		return nil, err
 	}
-	return &Store{write: write, read: read, getArtifact: get, now: cfg.now, locks: newKeyLocks()}, nil
+	return &Store{write: newPrepDB(write), read: newPrepDB(read), getArtifact: get, now: cfg.now, locks: newKeyLocks()}, nil
 }
 
 // Migrate creates the database at path if needed and applies every pending

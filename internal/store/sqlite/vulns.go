@@ -333,7 +333,7 @@ func (s *Store) PutFacts(ctx context.Context, f *store.Facts) (err error) {
 	return tx.Commit()
 }
 
-func updateFindings(ctx context.Context, tx *sql.Tx, add, remove []store.Finding, now time.Time) error {
+func updateFindings(ctx context.Context, tx *prepTx, add, remove []store.Finding, now time.Time) error {
 	if len(remove) > 0 {
 		del, err := tx.PrepareContext(ctx, `DELETE FROM vuln_findings WHERE module_path = ? AND version = ?
 			AND via_path = ? AND via_version = ? AND vuln_id = ?`)
