@@ -38,7 +38,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/licensecheck"
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -112,6 +111,10 @@ type Scanner struct {
 
 	feeds                      []*vulndb.Feed
 	feedAttempts, feedFailures atomic.Int64 // feed syncs by Run
+
+	licenseIDs func() []string // see LicensesFrom
+	licMu      sync.Mutex
+	lic        *licenseScanner // built over CommonLicenses and licenseIDs
 }
 
 type cachedEntry struct {
@@ -297,7 +300,7 @@ func (s *Scanner) Facts(ctx context.Context, m module.Version, mod []byte, zipPa
 	// Licenses from the zip.
 	switch {
 	case zipPath != "":
-		f.Licenses, err = licenses(m, zipPath)
+		f.Licenses, err = licenses(m, zipPath, s.licenseScanner())
 		if err != nil {
 			return nil, err
 		}
@@ -522,7 +525,7 @@ const Unknown = "NOASSERTION"
 
 // licenses scans the license files at the root of the module zip and returns
 // the SPDX ids found, sorted and de-duplicated.
-func licenses(m module.Version, zipPath string) ([]string, error) {
+func licenses(m module.Version, zipPath string, lic *licenseScanner) ([]string, error) {
 	zr, err := zip.OpenReader(zipPath)
 	if err != nil {
 		return nil, fmt.Errorf("zip: %w", err)
@@ -544,7 +547,10 @@ func licenses(m module.Version, zipPath string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("zip: %s: %w", name, err)
 		}
-		cov := licensecheck.Scan(text)
+		cov, err := lic.scan(text)
+		if err != nil {
+			return nil, fmt.Errorf("license detection: %w", err)
+		}
 		if cov.Percent < licenseThreshold || len(cov.Match) == 0 {
 			ids = append(ids, Unknown)
 			continue

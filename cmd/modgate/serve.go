@@ -104,6 +104,7 @@ func runServe(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	sc.LicensesFrom(func() []string { return policies.Current().DeniedLicenses() }) // a denied license is always recognised
 	px, err := proxy.New(proxy.Options{
 		Store:          st,
 		Blobs:          blobs,

@@ -82,6 +82,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -294,6 +295,15 @@ type Decision struct {
 // times (min_age), which only the module index knows for most versions.
 func (p *Policy) UsesPublished() bool {
 	return p != nil && p.rules.minAge > 0 && p.rules.minAgeAction != Off
+}
+
+// DeniedLicenses lists the license ids of licenses.deny (the license
+// scanner must recognise them; see scanner.Scanner.LicensesFrom).
+func (p *Policy) DeniedLicenses() []string {
+	if p == nil {
+		return nil
+	}
+	return slices.Clone(p.rules.licenseDeny)
 }
 
 // FastLane reports whether the policy lets young versions that fix an
