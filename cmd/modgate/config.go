@@ -75,6 +75,8 @@ type config struct {
 	// Signed checkpoints of the audit chain (see newCheckpointer).
 	AuditKey                string
 	AuditCheckpointInterval time.Duration
+
+	DebugListen string // net/http/pprof on its own listener (see debug.go); empty: off
 }
 
 // defaultUpstream is the go command's default GOPROXY.
@@ -125,6 +127,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Auth, "auth", "off", "client authentication: `required` (every route but /healthz, /readyz and the login page needs a token; see 'modgate token') or off (everyone is admin; for localhost only)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM, with --tls-key); empty: plain HTTP")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key `file` (PEM) of --tls-cert")
+	fs.StringVar(&c.DebugListen, "debug-listen", "", "`address` of a separate listener serving net/http/pprof under /debug/pprof/ (no authentication: keep it on localhost); empty: off")
 }
 
 // envName is the environment variable of a flag.
@@ -297,6 +300,9 @@ func (c *config) validate() error {
 	}
 	if c.NotFoundTTL < 0 || c.DrainDelay < 0 {
 		errs = append(errs, fmt.Errorf("--not-found-ttl %v, --drain-delay %v: must not be negative", c.NotFoundTTL, c.DrainDelay))
+	}
+	if err := validDebugListen(c.DebugListen, c.Listen); err != nil {
+		errs = append(errs, err)
 	}
 	if c.BlobVerifyTTL < 0 {
 		errs = append(errs, fmt.Errorf("--blob-verify-ttl %v: must not be negative", c.BlobVerifyTTL))

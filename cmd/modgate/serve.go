@@ -185,6 +185,11 @@ func runServe(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	if cfg.DebugListen != "" { // profiles on their own listener, never on the main one
+		if err := startDebug(ctx, cfg.DebugListen, e.log); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
