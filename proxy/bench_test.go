@@ -15,21 +15,24 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/modgate/modgate/internal/audit"
 	"github.com/modgate/modgate/internal/blob"
 	"github.com/modgate/modgate/internal/store/sqlite"
 	"github.com/modgate/modgate/internal/testkit"
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/proxy/upstream"
 	"github.com/modgate/modgate/proxy/verify"
+	"github.com/modgate/modgate/scanner"
 )
 
-// BenchmarkServeCached measures cached .info, ~1 MiB and ~22 MiB .zip answers
+// BenchmarkServeCached measures cached .info, .mod, ~1 MiB and ~22 MiB .zip answers
 // through the real handler over real HTTP on 127.0.0.1, beside the same files
 // served by http.FileServer in the same run, so that modgate/static can be read
 // off one run on a noisy machine:
 //
-//	go test ./proxy -run '^$' -bench ServeCached -benchtime 3s
+//	go test ./proxy -run '^$' -bench ServeCached -benchmem -benchtime 3s
 //
+// modgate writes an audit record of every answer (group commit) as serve does.
 // The zips hold incompressible (seeded random) data, so they really are that
 // large. modgate checks every zip it serves against its key: "modgate" hashes
 // a blob as it streams until it was verified whole and then sends it with
@@ -45,7 +48,8 @@ func BenchmarkServeCached(b *testing.B) {
 
 	modgate := newBenchProxy(b, 0, built, big)
 	hashed := newBenchProxy(b, -1, built, big)
-	static := newStaticServer(b, map[string][]byte{path + ".info": built.Info, path + ".zip": built.Zip, bigPath + ".zip": big.Zip})
+	static := newStaticServer(b, map[string][]byte{path + ".info": built.Info, path + ".mod": built.Mod,
+		path + ".zip": built.Zip, bigPath + ".zip": big.Zip})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	b.Cleanup(client.CloseIdleConnections)
 
@@ -54,6 +58,7 @@ func BenchmarkServeCached(b *testing.B) {
 		data       []byte
 	}{
 		{"info", path + ".info", built.Info},
+		{"mod", path + ".mod", built.Mod},
 		{"zip", path + ".zip", built.Zip},
 		{"zip22M", bigPath + ".zip", big.Zip},
 	}
@@ -129,7 +134,17 @@ func benchGet(client *http.Client, url string, want int64) error {
 // negative hashes every serve.
 func newBenchProxy(b *testing.B, verifyTTL time.Duration, mods ...*testkit.Built) *httptest.Server {
 	b.Helper()
-	up := testkit.NewUpstream(b, mods...)
+	return newBenchProxyTTL(b, testkit.NewUpstream(b, mods...), verifyTTL)
+}
+
+// newBenchProxyOn is newBenchProxy in front of up.
+func newBenchProxyOn(b *testing.B, up *testkit.Upstream) *httptest.Server {
+	b.Helper()
+	return newBenchProxyTTL(b, up, 0)
+}
+
+func newBenchProxyTTL(b *testing.B, up *testkit.Upstream, verifyTTL time.Duration) *httptest.Server {
+	b.Helper()
 	dir := b.TempDir()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "modgate.db"))
 	if err != nil {
@@ -152,7 +167,19 @@ func newBenchProxy(b *testing.B, verifyTTL time.Duration, mods ...*testkit.Built
 	if err != nil {
 		b.Fatal(err)
 	}
-	px, err := proxy.New(proxy.Options{Store: st, Blobs: blobs, Upstream: fetcher, Verifier: verifier,
+	// The audit log as serve writes it: group commit, every answer waits
+	// for its record's commit.
+	auditor, err := audit.New(audit.Options{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { auditor.Close(context.Background()) })
+	// Facts (vulnerabilities from an empty synced copy, licenses) as at any ingest.
+	sc, err := scanner.New(scanner.Options{Store: st, Source: "file://" + b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	px, err := proxy.New(proxy.Options{Store: st, Blobs: blobs, Upstream: fetcher, Verifier: verifier, Audit: auditor, Scanner: sc,
 		Metrics: proxy.NewMetrics(prometheus.NewRegistry()),
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
@@ -180,4 +207,34 @@ func newStaticServer(b *testing.B, files map[string][]byte) *httptest.Server {
 	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
 	b.Cleanup(srv.Close)
 	return srv
+}
+
+// BenchmarkIngestZip measures the first request for a ~1 MiB zip: the
+// download from a test upstream on 127.0.0.1, the zip checks and h1 hash,
+// the checksum pin, the blob, the facts, the SBOM and the audit record, then
+// the answer. Each iteration asks for a new version (made before the timer
+// runs):
+//
+//	go test ./proxy -run '^$' -bench IngestZip -benchmem -benchtime 20x
+func BenchmarkIngestZip(b *testing.B) {
+	random := make([]byte, 1<<20)
+	rand.New(rand.NewSource(2)).Read(random)
+	first := testkit.Build(b, mod("example.com/ingest", "v1.0.0", "data.bin", string(random)))
+	up := testkit.NewUpstream(b, first)
+	srv := newBenchProxyOn(b, up)
+	client := &http.Client{}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		i++
+		random[0], random[1] = byte(i), byte(i>>8) // another zip, another hash
+		v := testkit.Build(b, mod("example.com/ingest", fmt.Sprintf("v1.0.%d", i), "data.bin", string(random)))
+		up.Add(v)
+		b.SetBytes(int64(len(v.Zip)))
+		b.StartTimer()
+		if err := benchGet(client, srv.URL+"/example.com/ingest/@v/"+v.Version+".zip", int64(len(v.Zip))); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
