@@ -269,23 +269,27 @@ func (s *Scanner) Facts(ctx context.Context, m module.Version, mod []byte, zipPa
 		f.Requires = old.Requires
 	}
 
-	// Vulnerabilities of the version and of its requirements.
-	vulns, err := s.Check(ctx, m)
+	// Vulnerabilities of the version and of its requirements, in one
+	// query (and one of the feeds).
+	if err := checkVersion(m); err != nil {
+		return nil, &module.ModuleError{Path: m.Path, Version: m.Version, Err: err}
+	}
+	mods := []module.Version{m}
+	for _, r := range f.Requires {
+		if checkVersion(r) == nil {
+			mods = append(mods, r)
+		}
+	}
+	found, err := s.checkAll(ctx, mods)
 	if err != nil {
 		return nil, err
 	}
-	for _, v := range vulns {
+	for _, v := range found[0] {
 		v.LearntAt, v.AtIngest = now, true
 		f.Vulns = append(f.Vulns, v)
 	}
-	for _, r := range f.Requires {
-		if checkVersion(r) != nil {
-			continue
-		}
-		rv, err := s.Check(ctx, r)
-		if err != nil {
-			return nil, err
-		}
+	for i, r := range mods[1:] {
+		rv := found[i+1]
 		if len(rv) == 0 {
 			continue
 		}
@@ -443,43 +447,75 @@ func (s *Scanner) Check(ctx context.Context, m module.Version) ([]store.Vuln, er
 	if err := checkVersion(m); err != nil {
 		return nil, &module.ModuleError{Path: m.Path, Version: m.Version, Err: err}
 	}
-	var out []store.Vuln
-	for _, t := range targets(m) {
-		rows, err := s.st.VulnEntriesFor(ctx, t.Path)
-		if err != nil {
+	all, err := s.checkAll(ctx, []module.Version{m})
+	if err != nil {
+		return nil, err
+	}
+	return all[0], nil
+}
+
+// checkAll is Check of each of mods (valid versions), with one query of the
+// database's entries and one of the feeds' records for all of them (a
+// version and its requirements at ingest), instead of two per module.
+func (s *Scanner) checkAll(ctx context.Context, mods []module.Version) ([][]store.Vuln, error) {
+	var paths, keys []string
+	for _, m := range mods {
+		for _, t := range targets(m) {
+			paths = append(paths, t.Path)
+			if t.Path != vulndb.Stdlib && t.Path != vulndb.Toolchain {
+				keys = append(keys, vulndb.PathKey(t.Path))
+			}
+		}
+	}
+	slices.Sort(paths)
+	slices.Sort(keys)
+	rows, err := s.st.VulnEntriesFor(ctx, slices.Compact(paths)...)
+	if err != nil {
+		return nil, err
+	}
+	var feedRows []store.VulnEntry
+	if len(keys) > 0 {
+		if feedRows, err = s.st.AdvisoryEntriesFor(ctx, slices.Compact(keys)...); err != nil {
 			return nil, err
 		}
+	}
+	type parsedRow struct {
+		row store.VulnEntry
+		e   *vulndb.Entry
+	}
+	parse := func(rows []store.VulnEntry, what string) []parsedRow {
+		var out []parsedRow
 		for _, row := range rows {
 			e, err := s.parsed(row)
 			if err != nil {
-				s.log.Warn("vulndb: stored entry does not parse", "id", row.ID, "err", err.Error())
+				s.log.Warn(what+" does not parse", "id", row.ID, "err", err.Error())
 				continue
 			}
-			if !e.Affects(t.Path, t.Version) || slices.ContainsFunc(out, func(v store.Vuln) bool { return v.ID == row.ID }) {
-				continue
-			}
-			out = append(out, vulnOf(row, e, t))
+			out = append(out, parsedRow{row, e})
 		}
-		if t.Path == vulndb.Stdlib || t.Path == vulndb.Toolchain {
-			continue
-		}
-		feedRows, err := s.st.AdvisoryEntriesFor(ctx, vulndb.PathKey(t.Path))
-		if err != nil {
-			return nil, err
-		}
-		for _, row := range feedRows {
-			e, err := s.parsed(row)
-			if err != nil {
-				s.log.Warn("advisories: stored record does not parse", "id", row.ID, "err", err.Error())
-				continue
-			}
-			if !e.Affects(t.Path, t.Version) || slices.ContainsFunc(out, func(v store.Vuln) bool { return v.ID == row.ID }) {
-				continue
-			}
-			out = append(out, vulnOf(row, e, t))
-		}
+		return out
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	db, feeds := parse(rows, "vulndb: stored entry"), parse(feedRows, "advisories: stored record")
+	out := make([][]store.Vuln, len(mods))
+	for i, m := range mods {
+		var vulns []store.Vuln
+		add := func(rows []parsedRow, t module.Version) {
+			for _, r := range rows {
+				if !r.e.Affects(t.Path, t.Version) || slices.ContainsFunc(vulns, func(v store.Vuln) bool { return v.ID == r.row.ID }) {
+					continue
+				}
+				vulns = append(vulns, vulnOf(r.row, r.e, t))
+			}
+		}
+		for _, t := range targets(m) {
+			add(db, t)
+			if t.Path != vulndb.Stdlib && t.Path != vulndb.Toolchain {
+				add(feeds, t)
+			}
+		}
+		sort.Slice(vulns, func(i, j int) bool { return vulns[i].ID < vulns[j].ID })
+		out[i] = vulns
+	}
 	return out, nil
 }
 

@@ -57,8 +57,9 @@ type Advisories interface {
 	// empty when there are none.
 	AdvisoryEntries(ctx context.Context, source string) ([]VulnEntry, error)
 	// AdvisoryEntriesFor returns every feed's records (with JSON) indexed
-	// under module key key, sorted by ID; empty when there are none.
-	AdvisoryEntriesFor(ctx context.Context, key string) ([]VulnEntry, error)
+	// under any of the module keys, each once, sorted by ID; empty when there
+	// are none. One query for a version and its requirements.
+	AdvisoryEntriesFor(ctx context.Context, keys ...string) ([]VulnEntry, error)
 	// AdvisoryEntry returns a feed's record (with JSON) by id, or
 	// fs.ErrNotExist.
 	AdvisoryEntry(ctx context.Context, id string) (*VulnEntry, error)

@@ -73,9 +73,10 @@ type VulnDB interface {
 	// VulnEntries lists every stored entry without JSON, sorted by ID; empty
 	// before the first sync.
 	VulnEntries(ctx context.Context) ([]VulnEntry, error)
-	// VulnEntriesFor returns the stored entries (with JSON) that name module
-	// path in an affected block, sorted by ID; empty when there are none.
-	VulnEntriesFor(ctx context.Context, path string) ([]VulnEntry, error)
+	// VulnEntriesFor returns the stored entries (with JSON) that name any of
+	// the module paths in an affected block, each once, sorted by ID; empty
+	// when there are none. One query for a version and its requirements.
+	VulnEntriesFor(ctx context.Context, paths ...string) ([]VulnEntry, error)
 	// ApplyVulnSync stores a sync atomically: either all of it or, on error,
 	// none (the previous copy stays).
 	ApplyVulnSync(ctx context.Context, s *VulnSync) error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/modgate/modgate/internal/store"
@@ -20,10 +21,14 @@ func (s *Store) AdvisoryEntries(ctx context.Context, source string) (_ []store.V
 }
 
 // AdvisoryEntriesFor implements [store.Advisories].
-func (s *Store) AdvisoryEntriesFor(ctx context.Context, key string) (_ []store.VulnEntry, err error) {
-	defer wrap(&err, "postgres: advisory entries for %s", key)
-	return s.queryEntries(ctx, true, `SELECT `+advisoryCols+`, e.json FROM advisory_modules m
-		JOIN advisory_entries e ON e.id = m.advisory_id WHERE m.module_key = $1 ORDER BY e.id COLLATE "C"`, key)
+func (s *Store) AdvisoryEntriesFor(ctx context.Context, keys ...string) (_ []store.VulnEntry, err error) {
+	defer wrap(&err, "postgres: advisory entries for %s", strings.Join(keys, " "))
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return s.queryEntries(ctx, true, `SELECT `+advisoryCols+`, e.json FROM advisory_entries e
+		WHERE e.id IN (SELECT m.advisory_id FROM advisory_modules m WHERE m.module_key = ANY($1::text[]))
+		ORDER BY e.id COLLATE "C"`, keys)
 }
 
 // AdvisoryEntry implements [store.Advisories].

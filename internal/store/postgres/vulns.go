@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -112,12 +113,15 @@ func (s *Store) VulnEntries(ctx context.Context) (_ []store.VulnEntry, err error
 }
 
 // VulnEntriesFor implements [store.VulnDB].
-func (s *Store) VulnEntriesFor(ctx context.Context, path string) (_ []store.VulnEntry, err error) {
-	defer wrap(&err, "postgres: vuln entries for %s", path)
-	return s.queryEntries(ctx, true, `SELECT `+entryCols+`, f.json FROM vuln_modules m
-		JOIN vuln_entries e ON e.id = m.vuln_id
+func (s *Store) VulnEntriesFor(ctx context.Context, paths ...string) (_ []store.VulnEntry, err error) {
+	defer wrap(&err, "postgres: vuln entries for %s", strings.Join(paths, " "))
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	return s.queryEntries(ctx, true, `SELECT `+entryCols+`, f.json FROM vuln_entries e
 		JOIN vulndb_files f ON f.path = 'ID/' || e.id || '.json'
-		WHERE m.module_path = $1 ORDER BY e.id COLLATE "C"`, path)
+		WHERE e.id IN (SELECT m.vuln_id FROM vuln_modules m WHERE m.module_path = ANY($1::text[]))
+		ORDER BY e.id COLLATE "C"`, paths)
 }
 
 // ApplyVulnSync implements [store.VulnDB].

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/modgate/modgate/internal/store"
@@ -22,10 +23,18 @@ func (s *Store) AdvisoryEntries(ctx context.Context, source string) (_ []store.V
 }
 
 // AdvisoryEntriesFor implements [store.Advisories].
-func (s *Store) AdvisoryEntriesFor(ctx context.Context, key string) (_ []store.VulnEntry, err error) {
-	defer wrap(&err, "sqlite: advisory entries for %s", key)
-	return s.queryEntries(ctx, true, `SELECT `+advisoryCols+`, e.json FROM advisory_modules m
-		JOIN advisory_entries e ON e.id = m.advisory_id WHERE m.module_key = ? ORDER BY e.id`, key)
+func (s *Store) AdvisoryEntriesFor(ctx context.Context, keys ...string) (_ []store.VulnEntry, err error) {
+	defer wrap(&err, "sqlite: advisory entries for %s", strings.Join(keys, " "))
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(keys) // one query text for any number of keys (prepared once)
+	if err != nil {
+		return nil, err
+	}
+	return s.queryEntries(ctx, true, `SELECT `+advisoryCols+`, e.json FROM advisory_entries e
+		WHERE e.id IN (SELECT m.advisory_id FROM advisory_modules m WHERE m.module_key IN (SELECT value FROM json_each(?)))
+		ORDER BY e.id`, string(list))
 }
 
 // AdvisoryEntry implements [store.Advisories].

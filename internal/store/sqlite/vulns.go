@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/module"
@@ -123,12 +124,19 @@ func (s *Store) VulnEntries(ctx context.Context) (_ []store.VulnEntry, err error
 }
 
 // VulnEntriesFor implements [store.VulnDB].
-func (s *Store) VulnEntriesFor(ctx context.Context, path string) (_ []store.VulnEntry, err error) {
-	defer wrap(&err, "sqlite: vuln entries for %s", path)
-	return s.queryEntries(ctx, true, `SELECT `+entryCols+`, f.json FROM vuln_modules m
-		JOIN vuln_entries e ON e.id = m.vuln_id
+func (s *Store) VulnEntriesFor(ctx context.Context, paths ...string) (_ []store.VulnEntry, err error) {
+	defer wrap(&err, "sqlite: vuln entries for %s", strings.Join(paths, " "))
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(paths) // one query text for any number of paths (prepared once)
+	if err != nil {
+		return nil, err
+	}
+	return s.queryEntries(ctx, true, `SELECT `+entryCols+`, f.json FROM vuln_entries e
 		JOIN vulndb_files f ON f.path = 'ID/' || e.id || '.json'
-		WHERE m.module_path = ? ORDER BY e.id`, path)
+		WHERE e.id IN (SELECT m.vuln_id FROM vuln_modules m WHERE m.module_path IN (SELECT value FROM json_each(?)))
+		ORDER BY e.id`, string(list))
 }
 
 // ApplyVulnSync implements [store.VulnDB].

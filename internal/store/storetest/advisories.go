@@ -90,6 +90,14 @@ func testAdvisorySyncRoundTrip(t *testing.T, s store.Store) {
 	if got, err := s.AdvisoryEntriesFor(ctx, "example.com/other"); err != nil || len(got) != 0 {
 		t.Errorf("feed B took over an id of feed A: %v, %v", got, err)
 	}
+	// Several keys in one query, sorted by id.
+	got, err = s.AdvisoryEntriesFor(ctx, "github.com/bufferzonecorp/go-stdlog", "example.com/none", "github.com/boltdb-go/bolt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]store.VulnEntry{other, mixed}, got); diff != "" {
+		t.Errorf("AdvisoryEntriesFor(several keys) (-want +got):\n%s", diff)
+	}
 	list, err := s.AdvisoryEntries(ctx, feedA)
 	if err != nil {
 		t.Fatal(err)

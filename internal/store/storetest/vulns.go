@@ -93,6 +93,20 @@ func testVulnSyncRoundTrip(t *testing.T, s store.Store) {
 	if got, err := s.VulnEntriesFor(ctx, "golang.org/x/TEXT"); err != nil || len(got) != 0 {
 		t.Errorf("VulnEntriesFor(other case) = %v, %v; want none", got, err)
 	}
+	// Several paths in one query (a version and its requirements): each
+	// entry once, even one that names two of them (GO-2022-0617).
+	got, err = s.VulnEntriesFor(ctx, "stdlib", "example.com/none", "golang.org/x/text", "stdlib")
+	if err != nil {
+		t.Fatalf("VulnEntriesFor(several): %v", err)
+	}
+	want = []store.VulnEntry{vs.Put[0], vs.Put[1]}
+	want[0].JSON, want[1].JSON = vs.Files[0].JSON, vs.Files[1].JSON
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("VulnEntriesFor(several paths) (-want +got):\n%s", diff)
+	}
+	if got, err := s.VulnEntriesFor(ctx); err != nil || len(got) != 0 {
+		t.Errorf("VulnEntriesFor() = %v, %v; want none", got, err)
+	}
 	st, err = s.VulnState(ctx)
 	if err != nil {
 		t.Fatalf("VulnState: %v", err)
