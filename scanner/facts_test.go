@@ -155,3 +155,50 @@ func TestFactsToolchainAndBadVersions(t *testing.T) {
 		}
 	}
 }
+
+// countingStore counts the queries of advisories that the scanner sends.
+type countingStore struct {
+	Store
+	vulnQueries, feedQueries int
+}
+
+func (c *countingStore) VulnEntriesFor(ctx context.Context, paths ...string) ([]store.VulnEntry, error) {
+	c.vulnQueries++
+	return c.Store.VulnEntriesFor(ctx, paths...)
+}
+
+func (c *countingStore) AdvisoryEntriesFor(ctx context.Context, keys ...string) ([]store.VulnEntry, error) {
+	c.feedQueries++
+	return c.Store.AdvisoryEntriesFor(ctx, keys...)
+}
+
+// TestFactsOneQuery checks that the vulnerability facts of a version and all
+// its requirements take one query of the database's entries and one of the
+// feeds' records (it was two per module), and still find the requirements'
+// advisories.
+func TestFactsOneQuery(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeDB(t, dir, testEntry(t, "GO-2021-0113"), testEntry(t, "GO-2022-1059"), testEntry(t, "GO-2020-0015"))
+	counting := &countingStore{Store: newStore(t)}
+	s, _ := newScanner(t, counting, fileURL(dir), nil)
+	if _, err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := module.Version{Path: "example.com/m", Version: "v1.0.0"}
+	gomod := "module example.com/m\n\ngo 1.21\n\nrequire (\n\tgolang.org/x/text v0.3.5\n\texample.com/a v1.0.0\n" +
+		"\texample.com/b v1.0.0\n\texample.com/c v1.0.0\n\texample.com/d v1.0.0\n)\n"
+	counting.vulnQueries, counting.feedQueries = 0, 0
+	f, err := s.Facts(ctx, m, []byte(gomod), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counting.vulnQueries != 1 || counting.feedQueries != 1 {
+		t.Errorf("facts of a version with %d requirements: %d queries of entries and %d of feed records; want 1 and 1",
+			len(f.Requires), counting.vulnQueries, counting.feedQueries)
+	}
+	if len(f.VulnerableRequires) != 1 || f.VulnerableRequires[0].Module.Path != "golang.org/x/text" ||
+		len(f.VulnerableRequires[0].Vulns) != 2 {
+		t.Errorf("VulnerableRequires = %+v; want x/text v0.3.5 with GO-2021-0113 and GO-2022-1059", f.VulnerableRequires)
+	}
+}
