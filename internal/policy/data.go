@@ -308,18 +308,18 @@ func (r *rules) missingData(in Input, now time.Time) ([]Unchecked, []candidate) 
 
 // Lacks reports why a rule that blocks in this policy lacks its data at
 // now, "" when none does: in enforce mode, vulnerabilities.unknown blocking
-// while the vulnerability data is missing, malware.unknown blocking while a
-// malware feed's is. (Licenses and sizes are per zip: a replica is not less
-// ready for them.)
+// while the vulnerability data is missing; in either mode, malware.unknown
+// blocking while a malware feed's is (it blocks in audit mode too).
+// (Licenses and sizes are per zip: a replica is not less ready for them.)
 func (p *Policy) Lacks(d Data, now time.Time) string {
 	if p == nil {
 		p = Default()
 	}
-	if p.Mode != Enforce {
-		return ""
-	}
 	var out []string
 	for _, l := range p.rules.lacking(d, now) {
+		if p.Mode != Enforce && l.rule != RuleMalwareUnknown {
+			continue
+		}
 		if l.action == Block {
 			out = append(out, l.rule+" blocks: "+l.why)
 		}

@@ -57,7 +57,8 @@
 // never synced, or its last good sync is older than the data's max age,
 // every decision gets a malware.unknown finding per such feed (the file's
 // "malware: {action: block, unknown: warn}" opts out; the default is the
-// malware action); like other missing data it does not block in audit mode.
+// malware action). Unlike other missing data it blocks in audit mode too, as
+// malware does: without the feed, malware cannot be told apart.
 //
 // # Missing data
 //
@@ -366,12 +367,13 @@ func (p *Policy) Decide(in Input, now time.Time) Decision {
 		f.Exemption = exemptionFor(in.Module, c, in.Exemptions, now)
 		if f.Action == Block && f.Exemption == 0 {
 			d.WouldBlock = true
-			malware = malware || f.Rule == RuleMalware
+			malware = malware || f.Rule == RuleMalware || f.Rule == RuleMalwareUnknown
 		}
 		d.Findings = append(d.Findings, f)
 	}
 	sort.SliceStable(d.Findings, func(i, j int) bool { return rank(d.Findings[i]) < rank(d.Findings[j]) })
-	// Audit mode serves everything but known malware (see # Malware).
+	// Audit mode serves everything but known malware and what no malware
+	// feed could check (see # Malware).
 	d.Blocked = d.WouldBlock && (p.Mode != Audit || malware)
 	return d
 }
