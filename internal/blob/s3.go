@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -240,8 +241,9 @@ func (s *S3) Create() (*Writer, error) {
 }
 
 // commit uploads the complete temporary file under key, unless an intact
-// object is there already.
+// object is there already; the temporary file is removed in every case.
 func (s *S3) commit(w *Writer, key string) error {
+	defer os.Remove(w.f.Name())
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.UploadTimeout)
 	defer cancel()
 	for range 2 {

@@ -83,6 +83,22 @@ func TestStoreConformance(t *testing.T) {
 	}
 }
 
+// assertNoTempFiles checks that no temporary file of a blob is left in the
+// store's local temporary directory (the spool's, for a bucket).
+func assertNoTempFiles(t *testing.T, s Store) {
+	t.Helper()
+	switch s := s.(type) {
+	case *Dir:
+		assertNoTemp(t, s)
+	case *S3:
+		assertNoTemp(t, s.spool)
+	case storeKit:
+		assertNoTempFiles(t, s.Store)
+	default:
+		t.Fatalf("unknown store %T", s)
+	}
+}
+
 func put(t *testing.T, s Store, data []byte) (string, int64) {
 	t.Helper()
 	w, err := s.Create()
@@ -141,6 +157,7 @@ func runConformance(t *testing.T, open func(t *testing.T) storeKit) {
 			t.Errorf("Local file: %d bytes, %v", len(local), err)
 		}
 		release()
+		assertNoTempFiles(t, s)
 		if err := Verify(ctx, s, key, size); err != nil {
 			t.Errorf("Verify: %v", err)
 		}
@@ -174,6 +191,7 @@ func runConformance(t *testing.T, open func(t *testing.T) storeKit) {
 		if n != 1 {
 			t.Errorf("%d blobs listed, want 1", n)
 		}
+		assertNoTempFiles(t, s)
 		if err := Verify(ctx, s, key, size); err != nil {
 			t.Errorf("Verify: %v", err)
 		}
@@ -189,6 +207,7 @@ func runConformance(t *testing.T, open func(t *testing.T) storeKit) {
 		if _, err := s.OpenBlob(ctx, key, 7); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("OpenBlob after Abort: %v, want not exist", err)
 		}
+		assertNoTempFiles(t, s)
 	})
 	t.Run("missing and invalid keys are not found", func(t *testing.T) {
 		s := open(t)
