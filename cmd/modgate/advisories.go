@@ -22,6 +22,15 @@ func (c *config) advisoryList() []string {
 	return out
 }
 
+// advisoriesInterval is how often serve syncs the feeds: --advisories-interval,
+// else --vulndb-interval.
+func (c *config) advisoriesInterval() time.Duration {
+	if c.FeedsInterval > 0 {
+		return c.FeedsInterval
+	}
+	return c.VulnDBInterval
+}
+
 // feedOut is one feed in /vulndb-status and `modgate vulndb status`.
 type feedOut struct {
 	Source      string   `json:"source"`

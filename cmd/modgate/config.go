@@ -53,6 +53,7 @@ type config struct {
 	Index           string // module index feed (pubindex.go)
 	IndexInterval   time.Duration
 	Advisories      string // comma-separated OSV feed URLs (see advisories.go)
+	FeedsInterval   time.Duration
 	NotifyURL       string
 	AuditFlush      time.Duration
 	AuditRetention  days
@@ -112,6 +113,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.VulnDB, "vulndb", "https://vuln.go.dev", "Go vulnerability database `URL` (https://, http:// or file:///dir) to sync from, or off")
 	fs.DurationVar(&c.VulnDBInterval, "vulndb-interval", time.Hour, "how often serve syncs the vulnerability database")
 	fs.StringVar(&c.Advisories, "advisories", "", "comma-separated `LIST` of more OSV feeds synced with the vulnerability database (malware records): file:///dir (a tree of OSV JSON files) or an https:// or file:// URL of a zip of OSV JSON files")
+	fs.DurationVar(&c.FeedsInterval, "advisories-interval", 0, "how often serve syncs the --advisories feeds; 0: every --vulndb-interval")
 	fs.DurationVar(&c.VulnDBMaxAge, "vulndb-max-age", 7*24*time.Hour, "vulnerability data older than this is reported as stale (logs, /vulndb-status, /metrics)")
 	c.registerIndex(fs)
 	fs.StringVar(&c.NotifyURL, "notify-url", "", "webhook `URL` that gets a JSON POST when a sync finds stored versions newly affected by advisories")

@@ -77,6 +77,7 @@ func TestConfigErrors(t *testing.T) {
 		{name: "zero timeout", args: []string{"--fetch-timeout", "0s"}, wantErr: "--fetch-timeout"},
 		{name: "negative blob verify ttl", args: []string{"--blob-verify-ttl", "-1m"}, wantErr: "--blob-verify-ttl"},
 		{name: "missing file", args: []string{"--config", "/nonexistent/modgate.yaml"}, wantErr: "no such file"},
+		{name: "negative advisories interval", args: []string{"--advisories-interval", "-1m"}, wantErr: "--advisories-interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,5 +103,36 @@ func TestRedactList(t *testing.T) {
 	got := redactList("https://user:s3cret@corp.example.com/proxy|https://proxy.golang.org,direct")
 	if strings.Contains(got, "s3cret") || strings.Contains(got, "user") || !strings.Contains(got, "corp.example.com") || !strings.HasSuffix(got, "|https://proxy.golang.org,direct") {
 		t.Errorf("redactList = %q", got)
+	}
+}
+
+// --advisories-interval syncs the feeds on their own clock; unset, they follow
+// --vulndb-interval (flag, environment and file alike).
+func TestAdvisoriesInterval(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		file string
+		want time.Duration
+	}{
+		{"default: as --vulndb-interval", []string{"--vulndb-interval", "2h"}, nil, "", 2 * time.Hour},
+		{"flag", []string{"--advisories-interval", "10m"}, nil, "", 10 * time.Minute},
+		{"environment", nil, map[string]string{"MODGATE_ADVISORIES_INTERVAL": "15m"}, "", 15 * time.Minute},
+		{"file", nil, nil, "advisories-interval: 20m\n", 20 * time.Minute},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := c.args
+			if c.file != "" {
+				args = append([]string{"--config", writeFile(t, c.file)}, args...)
+			}
+			cfg, err := parseForTest(t, args, c.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.advisoriesInterval(); got != c.want {
+				t.Errorf("advisoriesInterval() = %v, want %v", got, c.want)
+			}
+		})
 	}
 }

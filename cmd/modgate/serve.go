@@ -178,7 +178,7 @@ func runServe(ctx context.Context, e *env) error {
 	if err := startIndex(vulnCtx, cfg, st, policies.Current, reg, e.log); err != nil { // publication times for min_age
 		return err
 	}
-	go sc.RunAdvisories(vulnCtx, cfg.VulnDBInterval) // --advisories feeds, if any
+	go sc.RunAdvisories(vulnCtx, cfg.advisoriesInterval()) // --advisories feeds, if any
 	mux.Handle("/", px)
 
 	tlsCfg, err := tlsConfig(cfg)

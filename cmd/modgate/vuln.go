@@ -34,6 +34,9 @@ func (c *config) validateVuln() []error {
 	if c.VulnDBMaxAge <= 0 {
 		errs = append(errs, fmt.Errorf("--vulndb-max-age %v: must be positive", c.VulnDBMaxAge))
 	}
+	if c.FeedsInterval < 0 {
+		errs = append(errs, fmt.Errorf("--advisories-interval %v: must be positive, or 0 for --vulndb-interval", c.FeedsInterval))
+	}
 	for _, a := range c.advisoryList() {
 		if _, err := vulndb.NewFeed(a, nil); err != nil {
 			errs = append(errs, fmt.Errorf("--advisories: %v", err))
