@@ -178,6 +178,7 @@ type Store interface {
 	ModuleIndex
 	TreeSizes
 	Capabilities
+	Origins
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database. No method may be called after it.

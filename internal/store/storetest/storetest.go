@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, leaseTests...)
 	tests = append(tests, treeSizeTests...)
 	tests = append(tests, capabilityTests...)
+	tests = append(tests, originTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
