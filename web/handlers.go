@@ -177,6 +177,9 @@ func exemptionAudit(ctx context.Context, decision string, ex *store.Exemption) *
 // or a time (RFC 3339 or a date), in the future.
 func parseExpiry(s string, now time.Time) (time.Time, error) {
 	var t time.Time
+	if s == "never" {
+		return policy.NeverExpires, nil // the look-alike rule only (policy.CheckExemption)
+	}
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		d, err := strconv.Atoi(n)
 		if err != nil || d <= 0 {

@@ -26,10 +26,11 @@ GOPRIVATE syntax (corp.example.com/*). --versions is a version (v1.2.3) or a
 range (">=v1.2.0,<v1.3.0"); empty: every version. --rule is a policy rule
 (vulnerabilities, modules, modules.deny, modules.allow, retracted, deprecated,
 min_age, min_age.unknown, licenses, licenses.deny, licenses.unknown, max_zip_size, malware,
-malware.unknown) or an advisory
+malware.unknown, lookalike, clone, clone.with_new_capabilities, clone.unknown) or an advisory
 ID or alias (GO-..., CVE-..., GHSA-...); empty: every rule. --expires is a
 duration from now (720h, 30d) or a time (RFC 3339, or a date: midnight UTC); it
-is required and must be in the future. list hides expired exemptions unless
+is required and must be in the future; "never" only with --rule lookalike (a
+reviewed path is cleared for good). list hides expired exemptions unless
 --all. Every change is recorded in the audit log.`
 
 type exemptFlags struct {
@@ -143,6 +144,9 @@ func (f *exemptFlags) exemption(now time.Time) (*store.Exemption, error) {
 // (RFC 3339 or a date), which must be in the future.
 func parseExpiry(s string, now time.Time) (time.Time, error) {
 	var t time.Time
+	if s == "never" {
+		return policy.NeverExpires, nil // the look-alike rule only (policy.CheckExemption)
+	}
 	var d days
 	if err := d.Set(s); err == nil {
 		t = now.Add(time.Duration(d))

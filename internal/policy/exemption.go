@@ -34,6 +34,9 @@ func CheckExemption(e *store.Exemption) error {
 	if e.ExpiresAt.IsZero() {
 		errs = append(errs, errors.New("expiry: required"))
 	}
+	if e.ExpiresAt.Equal(NeverExpires) && e.Rule != RuleLookalike {
+		errs = append(errs, errors.New("expiry: never is for the lookalike rule only (a reviewed path stays cleared); other exemptions expire"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -44,6 +47,7 @@ var ruleNames = []string{
 	RuleVulnUnknown, RuleLicenseUnscanned, RuleMaxZipUnknown, RuleMinAgeUnknown,
 	RuleMalware, RuleMalwareUnknown,
 	"capabilities", RuleCapNew, RuleCapInit, RuleCapBinary, RuleCapUnknown,
+	RuleLookalike, RuleClone, RuleCloneCaps, RuleCloneUnknown,
 }
 
 func knownRule(r string) bool {

@@ -201,6 +201,8 @@ func Parse(name string, data []byte) (*Policy, error) {
 		{"max_zip_size", func(v *yaml.Node) { ps.maxZipSize(v, r) }},
 		{"malware", func(v *yaml.Node) { ps.malware(v, r) }},
 		{"capabilities", func(v *yaml.Node) { ps.capabilities(v, r) }},
+		{"lookalike", func(v *yaml.Node) { ps.lookalike(v, r) }},
+		{"clone", func(v *yaml.Node) { ps.clone(v, r) }},
 	})
 	if len(ps.errs) > 0 {
 		return nil, errors.Join(ps.errs...)

@@ -28,7 +28,7 @@ licenses:
 max_zip_size: 200MB
 `
 
-var cmpRules = cmp.AllowUnexported(rules{}, moduleRule{}, comparison{}, capRules{})
+var cmpRules = cmp.AllowUnexported(rules{}, moduleRule{}, comparison{}, capRules{}, originRules{})
 
 func mustRule(t *testing.T, s string) moduleRule {
 	t.Helper()
@@ -116,7 +116,7 @@ func TestParseErrors(t *testing.T) {
 		want       []string // the error's lines
 	}{
 		{"unknown top-level key", "mode: enforce\nvulnerabilites:\n  action: block\n",
-			[]string{`policy.yaml:2: unknown key "vulnerabilites" (known: mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size, malware, capabilities)`}},
+			[]string{`policy.yaml:2: unknown key "vulnerabilites" (known: mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size, malware, capabilities, lookalike, clone)`}},
 		{"unknown nested key", "vulnerabilities:\n  action: block\n  fixed_only: true\n",
 			[]string{`policy.yaml:3: vulnerabilities: unknown key "fixed_only" (known: action, only_fixed, unreviewed, ignore, unknown)`}},
 		{"missing data cannot be off", "vulnerabilities:\n  action: block\n  unknown: off\n",
@@ -158,7 +158,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad nested size", "max_zip_size:\n  size: big\n", []string{`policy.yaml:2: max_zip_size.size: "big": want a size such as 200MB, 1GiB or a number of bytes`}},
 		{"null action", "retracted:\n", []string{`policy.yaml:1: retracted: expected an action: block, warn or off`}},
 		{"duplicate key", "mode: audit\nmode: enforce\n", []string{`policy.yaml:2: mode: given twice`}},
-		{"not a mapping", "- mode: audit\n", []string{`policy.yaml:1: expected a mapping with keys mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size, malware, capabilities`}},
+		{"not a mapping", "- mode: audit\n", []string{`policy.yaml:1: expected a mapping with keys mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size, malware, capabilities, lookalike, clone`}},
 		{"section not a mapping", "licenses: [MIT]\n", []string{`policy.yaml:1: licenses: expected a mapping with keys deny, action, unknown, unscanned`}},
 		{"every error, in order", "mode: on\nretracted: blok\nlicenses:\n  unknwn: warn\n",
 			[]string{
@@ -240,6 +240,7 @@ vulnerabilities: block (unreviewed: warn, ignore GO-2022-0493), missing data: bl
 malware: block, unknown: block
 modules: deny 2 (block)
 retracted: block, deprecated: warn
+lookalike: warn, clone: warn (with new capabilities: block, unknown: block)
 min_age: 72h (block), unknown: block, fixes: hold
 licenses: deny AGPL-3.0-only AGPL-3.0-or-later SSPL-1.0 (block), unknown: warn, unscanned: block
 max_zip_size: 200.0 MB (block, unknown: block)
@@ -252,6 +253,7 @@ vulnerabilities: warn (unreviewed: warn), missing data: warn
 malware: block, unknown: block
 modules: off
 retracted: warn, deprecated: warn
+lookalike: warn, clone: warn (with new capabilities: block, unknown: block)
 min_age: off
 licenses: deny none, unknown: warn, unscanned: warn
 max_zip_size: off

@@ -196,6 +196,7 @@ type rules struct {
 	maxZipUnknown Action
 
 	caps capRules // capabilities: what a version adds to the one before it
+	origin originRules // lookalike and clone (origin.go)
 }
 
 // Default is the policy without a file: every rule reports (warn) and nothing
@@ -217,6 +218,7 @@ func Default() *Policy {
 			licenseUnknown: Warn,
 			maxZipAction:   Block,
 			caps:           defaultCaps(),
+			origin:         defaultOrigin(),
 		},
 	}
 }
@@ -243,6 +245,11 @@ type Input struct {
 	// lane; callers need them only when [Policy.FastLane] is set and the
 	// decision without them holds the version for min_age.
 	Fixes []store.Finding
+	// Lookalike is the look-alike check of the module's path and Clone the
+	// clone check of the version's zip (scanner.Origins); nil when not
+	// made.
+	Lookalike *store.PathCheck
+	Clone     *store.Clone
 	// Zip is set when the decision is for a zip about to be served: its
 	// licenses and size must then be known (licenses.unscanned and
 	// max_zip_size.unknown decide when they are not; so must its
@@ -344,6 +351,7 @@ func (p *Policy) Decide(in Input, now time.Time) Decision {
 		cands = append(cands, p.rules.factFindings(in.Module, in.Facts, now)...)
 	}
 	cands = append(cands, p.rules.capFindings(in)...)
+	cands = append(cands, p.rules.origin.findings(in)...)
 	unchecked, missing := p.rules.missingData(in, now)
 	cands = append(cands, missing...)
 	if r := &p.rules; r.maxZipSize > 0 && r.maxZipAction != Off && in.ZipSize > r.maxZipSize {

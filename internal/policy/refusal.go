@@ -153,8 +153,14 @@ func (r Refusal) Summary() []string {
 		if ask == "" {
 			ask = "To waive, ask your security team to run:"
 		}
-		cmd := "  modgate exempt add --module " + r.Module.Path + " --versions " + r.Module.Version + exemptRule(r.Decision) +
-			" --reason ... --by ... --expires 30d"
+		versions, expires := " --versions "+r.Module.Version, "30d"
+		if exemptRule(r.Decision) == " --rule "+RuleLookalike {
+			// A look-alike is the path's, whatever the version: once
+			// reviewed, the path is cleared for good.
+			versions, expires = "", "never"
+		}
+		cmd := "  modgate exempt add --module " + r.Module.Path + versions + exemptRule(r.Decision) +
+			" --reason ... --by ... --expires " + expires
 		parts = append(parts, &part{prio: 8, variants: []string{ask, ""}}, &part{prio: 4, variants: []string{cmd, ""}})
 	}
 	if r.Page != "" {

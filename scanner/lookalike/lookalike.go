@@ -121,6 +121,28 @@ func (x *Index) Add(k Known) {
 	x.byLen[len(p.key)] = append(x.byLen[len(p.key)], i)
 }
 
+// SameOwner reports whether paths a and b are controlled by the same owner
+// (host, or host and account on code-hosting sites; vanity domains as the
+// repositories they serve from): then neither can be a look-alike or a
+// clone of the other.
+func SameOwner(a, b string) bool {
+	pa, oka := parse(a)
+	pb, okb := parse(b)
+	return oka && okb && pa.owner == pb.owner
+}
+
+// Use counts one more version of path fetched (a path not known is added).
+func (x *Index) Use(path string) {
+	x.mu.Lock()
+	if i, ok := x.byPath[path]; ok {
+		x.entries[i].Uses++
+		x.mu.Unlock()
+		return
+	}
+	x.mu.Unlock()
+	x.Add(Known{Path: path, Uses: 1})
+}
+
 // Known reports whether path itself is in the index, and how.
 func (x *Index) Known(path string) (Known, bool) {
 	x.mu.RLock()

@@ -1,0 +1,310 @@
+package scanner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/module"
+
+	"github.com/modgate/modgate/internal/store"
+	"github.com/modgate/modgate/scanner/lookalike"
+)
+
+// OriginStore is what [Origins] keeps in the database: the look-alike and
+// clone checks, the index of file contents, and the go.mod of an original.
+type OriginStore interface {
+	store.Origins
+	Artifact(ctx context.Context, m module.Version, k store.Kind) (*store.Artifact, error)
+}
+
+// AddedCapabilities reports the capabilities that files (names in the zip
+// of m at zipPath, without the module@version/ prefix) use and that the
+// original version (its zip at origZip) does not: one line each, "EXEC in
+// loader.go:12 (os/exec.Command, from init)".
+type AddedCapabilities func(ctx context.Context, m module.Version, zipPath string, files []string, orig module.Version, origZip string) ([]string, error)
+
+// OriginOptions configure [Origins]. Store is required.
+type OriginOptions struct {
+	Store OriginStore
+	// Known are the widely used public modules paths are compared with
+	// besides those fetched here; nil means [lookalike.Popular].
+	Known []lookalike.Known
+	// Capabilities analyses what a clone's added and changed files add;
+	// nil records them as not analysed (CapabilitiesKnown false).
+	Capabilities AddedCapabilities
+	// ZipPath gives the file of a stored zip by its SHA-256 (the blob
+	// store), for Capabilities; nil means Capabilities gets "".
+	ZipPath func(sha256 string) (string, error)
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// CloneShare is the share of a version's files (in thousandths) that must
+// be identical to another module's stored version for a clone finding.
+const CloneShare = 900
+
+// Origins checks where a module comes from: whether its path resembles a
+// path this organisation fetched or a widely used public module (once, the
+// first time the path is requested), and whether its zip copies a stored
+// version of another module. Safe for concurrent use.
+type Origins struct {
+	opts OriginOptions
+	log  *slog.Logger
+	now  func() time.Time
+
+	mu      sync.Mutex
+	index   *lookalike.Index // nil until the first check
+	checked map[string]*store.PathCheck
+}
+
+// NewOrigins returns an Origins. It does no I/O: the index of known paths is
+// read from the store at the first check.
+func NewOrigins(opts OriginOptions) *Origins {
+	o := &Origins{opts: opts, log: opts.Logger, now: opts.Now, checked: map[string]*store.PathCheck{}}
+	if o.log == nil {
+		o.log = slog.Default()
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	if o.opts.Known == nil {
+		o.opts.Known = lookalike.Popular()
+	}
+	return o
+}
+
+// loadIndex reads the known paths once.
+func (o *Origins) loadIndex(ctx context.Context) (*lookalike.Index, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.index != nil {
+		return o.index, nil
+	}
+	uses, err := o.opts.Store.ModulePaths(ctx)
+	if err != nil {
+		return nil, err
+	}
+	known := append([]lookalike.Known{}, o.opts.Known...)
+	for _, u := range uses {
+		known = append(known, lookalike.Known{Path: u.Path, Uses: u.Versions})
+	}
+	o.index = lookalike.NewIndex(known)
+	return o.index, nil
+}
+
+// CheckPath returns the look-alike check of path: the stored one, or, the
+// first time the path is requested, one made now against the known paths
+// (and stored when record is set; `modgate check` asks without recording).
+func (o *Origins) CheckPath(ctx context.Context, modPath string, record bool) (*store.PathCheck, error) {
+	o.mu.Lock()
+	c := o.checked[modPath]
+	o.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	c, err := o.opts.Store.PathCheck(ctx, modPath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err != nil {
+		x, err := o.loadIndex(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c = &store.PathCheck{Path: modPath, CheckedAt: o.now().UTC()}
+		if ms := x.Match(modPath); len(ms) > 0 {
+			m := ms[0]
+			c.Resembles, c.Kind, c.How, c.Uses, c.Listed, c.Others = m.Path, m.Kind, m.How, m.Uses, m.Listed, len(ms)-1
+		}
+		if !record {
+			return c, nil
+		}
+		if c, err = o.opts.Store.PutPathCheck(ctx, c); err != nil {
+			return nil, err
+		}
+		x.Add(lookalike.Known{Path: modPath})
+		if c.Resembles != "" {
+			o.log.Warn("look-alike module path", "module", modPath, "resembles", c.Resembles, "how", c.How)
+		}
+	}
+	o.mu.Lock()
+	o.checked[modPath] = c
+	o.mu.Unlock()
+	return c, nil
+}
+
+// Of returns what a decision on m needs: the look-alike check of its path
+// (made now, without recording, when the path was never requested) and the
+// clone check of its zip (nil when its zip was never ingested).
+func (o *Origins) Of(ctx context.Context, m module.Version) (*store.PathCheck, *store.Clone, error) {
+	pc, err := o.CheckPath(ctx, m.Path, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := o.opts.Store.Clone(ctx, m)
+	if errors.Is(err, fs.ErrNotExist) {
+		return pc, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return pc, cl, nil
+}
+
+// boilerplate reports whether a file is left out of the clone comparison:
+// go.mod (compared on its own: a fork must change its module line), go.sum,
+// and license, notice and read-me files, which many unrelated modules share
+// word for word.
+func boilerplate(name string) bool {
+	if name == "go.mod" || name == "go.sum" || strings.HasPrefix(name, ".github/") || path.Base(name) == ".gitignore" {
+		return true
+	}
+	base := strings.ToUpper(path.Base(name))
+	for _, p := range []string{"LICENSE", "LICENCE", "COPYING", "NOTICE", "PATENTS", "AUTHORS", "CONTRIBUTORS", "README", "CHANGELOG", "CODE_OF_CONDUCT", "SECURITY", "CONTRIBUTING"} {
+		if strings.HasPrefix(base, p) {
+			return true
+		}
+	}
+	return strings.HasSuffix(base, ".MD")
+}
+
+// CheckZip records the files of m's zip in the index of file contents and
+// makes its clone check: whether at least [CloneShare] thousandths of its
+// files (by count or by bytes, boilerplate aside) are identical to a stored
+// version of a module of another owner. mod is m's go.mod, zipPath its zip
+// (for the capability analysis).
+func (o *Origins) CheckZip(ctx context.Context, m module.Version, mod []byte, zipPath string, files []store.ZipFile) (*store.Clone, error) {
+	if err := o.opts.Store.PutZipFiles(ctx, m, files); err != nil {
+		return nil, err
+	}
+	o.mu.Lock()
+	if o.index != nil {
+		o.index.Use(m.Path)
+	}
+	o.mu.Unlock()
+	c := &store.Clone{Module: m, CheckedAt: o.now().UTC()}
+	var code []store.ZipFile
+	var codeBytes int64
+	for _, f := range files {
+		if !boilerplate(f.Name) {
+			code = append(code, f)
+			codeBytes += f.Size
+		}
+	}
+	if len(code) > 0 {
+		if err := o.compare(ctx, c, mod, zipPath, code, codeBytes); err != nil {
+			return nil, err
+		}
+	}
+	if err := o.opts.Store.PutClone(ctx, c); err != nil {
+		return nil, err
+	}
+	if c.Original.Path != "" {
+		o.log.Warn("clone of another module", "module", m.Path, "version", m.Version, "original", c.Original.String(),
+			"similarity", c.Similarity, "added", len(c.Added), "changed", len(c.Changed))
+	}
+	return c, nil
+}
+
+// candidates is how many of the most similar stored versions a clone check
+// looks at (versions of the same owner are skipped).
+const candidates = 20
+
+func (o *Origins) compare(ctx context.Context, c *store.Clone, mod []byte, zipPath string, code []store.ZipFile, codeBytes int64) error {
+	m := c.Module
+	matches, err := o.opts.Store.SimilarZips(ctx, m.Path, code, candidates)
+	if err != nil {
+		return err
+	}
+	var best store.ZipMatch
+	for _, mt := range matches {
+		if !lookalike.SameOwner(mt.Module.Path, m.Path) {
+			best = mt
+			break
+		}
+	}
+	// Most files by count is needed first: below the share by count, the
+	// bytes may still be; both are checked on the best candidate only.
+	if best.Files == 0 {
+		return nil
+	}
+	orig, err := o.opts.Store.ZipFiles(ctx, best.Module)
+	if err != nil {
+		return err
+	}
+	theirs := map[string]string{}
+	for _, f := range orig {
+		theirs[f.Name] = f.SHA256
+	}
+	var same int
+	var sameBytes int64
+	var added, changed []string
+	for _, f := range code {
+		switch sum, ok := theirs[f.Name]; {
+		case !ok:
+			added = append(added, f.Name)
+		case sum != f.SHA256:
+			changed = append(changed, f.Name)
+		default:
+			same++
+			sameBytes += f.Size
+		}
+	}
+	share := same * 1000 / len(code)
+	if codeBytes > 0 {
+		share = max(share, int(sameBytes*1000/codeBytes))
+	}
+	if share < CloneShare {
+		return nil
+	}
+	c.Original, c.Similarity, c.Added, c.Changed = best.Module, share, added, changed
+	if om, err := o.opts.Store.Artifact(ctx, best.Module, store.KindMod); err == nil {
+		c.ModuleLineOnly = len(added) == 0 && len(changed) == 0 && sameButModuleLine(mod, om.Data)
+	}
+	newFiles := append(append([]string{}, added...), changed...)
+	if len(newFiles) == 0 {
+		c.CapabilitiesKnown = true
+		return nil
+	}
+	if o.opts.Capabilities == nil {
+		return nil
+	}
+	origZip := ""
+	if a, err := o.opts.Store.Artifact(ctx, best.Module, store.KindZip); err == nil && o.opts.ZipPath != nil {
+		origZip, _ = o.opts.ZipPath(a.SHA256)
+	}
+	caps, err := o.opts.Capabilities(ctx, m, zipPath, newFiles, best.Module, origZip)
+	if err != nil {
+		o.log.Warn("clone: capabilities of the added files", "module", m.Path, "version", m.Version, "err", err.Error())
+		return nil
+	}
+	sort.Strings(caps)
+	c.Capabilities, c.CapabilitiesKnown = caps, true
+	return nil
+}
+
+// sameButModuleLine reports whether two go.mod files differ at most in
+// their module line.
+func sameButModuleLine(a, b []byte) bool {
+	strip := func(d []byte) string {
+		var out []string
+		for _, l := range bytes.Split(d, []byte("\n")) {
+			s := strings.TrimSpace(string(l))
+			if s == "" || strings.HasPrefix(s, "module ") || strings.HasPrefix(s, "module\t") || strings.HasPrefix(s, "//") {
+				continue
+			}
+			out = append(out, s)
+		}
+		return strings.Join(out, "\n")
+	}
+	return strip(a) == strip(b)
+}
+
