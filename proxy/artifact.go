@@ -65,6 +65,9 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req reque
 	size := int64(0)
 	if kind == store.KindZip {
 		size = a.Size
+		if err := s.checkZip(ctx, a, nil); err != nil {
+			return err
+		}
 	}
 	if err := s.enforce(ctx, w, req.mod, size); err != nil {
 		if kind == store.KindZip {
@@ -225,6 +228,10 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 			if _, err := s.capabilities(ctx, stored); err != nil {
 				// The decision on the zip computes them again, or refuses it.
 				s.log.Error("capabilities", "module", m.Path, "version", m.Version, "err", err.Error())
+			}
+			if err := s.checkZip(ctx, stored, zf.files); err != nil {
+				// Checked again before the zip is served (serveArtifact).
+				s.log.Error("clone check", "module", m.Path, "version", m.Version, "err", err.Error())
 			}
 		}
 	}, nil
@@ -431,7 +438,7 @@ func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream
 	if resp.Size >= 0 && w.Size() != resp.Size {
 		return nil, zf, &upstreamError{err: fmt.Errorf("%s@%s: .zip from %s is %d bytes, announced %d", m.Path, m.Version, resp.Source, w.Size(), resp.Size)}
 	}
-	h, err := verify.CheckHashZip(m, w.TempPath())
+	h, files, err := verify.CheckHashZipFiles(m, w.TempPath())
 	if err != nil {
 		return nil, zf, err
 	}
@@ -443,7 +450,7 @@ func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream
 	if err != nil {
 		return nil, zf, err
 	}
-	zf = zipFacts{sha512: hex.EncodeToString(h512.Sum(nil)), h1: h, dated: dated}
+	zf = zipFacts{sha512: hex.EncodeToString(h512.Sum(nil)), h1: h, dated: dated, files: files}
 	return &store.Artifact{Module: m, Kind: store.KindZip, SHA256: key, Size: size}, zf, nil
 }
 

@@ -17,7 +17,8 @@ import (
 type zipFacts struct {
 	sha512 string
 	h1     string
-	dated  time.Time // by the checksum database (verify.Result.Published)
+	dated  time.Time       // by the checksum database (verify.Result.Published)
+	files  []store.ZipFile // every file's SHA-256, for the clone check
 }
 
 // makeSBOM records the SPDX SBOM of a version whose zip was just ingested,

@@ -103,6 +103,9 @@ type Options struct {
 	Verifier Verifier
 	// Scanner, if set, records the facts of every version as it is ingested.
 	Scanner Scanner
+	// Origins, if set, checks every module path requested the first time
+	// for look-alikes and every zip ingested for clones (origin.go).
+	Origins Origins
 	// IndexOff says no module index feed is followed (--index off), for the
 	// reason min_age gives when no source knows a publication time. When it
 	// is false and Scanner has an IndexState method, the index's state is
@@ -413,6 +416,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw.req = &req
 	if err == nil {
 		req.noFetch = strings.EqualFold(r.Header.Get("Disable-Module-Fetch"), "true")
+		s.firstRequest(r.Context(), req.mod.Path)
 		switch {
 		case req.kind == "list":
 			err = s.serveList(rw, r, req)

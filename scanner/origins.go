@@ -307,4 +307,3 @@ func sameButModuleLine(a, b []byte) bool {
 	}
 	return strip(a) == strip(b)
 }
-

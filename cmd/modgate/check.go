@@ -20,6 +20,7 @@ import (
 	"github.com/modgate/modgate/internal/check"
 	"github.com/modgate/modgate/internal/policy"
 	"github.com/modgate/modgate/proxy"
+	"github.com/modgate/modgate/scanner"
 )
 
 const checkUsage = `usage:
@@ -216,7 +217,8 @@ func decideLocal(ctx context.Context, e *env, mods []module.Version, out *check.
 	if err != nil {
 		return err
 	}
-	if out.Modules, err = check.Local(ctx, p, sc, exemptions, data, mods, time.Now()); err != nil {
+	withOrigins := originFacts{Scanner: sc, Origins: scanner.NewOrigins(scanner.OriginOptions{Store: st, Logger: e.log})}
+	if out.Modules, err = check.Local(ctx, p, withOrigins, exemptions, data, mods, time.Now()); err != nil {
 		return err
 	}
 	if dir != "" {
@@ -287,4 +289,11 @@ func printCheck(w io.Writer, out *check.Result, symbols bool) {
 		fmt.Fprintf(w, "%-8s %s %s@%s (%s): %s\n", strings.ToUpper(s.Level), s.ID, s.Module, s.Version, fixed, what)
 	}
 	fmt.Fprintf(w, "%d of %d vulnerabilities reached by your code\n", called, len(out.Symbols))
+}
+
+// originFacts gives check.Local the facts of the scanner and the look-alike
+// and clone checks of scanner.Origins (Of), as the proxy decides with both.
+type originFacts struct {
+	*scanner.Scanner
+	*scanner.Origins
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/proxy/upstream"
 	"github.com/modgate/modgate/proxy/verify"
+	"github.com/modgate/modgate/scanner"
 )
 
 func runServe(ctx context.Context, e *env) error {
@@ -111,6 +112,7 @@ func runServe(ctx context.Context, e *env) error {
 		Upstream:       up,
 		Verifier:       verifier,
 		Scanner:        sc,
+		Origins:        newOrigins(st, blobs, e.log),
 		IndexOff:       cfg.Index == "off",
 		SBOM:           sbomBase(cfg),
 		SBOMs:          st,
@@ -342,4 +344,9 @@ func redactList(list string) string {
 		}
 	}
 	return b.String()
+}
+
+// newOrigins is the look-alike and clone checker of serve (scanner.Origins).
+func newOrigins(st store.Store, blobs blob.Store, log *slog.Logger) *scanner.Origins {
+	return scanner.NewOrigins(scanner.OriginOptions{Store: st, Logger: log})
 }

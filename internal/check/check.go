@@ -107,6 +107,15 @@ func Local(ctx context.Context, p *policy.Policy, facts Facts, exemptions []stor
 		if in.Facts, in.Vulns, err = facts.Known(ctx, m); err != nil {
 			return nil, err
 		}
+		// Where the module comes from (look-alike path, clone), as the
+		// proxy reads it, when facts can say (scanner.Origins.Of).
+		if o, ok := facts.(interface {
+			Of(context.Context, module.Version) (*store.PathCheck, *store.Clone, error)
+		}); ok {
+			if in.Lookalike, in.Clone, err = o.Of(ctx, m); err != nil {
+				return nil, err
+			}
+		}
 		d := p.Decide(in, now)
 		// min_age's fast lane, as the proxy applies it: the versions this
 		// one fixes are read only for a version held for its age.

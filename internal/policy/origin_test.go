@@ -100,6 +100,9 @@ func TestOriginRefusalFits(t *testing.T) {
 		{"look-alike", Input{Lookalike: lookalike}, []string{"- lookalike: 1 edit from github.com/shopspring/decimal (shopsprint for shopspring)",
 			"--rule lookalike --reason ... --by ... --expires never"}},
 		{"both", Input{Lookalike: lookalike, Clone: cloneCaps}, []string{"lookalike, clone.with_new_capabilities", "EXEC in loader.go:14"}},
+		{"added files not analysed: a version's own, not missing data", Input{Clone: &store.Clone{Module: shopsprint,
+			Original: cloneCaps.Original, Similarity: 923, Added: []string{"loader.go"}}},
+			[]string{"- clone.unknown: copies github.com/shopspring/decimal@v1.3.1", "modgate exempt add --module github.com/shopsprint/decimal --versions v1.3.3 --rule clone.unknown"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			in := tt.in

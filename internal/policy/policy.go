@@ -195,7 +195,7 @@ type rules struct {
 	// "" means as maxZipAction.
 	maxZipUnknown Action
 
-	caps capRules // capabilities: what a version adds to the one before it
+	caps   capRules    // capabilities: what a version adds to the one before it
 	origin originRules // lookalike and clone (origin.go)
 }
 

@@ -123,7 +123,9 @@ func (r Refusal) Summary() []string {
 		parts = append(parts, p)
 		// min_age.unknown is not the data modgate lacks as a whole: another
 		// version may do, and an exemption may waive it.
-		missing = missing || (strings.HasSuffix(g.rule, ".unknown") && g.rule != RuleMinAgeUnknown) || g.rule == RuleLicenseUnscanned
+		// Nor is clone.unknown (this version's added files).
+		missing = missing || (strings.HasSuffix(g.rule, ".unknown") && g.rule != RuleMinAgeUnknown && g.rule != RuleCloneUnknown) ||
+			g.rule == RuleLicenseUnscanned
 	}
 	onlyMissing := missing && len(groups) == 1
 	switch {

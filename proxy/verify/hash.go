@@ -16,6 +16,8 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/modgate/modgate/internal/store"
 )
 
 // The h1: hash of a module zip (golang.org/x/mod/sumdb/dirhash.Hash1 over the
@@ -46,7 +48,7 @@ func HashZip(path string) (string, error) {
 		return "", err
 	}
 	defer z.Close()
-	return hashZip(&z.Reader)
+	return hashZip(&z.Reader, nil)
 }
 
 // CheckHashZip checks the zip at path against the rules for m's zip, as
@@ -65,15 +67,41 @@ func CheckHashZip(m module.Version, path string) (string, error) {
 	if err := checkEntries(m, &z.Reader); err != nil {
 		return "", zipError(m, err)
 	}
-	h, err := hashZip(&z.Reader)
+	h, err := hashZip(&z.Reader, nil)
 	if err != nil {
 		return "", zipError(m, err)
 	}
 	return h, nil
 }
 
-// hashZip is dirhash.HashZip's h1: over z, reading each entry once.
-func hashZip(z *zip.Reader) (string, error) {
+// CheckHashZipFiles is [CheckHashZip] that also returns the SHA-256 of
+// every file (the index of file contents of the clone check), from the same
+// one read of each entry.
+func CheckHashZipFiles(m module.Version, path string) (string, []store.ZipFile, error) {
+	if err := checkZipRules(m, path); err != nil {
+		return "", nil, zipError(m, err)
+	}
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		return "", nil, zipError(m, err)
+	}
+	defer z.Close()
+	if err := checkEntries(m, &z.Reader); err != nil {
+		return "", nil, zipError(m, err)
+	}
+	files := make([]store.ZipFile, 0, len(z.File))
+	h, err := hashZip(&z.Reader, func(name string, sum []byte, size int64) {
+		files = append(files, store.ZipFile{Name: unprefixed(name), SHA256: hex.EncodeToString(sum), Size: size})
+	})
+	if err != nil {
+		return "", nil, zipError(m, err)
+	}
+	return h, files, nil
+}
+
+// hashZip is dirhash.HashZip's h1: over z, reading each entry once. each,
+// if not nil, is given every file's name, SHA-256 and size, in name order.
+func hashZip(z *zip.Reader, each func(name string, sum []byte, size int64)) (string, error) {
 	hs := zipHashers.Get().(*zipHasher)
 	defer zipHashers.Put(hs)
 	files := slices.Clone(z.File)
@@ -94,12 +122,15 @@ func hashZip(z *zip.Reader) (string, error) {
 			return "", err
 		}
 		hs.file.Reset()
-		_, err = io.CopyBuffer(hs.file, r, hs.buf)
+		n, err := io.CopyBuffer(hs.file, r, hs.buf)
 		r.Close()
 		if err != nil {
 			return "", err
 		}
 		hs.sum = hs.file.Sum(hs.sum[:0])
+		if each != nil {
+			each(f.Name, hs.sum, n)
+		}
 		hs.line = hex.AppendEncode(hs.line[:0], hs.sum)
 		hs.line = append(hs.line, "  "...)
 		hs.line = append(hs.line, f.Name...)

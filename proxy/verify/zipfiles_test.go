@@ -2,9 +2,11 @@ package verify
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/dirhash"
 )
 
@@ -25,6 +27,14 @@ func TestHashZipFiles(t *testing.T) {
 			}
 			if got != want {
 				t.Errorf("h1 = %s, want %s (dirhash.HashZip)", got, want)
+			}
+			mod, ver, _ := strings.Cut(strings.TrimSuffix(name, ".zip"), "@")
+			checked, files2, err := CheckHashZipFiles(module.Version{Path: strings.ReplaceAll(mod, "_", "/"), Version: ver}, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if checked != want || !slices.Equal(files, files2) {
+				t.Errorf("CheckHashZipFiles = %s, %d files; want %s and HashZipFiles' %d", checked, len(files2), want, len(files))
 			}
 			if len(files) < 3 {
 				t.Fatalf("files = %v, want every file of the zip", files)

@@ -82,7 +82,7 @@ func main() {
 			}
 			json.Unmarshal(b, &e)
 			text := strings.ToLower(e.Summary + " " + e.Details)
-			if strings.HasPrefix(strings.ToLower(e.Summary), "malicious code") || strings.Contains(text, "typosquat") || strings.Contains(text, "backdoor") {
+			if strings.HasPrefix(strings.ToLower(e.Summary), "malicious code") || strings.Contains(text, "malicious typosquat") {
 				malicious[m.Path] = true
 			}
 		}
@@ -123,7 +123,7 @@ func main() {
 	fmt.Printf("#   graph:N   the hugo build graph (../shared/bench/hugo, gohugoio/hugo at 7b5199fdeff7, `go mod graph`):\n")
 	fmt.Printf("#             %d modules, N = how many modules of the graph require it\n", len(importers))
 	fmt.Printf("#   vulndb:N  the Go vulnerability database snapshot (../shared/vulndb): %d modules with N advisories\n", nvuln)
-	fmt.Printf("#             (modules of advisories about malicious code left out: %s)\n", strings.Join(excluded, ", "))
+	fmt.Printf("#             (left out: modules whose advisory calls them malicious code or a malicious typosquat: %s)\n", strings.Join(excluded, ", "))
 	fmt.Printf("#   hand      %d well-known modules added by hand (extra.txt)\n", nextra)
 	fmt.Printf("# It is not a ranking of the whole ecosystem: a module outside these sources is compared\n")
 	fmt.Printf("# only with the paths this organisation fetched.\n")
