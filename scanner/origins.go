@@ -224,16 +224,25 @@ func (o *Origins) compare(ctx context.Context, c *store.Clone, mod []byte, zipPa
 	if err != nil {
 		return err
 	}
+	// The best candidate of another owner; a version of the same owner that
+	// shares as many files explains the copy (its own history, a new major
+	// version), and of equal candidates an original (not itself a clone)
+	// is named.
 	var best store.ZipMatch
+	own := 0
 	for _, mt := range matches {
-		if !lookalike.SameOwner(mt.Module.Path, m.Path) {
+		if lookalike.SameOwner(mt.Module.Path, m.Path) {
+			own = max(own, mt.Files)
+			continue
+		}
+		switch {
+		case best.Files == 0:
 			best = mt
-			break
+		case mt.Files == best.Files && o.isClone(ctx, best.Module) && !o.isClone(ctx, mt.Module):
+			best = mt
 		}
 	}
-	// Most files by count is needed first: below the share by count, the
-	// bytes may still be; both are checked on the best candidate only.
-	if best.Files == 0 {
+	if best.Files == 0 || own >= best.Files {
 		return nil
 	}
 	orig, err := o.opts.Store.ZipFiles(ctx, best.Module)
@@ -289,6 +298,12 @@ func (o *Origins) compare(ctx context.Context, c *store.Clone, mod []byte, zipPa
 	sort.Strings(caps)
 	c.Capabilities, c.CapabilitiesKnown = caps, true
 	return nil
+}
+
+// isClone reports whether m's own clone check names an original.
+func (o *Origins) isClone(ctx context.Context, m module.Version) bool {
+	c, err := o.opts.Store.Clone(ctx, m)
+	return err == nil && c.Original.Path != ""
 }
 
 // sameButModuleLine reports whether two go.mod files differ at most in

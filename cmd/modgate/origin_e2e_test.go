@@ -123,7 +123,7 @@ func TestEndToEndOrigins(t *testing.T) {
 	// A look-alike of the path fetched before: one edit in the owner.
 	refused("github.com/dustim/go-humanize@v1.0.0",
 		"github.com/dustim/go-humanize@v1.0.0: refused by modgate policy (lookalike)",
-		"- lookalike: 1 edit from github.com/dustin/go-humanize (dustim for dustin), fetched here (1 version)",
+		"- lookalike: 1 edit from github.com/dustin/go-humanize (dustim for dustin), a widely used module fetched here (1 version)",
 		"modgate exempt add --module github.com/dustim/go-humanize --rule lookalike --reason ... --by ... --expires never")
 	// Cleared for good by an exemption without versions or expiry.
 	if out, code := runModgate(t, "exempt", "add", "--data", data, "--module", "github.com/dustim/go-humanize", "--rule", "lookalike",
@@ -144,11 +144,15 @@ func TestEndToEndOrigins(t *testing.T) {
 	}
 
 	// A clone of the real module with one added loader file: the capabilities
-	// its added file brings block by default (clone.with_new_capabilities,
-	// or clone.unknown while they cannot be analysed).
+	// its added file brings block by default, named with file and line.
 	refused("github.com/humanize-tools/go-humanize@v1.1.1",
-		"refused by modgate policy (clone.",
-		"copies github.com/dustin/go-humanize@v1.1.0 (99% of its files identical); added: loader.go")
+		"github.com/humanize-tools/go-humanize@v1.1.1: refused by modgate policy (clone.with_new_capabilities)",
+		"- clone.with_new_capabilities: adds EXEC in loader.go:15 (os/exec.Command; init → poll)")
+	if _, body := getURL(t, mg.URL+"/api/decision/github.com/humanize-tools/go-humanize/@v/v1.1.1"); !strings.Contains(body,
+		"adds EXEC in loader.go:15 (os/exec.Command; init → poll), NETWORK in loader.go:11 (net.LookupTXT; init → poll); "+
+			"copies github.com/dustin/go-humanize@v1.1.0 (99% of its files identical); added: loader.go") {
+		t.Errorf("decision on the clone does not name the original and the added file:\n%s", body)
+	}
 
 	// A fork that changes only its module line: served, with a clone
 	// finding that says so.
