@@ -40,11 +40,13 @@ type OriginOptions struct {
 	// Capabilities analyses what a clone's added and changed files add;
 	// nil records them as not analysed (CapabilitiesKnown false).
 	Capabilities AddedCapabilities
-	// ZipPath gives the file of a stored zip by its SHA-256 (the blob
-	// store), for Capabilities; nil means Capabilities gets "".
-	ZipPath func(sha256 string) (string, error)
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Local gives a local file with the bytes of a stored zip by its
+	// SHA-256 and size (blob.Store.Local), for Capabilities to compare with
+	// the original; release is called when done. Nil means Capabilities gets
+	// "" for the original.
+	Local  func(ctx context.Context, key string, size int64) (path string, release func(), err error)
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // CloneShare is the share of a version's files (in thousandths) that must
@@ -287,8 +289,15 @@ func (o *Origins) compare(ctx context.Context, c *store.Clone, mod []byte, zipPa
 		return nil
 	}
 	origZip := ""
-	if a, err := o.opts.Store.Artifact(ctx, best.Module, store.KindZip); err == nil && o.opts.ZipPath != nil {
-		origZip, _ = o.opts.ZipPath(a.SHA256)
+	if a, err := o.opts.Store.Artifact(ctx, best.Module, store.KindZip); err == nil && o.opts.Local != nil {
+		p, release, err := o.opts.Local(ctx, a.SHA256, a.Size)
+		if err != nil {
+			// Compared with nothing: every capability of the files counts.
+			o.log.Warn("clone: the original's zip", "module", m.Path, "original", best.Module.String(), "err", err.Error())
+		} else {
+			defer release()
+			origZip = p
+		}
 	}
 	caps, err := o.opts.Capabilities(ctx, m, zipPath, newFiles, best.Module, origZip)
 	if err != nil {

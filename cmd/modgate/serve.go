@@ -348,5 +348,5 @@ func redactList(list string) string {
 
 // newOrigins is the look-alike and clone checker of serve (scanner.Origins).
 func newOrigins(st store.Store, blobs blob.Store, log *slog.Logger) *scanner.Origins {
-	return scanner.NewOrigins(scanner.OriginOptions{Store: st, Capabilities: scanner.CloneCapabilities, Logger: log})
+	return scanner.NewOrigins(scanner.OriginOptions{Store: st, Local: blobs.Local, Capabilities: scanner.CloneCapabilities, Logger: log})
 }
