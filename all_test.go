@@ -66,11 +66,11 @@ func TestLayers(t *testing.T) {
 		"cmd/modgate":              {"*"},
 		"web":                      {"internal/store", "internal/policy", "internal/audit", "internal/auth", "sbom", "sbom/assembly", "sbom/buildlist", "scanner/vulndb"},
 		"sbom/assembly":            {"internal/store", "sbom", "sbom/buildlist"},
-		"proxy":                    {"proxy/upstream", "proxy/verify", "scanner", "sbom", "internal/policy", "internal/blob", "internal/store", "internal/audit", "internal/auth"},
+		"proxy":                    {"proxy/upstream", "proxy/verify", "scanner", "scanner/caps", "sbom", "internal/policy", "internal/blob", "internal/store", "internal/audit", "internal/auth"},
 		"proxy/verify":             {"internal/store", "proxy/upstream"},                                      // the checksum database through the upstream proxies, as the go command reaches it
 		"scanner":                  {"scanner/vulndb", "internal/store", "scanner/caps", "scanner/lookalike"}, // caps and lookalike: pure passes the clone and look-alike checks run
 		"scanner/index":            {"internal/store"},                                                        // the module index feed into its store role
-		"internal/policy":          {"internal/store"},
+		"internal/policy":          {"internal/store", "scanner/caps"},                                        // caps: a leaf of capability names and reports
 		"internal/store/postgres":  {"internal/store", "migrations"},
 		"internal/store/sqlite":    {"internal/store", "migrations"},
 		"internal/store/storetest": {"internal/store"},
