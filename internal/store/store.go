@@ -179,6 +179,7 @@ type Store interface {
 	TreeSizes
 	Capabilities
 	Origins
+	Upstreams
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database. No method may be called after it.

@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, treeSizeTests...)
 	tests = append(tests, capabilityTests...)
 	tests = append(tests, originTests...)
+	tests = append(tests, upstreamTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
