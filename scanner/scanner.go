@@ -56,6 +56,8 @@ type Store interface {
 	store.Advisories
 	store.Locker
 	store.ModuleIndex // the module index feed (scanner/index), a publication-time source
+	store.Upstreams   // what rechecks of the upstreams found (takedowns, moved tags)
+	store.Artifacts   // which artifacts of a version a recheck asks about
 }
 
 // Options configure a Scanner. Only Store is required.
@@ -340,6 +342,13 @@ func (s *Scanner) Lookup(ctx context.Context, m module.Version) (*store.Facts, e
 	}
 	if notes != nil {
 		applyNotes(f, notes)
+	}
+	// What the upstream says of the version now (withdrawn, moved tag).
+	switch u, err := s.st.UpstreamState(ctx, m); {
+	case err == nil:
+		f.Upstream = u
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
 	}
 	return f, nil
 }

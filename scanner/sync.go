@@ -389,14 +389,20 @@ type Notification struct {
 	Findings   []NotificationFinding `json:"findings"`
 }
 
-// NotificationFinding is one newly affected version.
+// NotificationFinding is one newly affected version, or (with Finding set)
+// a version a recheck of its upstream found withdrawn, back, or with its
+// origin changed.
 type NotificationFinding struct {
 	Module   string    `json:"module"`
 	Version  string    `json:"version"`
 	Via      string    `json:"via,omitempty"` // "path@version" of the vulnerable requirement, if not the version itself
-	ID       string    `json:"id"`
+	ID       string    `json:"id"`            // the advisory; for upstream findings withdrawn-upstream, returned-upstream or origin-changed
 	Fixed    string    `json:"fixed,omitempty"`
 	LearntAt time.Time `json:"learnt_at"`
+	// Finding and Detail are set for upstream findings: "withdrawn upstream",
+	// "returned upstream" or "origin changed", and what the upstream answered.
+	Finding string `json:"finding,omitempty"`
+	Detail  string `json:"detail,omitempty"`
 }
 
 // notify posts the findings to the webhook, retrying with exponential backoff
@@ -411,6 +417,22 @@ func (s *Scanner) notify(ctx context.Context, source string, modified time.Time,
 		}
 		n.Findings = append(n.Findings, nf)
 	}
+	return s.deliver(ctx, n)
+}
+
+// notifyUpstream posts upstream findings to the webhook, as notify does
+// (source "upstream recheck").
+func (s *Scanner) notifyUpstream(ctx context.Context, events []UpstreamEvent) error {
+	n := Notification{Source: "upstream recheck"}
+	for _, ev := range events {
+		n.Findings = append(n.Findings, NotificationFinding{Module: ev.Module.Path, Version: ev.Module.Version,
+			ID: strings.ReplaceAll(ev.Finding, " ", "-"), LearntAt: ev.At, Finding: ev.Finding, Detail: ev.Detail})
+	}
+	return s.deliver(ctx, n)
+}
+
+// deliver posts n with retries (see notify).
+func (s *Scanner) deliver(ctx context.Context, n Notification) error {
 	body, err := json.Marshal(n)
 	if err != nil {
 		return err
@@ -419,13 +441,13 @@ func (s *Scanner) notify(ctx context.Context, source string, modified time.Time,
 	for attempt := 1; ; attempt++ {
 		err = s.post(ctx, body)
 		if err == nil {
-			s.log.Info("vulndb: webhook notified", "findings", len(learnt), "attempt", attempt)
+			s.log.Info("webhook notified", "source", n.Source, "findings", len(n.Findings), "attempt", attempt)
 			return nil
 		}
 		if attempt >= s.opts.NotifyAttempts {
 			break
 		}
-		s.log.Warn("vulndb: webhook failed, retrying", "attempt", attempt, "wait", wait, "err", err.Error())
+		s.log.Warn("webhook failed, retrying", "source", n.Source, "attempt", attempt, "wait", wait, "err", err.Error())
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -433,7 +455,7 @@ func (s *Scanner) notify(ctx context.Context, source string, modified time.Time,
 		}
 		wait *= 2
 	}
-	s.log.Error("vulndb: webhook failed; giving up", "attempts", s.opts.NotifyAttempts, "findings", len(learnt), "err", err.Error())
+	s.log.Error("webhook failed; giving up", "source", n.Source, "attempts", s.opts.NotifyAttempts, "findings", len(n.Findings), "err", err.Error())
 	return err
 }
 

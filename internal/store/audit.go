@@ -16,6 +16,7 @@ const (
 	AuditChecksum = "checksum" // a checksum mismatch or an unverifiable artifact
 	AuditSecurity = "security" // the checksum database misbehaved (forked or rolled-back log)
 	AuditAdmin    = "admin"    // an operator changed something (exemptions, tokens, checksums, pruning)
+	AuditUpstream = "upstream" // a recheck found a version withdrawn upstream, back again, or its origin changed
 )
 
 // Decisions recorded in audit events.

@@ -152,6 +152,11 @@ type Facts struct {
 	PublishedSource string
 	// UpdatedAt is when the facts were last computed (UTC).
 	UpdatedAt time.Time
+	// Upstream is what modgate knows of the version at its upstream (its
+	// .info Origin, a takedown, a moved tag); nil when nothing is recorded.
+	// The drivers' Facts leave it nil: scanner.Scanner.Lookup reads it from
+	// [Upstreams].
+	Upstream *UpstreamState
 }
 
 // Affecting returns the advisories that count: Vulns without the withdrawn ones.

@@ -170,6 +170,9 @@ func (r *Router) fetchHTTP(ctx context.Context, e entry, req Request) (*Response
 	if e.user != "" || e.hasPW {
 		hreq.SetBasicAuth(e.user, e.pass)
 	}
+	if req.NoFetch {
+		hreq.Header.Set("Disable-Module-Fetch", "true")
+	}
 	resp, err := r.client.Do(hreq)
 	if err != nil {
 		deadline.Stop()

@@ -90,6 +90,11 @@ type Request struct {
 	// be empty for List and Latest.
 	Version string
 	Kind    Kind
+	// NoFetch asks a proxy to answer from what it has, without fetching
+	// anything new (the Disable-Module-Fetch: true header, which the go
+	// command sends for GOFLAGS=-mod=mod lookups and proxy.golang.org
+	// honours); only [Router.Recheck] sets it.
+	NoFetch bool
 }
 
 // String returns "path@version" or "path@kind" for messages.
@@ -502,6 +507,51 @@ func (r *Router) Fetch(ctx context.Context, req Request) (*Response, error) {
 		}
 	}
 	return nil, &module.ModuleError{Path: req.Path, Version: req.Version, Err: bestErr}
+}
+
+// ErrNoRecheck is returned by [Router.Recheck] for a source that cannot be
+// asked without fetching: direct (which always fetches from version
+// control), or a source no longer in the lists.
+var ErrNoRecheck = errors.New("cannot be rechecked without fetching")
+
+// Recheck asks the one upstream named source (a [Response.Source]) for req
+// again, with NoFetch set: the proxy answers from what it holds and fetches
+// nothing new. No other entry is tried. Errors are as Fetch's, or
+// errors.Is(err, ErrNoRecheck) for direct and for a source that is not an
+// http(s) or file:// entry of the lists.
+func (r *Router) Recheck(ctx context.Context, source string, req Request) (*Response, error) {
+	req.NoFetch = true
+	if err := req.check(); err != nil {
+		return nil, err
+	}
+	for _, e := range append(append([]entry(nil), r.public...), r.private...) {
+		if e.source != source || e.Direct || e.Off {
+			continue
+		}
+		if r.IsPrivate(req.Path) != r.isPrivateEntry(e) {
+			continue // a private module is never asked of a public upstream, nor the reverse
+		}
+		resp, err := r.fetchEntry(ctx, e, req)
+		if err != nil {
+			return nil, &module.ModuleError{Path: req.Path, Version: req.Version, Err: err}
+		}
+		return resp, nil
+	}
+	what := source
+	if source != "direct" {
+		what = "upstream " + source + " (not in the upstream lists)"
+	}
+	return nil, &module.ModuleError{Path: req.Path, Version: req.Version, Err: fmt.Errorf("%s: %w", what, ErrNoRecheck)}
+}
+
+// isPrivateEntry reports whether e is an entry of the private list.
+func (r *Router) isPrivateEntry(e entry) bool {
+	for _, p := range r.private {
+		if p.source == e.source {
+			return true
+		}
+	}
+	return false
 }
 
 // fetchEntry asks one entry.
