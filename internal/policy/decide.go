@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -241,6 +242,18 @@ func (r *rules) factFindings(m module.Version, f *store.Facts, now time.Time) []
 			out = append(out, candidate{Finding: Finding{Rule: RuleMinAge, Action: r.minAgeAction, Until: until, Reason: reason}})
 		}
 	}
+	if u := f.Upstream; u.Withdrawn() {
+		add(RuleWithdrawn, r.withdrawn, fmt.Sprintf("withdrawn upstream: %s answers %d %s since %s, after serving it (a takedown)",
+			oneLine(u.Source, 80), u.WithdrawnStatus, http.StatusText(u.WithdrawnStatus), u.WithdrawnAt.UTC().Format(time.DateOnly)))
+	}
+	if u := f.Upstream; u.OriginChanged() {
+		ref := ""
+		if u.Moved.Ref != "" {
+			ref = " (" + oneLine(u.Moved.Ref, 60) + ")"
+		}
+		add(RuleOriginChanged, r.originChanged, fmt.Sprintf("origin changed: %s%s now points to %s; modgate first saw %s",
+			oneLine(m.Version, 40), ref, oneLine(u.Moved.Hash, 64), orNone(oneLine(u.Origin.Hash, 64))))
+	}
 	if f.LicensesKnown {
 		var denied, known []string
 		for _, l := range f.Licenses {
@@ -267,6 +280,13 @@ func (r *rules) factFindings(m module.Version, f *store.Facts, now time.Time) []
 		}
 	}
 	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no Origin"
+	}
+	return s
 }
 
 func (r *rules) minAgeExcepted(path string) bool {

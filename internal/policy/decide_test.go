@@ -181,6 +181,34 @@ func TestDecide(t *testing.T) {
 			}},
 		},
 		{
+			name: "withdrawn upstream and a moved tag warn by default",
+			in: Input{Module: mv("example.com/m", "v1.2.3"), Facts: &store.Facts{Upstream: &store.UpstreamState{
+				Source: "https://proxy.example", WithdrawnAt: now.Add(-time.Hour), WithdrawnStatus: 410,
+				Origin: store.Origin{Hash: "1111111111111111111111111111111111111111"},
+				Moved:  store.Origin{Hash: "2222222222222222222222222222222222222222", Ref: "refs/tags/v1.2.3"}}}},
+			want: Decision{Findings: []Finding{
+				{Rule: RuleWithdrawn, Action: Warn, Reason: "withdrawn upstream: https://proxy.example answers 410 Gone since 2026-03-10, after serving it (a takedown)"},
+				{Rule: RuleOriginChanged, Action: Warn, Reason: "origin changed: v1.2.3 (refs/tags/v1.2.3) now points to 2222222222222222222222222222222222222222; modgate first saw 1111111111111111111111111111111111111111"},
+			}},
+		},
+		{
+			name:   "withdrawn: block",
+			policy: "withdrawn: block\norigin_changed: off\n",
+			in: Input{Module: mv("example.com/m", "v1.2.3"), Facts: &store.Facts{Upstream: &store.UpstreamState{
+				Source: "https://proxy.example\nFAKE LINE", WithdrawnAt: now, WithdrawnStatus: 404,
+				Moved: store.Origin{Hash: "22"}}}},
+			want: Decision{Blocked: true, WouldBlock: true, Findings: []Finding{
+				{Rule: RuleWithdrawn, Action: Block, Reason: "withdrawn upstream: https://proxy.example FAKE LINE answers 404 Not Found since 2026-03-10, after serving it (a takedown)"},
+			}},
+		},
+		{
+			name:   "withdrawn: block, but the upstream serves it (returned, or a transient failure)",
+			policy: "withdrawn: block\n",
+			in: Input{Module: mv("example.com/m", "v1.2.3"), Facts: &store.Facts{Upstream: &store.UpstreamState{
+				Source: "https://proxy.example", ReturnedAt: now, Failures: 7, LastStatus: 503}}},
+			want: Decision{},
+		},
+		{
 			name:   "retracted off",
 			policy: "retracted: off\ndeprecated: off\n",
 			in:     Input{Module: mv("example.com/m", "v1.0.1"), Facts: &store.Facts{Retracted: true, Deprecated: true}},

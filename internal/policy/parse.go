@@ -203,6 +203,8 @@ func Parse(name string, data []byte) (*Policy, error) {
 		{"capabilities", func(v *yaml.Node) { ps.capabilities(v, r) }},
 		{"lookalike", func(v *yaml.Node) { ps.lookalike(v, r) }},
 		{"clone", func(v *yaml.Node) { ps.clone(v, r) }},
+		{"withdrawn", func(v *yaml.Node) { ps.action(v, "withdrawn", &r.withdrawn) }},
+		{"origin_changed", func(v *yaml.Node) { ps.action(v, "origin_changed", &r.originChanged) }},
 	})
 	if len(ps.errs) > 0 {
 		return nil, errors.Join(ps.errs...)

@@ -116,7 +116,7 @@ func TestParseErrors(t *testing.T) {
 		want       []string // the error's lines
 	}{
 		{"unknown top-level key", "mode: enforce\nvulnerabilites:\n  action: block\n",
-			[]string{`policy.yaml:2: unknown key "vulnerabilites" (known: mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size, malware, capabilities, lookalike, clone)`}},
+			[]string{`policy.yaml:2: unknown key "vulnerabilites" (known: mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size, malware, capabilities, lookalike, clone, withdrawn, origin_changed)`}},
 		{"unknown nested key", "vulnerabilities:\n  action: block\n  fixed_only: true\n",
 			[]string{`policy.yaml:3: vulnerabilities: unknown key "fixed_only" (known: action, only_fixed, unreviewed, ignore, unknown)`}},
 		{"missing data cannot be off", "vulnerabilities:\n  action: block\n  unknown: off\n",
@@ -158,7 +158,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad nested size", "max_zip_size:\n  size: big\n", []string{`policy.yaml:2: max_zip_size.size: "big": want a size such as 200MB, 1GiB or a number of bytes`}},
 		{"null action", "retracted:\n", []string{`policy.yaml:1: retracted: expected an action: block, warn or off`}},
 		{"duplicate key", "mode: audit\nmode: enforce\n", []string{`policy.yaml:2: mode: given twice`}},
-		{"not a mapping", "- mode: audit\n", []string{`policy.yaml:1: expected a mapping with keys mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size, malware, capabilities, lookalike, clone`}},
+		{"not a mapping", "- mode: audit\n", []string{`policy.yaml:1: expected a mapping with keys mode, hide_blocked, vulnerabilities, modules, retracted, deprecated, min_age, licenses, max_zip_size, malware, capabilities, lookalike, clone, withdrawn, origin_changed`}},
 		{"section not a mapping", "licenses: [MIT]\n", []string{`policy.yaml:1: licenses: expected a mapping with keys deny, action, unknown, unscanned`}},
 		{"every error, in order", "mode: on\nretracted: blok\nlicenses:\n  unknwn: warn\n",
 			[]string{
@@ -239,7 +239,7 @@ func TestSummary(t *testing.T) {
 vulnerabilities: block (unreviewed: warn, ignore GO-2022-0493), missing data: block
 malware: block, unknown: block
 modules: deny 2 (block)
-retracted: block, deprecated: warn
+retracted: block, deprecated: warn, withdrawn: warn, origin_changed: warn
 lookalike: warn, clone: warn (with new capabilities: block, unknown: block)
 min_age: 72h (block), unknown: block, fixes: hold
 licenses: deny AGPL-3.0-only AGPL-3.0-or-later SSPL-1.0 (block), unknown: warn, unscanned: block
@@ -252,7 +252,7 @@ capabilities: new none, in_init EXEC NETWORK PLUGIN (block), binaries: warn, unk
 vulnerabilities: warn (unreviewed: warn), missing data: warn
 malware: block, unknown: block
 modules: off
-retracted: warn, deprecated: warn
+retracted: warn, deprecated: warn, withdrawn: warn, origin_changed: warn
 lookalike: warn, clone: warn (with new capabilities: block, unknown: block)
 min_age: off
 licenses: deny none, unknown: warn, unscanned: warn

@@ -22,6 +22,8 @@
 //	malware: block           # MAL- records (see below); blocks even in audit mode
 //	retracted: block
 //	deprecated: warn
+//	withdrawn: warn          # the upstream that served it now refuses it (a takedown)
+//	origin_changed: warn     # its tag now points to another commit upstream
 //	min_age: 72h             # or {age: 72h, action: block, except: [golang.org/toolchain], unknown: block, fixes: hold}
 //	licenses:
 //	  deny: [AGPL-3.0-only, AGPL-3.0-or-later, SSPL-1.0]
@@ -59,6 +61,17 @@
 // "malware: {action: block, unknown: warn}" opts out; the default is the
 // malware action). Unlike other missing data it blocks in audit mode too, as
 // malware does: without the feed, malware cannot be told apart.
+//
+// # Takedowns and moved tags
+//
+// modgate rechecks cached versions at the upstream that served them
+// (scanner.Scanner.Recheck). A version the upstream now refuses (403, 404,
+// 410) after serving it is "withdrawn" (a takedown: removed as malware, for
+// legal reasons, or at its author's request); a version whose .info Origin
+// now names another commit is "origin_changed" (its tag was moved). Both
+// warn by default: the cached bytes are the ones the checksum database
+// vouched for, and a takedown is a signal to look, not proof of harm. A
+// transient failure of the upstream (5xx, timeout) is never a takedown.
 //
 // # Missing data
 //
@@ -120,6 +133,8 @@ const (
 	RuleLicense       = "licenses.deny"
 	RuleLicenseUnknwn = "licenses.unknown"
 	RuleMaxZipSize    = "max_zip_size"
+	RuleWithdrawn     = "withdrawn"      // withdrawn upstream: a takedown
+	RuleOriginChanged = "origin_changed" // the version's tag moved upstream
 
 	// The findings of missing data (see Data): no usable vulnerability data,
 	// a zip about to be served whose licenses were never scanned, or whose
@@ -165,6 +180,8 @@ type rules struct {
 	modulesAction Action // for deny matches and modules outside a non-empty allow list
 
 	retracted, deprecated Action
+
+	withdrawn, originChanged Action // for versions withdrawn upstream, and moved tags
 
 	malware Action // for malicious-code records; Block by default
 	// malwareUnknown is for a decision while a malware feed's data is
@@ -213,6 +230,8 @@ func Default() *Policy {
 			malware:        Block,
 			retracted:      Warn,
 			deprecated:     Warn,
+			withdrawn:      Warn,
+			originChanged:  Warn,
 			minAgeAction:   Block,
 			licenseAction:  Block,
 			licenseUnknown: Warn,

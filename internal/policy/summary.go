@@ -56,7 +56,7 @@ func (p *Policy) Summary() string {
 		}
 		fmt.Fprintf(&b, "modules: %s (%s)\n", strings.Join(parts, ", "), r.modulesAction)
 	}
-	fmt.Fprintf(&b, "retracted: %s, deprecated: %s\n", r.retracted, r.deprecated)
+	fmt.Fprintf(&b, "retracted: %s, deprecated: %s, withdrawn: %s, origin_changed: %s\n", r.retracted, r.deprecated, r.withdrawn, r.originChanged)
 	fmt.Fprintf(&b, "lookalike: %s, clone: %s (with new capabilities: %s, unknown: %s)\n",
 		r.origin.lookalike, r.origin.clone, r.origin.cloneCaps, r.origin.cloneUnknownAction())
 
