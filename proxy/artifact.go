@@ -222,6 +222,9 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 	return a, func(ctx context.Context, stored *store.Artifact) {
 		s.log.Info("fetched", "module", m.Path, "version", m.Version, "kind", string(kind),
 			"bytes", a.Size, "upstream", resp.Source, "duration", time.Since(start))
+		if kind != store.KindZip {
+			s.recordOrigin(ctx, m, kind, resp.Source, a.Data)
+		}
 		s.scan(ctx, stored, resp.LastModified, dated)
 		if kind == store.KindZip && stored.SHA256 == a.SHA256 {
 			s.makeSBOM(ctx, stored, zf)
@@ -376,8 +379,12 @@ func (s *Server) verify(ctx context.Context, a verify.Artifact) (time.Time, erro
 		e.Type, e.Decision = store.AuditSecurity, store.DecisionBlocked
 		e.Reasons = []string{"recorded checksum cannot be trusted: " + mismatch.Tampered, "received " + a.Hash}
 	case errors.As(err, &mismatch):
+		mismatch.Explain = s.movedTag(ctx, a.Module, mismatch.Want, mismatch.Source)
 		e.Decision = store.DecisionBlocked
 		e.Reasons = []string{"checksum mismatch: expected " + mismatch.Want + " (" + mismatch.Source + "), received " + a.Hash}
+		if mismatch.Explain != "" {
+			e.Reasons = append(e.Reasons, mismatch.Explain)
+		}
 	case statusOf(err) == http.StatusForbidden:
 		e.Decision = store.DecisionBlocked
 		e.Reasons = []string{err.Error()}

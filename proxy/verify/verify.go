@@ -171,6 +171,10 @@ type MismatchError struct {
 	// (Want, then), or the chain has no record of it (Want is then the
 	// store's hash). The artifact is refused whatever its bytes.
 	Tampered string
+	// Explain, when set, is one line on why the bytes may differ, shown
+	// second (the proxy sets it when the version's tag moved upstream:
+	// "tag v1.2.3 now points to X; the checksum database recorded Y").
+	Explain string
 }
 
 func (e *MismatchError) Error() string {
@@ -181,7 +185,11 @@ func (e *MismatchError) Error() string {
 			"The bytes were neither stored nor served. Tell your security team (modgate checksum verify).",
 			a.Module.Path, a.Module.Version, a.Kind, e.Tampered)
 	}
-	return fmt.Sprintf("%s@%s: checksum mismatch for .%s: refused\n"+
+	explain := ""
+	if e.Explain != "" {
+		explain = e.Explain + "\n"
+	}
+	return fmt.Sprintf("%s@%s: checksum mismatch for .%s: refused\n"+explain+
 		"expected %s (from %s)\n"+
 		"received %s (from %s)\n"+
 		"The bytes were neither stored nor served: someone may be tampering with them. Tell your security team.",
