@@ -56,7 +56,11 @@ type Overview struct {
 	// the last week: versions modgate stored (maybe served) before the
 	// advisory was known.
 	NewlyAffected []store.Finding
-	VulnState     *store.VulnState
+	// Upstream are the versions a recheck found withdrawn upstream, come
+	// back, or with their tag moved, with who got their zip (when the
+	// store keeps upstream states).
+	Upstream  []UpstreamVersion
+	VulnState *store.VulnState
 	VulnAge       time.Duration
 	Health        map[string]string
 }
@@ -133,6 +137,9 @@ func (s *Server) overview(ctx context.Context, window string) (*Overview, error)
 	}
 	if len(o.NewlyAffected) > 50 {
 		o.NewlyAffected = o.NewlyAffected[len(o.NewlyAffected)-50:]
+	}
+	if o.Upstream, err = s.upstreamVersions(ctx); err != nil {
+		return nil, err
 	}
 	if o.VulnState, err = s.opts.VulnDB.VulnState(ctx); err != nil {
 		return nil, err
@@ -594,4 +601,58 @@ func cursor(v string) (int64, error) {
 		return 0, badRequest("after %q: want a record number", v)
 	}
 	return n, nil
+}
+
+// upstreamFindings is what the overview reads of the upstream rechecks when
+// the store has them ([store.Upstreams]).
+type upstreamFindings interface {
+	UpstreamFindings(ctx context.Context, limit int) ([]store.UpstreamState, error)
+}
+
+// maxUpstreamVersions bounds the versions the overview lists.
+const maxUpstreamVersions = 50
+
+// UpstreamVersion is a version a recheck of its upstream found withdrawn,
+// come back, or with its tag moved, and who got its zip before and after.
+type UpstreamVersion struct {
+	State store.UpstreamState
+	// Finding is "withdrawn upstream", "returned upstream" or "origin
+	// changed" (the latest), and Since when.
+	Finding string
+	Since   time.Time
+	// Fetches counts who got its zip before and after Since (see
+	// AffectedVersion).
+	Fetches AffectedVersion
+}
+
+func (s *Server) upstreamVersions(ctx context.Context) ([]UpstreamVersion, error) {
+	uf, ok := s.opts.Facts.(upstreamFindings)
+	if !ok {
+		return nil, nil
+	}
+	states, err := uf.UpstreamFindings(ctx, maxUpstreamVersions)
+	if err != nil {
+		return nil, err
+	}
+	var out []UpstreamVersion
+	for _, u := range states {
+		v := UpstreamVersion{State: u}
+		switch {
+		case u.Withdrawn():
+			v.Finding, v.Since = "withdrawn upstream", u.WithdrawnAt
+		case u.OriginChanged() && u.MovedAt.After(u.ReturnedAt):
+			v.Finding, v.Since = "origin changed", u.MovedAt
+		case !u.ReturnedAt.IsZero():
+			v.Finding, v.Since = "returned upstream", u.ReturnedAt
+		default:
+			v.Finding, v.Since = "origin changed", u.MovedAt
+		}
+		av, err := s.affectedVersion(ctx, u.Module, store.Vuln{LearntAt: v.Since})
+		if err != nil {
+			return nil, err
+		}
+		v.Fetches = *av
+		out = append(out, v)
+	}
+	return out, nil
 }

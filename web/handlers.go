@@ -337,8 +337,20 @@ func (s *Server) apiOverview(w http.ResponseWriter, r *http.Request) error {
 		"scanned": o.Scanned, "truncated": o.Truncated,
 		"top_modules": nonNil(o.TopModules), "top_blocked": nonNil(o.TopBlocked),
 		"newly_affected": findingsJSON(o.NewlyAffected), "vulndb": o.VulnState, "vulndb_age_ns": o.VulnAge,
-		"health": o.Health,
+		"health": o.Health, "upstream": upstreamJSON(o.Upstream),
 	})
+}
+
+func upstreamJSON(vs []UpstreamVersion) []map[string]any {
+	out := []map[string]any{}
+	for _, v := range vs {
+		out = append(out, map[string]any{"module": v.State.Module.Path, "version": v.State.Module.Version,
+			"finding": v.Finding, "since": v.Since, "source": v.State.Source, "withdrawn_status": v.State.WithdrawnStatus,
+			"origin_hash": v.State.Origin.Hash, "moved_hash": v.State.Moved.Hash,
+			"served_before": v.Fetches.Before, "served_after": v.Fetches.After,
+			"clients_before": nonNil(v.Fetches.BeforeClients), "clients_after": nonNil(v.Fetches.AfterClients)})
+	}
+	return out
 }
 
 func nonNil[T any](s []T) []T {

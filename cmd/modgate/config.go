@@ -52,6 +52,8 @@ type config struct {
 	VulnDBMaxAge    time.Duration
 	Index           string // module index feed (pubindex.go)
 	IndexInterval   time.Duration
+	RecheckInterval time.Duration // upstream rechecks (recheck.go)
+	RecheckRate     float64
 	Advisories      string // comma-separated OSV feed URLs (see advisories.go)
 	FeedsInterval   time.Duration
 	NotifyURL       string
@@ -116,6 +118,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.FeedsInterval, "advisories-interval", 0, "how often serve syncs the --advisories feeds; 0: every --vulndb-interval")
 	fs.DurationVar(&c.VulnDBMaxAge, "vulndb-max-age", 7*24*time.Hour, "vulnerability data older than this is reported as stale (logs, /vulndb-status, /metrics)")
 	c.registerIndex(fs)
+	c.registerRecheck(fs)
 	fs.StringVar(&c.NotifyURL, "notify-url", "", "webhook `URL` that gets a JSON POST when a sync finds stored versions newly affected by advisories")
 	fs.DurationVar(&c.AuditFlush, "audit-flush", 0, "0: group commit, every answer waits for its audit record's commit (records of concurrent requests share a transaction) and a crash loses none; D: append in batches every D without waiting, losing up to D of records in a crash")
 	c.AuditRetention = 400 * days(24*time.Hour)
@@ -314,6 +317,7 @@ func (c *config) validate() error {
 	errs = append(errs, c.validateEgress()...)
 	errs = append(errs, c.validateAudit()...)
 	errs = append(errs, c.validateSBOM()...)
+	errs = append(errs, c.validateRecheck()...)
 	if c.Policy != "" {
 		if data, err := os.ReadFile(c.Policy); err != nil {
 			errs = append(errs, fmt.Errorf("--policy: %w", err))

@@ -39,6 +39,7 @@ func commands() []command {
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"checksum", "import (from go.sum files), list or verify known-good module hashes", runChecksum},
 		{"vulndb", "sync the vulnerability database now (vulndb sync) or show its state (vulndb status)", runVulnDB},
+		{"recheck", "ask the upstreams again about every cached version now (takedowns, moved tags)", runRecheck},
 		{"vuln", "print the known vulnerabilities of MODULE@VERSION (add --json after it for JSON)", runVuln},
 		{"audit", "check (audit verify), export (audit export) or prune (audit prune) the audit log", runAudit},
 		{"sbom", "print an SBOM: of a version (sbom get), a project (sbom project) or a client's fetches (sbom window)", runSBOM},
