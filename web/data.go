@@ -61,8 +61,8 @@ type Overview struct {
 	// store keeps upstream states).
 	Upstream  []UpstreamVersion
 	VulnState *store.VulnState
-	VulnAge       time.Duration
-	Health        map[string]string
+	VulnAge   time.Duration
+	Health    map[string]string
 }
 
 func (s *Server) overview(ctx context.Context, window string) (*Overview, error) {
