@@ -409,7 +409,9 @@ func printVulns(w io.Writer, m module.Version, out vulnOut) {
 		if f.Deprecated {
 			fmt.Fprintf(w, "  deprecated: %s\n", f.Deprecation)
 		}
-		if f.PublishedKnown() {
+		if f.PublishedKnown() && f.PublishedSource == store.PublishedSumDB {
+			fmt.Fprintf(w, "  published: no later than %s (%s)\n", fmtTime(f.Published), f.PublishedSource)
+		} else if f.PublishedKnown() {
 			fmt.Fprintf(w, "  published: %s (%s)\n", fmtTime(f.Published), f.PublishedSource)
 		} else {
 			fmt.Fprintf(w, "  published: unknown (%s %s: not a publication time)\n", f.PublishedSource, fmtTime(f.Published))

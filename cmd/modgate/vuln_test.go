@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/module"
+
+	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/internal/testkit"
 	"github.com/modgate/modgate/scanner"
 )
@@ -215,6 +218,24 @@ func TestStaleWarningNamesItsCause(t *testing.T) {
 		}
 		if stderr := errb.String(); !strings.Contains(stderr, "frozen mirror") || strings.Contains(stderr, "run `modgate vulndb sync`") {
 			t.Errorf("modgate %s right after a sync: stderr %q, want the database's own age named, no advice to sync", args[0], stderr)
+		}
+	}
+}
+
+// modgate vuln states each publication time as its source proves it: the
+// checksum database's is an upper bound.
+func TestPrintVulnsPublished(t *testing.T) {
+	m := module.Version{Path: "example.com/m", Version: "v1.0.0"}
+	at := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	for _, c := range []struct{ source, want string }{
+		{store.PublishedSumDB, "  published: no later than " + fmtTime(at) + " (checksum-database)\n"},
+		{store.PublishedIndex, "  published: " + fmtTime(at) + " (module-index)\n"},
+		{store.PublishedFirstSeen, "  published: unknown (first-seen " + fmtTime(at) + ": not a publication time)\n"},
+	} {
+		var b strings.Builder
+		printVulns(&b, m, vulnOut{Facts: &store.Facts{Module: m, Published: at, PublishedSource: c.source}})
+		if !strings.Contains(b.String(), c.want) {
+			t.Errorf("%s: output lacks %q:\n%s", c.source, c.want, b.String())
 		}
 	}
 }
