@@ -102,7 +102,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ListTTL, "list-ttl", time.Minute, "how long @v/list and @latest answers are served from the cache before upstream is asked again")
 	fs.DurationVar(&c.FetchTimeout, "fetch-timeout", 10*time.Minute, "longest time one upstream fetch (including a large zip) may take")
 	c.registerBlobStore(fs)
-	fs.DurationVar(&c.BlobVerifyTTL, "blob-verify-ttl", blob.DefaultVerifyTTL, "how long a zip blob verified whole is served without hashing while its file is unchanged; 0 hashes every serve")
+	fs.DurationVar(&c.BlobVerifyTTL, "blob-verify-ttl", blob.DefaultVerifyTTL, "how long a zip blob verified whole is served without hashing while its file is unchanged (with an s3:// --blob-store: how long it may be redirected to, see --blob-redirect); 0 hashes every serve")
 	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", 30*time.Second, "longest wait for an upstream's response headers or a small answer")
 	fs.DurationVar(&c.IdleTimeout, "upstream-idle-timeout", 30*time.Second, "longest pause in an upstream body before the download fails")
 	c.registerEgress(fs)
