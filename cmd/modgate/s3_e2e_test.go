@@ -210,8 +210,9 @@ func TestS3BlobRedirect(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
-	// The ingest verified the object it stored (reading it back for the
-	// zip's facts): answered with a redirect at once.
+	// The replica that uploaded the object knows it verified (the store
+	// checked the upload against its SHA-256): answered with a redirect at
+	// once.
 	if resp := get(); resp.StatusCode != http.StatusFound {
 		t.Fatalf("first zip request: %s, want 302 (verified whole at ingest)", resp.Status)
 	}

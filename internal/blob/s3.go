@@ -33,7 +33,8 @@ import (
 // there), then uploaded with a conditional create (If-None-Match: *) and their
 // SHA-256 as the upload's checksum, so the bucket never holds a partial or
 // corrupted upload under a real key and a blob is never overwritten: a second
-// writer of the same key finds it there and keeps it (after checking it).
+// writer of the same key finds it there and keeps it (after checking it). The
+// spool file of an upload is kept a little while for [S3.Local].
 //
 // Reads go through the verifying [Reader], as for a directory: an object
 // changed in the bucket is never served whole. All reads of one opened blob
@@ -49,6 +50,7 @@ type S3 struct {
 	presign  *s3.PresignClient
 	spool    *Dir
 	verified verifiedMemo[string] // objects verified whole lately, by ETag
+	recent   recentFiles          // spool files of blobs this process uploaded lately
 }
 
 // S3Options configure an S3 store.
@@ -241,14 +243,29 @@ func (s *S3) Create() (*Writer, error) {
 }
 
 // commit uploads the complete temporary file under key, unless an intact
-// object is there already; the temporary file is removed in every case.
-func (s *S3) commit(w *Writer, key string) error {
-	defer os.Remove(w.f.Name())
+// object is there already. The temporary file is then kept a little while for
+// Local (the readers of a new zip: facts, capabilities, clone index), else
+// removed.
+func (s *S3) commit(w *Writer, key string) (err error) {
+	keep := false
+	defer func() {
+		if keep {
+			s.recent.add(key, w.f.Name(), w.n)
+		} else {
+			os.Remove(w.f.Name())
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.UploadTimeout)
 	defer cancel()
 	for range 2 {
-		err := s.put(ctx, w, key)
+		etag, err := s.put(ctx, w, key)
 		if err == nil {
+			// The store checked the body against its SHA-256 (the
+			// upload's checksum): the object under this ETag is verified.
+			if etag != "" {
+				s.verified.put(key, etag, time.Now())
+			}
+			keep = true
 			return nil
 		}
 		if c := code(err); c != "PreconditionFailed" && c != "ConditionalRequestConflict" && status(err) != http.StatusPreconditionFailed {
@@ -264,6 +281,7 @@ func (s *S3) commit(w *Writer, key string) error {
 		switch {
 		case err == nil:
 			b.Close()
+			keep = true
 			return nil
 		case errors.As(err, &ie):
 			b.Quarantine()
@@ -279,11 +297,11 @@ func (s *S3) commit(w *Writer, key string) error {
 	return &UnavailableError{Store: s.String(), Op: "put", Reason: "the object under the key keeps changing", Err: nil}
 }
 
-func (s *S3) put(ctx context.Context, w *Writer, key string) error {
+func (s *S3) put(ctx context.Context, w *Writer, key string) (etag string, err error) {
 	if _, err := w.f.Seek(0, io.SeekStart); err != nil {
-		return storeErr("seek", err)
+		return "", storeErr("seek", err)
 	}
-	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+	out, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:         aws.String(s.opts.Bucket),
 		Key:            aws.String(s.objectKey(key)),
 		Body:           io.NewSectionReader(w.f, 0, w.n),
@@ -292,7 +310,10 @@ func (s *S3) put(ctx context.Context, w *Writer, key string) error {
 		IfNoneMatch:    aws.String("*"),
 		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(w.h.Sum(nil))),
 	})
-	return err
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.ETag), nil
 }
 
 // OpenBlob opens the object of key for serving: one GET whose body the
@@ -437,8 +458,14 @@ func (o *objectSource) quarantine() (string, error) {
 	return quarantineDir + "/" + name, nil
 }
 
-// Local copies the object to a spool file through the verifying reader.
+// Local returns the spool file of a blob this process uploaded in the last
+// minutes (the bytes it hashed and the store checked: as trusted as a blob
+// directory), else copies the object to a spool file through the verifying
+// reader.
 func (s *S3) Local(ctx context.Context, key string, size int64) (string, func(), error) {
+	if p, release, ok := s.recent.get(key, size); ok {
+		return p, release, nil
+	}
 	w, err := s.spool.Create()
 	if err != nil {
 		return "", nil, err

@@ -3,12 +3,15 @@ package blob
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"io"
 	"io/fs"
 	"math/rand"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -91,7 +94,22 @@ func assertNoTempFiles(t *testing.T, s Store) {
 	case *Dir:
 		assertNoTemp(t, s)
 	case *S3:
-		assertNoTemp(t, s.spool)
+		// Spool files kept for Local after an upload are not left over.
+		kept := map[string]bool{}
+		s.recent.mu.Lock()
+		for _, f := range s.recent.m {
+			kept[filepath.Base(f.path)] = true
+		}
+		s.recent.mu.Unlock()
+		ents, err := os.ReadDir(filepath.Join(s.spool.root, "tmp"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if !strings.HasPrefix(e.Name(), lockPrefix) && !kept[e.Name()] {
+				t.Errorf("temp file left: %s", e.Name())
+			}
+		}
 	case storeKit:
 		assertNoTempFiles(t, s.Store)
 	default:
@@ -305,6 +323,7 @@ func runConformance(t *testing.T, open func(t *testing.T) storeKit) {
 		}
 		data := randomBytes(20<<10, 6)
 		key, size := put(t, s, data)
+		s.Store.(*S3).recent = recentFiles{} // another replica: no local copy of the upload
 		bad := bytes.Clone(data)
 		bad[0] ^= 1
 		s.tamper(t, key, bad)
@@ -425,36 +444,48 @@ func TestS3MisconfiguredIsUnavailable(t *testing.T) {
 }
 
 // With redirects on, only an object verified whole lately (and unchanged
-// since) is redirected to, and the presigned URL serves it.
+// since) is redirected to, and the presigned URL serves it: one this replica
+// uploaded (the store checked the upload's SHA-256), or one it read whole.
 func TestS3Redirect(t *testing.T) {
-	k, _ := newS3Kit(t, S3Options{Redirect: true, VerifyTTL: time.Hour})
+	k, srv := newS3Kit(t, S3Options{Redirect: true, VerifyTTL: time.Hour})
 	ctx := context.Background()
 	data := randomBytes(40<<10, 9)
 	key, size := put(t, k, data)
-	open := func() *Blob {
+	// Another replica on the same bucket, which has verified nothing.
+	other, err := NewS3(ctx, S3Options{Bucket: srv.Bucket, Endpoint: srv.Endpoint, Region: srv.Region, PathStyle: true,
+		Spool: t.TempDir(), Redirect: true, VerifyTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(s Store) *Blob {
 		t.Helper()
-		b, err := k.OpenBlob(ctx, key, size)
+		b, err := s.OpenBlob(ctx, key, size)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
-	b := open()
-	if u := b.Redirect(); u != "" {
+	redirect := func(s Store) string {
+		t.Helper()
+		b := open(s)
+		defer b.Close()
+		return b.Redirect()
+	}
+	if redirect(k) == "" {
+		t.Error("no redirect for the object this replica uploaded")
+	}
+	if u := redirect(other); u != "" {
 		t.Errorf("redirect before any verification: %s", u)
 	}
-	b.Close() // nothing read: not verified
-	if u := open().Redirect(); u != "" {
+	if u := redirect(other); u != "" {
 		t.Errorf("redirect after an open without reading: %s", u)
 	}
-	b = open()
+	b := open(other)
 	if _, err := serveLike(b.Content()); err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
-	b = open()
-	u := b.Redirect()
-	b.Close()
+	u := redirect(other)
 	if u == "" {
 		t.Fatal("no redirect for an object verified whole a moment ago")
 	}
@@ -472,11 +503,58 @@ func TestS3Redirect(t *testing.T) {
 	bad := bytes.Clone(data)
 	bad[7] ^= 1
 	k.tamper(t, key, bad)
-	b = open()
-	defer b.Close()
-	if u := b.Redirect(); u != "" {
-		t.Errorf("redirect to an object changed since it was verified: %s", u)
+	for _, s := range []Store{k, other} {
+		if u := redirect(s); u != "" {
+			t.Errorf("redirect to an object changed since it was verified: %s", u)
+		}
 	}
+}
+
+// The store checks an upload against the SHA-256 sent with it, so a body
+// damaged on the way is refused (and an upload's ETag can be trusted as
+// verified).
+func TestS3UploadChecksumChecked(t *testing.T) {
+	k, _ := newS3Kit(t, S3Options{})
+	s := k.Store.(*S3)
+	wrong := keyOf([]byte("other bytes"))
+	raw, _ := hex.DecodeString(wrong)
+	_, err := s.client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(s.opts.Bucket), Key: aws.String("damaged"),
+		Body: strings.NewReader("these bytes"), ContentLength: aws.Int64(11),
+		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(raw))})
+	if err == nil {
+		t.Fatal("an upload whose body does not match its SHA-256 was accepted")
+	}
+	t.Logf("refused: %v", describe(err))
+}
+
+// Local hands out the spool file of a blob this process just uploaded (the
+// readers of a new zip need no download), and removes it only once released
+// and evicted.
+func TestS3LocalKeepsUploads(t *testing.T) {
+	k, _ := newS3Kit(t, S3Options{})
+	s := k.Store.(*S3)
+	ctx := context.Background()
+	data := randomBytes(8<<10, 10)
+	key, size := put(t, k, data)
+	p, release, err := s.Local(ctx, key, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(p) != filepath.Join(s.spool.root, "tmp") {
+		t.Errorf("Local = %s, want the upload's spool file", p)
+	}
+	// Evicted by newer uploads while in use: kept until released.
+	for i := range recentMax + 1 {
+		put(t, k, randomBytes(1<<10, int64(100+i)))
+	}
+	if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the file in use was removed: %v", err)
+	}
+	release()
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Errorf("evicted file after its release: %v, want removed", err)
+	}
+	assertNoTempFiles(t, k)
 }
 
 func TestOpenURL(t *testing.T) {
