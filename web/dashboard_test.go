@@ -119,7 +119,7 @@ func newDashDecide(t *testing.T, sessions web.Sessions, decide func(context.Cont
 		t.Fatal(err)
 	}
 	s, err := web.NewServer(web.Options{
-		Audit: st, Facts: st, VulnDB: st, Sums: st, SBOMs: st, Exemptions: st,
+		Audit: st, Facts: st, VulnDB: st, Sums: st, SBOMs: st, Exemptions: st, Capabilities: st,
 		Policy: func() *policy.Policy { return policy.Default() },
 		Decide: decide,
 		Health: func(context.Context) map[string]string {

@@ -239,6 +239,34 @@ type VersionPage struct {
 	Fetches        []*store.AuditEvent
 	NextFetch      int64
 	HasSBOM        bool
+	// Capabilities are the capability facts of its zip (nil: not computed,
+	// or not shown by this server).
+	Capabilities *store.CapabilityFacts
+}
+
+// CapabilityRows are the version's capabilities for the page: one row per
+// capability and package, marked when the version adds it to its base.
+func (p *VersionPage) CapabilityRows() []CapabilityRow {
+	if p.Capabilities == nil {
+		return nil
+	}
+	added := map[string]bool{}
+	for _, u := range p.Capabilities.Added {
+		added[u.Package+" "+u.Capability] = true
+	}
+	var out []CapabilityRow
+	for _, u := range p.Capabilities.Uses {
+		out = append(out, CapabilityRow{CapabilityUse: u, Short: strings.TrimPrefix(u.Capability, "CAPABILITY_"),
+			Added: added[u.Package+" "+u.Capability]})
+	}
+	return out
+}
+
+// CapabilityRow is one row of the version page's capability table.
+type CapabilityRow struct {
+	store.CapabilityUse
+	Short string // EXEC
+	Added bool   // new since the base version
 }
 
 // VulnsUnchecked says why the version's advisories were not all checked
@@ -297,6 +325,15 @@ func (s *Server) versionPage(ctx context.Context, m module.Version, after int64)
 	}
 	if len(p.Fetches) == q.PageLimit() {
 		p.NextFetch = p.Fetches[len(p.Fetches)-1].Seq
+	}
+	if s.opts.Capabilities != nil {
+		c, err := s.opts.Capabilities.CapabilityFacts(ctx, m)
+		switch {
+		case err == nil:
+			p.Capabilities = c
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, err
+		}
 	}
 	p.HasSBOM = true
 	if s.opts.SBOMs != nil {

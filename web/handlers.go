@@ -420,6 +420,9 @@ func (s *Server) apiVersion(w http.ResponseWriter, r *http.Request) error {
 	if p.Decision != nil {
 		out["decision"] = p.Decision
 	}
+	if p.Capabilities != nil {
+		out["capabilities"] = p.Capabilities
+	}
 	return writeJSON(w, out)
 }
 

@@ -53,6 +53,10 @@ type Options struct {
 	SBOMs store.SBOMs
 	// Exemptions are listed, added and revoked on the policy page.
 	Exemptions store.Exemptions
+	// Capabilities are the versions' capability facts (package
+	// scanner/caps): the version page shows them and what they add to the
+	// version before. Nil: not shown.
+	Capabilities store.Capabilities
 
 	// Policy is the policy in force; nil: the page shows the default.
 	Policy func() *policy.Policy
@@ -475,8 +479,9 @@ var funcs = template.FuncMap{
 		}
 		return src
 	},
-	"join": strings.Join,
-	"list": func(s ...string) []string { return s },
+	"join":    strings.Join,
+	"trimcap": func(s string) string { return strings.TrimPrefix(s, "CAPABILITY_") },
+	"list":    func(s ...string) []string { return s },
 	"allows": func(id auth.Identity, need string) bool {
 		return id.Role.Allows(auth.Role(need))
 	},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,5 +64,26 @@ func TestEndToEndCapabilities(t *testing.T) {
 			t.Fatalf("the exempted version is still refused:\n%s", out)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+
+	// modgate check --base: a pull request that bumps decimal from v1.0.0
+	// to v1.0.1 is told what the bump adds, from the server and from the
+	// store.
+	vs := testkit.Decimal(t)
+	sum := func(b *testkit.Built) string {
+		return fmt.Sprintf("%s %s %s\n%s %s/go.mod %s\n", b.Path, b.Version, b.Hash, b.Path, b.Version, b.ModSum)
+	}
+	baseSum, newSum := filepath.Join(work, "base.sum"), filepath.Join(work, "new.sum")
+	os.WriteFile(baseSum, []byte(sum(vs[0])), 0o644)
+	os.WriteFile(newSum, []byte(sum(vs[1])), 0o644)
+	want := fmt.Sprintf("example.test/decimal v1.0.1 adds EXEC in init (decimal.go:%d), NETWORK in init (decimal.go:%d) (compared with v1.0.0)", l.Exec, l.Network)
+	out, code := runModgate(t, "check", newSum, "--base", baseSum, "--server", mg.URL)
+	if code != 0 || !strings.Contains(out, want) {
+		t.Errorf("check --base --server: exit %d, output lacks %q:\n%s", code, want, out)
+	}
+	mg.stop(t)
+	out, code = runModgate(t, append([]string{"check", newSum, "--base", baseSum}, common...)...)
+	if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, "exempted") {
+		t.Errorf("check --base from the store: exit %d, output lacks %q (or the exemption):\n%s", code, want, out)
 	}
 }

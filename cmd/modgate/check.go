@@ -19,12 +19,13 @@ import (
 
 	"github.com/modgate/modgate/internal/check"
 	"github.com/modgate/modgate/internal/policy"
+	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/scanner"
 )
 
 const checkUsage = `usage:
-  modgate check [DIR | go.mod | go.sum | FILE | -] [--json] [--server URL] [--symbols]
+  modgate check [DIR | go.mod | go.sum | FILE | -] [--json] [--server URL] [--symbols] [--base OLD_GO_SUM]
 
 check evaluates a project's build list against the current policy and data,
 without downloading any zip, as modgate would when the build fetches it. It
@@ -65,6 +66,16 @@ GOPROXY (with --server, GOPROXY is set to it; a zip the policy blocks cannot be
 fetched then). GOFLAGS is left as it is, so a project whose go.sum is not
 complete fails as 'go build' would.
 
+--base OLD_GO_SUM reads the build list before the change (a go.sum, go.mod or
+DIR, as above) and reports, for every module whose version changed, what the
+new version's code can do that the old one's could not: capabilities
+(EXEC, NETWORK, FILES_WRITE, ...; "in init" when package initialisation
+reaches them) with file:line, and programs added to the zip ("example.com/m
+v1.3.3 adds EXEC in init (decimal.go:12) (compared with v1.3.2)"), from the
+facts modgate recorded when it fetched both versions (with --server: GET
+/api/versions/..., an auditor's token). It does not change the exit code:
+the policy's capabilities rule decides, as for any fetch.
+
 --json prints one object; fields are only ever added:
   {"project": main module path or "", "source": "store" or the server URL,
    "policy": file, "mode": "enforce"|"audit", "vulndb_modified": RFC 3339
@@ -75,7 +86,10 @@ complete fails as 'go build' would.
                    "until" (min_age, RFC 3339), "exemption" (id or 0)}]}],
    "symbols": [{"id", "aliases", "summary", "module", "version", "fixed",
      "level": "called"|"imported"|"required", "calls": [symbols]}],
-   "symbols_error": why --symbols failed}
+   "symbols_error": why --symbols failed,
+   "base": --base, "changes": [{"module", "from", "to", "added": [{"capability",
+     "package", "file", "line", "via", "init", "init_path"}],
+     "added_binaries": [{"file", "kind"}], "note": why not compared}]}
 Every module of the build list is listed, sorted by path.`
 
 type checkFlags struct {
@@ -83,6 +97,7 @@ type checkFlags struct {
 	json    bool
 	server  string
 	symbols bool
+	base    string
 }
 
 // registerCheckFlags defines `modgate check`'s own flags on the command's
@@ -92,6 +107,7 @@ func registerCheckFlags(fs *flag.FlagSet) any {
 	fs.BoolVar(&f.json, "json", false, "check: print the result as JSON")
 	fs.StringVar(&f.server, "server", "", "check: ask the modgate at `URL` for decisions (default: decide from the store)")
 	fs.BoolVar(&f.symbols, "symbols", false, "check: also run govulncheck's symbol-level analysis on the project")
+	fs.StringVar(&f.base, "base", "", "check: report what each module upgraded since the build list `OLD_GO_SUM` (a go.sum, go.mod or DIR) adds: capabilities, programs")
 	return f
 }
 
@@ -124,16 +140,36 @@ func runCheck(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	var baseMods []module.Version
+	if f.base != "" {
+		if f.base == "-" && arg == "-" {
+			return &usageError{msg: "--base -: standard input is already the build list\n" + checkUsage}
+		}
+		bb, err := readProject(f.base, os.Stdin)
+		if err != nil {
+			return fmt.Errorf("--base: %w", err)
+		}
+		baseMods = bb.Modules
+	}
 	out := &check.Result{Project: bl.Name, Modules: []check.Decision{}}
 	if server != nil {
 		out.Source = server.Redacted()
 		out.Modules, err = check.Remote(ctx, server, bl.Modules)
+		if err == nil && f.base != "" {
+			out.Changes, err = check.Changes(ctx, check.RemoteCapabilities(server), baseMods, bl.Modules)
+		}
 	} else {
 		out.Source = "store"
-		err = decideLocal(ctx, e, bl.Modules, out, dir)
+		err = decideLocal(ctx, e, bl.Modules, out, dir, baseMods, f.base != "")
 	}
 	if err != nil {
 		return err
+	}
+	if f.base != "" {
+		out.Base = f.base
+		if out.Changes == nil {
+			out.Changes = []check.Change{}
+		}
 	}
 	out.Summarize()
 	if f.symbols && server != nil {
@@ -178,7 +214,7 @@ func projectDir(arg string) (string, error) {
 // the exemptions, as the proxy does for a zip it serves. When dir is not
 // empty it then runs the symbol analysis against the store's vulnerability
 // data (served on a loopback port while it runs).
-func decideLocal(ctx context.Context, e *env, mods []module.Version, out *check.Result, dir string) error {
+func decideLocal(ctx context.Context, e *env, mods []module.Version, out *check.Result, dir string, baseMods []module.Version, compare bool) error {
 	p := policy.Default()
 	if e.cfg.Policy != "" {
 		var err error
@@ -217,9 +253,16 @@ func decideLocal(ctx context.Context, e *env, mods []module.Version, out *check.
 	if err != nil {
 		return err
 	}
-	withOrigins := originFacts{Scanner: sc, Origins: scanner.NewOrigins(scanner.OriginOptions{Store: st, Logger: e.log})}
-	if out.Modules, err = check.Local(ctx, p, withOrigins, exemptions, data, mods, time.Now()); err != nil {
+	// Where modules come from (look-alikes, clones) and their capability
+	// facts, as the proxy reads them, besides the scanner's facts.
+	facts := originFacts{Scanner: sc, Origins: scanner.NewOrigins(scanner.OriginOptions{Store: st, Logger: e.log}), Capabilities: st}
+	if out.Modules, err = check.Local(ctx, p, facts, exemptions, data, mods, time.Now()); err != nil {
 		return err
+	}
+	if compare {
+		if out.Changes, err = check.Changes(ctx, st, baseMods, mods); err != nil {
+			return err
+		}
 	}
 	if dir != "" {
 		// Serve the synced copy, the data the decisions were made from, to
@@ -255,6 +298,16 @@ func printCheck(w io.Writer, out *check.Result, symbols bool) {
 	}
 	if out.VulnDBModified != "" {
 		from += ", vulnerability data of " + out.VulnDBModified
+	}
+	if out.Base != "" {
+		fmt.Fprintf(w, "\ncapability changes since %s:\n", out.Base)
+		for _, c := range out.Changes {
+			fmt.Fprintln(w, "  "+c.Line())
+		}
+		if len(out.Changes) == 0 {
+			fmt.Fprintln(w, "  no module changed version")
+		}
+		fmt.Fprintln(w)
 	}
 	verdict := "the build would not be blocked"
 	if out.Blocked {
@@ -296,4 +349,5 @@ func printCheck(w io.Writer, out *check.Result, symbols bool) {
 type originFacts struct {
 	*scanner.Scanner
 	*scanner.Origins
+	store.Capabilities
 }

@@ -20,7 +20,7 @@ func mountUI(mux *http.ServeMux, cfg config, st store.Store, policies *policyHol
 		sessions = authn
 	}
 	ui, err := web.NewServer(web.Options{
-		Audit: st, Facts: st, VulnDB: st, Sums: st, SBOMs: st, Exemptions: st,
+		Audit: st, Facts: st, VulnDB: st, Sums: st, SBOMs: st, Exemptions: st, Capabilities: st,
 		Policy:   policies.Current,
 		Decide:   px.Decide,
 		Health:   func(ctx context.Context) map[string]string { return health(ctx, px) },

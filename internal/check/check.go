@@ -50,6 +50,10 @@ type Result struct {
 	// (called first) and ID; SymbolsError says why the analysis failed.
 	Symbols      []Symbol `json:"symbols,omitempty"`
 	SymbolsError string   `json:"symbols_error,omitempty"`
+	// Base is the --base build list and Changes what each module whose
+	// version differs from it adds (capabilities, programs), sorted by path.
+	Base    string   `json:"base,omitempty"`
+	Changes []Change `json:"changes,omitempty"`
 }
 
 // Summary counts modules: Blocked are refused; WouldBlock would be in
@@ -113,6 +117,12 @@ func Local(ctx context.Context, p *policy.Policy, facts Facts, exemptions []stor
 			Of(context.Context, module.Version) (*store.PathCheck, *store.Clone, error)
 		}); ok {
 			if in.Lookalike, in.Clone, err = o.Of(ctx, m); err != nil {
+				return nil, err
+			}
+		}
+		// Capability facts, as the proxy reads them (when facts has them).
+		if cs, ok := facts.(CapabilitySource); ok && p.UsesCapabilities() {
+			if in.Capabilities, err = capFacts(ctx, cs, m); err != nil {
 				return nil, err
 			}
 		}
