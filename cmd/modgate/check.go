@@ -351,3 +351,5 @@ type originFacts struct {
 	*scanner.Origins
 	store.Capabilities
 }
+
+var _ check.CapabilitySource = originFacts{} // capability facts reach check.Local
