@@ -17,6 +17,8 @@ type Metrics struct {
 	upBytes      *prometheus.CounterVec
 	integrityBad *prometheus.CounterVec
 	noSpace      prometheus.Counter
+	// blobStoreErrs: see blobStoreError.
+	blobStoreErrs *prometheus.CounterVec
 }
 
 // NewMetrics creates the proxy's metrics and registers them with reg.
@@ -50,7 +52,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Artifacts that could not be stored because the disk (blob store or database) was full.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.servedBytes, m.cacheResults, m.stales, m.upstreamTime, m.upBytes, m.integrityBad, m.noSpace)
+	m.blobStoreErrs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "modgate_blob_store_errors_total",
+		Help: "Requests answered 503 because the blob store (such as an S3 bucket) could not be reached or refused, by operation.",
+	}, []string{"op"})
+	reg.MustRegister(m.requests, m.servedBytes, m.cacheResults, m.stales, m.upstreamTime, m.upBytes, m.integrityBad, m.noSpace, m.blobStoreErrs)
 	return m
 }
 
@@ -101,6 +107,12 @@ func (m *Metrics) upstreamBytes(kind string, n int64) {
 func (m *Metrics) integrity(kind string) {
 	if m != nil {
 		m.integrityBad.WithLabelValues(kind).Inc()
+	}
+}
+
+func (m *Metrics) blobStoreError(op string) {
+	if m != nil {
+		m.blobStoreErrs.WithLabelValues(op).Inc()
 	}
 }
 

@@ -436,6 +436,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if err != nil {
 		writeError(rw, statusOf(err), err)
 	}
+	if ue := (*blob.UnavailableError)(nil); errors.As(err, &ue) {
+		s.opts.Metrics.blobStoreError(ue.Op)
+	}
 	kind := req.kind
 	if kind == "" {
 		kind = "other"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"math/rand"
 	"net/http"
 	"os"
@@ -124,6 +125,15 @@ func TestS3BlobStore(t *testing.T) {
 	}
 	if code, body := readyz(t, mg.URL); code != http.StatusServiceUnavailable || !strings.Contains(body, "blob store") {
 		t.Errorf("/readyz while S3 is down = %d %q, want 503 naming the blob store", code, body)
+	}
+	if resp, err := http.Get(mg.URL + "/metrics"); err != nil {
+		t.Error(err)
+	} else {
+		m, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(m), `modgate_blob_store_errors_total{op="get"}`) {
+			t.Error(`/metrics has no modgate_blob_store_errors_total{op="get"} while S3 is down`)
+		}
 	}
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
