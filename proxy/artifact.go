@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/modgate/modgate/internal/blob"
 	"github.com/modgate/modgate/internal/store"
@@ -43,7 +44,22 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req reque
 			return err
 		}
 	}
-	a, hit, err := s.artifact(ctx, req.mod, kind, req.noFetch, who)
+	var a *store.Artifact
+	var hit bool
+	var err error
+	if kind == store.KindZip && streamable(r, req) {
+		// A zip not cached yet is streamed as it is fetched (stream.go).
+		a, err = s.cachedArtifact(ctx, req.mod, kind)
+		hit = err == nil
+		if errors.Is(err, fs.ErrNotExist) {
+			var served bool
+			if a, served, err = s.streamZip(ctx, w, req.mod, who); served {
+				return err
+			}
+		}
+	} else {
+		a, hit, err = s.artifact(ctx, req.mod, kind, req.noFetch, who)
+	}
 	if err != nil {
 		return err
 	}
@@ -79,9 +95,6 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req reque
 		if !hit {
 			cw.source = a.Upstream
 		}
-		if kind == store.KindZip {
-			cw.sbom = s.sbomID(r.Context(), req.mod)
-		}
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-cache") // revalidate: the gate decides on every request
@@ -91,7 +104,15 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req reque
 	case store.KindMod:
 		serveBytes(w, r, "text/plain; charset=utf-8", a.SHA256, a.CreatedAt, a.Data)
 	case store.KindZip:
-		return s.serveZip(ctx, w, r, a, zb)
+		err := s.serveZip(ctx, w, r, a, zb)
+		if cw, ok := w.(*countingWriter); ok {
+			// After the answer: a zip just ingested may wait for its SBOM.
+			if err == nil {
+				http.NewResponseController(w).Flush()
+			}
+			cw.sbom = s.sbomID(r.Context(), req.mod)
+		}
+		return err
 	}
 	return nil
 }
@@ -103,20 +124,14 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req reque
 // memory and in the store, so it is asked once too.
 func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind, noFetch bool, who client) (_ *store.Artifact, hit bool, _ error) {
 	key := artifactKey(m, kind)
-	if a := s.memo.artifact(key); a != nil {
-		s.opts.Metrics.cache(string(kind), true)
-		return a, true, nil
-	}
-	a, err := s.storedArtifact(ctx, m, kind)
+	a, err := s.cachedArtifact(ctx, m, kind)
 	if err == nil {
-		s.opts.Metrics.cache(string(kind), true)
-		s.memo.putArtifact(key, a)
 		return a, true, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, false, err
 	}
-	if r, ok := s.memo.get(refusedKey(key)).(*refusedZip); ok && s.now().Sub(r.at) < refusalTTL {
+	if r, ok := s.memo.get(refusedKey(key)).(*refusedZip); ok && s.now().Sub(r.at) < r.ttl {
 		return nil, false, r.err
 	}
 	if err := s.missed(key); err != nil {
@@ -133,13 +148,30 @@ func (s *Server) artifact(ctx context.Context, m module.Version, kind store.Kind
 	if err != nil {
 		var zipErr *verify.ZipError
 		if errors.As(err, &zipErr) {
-			s.memo.put(refusedKey(key), &refusedZip{err: err, at: s.now()}, int64(len(err.Error())))
+			s.memo.put(refusedKey(key), &refusedZip{err: err, at: s.now(), ttl: refusalTTL}, int64(len(err.Error())))
 		}
 		return nil, false, err
 	}
 	a = v.(*store.Artifact)
 	s.memo.putArtifact(key, a)
 	return a, false, nil
+}
+
+// cachedArtifact returns the artifact from the memo or the store;
+// fs.ErrNotExist when it is not cached.
+func (s *Server) cachedArtifact(ctx context.Context, m module.Version, kind store.Kind) (*store.Artifact, error) {
+	key := artifactKey(m, kind)
+	if a := s.memo.artifact(key); a != nil {
+		s.opts.Metrics.cache(string(kind), true)
+		return a, nil
+	}
+	a, err := s.storedArtifact(ctx, m, kind)
+	if err != nil {
+		return nil, err
+	}
+	s.opts.Metrics.cache(string(kind), true)
+	s.memo.putArtifact(key, a)
+	return a, nil
 }
 
 // refusalTTL is how long a zip refused for its content (entries the go command
@@ -152,6 +184,7 @@ const refusalTTL = 10 * time.Minute
 type refusedZip struct {
 	err error
 	at  time.Time
+	ttl time.Duration
 }
 
 func refusedKey(key string) string { return "refused " + key }
@@ -161,19 +194,25 @@ func refusedKey(key string) string { return "refused " + key }
 // that goes away does not abort a fetch others wait for; a caller whose own
 // context ends stops waiting.
 func (s *Server) shared(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
-	ch := s.group.DoChan(key, func() (any, error) {
-		s.bg.Add(1)
-		defer s.bg.Done()
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.FetchTimeout)
-		defer cancel()
-		return fn(fctx)
-	})
+	ch := s.flight(ctx, key, fn)
 	select {
 	case res := <-ch:
 		return res.Val, res.Err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// flight starts fn for key, or joins the run of it in flight, as shared
+// does, and returns the channel its result will come on.
+func (s *Server) flight(ctx context.Context, key string, fn func(context.Context) (any, error)) <-chan singleflight.Result {
+	return s.group.DoChan(key, func() (any, error) {
+		s.bg.Add(1)
+		defer s.bg.Done()
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.FetchTimeout)
+		defer cancel()
+		return fn(fctx)
+	})
 }
 
 // ingest fetches one artifact from upstream and checks it. The caller stores
@@ -225,9 +264,14 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 		if kind != store.KindZip {
 			s.recordOrigin(ctx, m, kind, resp.Source, a.Data)
 		}
+		if kind == store.KindZip && stored.SHA256 == a.SHA256 {
+			// The SBOM is made after the facts, capabilities and clone
+			// check the decision reads; the requests streaming the zip
+			// decide and answer before it (sbomID waits for it).
+			defer s.sbomPending(m)()
+		}
 		s.scan(ctx, stored, resp.LastModified, dated)
 		if kind == store.KindZip && stored.SHA256 == a.SHA256 {
-			s.makeSBOM(ctx, stored, zf)
 			if _, err := s.capabilities(ctx, stored); err != nil {
 				// The decision on the zip computes them again, or refuses it.
 				s.log.Error("capabilities", "module", m.Path, "version", m.Version, "err", err.Error())
@@ -236,6 +280,10 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 				// Checked again before the zip is served (serveArtifact).
 				s.log.Error("clone check", "module", m.Path, "version", m.Version, "err", err.Error())
 			}
+			if z := streamOf(ctx, m); z != nil {
+				z.finish(stored, nil)
+			}
+			s.makeSBOM(ctx, stored, zf)
 		}
 	}, nil
 }
@@ -435,7 +483,13 @@ func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream
 		}
 	}()
 	h512 := sha512.New()
-	if _, err := io.Copy(io.MultiWriter(w, h512), resp.Body); err != nil {
+	dst := io.MultiWriter(w, h512)
+	if z := streamOf(ctx, m); z != nil {
+		// The requests streaming the zip read the file behind the writer.
+		z.start(w.TempPath(), resp.Size, resp.Source)
+		dst = io.MultiWriter(w, h512, z)
+	}
+	if _, err := io.Copy(dst, resp.Body); err != nil {
 		var local *blob.Error
 		if errors.As(err, &local) {
 			return nil, zf, fmt.Errorf("%s@%s: storing .zip: %w", m.Path, m.Version, err) // modgate's disk, not the upstream
@@ -444,6 +498,9 @@ func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream
 	}
 	if resp.Size >= 0 && w.Size() != resp.Size {
 		return nil, zf, &upstreamError{err: fmt.Errorf("%s@%s: .zip from %s is %d bytes, announced %d", m.Path, m.Version, resp.Source, w.Size(), resp.Size)}
+	}
+	if z := streamOf(ctx, m); z != nil {
+		z.downloaded(w.Sum())
 	}
 	h, files, err := verify.CheckHashZipFiles(m, w.TempPath())
 	if err != nil {

@@ -146,6 +146,21 @@ func (h *harness) get(path string, hdr ...string) response {
 	return response{resp.StatusCode, resp.Header, body}
 }
 
+// getRaw is get for responses that may be cut: the body read so far and the
+// error that ended it.
+func (h *harness) getRaw(path string) (response, error) {
+	h.t.Helper()
+	resp, err := http.Get(h.srv.URL + path)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	h.inflight.Wait()
+	return response{resp.StatusCode, resp.Header, body}, err
+}
+
 func mod(path, version string, files ...string) testkit.Module {
 	m := testkit.Module{Path: path, Version: version, Files: map[string]string{"a.go": "package a\n"}}
 	for i := 0; i+1 < len(files); i += 2 {

@@ -70,10 +70,29 @@ func (s *Server) makeSBOM(ctx context.Context, a *store.Artifact, zf zipFacts) {
 	s.memo.put("sbom "+m.Path+"@"+m.Version, id, int64(len(id)))
 }
 
-// sbomID names the latest SBOM of m, or "" when it has none.
+// sbomPending marks m's SBOM as being made until the returned function is
+// called, so that sbomID waits for it.
+func (s *Server) sbomPending(m module.Version) (done func()) {
+	ch := make(chan struct{})
+	s.sboms.Store(m, ch)
+	return func() {
+		s.sboms.CompareAndDelete(m, ch)
+		close(ch)
+	}
+}
+
+// sbomID names the latest SBOM of m, or "" when it has none. When m's SBOM
+// is being made (its zip was just ingested and answered), it waits for it.
 func (s *Server) sbomID(ctx context.Context, m module.Version) string {
 	if s.opts.SBOMs == nil {
 		return ""
+	}
+	if ch, ok := s.sboms.Load(m); ok {
+		select {
+		case <-ch.(chan struct{}):
+		case <-ctx.Done():
+			return ""
+		}
 	}
 	key := "sbom " + m.Path + "@" + m.Version
 	if id, ok := s.memo.get(key).(string); ok {

@@ -194,6 +194,11 @@ type Server struct {
 	defaultPolicy *policy.Policy
 	sumdbC        *http.Client
 	sumdb         *verify.Remote // nil: no pass-through
+	// streams are the zips being fetched and streamed (artifactKey ->
+	// *zipStream), sboms the SBOMs being made (module.Version -> chan).
+	streams sync.Map
+	sboms   sync.Map
+	cuts    cutRefusals
 	// Fetch leases (lease.go).
 	replica             string
 	leaseTTL, leasePoll time.Duration
@@ -430,9 +435,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var cut *abortError
 	if errors.As(err, &cut) {
-		// The headers and part of the body are out: record the failure,
-		// then cut the connection so the client sees a failed download.
+		// The headers and part of the body are out: record the failure
+		// (a refusal as such), then cut the connection so the client sees
+		// a failed download.
 		rw.status = http.StatusInternalServerError
+		if code := statusOf(cut.err); code >= 400 {
+			rw.status = code
+		}
 	} else if err != nil {
 		writeError(rw, statusOf(err), err)
 	}
