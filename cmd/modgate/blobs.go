@@ -51,13 +51,14 @@ func (c *config) blobStoreURL() string {
 
 // openBlobs opens the blob store of cfg; a bucket spools in --data/spool.
 func openBlobs(ctx context.Context, cfg config, redirect bool) (blob.Store, error) {
-	return openBlobURL(ctx, cfg, cfg.blobStoreURL(), redirect)
+	return openBlobURL(ctx, cfg, "--blob-store", cfg.blobStoreURL(), redirect)
 }
 
-func openBlobURL(ctx context.Context, cfg config, raw string, redirect bool) (blob.Store, error) {
+// openBlobURL opens the blob store at raw, the value of setting name.
+func openBlobURL(ctx context.Context, cfg config, name, raw string, redirect bool) (blob.Store, error) {
 	s, err := blob.OpenURL(ctx, raw, blob.Options{Spool: filepath.Join(cfg.Data, "spool"), VerifyTTL: cfg.BlobVerifyTTL, Redirect: redirect})
 	if err != nil {
-		return nil, &usageError{msg: "--blob-store: " + err.Error()}
+		return nil, &usageError{msg: name + ": " + err.Error()}
 	}
 	return s, nil
 }
@@ -83,11 +84,11 @@ func runBlobs(ctx context.Context, e *env) error {
 	if f == nil || len(e.args) != 1 || e.args[0] != "migrate" || f.from == "" || f.to == "" {
 		return &usageError{msg: blobsUsage}
 	}
-	from, err := openBlobURL(ctx, e.cfg, f.from, false)
+	from, err := openBlobURL(ctx, e.cfg, "--from", f.from, false)
 	if err != nil {
 		return err
 	}
-	to, err := openBlobURL(ctx, e.cfg, f.to, false)
+	to, err := openBlobURL(ctx, e.cfg, "--to", f.to, false)
 	if err != nil {
 		return err
 	}

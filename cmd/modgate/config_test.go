@@ -76,6 +76,9 @@ func TestConfigErrors(t *testing.T) {
 		{name: "bad sumdb", args: []string{"--sumdb", "nonsense.example"}, wantErr: "--sumdb"},
 		{name: "zero timeout", args: []string{"--fetch-timeout", "0s"}, wantErr: "--fetch-timeout"},
 		{name: "negative blob verify ttl", args: []string{"--blob-verify-ttl", "-1m"}, wantErr: "--blob-verify-ttl"},
+		{name: "blob store with credentials", args: []string{"--blob-store", "s3://AKIA:secret@bucket/p"}, wantErr: "--blob-store: the URL holds credentials"},
+		{name: "blob store scheme", args: []string{"--blob-store", "gs://bucket"}, wantErr: `--blob-store: unknown scheme "gs"`},
+		{name: "blob redirect needs s3", args: []string{"--blob-redirect"}, wantErr: "--blob-redirect needs an s3:// --blob-store"},
 		{name: "missing file", args: []string{"--config", "/nonexistent/modgate.yaml"}, wantErr: "no such file"},
 		{name: "negative advisories interval", args: []string{"--advisories-interval", "-1m"}, wantErr: "--advisories-interval"},
 	}
