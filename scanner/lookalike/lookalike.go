@@ -39,7 +39,6 @@ const (
 	KindDoubled   = "doubled"    // a letter doubled or undoubled
 	KindAffix     = "affix"      // a go-/-go (golang-, -golang, go) affix added or removed
 	KindCase      = "case"       // the same path in other letter case, on a case-insensitive host
-	KindVanity    = "vanity"     // the github.com twin of a vanity-domain path, or the other way round
 )
 
 // Match is a known path that a path resembles.
@@ -64,6 +63,9 @@ type Known struct {
 	// it is on the list of widely used public modules.
 	Uses   int
 	Listed bool
+	// Source is where a listed path comes from ("graph:12", "vulndb:3",
+	// "hand": see popular.txt).
+	Source string
 }
 
 // Index holds the known paths, keyed for matching. The zero value is not
@@ -184,15 +186,15 @@ func (x *Index) Match(path string) []Match {
 		case e.Path == path:
 		case strings.EqualFold(e.p.base, q.base) && e.p.base != q.base && caseInsensitive(q.host):
 			add(i, KindCase, e.Path+" in other letter case ("+q.host+" ignores case)")
-		case e.p.vanity != q.vanity && q.vanity == "":
-			add(i, KindVanity, "the "+q.host+" twin of "+e.Path+" (its vanity path serves "+q.base+")")
-		case e.p.vanity != q.vanity:
-			add(i, KindVanity, "a vanity-path twin of "+e.Path+" ("+q.vanity+" serves "+e.p.base+")")
 		}
+		// A vanity path and the repository that serves it (gopkg.in/yaml.v3
+		// and github.com/go-yaml/yaml, go.uber.org/zap and
+		// github.com/uber-go/zap) are one owner's: no finding. The vanity
+		// mapping makes their near twins (github.com/uber-g0/zap) findings.
 	}
 	for _, i := range x.byFold[q.fold] {
 		e := &x.entries[i]
-		if e.p.key == q.key || e.p.owner == q.owner && q.owner != "" {
+		if e.p.key == q.key || e.p.owner == q.owner && q.owner != "" || !oneElementDiffers(q.key, e.p.key) {
 			continue
 		}
 		add(i, KindAffix, e.Path+" with a go affix ("+affixDiff(q, e.p)+")")
@@ -350,6 +352,23 @@ func unaffix(e string) string {
 		return s
 	}
 	return e
+}
+
+// oneElementDiffers reports whether keys a and b have the same elements but
+// one (an affix on the owner or on the repository, not both swapped:
+// go.yaml.in/yaml's github.com/yaml/go-yaml is not github.com/go-yaml/yaml).
+func oneElementDiffers(a, b string) bool {
+	ae, be := strings.Split(a, "/"), strings.Split(b, "/")
+	if len(ae) != len(be) {
+		return false
+	}
+	n := 0
+	for i := range ae {
+		if ae[i] != be[i] {
+			n++
+		}
+	}
+	return n == 1
 }
 
 // affixDiff names the element that differs by an affix: "boltdb-go for

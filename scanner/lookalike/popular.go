@@ -19,8 +19,8 @@ func Popular() []Known {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		path, _, _ := strings.Cut(line, " ")
-		out = append(out, Known{Path: path, Listed: true})
+		path, source, _ := strings.Cut(line, " ")
+		out = append(out, Known{Path: path, Listed: true, Source: source})
 	}
 	return out
 }
