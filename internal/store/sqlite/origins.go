@@ -87,14 +87,18 @@ func (s *Store) PutZipFiles(ctx context.Context, m module.Version, files []store
 	if _, err := tx.ExecContext(ctx, `DELETE FROM zip_files WHERE module_path = ? AND version = ?`, m.Path, m.Version); err != nil {
 		return err
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO zip_files (module_path, version, name, sha256, size) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
-	for _, f := range files {
-		if _, err := ins.ExecContext(ctx, m.Path, m.Version, f.Name, f.SHA256, f.Size); err != nil {
+	// Rows in batches of zipFilesBatch per statement: one statement per
+	// row cost most of the clone check's time.
+	for len(files) > 0 {
+		batch := files[:min(zipFilesBatch, len(files))]
+		files = files[len(batch):]
+		args := make([]any, 0, 5*len(batch))
+		for _, f := range batch {
+			args = append(args, m.Path, m.Version, f.Name, f.SHA256, f.Size)
+		}
+		q := `INSERT INTO zip_files (module_path, version, name, sha256, size) VALUES (?, ?, ?, ?, ?)` +
+			strings.Repeat(", (?, ?, ?, ?, ?)", len(batch)-1) + ` ON CONFLICT DO NOTHING`
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
 	}
@@ -126,6 +130,10 @@ func (s *Store) ZipFiles(ctx context.Context, m module.Version) (_ []store.ZipFi
 	}
 	return out, nil
 }
+
+// zipFilesBatch is how many files one INSERT of PutZipFiles writes (5
+// parameters each, well within SQLite's limit of 32766).
+const zipFilesBatch = 200
 
 // similarBatch is how many contents one query of SimilarZips asks for.
 const similarBatch = 400
