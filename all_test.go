@@ -77,7 +77,7 @@ func TestLayers(t *testing.T) {
 		"internal/testkit":         {"*"},
 		"internal/audit":           {"internal/store"},
 		"internal/auth":            {"internal/store"},
-		"internal/check":           {"internal/policy", "internal/store"},
+		"internal/check":           {"internal/policy", "internal/store", "scanner/caps"},
 	}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
