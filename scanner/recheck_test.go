@@ -339,3 +339,44 @@ func TestRecordOrigin(t *testing.T) {
 		t.Errorf("audited %+v", audited)
 	}
 }
+
+// signalUpstream tells a channel about every recheck.
+type signalUpstream struct {
+	fakeUpstream
+	asked chan string
+}
+
+func (s *signalUpstream) Recheck(ctx context.Context, source string, m module.Version, kind store.Kind) (int, []byte, error) {
+	st, body, err := s.fakeUpstream.Recheck(ctx, source, m, kind)
+	select {
+	case s.asked <- m.String():
+	case <-ctx.Done():
+	}
+	return st, body, err
+}
+
+// TestRunRecheck: serve's loop rechecks by itself, again each interval, and
+// stops when its context ends.
+func TestRunRecheck(t *testing.T) {
+	st := newStore(t)
+	sc, _ := newScanner(t, st, "file:///nonexistent", nil)
+	m := module.Version{Path: "example.com/m", Version: "v1.0.0"}
+	cache(t, st, sc, m, store.KindInfo, "https://proxy.example", infoJSON("v1.0.0", hashX))
+	up := &signalUpstream{fakeUpstream: fakeUpstream{answers: map[string]fakeAnswer{m.String(): {status: 410}}}, asked: make(chan string, 10)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		sc.RunRecheck(ctx, time.Millisecond, RecheckOptions{Upstream: up})
+		close(done)
+	}()
+	for range 2 { // the first pass, and a later one
+		if got := <-up.asked; got != m.String() {
+			t.Errorf("asked about %s", got)
+		}
+	}
+	cancel()
+	<-done
+	if u, err := st.UpstreamState(context.Background(), m); err != nil || !u.Withdrawn() {
+		t.Errorf("after RunRecheck: %+v, %v; want withdrawn", u, err)
+	}
+}
