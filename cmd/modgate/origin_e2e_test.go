@@ -179,3 +179,27 @@ func TestEndToEndOrigins(t *testing.T) {
 	}
 	mg.stop(t)
 }
+
+// TestCheckLookalike: `modgate check` decides a look-alike path with the
+// same record the proxy makes, also for a path never requested (compared
+// with the shipped list, not recorded).
+func TestCheckLookalike(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/app\n\ngo 1.21\n\nrequire (\n"+
+		"\tgithub.com/shopsprint/decimal v1.3.3\n\tgithub.com/sirupsen/logrus v1.9.3\n)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pol, []byte("lookalike: block\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	modgate := modgateIn(t, t.TempDir())
+	stdout, stderr, err := modgate("check", dir, "--policy", pol, "--vulndb", "off")
+	if exitCode(err) != 1 || !strings.Contains(stdout,
+		"BLOCK  github.com/shopsprint/decimal@v1.3.3: lookalike: 1 edit from github.com/shopspring/decimal (shopsprint for shopspring), a widely used public module") {
+		t.Errorf("check: %v (exit %d), want the look-alike blocked\n%s%s", err, exitCode(err), stdout, stderr)
+	}
+	if strings.Contains(stdout, "sirupsen/logrus@v1.9.3: lookalike") {
+		t.Errorf("the real module is reported as a look-alike:\n%s", stdout)
+	}
+}
