@@ -50,13 +50,17 @@ func (s *Server) fetchOnce(ctx context.Context, m module.Version, kind store.Kin
 			return s.ingestLeased(ctx, l, m, kind, key)
 		}
 		wait := time.NewTimer(s.leasePoll)
+		began, woken := time.Now(), "notify"
 		select {
 		case <-ended:
 		case <-wait.C:
+			woken = "poll"
 		case <-ctx.Done():
+			woken = "done"
 		}
 		wait.Stop()
 		stop()
+		s.log.Debug("fetch lease: waited for another replica's fetch", "key", key, "woken_by", woken, "waited", time.Since(began))
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("%s@%s: waiting for another replica's fetch of the .%s: %w", m.Path, m.Version, kind, err)
 		}
@@ -121,6 +125,7 @@ func (s *Server) ingestLeased(ctx context.Context, l *store.Lease, m module.Vers
 	if !lost {
 		stored, cerr := s.opts.Store.CompleteLease(context.WithoutCancel(ctx), l, store.LeaseResult{Artifact: a})
 		if cerr == nil {
+			s.log.Debug("fetch lease completed", "key", key, "generation", l.Generation)
 			done(ctx, stored)
 			return stored, nil
 		}

@@ -33,9 +33,13 @@ var (
 	buildErr  error
 )
 
-// modgateBinary builds modgate once per test binary.
+// modgateBinary builds modgate once per test binary (or returns
+// $MODGATE_TEST_BINARY, a modgate built elsewhere, for comparisons).
 func modgateBinary(t *testing.T) string {
 	t.Helper()
+	if bin := os.Getenv("MODGATE_TEST_BINARY"); bin != "" {
+		return bin
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "modgate-bin-")
 		if err != nil {

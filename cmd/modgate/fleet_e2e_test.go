@@ -379,3 +379,54 @@ func TestFleetHungHolder(t *testing.T) {
 		t.Errorf("sbom get after the takeover: exit %d\n%s", code, out)
 	}
 }
+
+// TestDrainOnSIGTERM checks the order of a graceful stop behind a load
+// balancer: on SIGTERM /readyz answers 503 at once while requests are still
+// served for --drain-delay, a download in flight completes, and the process
+// exits 0.
+func TestDrainOnSIGTERM(t *testing.T) {
+	big := bigModule(t, "example.com/slow", 256<<10)
+	up := testkit.NewUpstream(t, big)
+	first, resume := holdFirstZip(up, big.Zip)
+	mg := startModgate(t, "--data", t.TempDir(), "--upstream", up.URL, "--sumdb", "off", "--drain-delay", "2s")
+	if code, body, err := get(mg.URL + "/readyz"); code != 200 {
+		t.Fatalf("/readyz before SIGTERM: %d %s %v", code, body, err)
+	}
+	type answer struct {
+		code int
+		body []byte
+		err  error
+	}
+	inflight := make(chan answer, 1)
+	go func() {
+		code, body, err := get(mg.URL + "/example.com/slow/@v/v1.0.0.zip")
+		inflight <- answer{code, body, err}
+	}()
+	<-first
+	if err := mg.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if !mg.waitLog("draining", 10*time.Second) {
+		t.Fatal("no drain logged after SIGTERM")
+	}
+	code, body, err := get(mg.URL + "/readyz")
+	if code != 503 || !strings.Contains(string(body), "shutting down") {
+		t.Errorf("/readyz while draining: %d %q %v, want 503 saying it is shutting down", code, body, err)
+	}
+	if code, body, err := get(mg.URL + "/example.com/slow/@v/v1.0.0.info"); code != 200 {
+		t.Errorf("a request while draining: %d %q %v, want it served", code, body, err)
+	}
+	close(resume)
+	r := <-inflight
+	if r.err != nil || r.code != 200 || !bytes.Equal(r.body, big.Zip) {
+		t.Errorf("download in flight at SIGTERM: %d, %d bytes, %v", r.code, len(r.body), r.err)
+	}
+	select {
+	case err := <-mg.done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("modgate did not exit after SIGTERM")
+	}
+}
