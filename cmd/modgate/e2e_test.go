@@ -61,6 +61,7 @@ func modgateBinary(t *testing.T) string {
 // server is a running modgate process.
 type server struct {
 	URL  string
+	data string // its --data, if given
 	cmd  *exec.Cmd
 	done chan error
 	mu   sync.Mutex
@@ -86,6 +87,11 @@ func startModgateEnv(t *testing.T, env []string, args ...string) *server {
 		t.Fatal(err)
 	}
 	s := &server{cmd: cmd, done: make(chan error, 1)}
+	for i, a := range args {
+		if a == "--data" && i+1 < len(args) {
+			s.data = args[i+1]
+		}
+	}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

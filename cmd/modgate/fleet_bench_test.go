@@ -35,13 +35,12 @@ func logTime(logs, msg, key string) (time.Time, bool) {
 // fetches costs two replicas on one PostgreSQL, with an upstream that takes
 // 20 ms per request: the latency a replica that waits for the other's fetch
 // adds (both asked for one cold zip at once), and the time to fetch 100 cold
-// zips each asked of both replicas at once. MODGATE_TEST_BINARY runs another
-// build (an older modgate, for comparison).
+// zips each asked of both replicas at once. The replicas share one bucket.
 func TestFleetLeaseCost(t *testing.T) {
 	if os.Getenv("MODGATE_FLEET_BENCH") != "1" {
 		t.Skip("set MODGATE_FLEET_BENCH=1 to measure")
 	}
-	dsn := testkit.PostgresDSN(t)
+	f := newFleet(t)
 	const waits, cold = 30, 100
 	var mods []*testkit.Built
 	for i := range waits + cold {
@@ -62,10 +61,8 @@ func TestFleetLeaseCost(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		return false
 	}
-	shared := t.TempDir()
-	args := []string{"--database", dsn, "--upstream", up.URL, "--sumdb", "off", "--log-level", "debug"}
-	a := startModgate(t, append(args, "--data", fleetData(t, shared))...)
-	b := startModgate(t, append(args, "--data", fleetData(t, shared))...)
+	a := f.start(t, up.URL, "--log-level", "debug", "--fetch-lease-ttl", "30s")
+	b := f.start(t, up.URL, "--log-level", "debug", "--fetch-lease-ttl", "30s")
 	zip := func(i int) string { return fmt.Sprintf("/example.com/m%03d/@v/v1.0.0.zip", i) }
 	timed := func(url string, start <-chan struct{}, d *time.Duration) {
 		<-start

@@ -22,28 +22,33 @@ import (
 )
 
 // The fleet tests run modgate replicas as separate processes on one
-// PostgreSQL database and one blob store. Until the object store lands, the
-// replicas share a blob directory: each has its own --data, whose blobs
-// directory is a symbolic link to the shared one, so deleting a replica's
-// --data leaves the shared blobs alone.
+// PostgreSQL database and one bucket of a real S3 server (versitygw, see
+// testkit.S3); each replica has its own --data.
 
-// fleetData returns a new --data directory whose blobs are those of shared.
-func fleetData(t *testing.T, shared string) string {
+// fleet is what the replicas of a test share.
+type fleet struct {
+	dsn, key string
+	s3       *testkit.S3Server
+}
+
+func newFleet(t *testing.T) *fleet {
 	t.Helper()
-	data := t.TempDir()
-	if err := os.Symlink(shared, filepath.Join(data, "blobs")); err != nil {
-		t.Fatal(err)
-	}
-	return data
+	return &fleet{dsn: testkit.PostgresDSN(t), key: fleetKey(t), s3: testkit.S3(t)}
 }
 
-// fleetArgs are the settings every replica of a test fleet shares: the
-// database, the upstream, the checksum database, and the audit key (made
-// once per test by fleetKey).
-func fleetArgs(dsn, upstreamURL, auditKey string) []string {
-	return []string{"--database", dsn, "--upstream", upstreamURL, "--sumdb", "off",
-		"--audit-key", auditKey, "--fetch-lease-ttl", "2s"}
+// start starts a replica with its own --data on upstream (a URL or "off"):
+// every replica shares the database, the bucket, the checksum database
+// setting and the audit key.
+func (f *fleet) start(t *testing.T, upstream string, extra ...string) *server {
+	t.Helper()
+	args := []string{"--database", f.dsn, "--blob-store", f.s3.URL("blobs"), "--upstream", upstream,
+		"--sumdb", "off", "--audit-key", f.key, "--fetch-lease-ttl", "2s", "--data", t.TempDir()}
+	return startModgateEnv(t, f.s3.Env(), append(args, extra...)...)
 }
+
+// blobs is the directory of the bucket's blobs (versitygw's posix backend
+// keeps objects as files).
+func (f *fleet) blobs() string { return f.s3.Path("blobs") }
 
 // fleetKey writes an audit checkpoint key for the replicas of a test.
 func fleetKey(t *testing.T) string {
@@ -73,7 +78,7 @@ func checkBlobs(t *testing.T, dir string) int {
 			return err
 		}
 		if d.IsDir() {
-			if name := d.Name(); name == "tmp" || name == "quarantine" {
+			if name := d.Name(); name == "tmp" || name == "quarantine" || strings.HasPrefix(name, ".") {
 				return filepath.SkipDir
 			}
 			return nil
@@ -104,30 +109,27 @@ func checkBlobs(t *testing.T, dir string) int {
 // graph through replica B with no upstream at all: everything comes from the
 // shared database and blob store.
 func TestFleetSurvivesReplicaLoss(t *testing.T) {
-	dsn := testkit.PostgresDSN(t)
-	key := fleetKey(t)
+	f := newFleet(t)
 	mods := e2eModules(t)
 	up := testkit.NewUpstream(t, mods...)
-	shared := t.TempDir()
-	dataA := fleetData(t, shared)
-	a := startModgate(t, append(fleetArgs(dsn, up.URL, key), "--data", dataA)...)
+	a := f.start(t, up.URL)
 
 	app := t.TempDir()
 	writeApp(t, app, "module example.com/app\n\ngo 1.21\n\nrequire (\n"+
 		"\texample.com/Upper/Lib v1.1.0\n\texample.com/legacy v2.0.0+incompatible\n\texample.com/lib/v2 v2.0.0\n)\n")
 	env := testkit.GoEnv(t, t.TempDir(), a.URL, "GOSUMDB=off", "GOFLAGS=-modcacherw -mod=mod")
 	testkit.RunGo(t, app, env, false, "mod", "download", "all")
-	zips := checkBlobs(t, shared)
+	zips := checkBlobs(t, f.blobs())
 	if zips == 0 {
-		t.Fatal("no blob stored by the download through A")
+		t.Fatal("no blob in the bucket after the download through A")
 	}
 
 	a.stop(t)
-	if err := os.RemoveAll(dataA); err != nil {
+	if err := os.RemoveAll(a.data); err != nil {
 		t.Fatal(err)
 	}
 	up.Close()
-	b := startModgate(t, append(fleetArgs(dsn, "off", key), "--data", fleetData(t, shared))...)
+	b := f.start(t, "off")
 	env = testkit.GoEnv(t, t.TempDir(), b.URL, "GOSUMDB=off", "GOFLAGS=-modcacherw -mod=mod")
 	out := testkit.RunGo(t, app, env, false, "mod", "download", "-json", "all")
 	if n := strings.Count(out, `"Zip"`); n < zips {
@@ -185,8 +187,7 @@ func fleetGet(t *testing.T, urls []string, path string, n, conc int, started fun
 // for a version upstream does not have: each is asked of upstream exactly
 // once, and every client gets the same answer.
 func TestFleetOneUpstreamFetch(t *testing.T) {
-	dsn := testkit.PostgresDSN(t)
-	key := fleetKey(t)
+	f := newFleet(t)
 	big := bigModule(t, "example.com/big", 20<<20)
 	up := testkit.NewUpstream(t, big)
 	release := make(chan struct{})
@@ -197,11 +198,7 @@ func TestFleetOneUpstreamFetch(t *testing.T) {
 		}
 		return false
 	}
-	shared := t.TempDir()
-	replicas := []string{
-		startModgate(t, append(fleetArgs(dsn, up.URL, key), "--data", fleetData(t, shared))...).URL,
-		startModgate(t, append(fleetArgs(dsn, up.URL, key), "--data", fleetData(t, shared))...).URL,
-	}
+	replicas := []string{f.start(t, up.URL).URL, f.start(t, up.URL).URL}
 	start := time.Now()
 	answers := fleetGet(t, replicas, "/example.com/big/@v/v1.0.0.zip", 1000, 64, func() { releaseOnce.Do(func() { close(release) }) })
 	t.Logf("1000 requests for a 20 MB zip over two replicas: %v, upstream zip fetches %d", time.Since(start), up.Requests("/example.com/big/@v/v1.0.0.zip"))
@@ -271,15 +268,12 @@ func get(url string) (int, []byte, error) {
 // lease expires and serves the zip; no blob holds bytes other than its key's,
 // and the audit chain verifies.
 func TestFleetKilledHolder(t *testing.T) {
-	dsn := testkit.PostgresDSN(t)
-	key := fleetKey(t)
+	f := newFleet(t)
 	big := bigModule(t, "example.com/big", 1<<20)
 	up := testkit.NewUpstream(t, big)
 	first, resume := holdFirstZip(up, big.Zip)
 	defer close(resume)
-	shared := t.TempDir()
-	a := startModgate(t, append(fleetArgs(dsn, up.URL, key), "--data", fleetData(t, shared))...)
-	b := startModgate(t, append(fleetArgs(dsn, up.URL, key), "--data", fleetData(t, shared))...)
+	a, b := f.start(t, up.URL), f.start(t, up.URL)
 	const path = "/example.com/big/@v/v1.0.0.zip"
 	go get(a.URL + path)
 	<-first
@@ -300,9 +294,9 @@ func TestFleetKilledHolder(t *testing.T) {
 	if n := up.Requests(path); n != 2 {
 		t.Errorf("upstream zip fetches = %d, want 2 (the killed holder's and the takeover)", n)
 	}
-	checkBlobs(t, shared)
+	checkBlobs(t, f.blobs())
 	b.stop(t)
-	if out, code := runModgate(t, "audit", "verify", "--database", dsn, "--data", t.TempDir(), "--audit-key", key); code != 0 {
+	if out, code := runModgate(t, "audit", "verify", "--database", f.dsn, "--data", t.TempDir(), "--audit-key", f.key); code != 0 {
 		t.Errorf("audit verify: exit %d\n%s", code, out)
 	}
 }
@@ -313,14 +307,11 @@ func TestFleetKilledHolder(t *testing.T) {
 // it overwrites nothing and records nothing: its client gets the zip the
 // other replica stored.
 func TestFleetHungHolder(t *testing.T) {
-	dsn := testkit.PostgresDSN(t)
-	key := fleetKey(t)
+	f := newFleet(t)
 	big := bigModule(t, "example.com/big", 1<<20)
 	up := testkit.NewUpstream(t, big)
 	first, resume := holdFirstZip(up, big.Zip)
-	shared := t.TempDir()
-	a := startModgate(t, append(fleetArgs(dsn, up.URL, key), "--data", fleetData(t, shared))...)
-	b := startModgate(t, append(fleetArgs(dsn, up.URL, key), "--data", fleetData(t, shared))...)
+	a, b := f.start(t, up.URL), f.start(t, up.URL)
 	const path = "/example.com/big/@v/v1.0.0.zip"
 	type answer struct {
 		code int
@@ -344,7 +335,7 @@ func TestFleetHungHolder(t *testing.T) {
 		t.Fatalf("replica B while A hangs holding the lease: %d, %d bytes, %v", code, len(body), err)
 	}
 	sum := fmt.Sprintf("%x", sha256.Sum256(big.Zip))
-	blobPath := filepath.Join(shared, sum[:2], sum)
+	blobPath := filepath.Join(f.blobs(), sum[:2], sum)
 	before, err := os.Stat(blobPath)
 	if err != nil {
 		t.Fatal(err)
@@ -374,8 +365,8 @@ func TestFleetHungHolder(t *testing.T) {
 	if !b.waitLog(`"msg":"fetched","module":"example.com/big"`, 10*time.Second) {
 		t.Errorf("replica B did not record its fetch")
 	}
-	checkBlobs(t, shared)
-	if out, code := runModgate(t, "sbom", "get", "example.com/big@v1.0.0", "--database", dsn, "--data", t.TempDir(), "--audit-key", key); code != 0 {
+	checkBlobs(t, f.blobs())
+	if out, code := runModgate(t, "sbom", "get", "example.com/big@v1.0.0", "--database", f.dsn, "--data", t.TempDir(), "--audit-key", f.key); code != 0 {
 		t.Errorf("sbom get after the takeover: exit %d\n%s", code, out)
 	}
 }

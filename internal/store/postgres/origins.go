@@ -81,6 +81,12 @@ func (s *Store) PutZipFiles(ctx context.Context, m module.Version, files []store
 		return err
 	}
 	defer tx.Rollback(ctx)
+	// Replicas deciding on one zip at once record its index at once: take
+	// turns for this version (until commit), or the second COPY fails on
+	// the first's rows with a duplicate key.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, advisoryKey(nsZipFiles, m.Path+"@"+m.Version)); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `DELETE FROM zip_files WHERE module_path = $1 AND version = $2`, m.Path, m.Version); err != nil {
 		return err
 	}

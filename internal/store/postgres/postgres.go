@@ -41,6 +41,7 @@ import (
 const (
 	nsLocker     = "modgate/store.Locker\x00"
 	nsMigrations = "modgate/migrations\x00"
+	nsZipFiles   = "modgate/zip_files\x00"
 )
 
 // AdvisoryKey returns the bigint key of the PostgreSQL advisory lock that

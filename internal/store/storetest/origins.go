@@ -16,6 +16,7 @@ var originTests = []testCase{
 	{"PathCheckFirstWriterWins", testPathCheckFirstWriterWins},
 	{"ModulePaths", testModulePaths},
 	{"ZipFilesRoundTrip", testZipFilesRoundTrip},
+	{"ZipFilesConcurrent", testZipFilesConcurrent},
 	{"SimilarZips", testSimilarZips},
 	{"CloneRoundTrip", testCloneRoundTrip},
 }
@@ -188,5 +189,26 @@ func testCloneRoundTrip(t *testing.T, s store.Store) {
 	want := &store.Clone{Module: m, CheckedAt: t2024, Added: []string{}, Changed: []string{}, Capabilities: []string{}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Clone after a second check (-want +got):\n%s", diff)
+	}
+}
+
+// Replicas that decide on one zip at once record its file index at once:
+// neither may fail (two PostgreSQL replicas did, with a duplicate key, and
+// answered 500).
+func testZipFilesConcurrent(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	m := module.Version{Path: "example.com/m", Version: "v1.0.0"}
+	files := zipFiles(3, "dir/")
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() { errs <- s.PutZipFiles(ctx, m, files) }()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent PutZipFiles: %v", err)
+		}
+	}
+	if got, err := s.ZipFiles(ctx, m); err != nil || len(got) != len(files) {
+		t.Errorf("ZipFiles after concurrent recording: %d files, %v; want %d", len(got), err, len(files))
 	}
 }
