@@ -72,8 +72,16 @@ func (s *Server) capabilities(ctx context.Context, a *store.Artifact) (*store.Ca
 	return f, nil
 }
 
-// capabilityReport runs the pass over a stored zip.
+// capabilityReport runs the pass over a stored zip, one at a time: the pass
+// holds a package's syntax trees, hundreds of MiB for the largest generated
+// files (google.golang.org/api), and concurrent ingests must not add them up.
 func (s *Server) capabilityReport(ctx context.Context, a *store.Artifact) (*caps.Report, error) {
+	select {
+	case s.capSem <- struct{}{}:
+		defer func() { <-s.capSem }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	path, release, err := s.opts.Blobs.Local(ctx, a.SHA256, a.Size)
 	if err != nil {
 		return nil, err

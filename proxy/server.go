@@ -203,6 +203,8 @@ type Server struct {
 	replica             string
 	leaseTTL, leasePoll time.Duration
 	missingTTL          time.Duration
+	// capSem lets one capability pass run at a time (capabilities.go).
+	capSem chan struct{}
 }
 
 // New returns a Server. It does no I/O.
@@ -218,6 +220,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, sumdbC: opts.SumDB.Client, defaultPolicy: policy.Default()}
 	s.replica, s.leaseTTL, s.missingTTL = opts.Replica, opts.FetchLeaseTTL, opts.MissingTTL
+	s.capSem = make(chan struct{}, 1)
 	if s.replica == "" {
 		s.replica = defaultReplica()
 	}

@@ -150,6 +150,12 @@ func (a *analyzer) pkg(dir string) (*pkgInfo, error) {
 		return p, nil // nil while in progress: an import cycle, which does not build
 	}
 	a.pkgs[dir] = nil
+	// Each package has its own file set, dropped with its syntax trees once
+	// its graph is built (positions become file and line at once): the
+	// memory the pass holds is one package's trees, not the module's.
+	saved := a.fset
+	a.fset = token.NewFileSet()
+	defer func() { a.fset = saved }()
 	p := &pkgInfo{path: a.modPath, nodes: map[string]*node{}, memo: map[string][]site{}}
 	if dir != "" {
 		p.path = a.modPath + "/" + dir
@@ -181,14 +187,41 @@ func (a *analyzer) pkg(dir string) (*pkgInfo, error) {
 		if !buildable(data) {
 			continue
 		}
-		f, err := parser.ParseFile(a.fset, n, data, parser.SkipObjectResolution)
+		files = append(files, parsed{name: n, data: data})
+	}
+	// The module's packages this one imports first, before its own trees
+	// are built, so that only one package's trees are in memory at a time.
+	for _, f := range files {
+		imp, err := parser.ParseFile(token.NewFileSet(), f.name, f.data, parser.ImportsOnly|parser.SkipObjectResolution)
 		if err != nil {
-			a.rep.Skipped = append(a.rep.Skipped, fmt.Sprintf("%s: does not parse: %s", n, firstLine(err.Error())))
+			continue // reported when parsed whole
+		}
+		for _, is := range imp.Imports {
+			ip, err := strconv.Unquote(is.Path.Value)
+			if err != nil || !(ip == a.modPath || strings.HasPrefix(ip, a.modPath+"/")) {
+				continue
+			}
+			if d := strings.TrimPrefix(strings.TrimPrefix(ip, a.modPath), "/"); d != dir {
+				if _, ok := a.dirs[d]; ok {
+					if _, err := a.pkg(d); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+	}
+	parsedFiles := files[:0]
+	for _, f := range files {
+		t, err := parser.ParseFile(a.fset, f.name, f.data, parser.SkipObjectResolution)
+		if err != nil {
+			a.rep.Skipped = append(a.rep.Skipped, fmt.Sprintf("%s: does not parse: %s", f.name, firstLine(err.Error())))
 			continue
 		}
 		a.rep.Files++
-		files = append(files, parsed{n, data, f})
+		f.f = t
+		parsedFiles = append(parsedFiles, f)
 	}
+	files = parsedFiles
 	if len(files) == 0 && !hasAsm {
 		return nil, nil
 	}
