@@ -416,3 +416,88 @@ func TestRealZips(t *testing.T) {
 		})
 	}
 }
+
+// TestAgainstCapslock compares the pass with what capslock reports for the
+// same real packages (testdata/capslock): every capability capslock finds in
+// a class the pass tracks is found, and the pass finds nothing capslock
+// does not, except the differences listed, each with its reason.
+func TestAgainstCapslock(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "capslock", "expected.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	capslock := map[string]map[string]bool{}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 3 || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if capslock[f[0]] == nil {
+			capslock[f[0]] = map[string]bool{}
+		}
+		if f[1] != "-" {
+			capslock[f[0]][f[1]] = true
+		}
+	}
+	// The pass's names in capslock's classes.
+	class := map[string]string{"FILES_WRITE": "FILES", "LINKNAME": "ARBITRARY_EXECUTION", "ASSEMBLY": "ARBITRARY_EXECUTION",
+		"MODIFY_SYSTEM_STATE": "MODIFY_SYSTEM_STATE", "PLUGIN": "EXEC", "REFLECT_CALL": "REFLECT"}
+	// capslock calls unsafe.Pointer use ARBITRARY_EXECUTION in a package's
+	// own code, UNSAFE_POINTER where it comes through atomics.
+	same := func(ours string, theirs map[string]bool) bool {
+		c := ours
+		if x, ok := class[ours]; ok {
+			c = x
+		}
+		return theirs[c] || ours == "UNSAFE_POINTER" && theirs["ARBITRARY_EXECUTION"]
+	}
+	tracked := map[string]bool{"EXEC": true, "NETWORK": true, "FILES": true, "READ_SYSTEM_STATE": true, "MODIFY_SYSTEM_STATE": true,
+		"SYSTEM_CALLS": true, "UNSAFE_POINTER": true, "CGO": true}
+	// Known differences: package capability -> why.
+	onlyCapslock := map[string]string{
+		"github.com/spf13/cobra NETWORK":        "capslock follows calls through interfaces (fmt, io.Writer) into net",
+		"github.com/spf13/cobra UNSAFE_POINTER": "through its dependency github.com/spf13/pflag and the standard library, not cobra's own code",
+	}
+	onlyOurs := map[string]string{
+		"golang.org/x/sys/cpu":  "capslock's map classifies the package as safe",
+		"golang.org/x/sys/unix": "capslock's map classifies the whole package as SYSTEM_CALLS and does not look inside",
+	}
+	mods := map[string]module.Version{
+		"github.com/mattn/go-pointer": {Path: "github.com/mattn/go-pointer", Version: "v0.0.1"},
+		"github.com/spf13/cobra":      {Path: "github.com/spf13/cobra", Version: "v1.10.1"},
+		"golang.org/x/sys/cpu":        {Path: "golang.org/x/sys", Version: "v0.49.0"},
+		"golang.org/x/sys/execabs":    {Path: "golang.org/x/sys", Version: "v0.49.0"},
+		"golang.org/x/sys/unix":       {Path: "golang.org/x/sys", Version: "v0.49.0"},
+	}
+	for pkg, theirs := range capslock {
+		t.Run(pkg, func(t *testing.T) {
+			r := realZip(t, mods[pkg])
+			ours := map[string]bool{}
+			for _, u := range r.Uses {
+				if u.Package == pkg {
+					ours[u.Capability.Short()] = true
+				}
+			}
+			for c := range theirs {
+				if !tracked[c] {
+					continue
+				}
+				found := false
+				for o := range ours {
+					found = found || same(o, map[string]bool{c: true})
+				}
+				if !found && onlyCapslock[pkg+" "+c] == "" {
+					t.Errorf("capslock reports %s, the pass does not", c)
+				}
+			}
+			if onlyOurs[pkg] != "" {
+				return
+			}
+			for o := range ours {
+				if !same(o, theirs) {
+					t.Errorf("the pass reports %s, capslock does not", o)
+				}
+			}
+		})
+	}
+}
