@@ -48,7 +48,8 @@ the go command can reach a proxy). modgate itself never runs the go command
 for the build list, so check works offline and never rewrites go.mod or go.sum.
 
 Without --server, decisions are made from the store (--database or --data),
-the policy file --policy (empty: the default policy, which blocks nothing) and
+the policy file --policy (empty: the default policy, which blocks only malware
+and capabilities newly reached from package initialisation) and
 the exemptions in force; the vulnerability data must have been synced
 ('modgate vulndb sync'). max_zip_size is not evaluated (the zip is not there).
 With --server URL, a running modgate decides (GET /api/decision/...) with its
@@ -294,7 +295,7 @@ func printCheck(w io.Writer, out *check.Result, symbols bool) {
 	case out.Policy != "":
 		from = fmt.Sprintf("policy %s (%s mode)", out.Policy, out.Mode)
 	default:
-		from = "the default policy (no --policy: blocks nothing)"
+		from = "the default policy (no --policy: blocks only malware and new capabilities in init)"
 	}
 	if out.VulnDBModified != "" {
 		from += ", vulnerability data of " + out.VulnDBModified

@@ -17,7 +17,6 @@ import (
 
 	"github.com/modgate/modgate/internal/policy"
 	"github.com/modgate/modgate/internal/store"
-	"github.com/modgate/modgate/scanner/caps"
 )
 
 // Change is one module whose version differs between a project's base build
@@ -98,7 +97,7 @@ func Changes(ctx context.Context, src CapabilitySource, base, next []module.Vers
 			n := *nf
 			policy.CompareCapabilities(bf, &n)
 			for _, u := range n.Added {
-				c.Added = append(c.Added, CapabilityChange{Capability: caps.Capability(u.Capability).Short(), Package: u.Package,
+				c.Added = append(c.Added, CapabilityChange{Capability: strings.TrimPrefix(u.Capability, "CAPABILITY_"), Package: u.Package,
 					File: u.File, Line: u.Line, Via: u.Via, Init: u.Init, InitPath: u.InitPath})
 			}
 			for _, b := range n.AddedBinaries {

@@ -31,6 +31,12 @@
 //	  unknown: warn          # for zips in which no license was recognised
 //	  unscanned: block       # for a zip about to be served whose licenses were never scanned
 //	max_zip_size: 200MB      # or {size: 200MB, action: block, unknown: block}
+//	capabilities:            # what a version adds to the one before it (capabilities.go)
+//	  new: [EXEC, NETWORK]   # capabilities newly used (default: none)
+//	  in_init: [EXEC, NETWORK, PLUGIN] # newly reached from package initialisation (the default)
+//	  action: block
+//	  binaries: warn         # programs added to the zip outside testdata
+//	  unknown: block         # the pass could not run, or nothing to compare a listed one with
 //
 // Every rule has an action: block, warn or off. Module entries are path
 // patterns in GOPRIVATE syntax ([module.MatchPrefixPatterns]: a glob matched
@@ -217,7 +223,9 @@ type rules struct {
 }
 
 // Default is the policy without a file: every rule reports (warn) and nothing
-// is blocked by policy (checksum failures are refused by the verifier, always).
+// is blocked by policy but known malware and capabilities (EXEC, NETWORK,
+// PLUGIN) a version newly reaches from package initialisation (checksum
+// failures are refused by the verifier, always).
 // It is also the policy of an empty file, and gives every key a file omits
 // its value (see the package documentation).
 func Default() *Policy {
