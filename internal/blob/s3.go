@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,7 +52,17 @@ type S3 struct {
 	spool    *Dir
 	verified verifiedMemo[string] // objects verified whole lately, by ETag
 	recent   recentFiles          // spool files of blobs this process uploaded lately
+
+	// The quarantine's count, from the last listing (see Quarantined).
+	qmu sync.Mutex
+	qn  int
+	qat time.Time // zero: none, or invalidated by a quarantine
 }
+
+// quarantineCountTTL is how long a listing of the quarantine answers
+// Quarantined, so that one readiness probe (Check, then Quarantined) lists
+// the bucket once.
+const quarantineCountTTL = 5 * time.Second
 
 // S3Options configure an S3 store.
 type S3Options struct {
@@ -435,6 +446,7 @@ func (o *objectSource) quarantine() (string, error) {
 	}
 	name := o.key + "." + strconv.FormatInt(time.Now().UnixNano(), 10)
 	src := o.s.objectKey(o.key)
+	defer o.s.quarantineChanged()
 	in := &s3.CopyObjectInput{Bucket: aws.String(o.s.opts.Bucket), Key: aws.String(o.s.quarantinePrefix() + name),
 		CopySource: aws.String(o.s.opts.Bucket + "/" + src)}
 	if o.etag != "" {
@@ -515,10 +527,8 @@ func (s *S3) Each(ctx context.Context, fn func(key string, size int64) error) er
 // Check lists the quarantine prefix (the bucket answers, the credentials are
 // good) and writes a probe in the local spool.
 func (s *S3) Check(ctx context.Context) error {
-	_, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(s.opts.Bucket),
-		Prefix: aws.String(s.quarantinePrefix()), MaxKeys: aws.Int32(1)})
-	if err != nil {
-		return s.fail("list", "", err)
+	if _, err := s.listQuarantine(ctx); err != nil {
+		return err
 	}
 	if err := s.spool.Check(ctx); err != nil {
 		return fmt.Errorf("local spool: %w", err)
@@ -526,19 +536,42 @@ func (s *S3) Check(ctx context.Context) error {
 	return nil
 }
 
-// Quarantined counts the objects below quarantine/ (at most 1000).
+// Quarantined counts the objects below quarantine/ (at most 1000), from a
+// listing at most a few seconds old (none older than this process's last
+// quarantine).
 func (s *S3) Quarantined(ctx context.Context) (int, error) {
+	s.qmu.Lock()
+	n, at := s.qn, s.qat
+	s.qmu.Unlock()
+	if !at.IsZero() && time.Since(at) < quarantineCountTTL {
+		return n, nil
+	}
+	return s.listQuarantine(ctx)
+}
+
+func (s *S3) listQuarantine(ctx context.Context) (int, error) {
 	out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(s.opts.Bucket),
 		Prefix: aws.String(s.quarantinePrefix()), MaxKeys: aws.Int32(1000)})
 	if err != nil {
 		return 0, s.fail("list", "", err)
 	}
+	s.qmu.Lock()
+	s.qn, s.qat = len(out.Contents), time.Now()
+	s.qmu.Unlock()
 	return len(out.Contents), nil
+}
+
+// quarantineChanged makes the next Quarantined list the bucket.
+func (s *S3) quarantineChanged() {
+	s.qmu.Lock()
+	s.qat = time.Time{}
+	s.qmu.Unlock()
 }
 
 // QuarantineBytes puts data below quarantine/.
 func (s *S3) QuarantineBytes(ctx context.Context, kind string, data []byte) (string, error) {
 	name := quarantineName(kind, data)
+	defer s.quarantineChanged()
 	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.opts.Bucket),
 		Key: aws.String(s.quarantinePrefix() + name), Body: strings.NewReader(string(data)), ContentLength: aws.Int64(int64(len(data)))})
 	if err != nil {

@@ -239,6 +239,9 @@ func runConformance(t *testing.T, open func(t *testing.T) storeKit) {
 		s := open(t)
 		data := randomBytes(200<<10, 3)
 		key, size := put(t, s, data)
+		if n, err := s.Quarantined(ctx); n != 0 || err != nil { // (a count remembered must not hide what follows)
+			t.Fatalf("Quarantined = %d, %v; want 0", n, err)
+		}
 		bad := bytes.Clone(data)
 		bad[len(bad)/2] ^= 1
 		s.tamper(t, key, bad)
