@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/module"
@@ -110,6 +111,25 @@ type RecheckResult struct {
 	NotifyErr error
 }
 
+// RecheckCounts are the totals of every recheck since the process started,
+// for metrics.
+type RecheckCounts struct {
+	Asked, Transient             int64 // upstream requests, and those that failed transiently
+	Withdrawn, Returned, Changed int64 // new findings
+}
+
+type recheckCounters struct {
+	asked, transient, withdrawn, returned, changed atomic.Int64
+}
+
+// RecheckCounts returns the totals of every recheck since the process
+// started.
+func (s *Scanner) RecheckCounts() RecheckCounts {
+	c := &s.recheck
+	return RecheckCounts{Asked: c.asked.Load(), Transient: c.transient.Load(), Withdrawn: c.withdrawn.Load(),
+		Returned: c.returned.Load(), Changed: c.changed.Load()}
+}
+
 // recheckLock keeps replicas sharing a database from rechecking at once.
 const recheckLock = "modgate/upstream-recheck"
 
@@ -183,6 +203,7 @@ func (s *Scanner) Recheck(ctx context.Context, opts RecheckOptions) (res Recheck
 			}
 			asked, paced = true, false
 			res.Asked++
+			s.recheck.asked.Add(1)
 			var events []UpstreamEvent
 			if _, err := s.st.UpdateUpstream(ctx, u.Module, func(cur *store.UpstreamState) (*store.UpstreamState, error) {
 				if cur == nil {
@@ -203,6 +224,7 @@ func (s *Scanner) Recheck(ctx context.Context, opts RecheckOptions) (res Recheck
 				inARow = 0
 			default:
 				res.Transient++
+				s.recheck.transient.Add(1)
 				inARow++
 				s.log.Warn("recheck: upstream failed (transient: not a takedown)", "module", u.Module.Path,
 					"version", u.Module.Version, "source", u.Source, "status", status, "err", errString(rerr))
@@ -211,10 +233,13 @@ func (s *Scanner) Recheck(ctx context.Context, opts RecheckOptions) (res Recheck
 				switch ev.Finding {
 				case FindingWithdrawn:
 					res.Withdrawn++
+					s.recheck.withdrawn.Add(1)
 				case FindingReturned:
 					res.Returned++
+					s.recheck.returned.Add(1)
 				case FindingOriginChanged:
 					res.Moved++
+					s.recheck.changed.Add(1)
 				}
 			}
 			res.Events = append(res.Events, events...)

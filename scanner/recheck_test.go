@@ -226,6 +226,9 @@ func TestRecheckFindings(t *testing.T) {
 	if diff := cmp.Diff([]string{"example.com/a withdrawn", "example.com/gone returned"}, decisions); diff != "" {
 		t.Errorf("second pass audit records (-want +got):\n%s", diff)
 	}
+	if got, want := sc.RecheckCounts(), (RecheckCounts{Asked: 8, Transient: 2, Withdrawn: 2, Returned: 1, Changed: 1}); got != want {
+		t.Errorf("RecheckCounts = %+v, want %+v", got, want)
+	}
 	// Skip leaves out versions rechecked recently.
 	clock = clock.Add(time.Hour)
 	opts.Skip = 12 * time.Hour

@@ -114,6 +114,8 @@ type Scanner struct {
 	feeds                      []*vulndb.Feed
 	feedAttempts, feedFailures atomic.Int64 // feed syncs by Run
 
+	recheck recheckCounters // upstream rechecks (recheck.go)
+
 	licenseIDs func() []string // see LicensesFrom
 	licMu      sync.Mutex
 	lic        *licenseScanner // built over CommonLicenses and licenseIDs

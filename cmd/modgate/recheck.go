@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/module"
 
 	"github.com/modgate/modgate/internal/store"
@@ -85,11 +86,23 @@ func newRouter(cfg config, e *env) (*upstream.Router, error) {
 }
 
 // startRecheck rechecks in the background until ctx ends (--recheck-interval
-// 0: never); audit receives the records of its findings.
-func startRecheck(ctx context.Context, cfg config, sc *scanner.Scanner, up *upstream.Router, audit func(*store.AuditEvent)) {
+// 0: never); audit receives the records of its findings. Its totals are
+// metrics.
+func startRecheck(ctx context.Context, cfg config, sc *scanner.Scanner, up *upstream.Router, audit func(*store.AuditEvent), reg prometheus.Registerer) {
 	if cfg.RecheckInterval <= 0 {
 		return
 	}
+	count := func(name, help string, f func(scanner.RecheckCounts) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(f(sc.RecheckCounts())) })
+	}
+	reg.MustRegister(
+		count("modgate_recheck_requests_total", "Upstream requests of rechecks (Disable-Module-Fetch).", func(c scanner.RecheckCounts) int64 { return c.Asked }),
+		count("modgate_recheck_transient_failures_total", "Rechecks that failed transiently (5xx, timeouts): never takedowns.", func(c scanner.RecheckCounts) int64 { return c.Transient }),
+		count("modgate_recheck_withdrawn_total", "Versions found withdrawn upstream.", func(c scanner.RecheckCounts) int64 { return c.Withdrawn }),
+		count("modgate_recheck_returned_total", "Withdrawn versions found served again.", func(c scanner.RecheckCounts) int64 { return c.Returned }),
+		count("modgate_recheck_origin_changed_total", "Versions whose Origin.Hash changed (moved tags), found by rechecks.", func(c scanner.RecheckCounts) int64 { return c.Changed }),
+	)
 	go sc.RunRecheck(ctx, cfg.RecheckInterval, scanner.RecheckOptions{Upstream: recheckUpstream{up}, Rate: cfg.RecheckRate, Audit: audit})
 }
 

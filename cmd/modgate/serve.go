@@ -181,7 +181,7 @@ func runServe(ctx context.Context, e *env) error {
 		return err
 	}
 	go sc.RunAdvisories(vulnCtx, cfg.advisoriesInterval()) // --advisories feeds, if any
-	startRecheck(vulnCtx, cfg, sc, up, auditor.Log)        // takedowns and moved tags upstream
+	startRecheck(vulnCtx, cfg, sc, up, auditor.Log, reg)   // takedowns and moved tags upstream
 	mux.Handle("/", px)
 
 	tlsCfg, err := tlsConfig(cfg)

@@ -267,4 +267,16 @@ func TestEndToEndUpstreamRecheck(t *testing.T) {
 		t.Errorf("audit export lacks the return:\n%s", export)
 	}
 	mg.stop(t)
+
+	// With rechecks on (the default 24h; the first pass a minute after the
+	// start), their totals are metrics.
+	mg = startModgate(t, "--data", t.TempDir(), "--upstream", up.URL, "--sumdb", "off")
+	_, metrics := getURL(t, mg.URL+"/metrics")
+	for _, want := range []string{"modgate_recheck_requests_total 0", "modgate_recheck_transient_failures_total 0",
+		"modgate_recheck_withdrawn_total 0", "modgate_recheck_returned_total 0", "modgate_recheck_origin_changed_total 0"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, grepLines(metrics, "recheck"))
+		}
+	}
+	mg.stop(t)
 }
