@@ -194,6 +194,37 @@ func Start() { exec.Command("true").Run() }
 			},
 		},
 		{
+			name: "functions stored in variables run when called, not at initialisation",
+			files: map[string]string{
+				"a.go": `package a
+
+import (
+	"os/exec"
+	"sync"
+)
+
+var fix = fixDefault
+
+var once = sync.OnceValue(func() error { return exec.Command("go").Run() })
+
+func fixDefault() { exec.Command("go", "env").Run() }
+`,
+				"b/b.go": `package b
+
+import "net"
+
+var lookup = resolve
+
+func init() { lookup() }
+
+func resolve() { net.LookupHost("x.example") }
+`},
+			want: []string{
+				"m/a EXEC a.go:10 os/exec.Command",
+				"m/a/b NETWORK b/b.go:9 net.LookupHost [init: init → var lookup → resolve]",
+			},
+		},
+		{
 			name:  "importing a package whose initialisation serves HTTP",
 			files: map[string]string{"a.go": "package a\n\nimport _ \"net/http/pprof\"\n"},
 			want:  []string{"m/a NETWORK a.go:3 import net/http/pprof (its initialisation) [init: import]"},

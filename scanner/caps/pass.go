@@ -241,8 +241,17 @@ func (a *analyzer) pkg(dir string) (*pkgInfo, error) {
 	// Top-level names first: calls refer to them in any order.
 	funcs := map[string]bool{}
 	methods := map[string][]string{}
+	vars := map[string]string{} // package-level variable -> its value's node
 	for _, f := range files {
 		for _, d := range f.f.Decls {
+			if gd, ok := d.(*ast.GenDecl); ok && gd.Tok == token.VAR {
+				for _, s := range gd.Specs {
+					vs := s.(*ast.ValueSpec)
+					for _, id := range vs.Names {
+						vars[id.Name] = fmt.Sprintf("v:%s:%d", f.name, a.line(vs.Pos()))
+					}
+				}
+			}
 			if fd, ok := d.(*ast.FuncDecl); ok {
 				if fd.Recv == nil {
 					if fd.Name.Name != "init" {
@@ -266,7 +275,7 @@ func (a *analyzer) pkg(dir string) (*pkgInfo, error) {
 		for _, l := range linknames(f.data) {
 			p.fileSites = append(p.fileSites, site{cap: Linkname, file: f.name, line: l, via: "//go:linkname"})
 		}
-		w := &walker{a: a, p: p, file: f.name, imports: imports, funcs: funcs, methods: methods}
+		w := &walker{a: a, p: p, file: f.name, imports: imports, funcs: funcs, methods: methods, vars: vars}
 		for _, d := range f.f.Decls {
 			switch d := d.(type) {
 			case *ast.FuncDecl:
@@ -290,6 +299,10 @@ func (a *analyzer) pkg(dir string) (*pkgInfo, error) {
 				}
 				for _, s := range d.Specs {
 					vs := s.(*ast.ValueSpec)
+					// Two nodes: the value, with everything it holds
+					// (closures, function values), reached when code
+					// uses the variable; and what initialisation runs
+					// to compute it, a root.
 					key := fmt.Sprintf("v:%s:%d", f.name, a.line(vs.Pos()))
 					n := p.node(key, "var "+vs.Names[0].Name)
 					if vs.Type != nil {
@@ -299,7 +312,12 @@ func (a *analyzer) pkg(dir string) (*pkgInfo, error) {
 						w.walk(n, v)
 					}
 					if len(vs.Values) > 0 {
-						p.roots = append(p.roots, key)
+						ik := "i" + key
+						in := p.node(ik, "var "+vs.Names[0].Name)
+						for _, v := range vs.Values {
+							w.walkInit(in, v)
+						}
+						p.roots = append(p.roots, ik)
 					}
 				}
 			}
@@ -424,6 +442,7 @@ type walker struct {
 	imports map[string]importRef
 	funcs   map[string]bool
 	methods map[string][]string
+	vars    map[string]string
 }
 
 func (w *walker) add(n *node, c Capability, pos token.Pos, via string) {
@@ -514,6 +533,63 @@ func (w *walker) walk(n *node, root ast.Node) {
 		case *ast.Ident:
 			if w.funcs[x.Name] {
 				n.calls = append(n.calls, "f:"+x.Name)
+			}
+			if k, ok := w.vars[x.Name]; ok {
+				n.calls = append(n.calls, k) // a function or closure it holds may be called
+			}
+		}
+		return true
+	})
+}
+
+// walkInit collects what evaluating a variable's initialiser runs: calls,
+// and the bodies of function literals called there; not functions or
+// closures it only stores (var f = fixDefault, sync.OnceValues(func() ...)),
+// which run when code calls them (the variable's value node, reached
+// through its uses).
+func (w *walker) walkInit(n *node, root ast.Node) {
+	called := map[ast.Node]bool{}
+	ast.Inspect(root, func(x ast.Node) bool {
+		switch x := x.(type) {
+		case *ast.CallExpr:
+			fun := ast.Unparen(x.Fun)
+			called[fun] = true
+			if se, ok := fun.(*ast.SelectorExpr); ok {
+				if id, ok := se.X.(*ast.Ident); ok && w.ref(n, id, se.Sel, true) {
+					for _, arg := range x.Args {
+						w.walkInit(n, arg)
+					}
+					return false
+				}
+				if (se.Sel.Name == "Call" || se.Sel.Name == "CallSlice") && w.importsPath("reflect") {
+					w.add(n, ReflectCall, se.Sel.Pos(), "reflect.Value."+se.Sel.Name)
+				}
+			}
+		case *ast.FuncLit:
+			if called[x] {
+				w.walk(n, x.Body) // run now: as an init function
+			}
+			return false
+		case *ast.SelectorExpr:
+			if id, ok := x.X.(*ast.Ident); ok {
+				if _, imported := w.imports[id.Name]; imported {
+					if called[x] {
+						w.ref(n, id, x.Sel, true)
+					}
+					return false
+				}
+			}
+			if called[x] {
+				n.calls = append(n.calls, w.methods[x.Sel.Name]...)
+			}
+			w.walkInit(n, x.X)
+			return false
+		case *ast.Ident:
+			if called[x] && w.funcs[x.Name] {
+				n.calls = append(n.calls, "f:"+x.Name)
+			}
+			if k, ok := w.vars[x.Name]; ok && called[x] {
+				n.calls = append(n.calls, k)
 			}
 		}
 		return true
