@@ -225,6 +225,30 @@ func resolve() { net.LookupHost("x.example") }
 			},
 		},
 		{
+			name: "init registers a handler (not run) and hands a function to time.AfterFunc (run)",
+			files: map[string]string{"a.go": `package a
+
+import (
+	"net/http"
+	"os/exec"
+	"time"
+)
+
+func init() {
+	http.HandleFunc("/", serve)
+	time.AfterFunc(time.Second, poll)
+}
+
+func serve(w http.ResponseWriter, r *http.Request) { http.Get("http://x.example") }
+
+func poll() { exec.Command("sh").Run() }
+`},
+			want: []string{
+				"m/a EXEC a.go:16 os/exec.Command [init: init → poll]",
+				"m/a NETWORK a.go:10 net/http.HandleFunc [init: init]", // capslock: HandleFunc is NETWORK
+			},
+		},
+		{
 			name:  "importing a package whose initialisation serves HTTP",
 			files: map[string]string{"a.go": "package a\n\nimport _ \"net/http/pprof\"\n"},
 			want:  []string{"m/a NETWORK a.go:3 import net/http/pprof (its initialisation) [init: import]"},

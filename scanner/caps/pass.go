@@ -290,7 +290,10 @@ func (a *analyzer) pkg(dir string) (*pkgInfo, error) {
 				if d.Body == nil && hasAsm {
 					n.sites = append(n.sites, site{cap: Assembly, file: f.name, line: a.line(d.Pos()), via: "func " + d.Name.Name + " (assembly)"})
 				}
-				if d.Body != nil {
+				switch {
+				case d.Body != nil && d.Recv == nil && d.Name.Name == "init":
+					w.walkInit(n, d.Body)
+				case d.Body != nil:
 					w.walk(n, d.Body)
 				}
 			case *ast.GenDecl:
@@ -542,22 +545,35 @@ func (w *walker) walk(n *node, root ast.Node) {
 	})
 }
 
-// walkInit collects what evaluating a variable's initialiser runs: calls,
-// and the bodies of function literals called there; not functions or
-// closures it only stores (var f = fixDefault, sync.OnceValues(func() ...)),
-// which run when code calls them (the variable's value node, reached
-// through its uses).
-func (w *walker) walkInit(n *node, root ast.Node) {
-	called := map[ast.Node]bool{}
+// walkInit collects what initialisation runs in a variable's initialiser or
+// an init function: calls (go and defer included), the bodies of function
+// literals called there, and functions handed to time.AfterFunc or a Do
+// method; not functions or closures it only stores or registers (var f =
+// fixDefault, startRemote = startRemotePosix, sync.OnceValues(func() ...),
+// http.HandleFunc("/", h)), which run when something calls them later (a
+// variable's value node is reached through its uses). A function handed to
+// any other function at initialisation is not followed: a limit of the
+// syntactic pass, which would otherwise take every registration for a call.
+func (w *walker) walkInit(n *node, root ast.Node) { w.walkInitCalled(n, root, map[ast.Node]bool{}) }
+
+// walkInitCalled is walkInit with the expressions known to be called.
+func (w *walker) walkInitCalled(n *node, root ast.Node, called map[ast.Node]bool) {
 	ast.Inspect(root, func(x ast.Node) bool {
 		switch x := x.(type) {
 		case *ast.CallExpr:
 			fun := ast.Unparen(x.Fun)
 			called[fun] = true
+			// Functions handed to what runs them: time.AfterFunc, and
+			// Do methods (sync.Once).
+			if se, ok := fun.(*ast.SelectorExpr); ok && (se.Sel.Name == "Do" || se.Sel.Name == "AfterFunc") {
+				for _, arg := range x.Args {
+					called[ast.Unparen(arg)] = true
+				}
+			}
 			if se, ok := fun.(*ast.SelectorExpr); ok {
 				if id, ok := se.X.(*ast.Ident); ok && w.ref(n, id, se.Sel, true) {
 					for _, arg := range x.Args {
-						w.walkInit(n, arg)
+						w.walkInitCalled(n, arg, called)
 					}
 					return false
 				}
@@ -582,7 +598,7 @@ func (w *walker) walkInit(n *node, root ast.Node) {
 			if called[x] {
 				n.calls = append(n.calls, w.methods[x.Sel.Name]...)
 			}
-			w.walkInit(n, x.X)
+			w.walkInitCalled(n, x.X, called)
 			return false
 		case *ast.Ident:
 			if called[x] && w.funcs[x.Name] {
