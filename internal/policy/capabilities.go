@@ -85,6 +85,14 @@ func (r *rules) capFindings(in Input) []candidate {
 		return []candidate{{Finding: Finding{Rule: RuleCapUnknown, Action: c.unknownAction(),
 			Reason: "the capability pass failed: " + oneLine(f.Failed, 200)}}}
 	}
+	if big := caps.Unanalysed(f.Skipped); len(big) > 0 {
+		more := ""
+		if len(big) > 1 {
+			more = fmt.Sprintf(" (and %d more)", len(big)-1)
+		}
+		return []candidate{{Finding: Finding{Rule: RuleCapUnknown, Action: c.unknownAction(),
+			Reason: "not analysed: " + oneLine(big[0], 200) + more + ": what that code can do is unknown"}}}
+	}
 	var out []candidate
 	if c.action != Off {
 		var added, inInit []store.CapabilityUse

@@ -303,6 +303,18 @@ func TestSkipped(t *testing.T) {
 	}
 }
 
+// TestUnanalysed: a buildable file padded past the pass's limit is listed as
+// unanalysed (the policy holds such a zip as capabilities.unknown), a file
+// that does not parse is not (it does not compile either).
+func TestUnanalysed(t *testing.T) {
+	pad := "package a\n\nimport \"os/exec\"\n\nfunc init() { exec.Command(\"sh\").Run() }\n//" + strings.Repeat("x", caps.MaxGoFile) + "\n"
+	r := caps.Analyze("m", []caps.File{{Name: "pad.go", Data: []byte(pad)}, {Name: "bad.go", Data: []byte("package a\nfunc {")}})
+	got := caps.Unanalysed(r.Skipped)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "pad.go: ") {
+		t.Errorf("Unanalysed(%q) = %q, want the padded file only", r.Skipped, got)
+	}
+}
+
 func TestBinaries(t *testing.T) {
 	pe := make([]byte, 0x100)
 	copy(pe, "MZ")

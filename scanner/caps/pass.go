@@ -25,6 +25,23 @@ type File struct {
 // milliseconds; this bounds the memory one file can take.
 const MaxGoFile = 16 << 20
 
+// overLimit marks a [Report.Skipped] entry of a file over [MaxGoFile].
+const overLimit = ", over the pass's limit of"
+
+// Unanalysed returns the entries of skipped (a [Report.Skipped]) that are
+// buildable Go the pass did not read: files over [MaxGoFile]. Their code
+// compiles, so what it can do is unknown, and padding a file past the limit
+// must not hide it. (A file that does not parse does not compile either.)
+func Unanalysed(skipped []string) []string {
+	var out []string
+	for _, s := range skipped {
+		if strings.Contains(s, overLimit) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Analyze runs the pass over files of the module modPath: a whole module, or
 // a subset of its files (the files a clone adds, say), in which case only
 // those files' packages and calls are seen. It never fails: files it cannot
@@ -181,7 +198,7 @@ func (a *analyzer) pkg(dir string) (*pkgInfo, error) {
 			return nil, err
 		}
 		if len(data) > MaxGoFile {
-			a.rep.Skipped = append(a.rep.Skipped, fmt.Sprintf("%s: %d bytes, over the pass's limit of %d", n, len(data), MaxGoFile))
+			a.rep.Skipped = append(a.rep.Skipped, fmt.Sprintf("%s: %d bytes%s %d", n, len(data), overLimit, MaxGoFile))
 			continue
 		}
 		if !buildable(data) {
