@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -41,22 +40,9 @@ func runServe(ctx context.Context, e *env) error {
 	}
 	sweepTempOnce(blobs, cfg.FetchTimeout+time.Hour, e.log)
 	go sweepTemp(ctx, blobs, 10*time.Minute, cfg.FetchTimeout+time.Hour, e.log)
-	up, err := upstream.New(upstream.Options{
-		Public:           cfg.Upstream,
-		Private:          cfg.PrivateUpstream,
-		PrivatePatterns:  cfg.Private,
-		Timeout:          cfg.UpstreamTimeout,
-		IdleTimeout:      cfg.IdleTimeout,
-		MinRate:          cfg.minRate(),
-		RedirectAllow:    cfg.UpstreamRedirectAllow,
-		DirectAllow:      cfg.DirectAllow,
-		DirectMaxPerHost: cfg.DirectMaxPerHost,
-		DirectMaxTotal:   cfg.DirectMaxTotal,
-		WorkDir:          filepath.Join(cfg.Data, "direct"),
-		Logger:           e.log,
-	})
+	up, err := newRouter(cfg, e)
 	if err != nil {
-		return &usageError{msg: err.Error()}
+		return err
 	}
 	sumdb, err := sumDBPassThrough(cfg.SumDB, up, cfg.UpstreamTimeout, e.log)
 	if err != nil {
