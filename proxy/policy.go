@@ -164,7 +164,7 @@ func (s *Server) decide(ctx context.Context, m module.Version, zipSize int64) (p
 			return policy.Decision{}, p, err
 		}
 	}
-	if in.Lookalike, in.Clone, err = s.originOf(ctx, m); err != nil {
+	if in.Lookalike, in.Clone, err = s.resemblanceOf(ctx, m); err != nil {
 		return policy.Decision{}, p, err
 	}
 	if in.Exemptions, err = s.exemptions(ctx); err != nil {

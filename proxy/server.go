@@ -103,9 +103,9 @@ type Options struct {
 	Verifier Verifier
 	// Scanner, if set, records the facts of every version as it is ingested.
 	Scanner Scanner
-	// Origins, if set, checks every module path requested the first time
+	// Resemblance, if set, checks every module path requested the first time
 	// for look-alikes and every zip ingested for clones (origin.go).
-	Origins Origins
+	Resemblance Resemblance
 	// IndexOff says no module index feed is followed (--index off), for the
 	// reason min_age gives when no source knows a publication time. When it
 	// is false and Scanner has an IndexState method, the index's state is

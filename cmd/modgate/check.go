@@ -256,7 +256,7 @@ func decideLocal(ctx context.Context, e *env, mods []module.Version, out *check.
 	}
 	// Where modules come from (look-alikes, clones) and their capability
 	// facts, as the proxy reads them, besides the scanner's facts.
-	facts := originFacts{Scanner: sc, Origins: scanner.NewOrigins(scanner.OriginOptions{Store: st, Logger: e.log}), Capabilities: st}
+	facts := resemblanceFacts{Scanner: sc, Resemblance: scanner.NewResemblance(scanner.ResemblanceOptions{Store: st, Logger: e.log}), Capabilities: st}
 	if out.Modules, err = check.Local(ctx, p, facts, exemptions, data, mods, time.Now()); err != nil {
 		return err
 	}
@@ -345,12 +345,12 @@ func printCheck(w io.Writer, out *check.Result, symbols bool) {
 	fmt.Fprintf(w, "%d of %d vulnerabilities reached by your code\n", called, len(out.Symbols))
 }
 
-// originFacts gives check.Local the facts of the scanner and the look-alike
-// and clone checks of scanner.Origins (Of), as the proxy decides with both.
-type originFacts struct {
+// resemblanceFacts gives check.Local the facts of the scanner and the look-alike
+// and clone checks of scanner.Resemblance (Of), as the proxy decides with both.
+type resemblanceFacts struct {
 	*scanner.Scanner
-	*scanner.Origins
+	*scanner.Resemblance
 	store.Capabilities
 }
 
-var _ check.CapabilitySource = originFacts{} // capability facts reach check.Local
+var _ check.CapabilitySource = resemblanceFacts{} // capability facts reach check.Local

@@ -98,7 +98,7 @@ func runServe(ctx context.Context, e *env) error {
 		Upstream:       up,
 		Verifier:       verifier,
 		Scanner:        sc,
-		Origins:        newOrigins(st, blobs, e.log),
+		Resemblance:    newResemblance(st, blobs, e.log),
 		IndexOff:       cfg.Index == "off",
 		SBOM:           sbomBase(cfg),
 		SBOMs:          st,
@@ -333,7 +333,7 @@ func redactList(list string) string {
 	return b.String()
 }
 
-// newOrigins is the look-alike and clone checker of serve (scanner.Origins).
-func newOrigins(st store.Store, blobs blob.Store, log *slog.Logger) *scanner.Origins {
-	return scanner.NewOrigins(scanner.OriginOptions{Store: st, Local: blobs.Local, Capabilities: scanner.CloneCapabilities, Logger: log})
+// newResemblance is the look-alike and clone checker of serve (scanner.Resemblance).
+func newResemblance(st store.Store, blobs blob.Store, log *slog.Logger) *scanner.Resemblance {
+	return scanner.NewResemblance(scanner.ResemblanceOptions{Store: st, Local: blobs.Local, Capabilities: scanner.CloneCapabilities, Logger: log})
 }

@@ -112,7 +112,7 @@ func Local(ctx context.Context, p *policy.Policy, facts Facts, exemptions []stor
 			return nil, err
 		}
 		// Where the module comes from (look-alike path, clone), as the
-		// proxy reads it, when facts can say (scanner.Origins.Of).
+		// proxy reads it, when facts can say (scanner.Resemblance.Of).
 		if o, ok := facts.(interface {
 			Of(context.Context, module.Version) (*store.PathCheck, *store.Clone, error)
 		}); ok {

@@ -28,7 +28,7 @@ licenses:
 max_zip_size: 200MB
 `
 
-var cmpRules = cmp.AllowUnexported(rules{}, moduleRule{}, comparison{}, capRules{}, originRules{})
+var cmpRules = cmp.AllowUnexported(rules{}, moduleRule{}, comparison{}, capRules{}, resemblanceRules{})
 
 func mustRule(t *testing.T, s string) moduleRule {
 	t.Helper()

@@ -218,8 +218,8 @@ type rules struct {
 	// "" means as maxZipAction.
 	maxZipUnknown Action
 
-	caps   capRules    // capabilities: what a version adds to the one before it
-	origin originRules // lookalike and clone (origin.go)
+	caps        capRules         // capabilities: what a version adds to the one before it
+	resemblance resemblanceRules // lookalike and clone (resemblance.go)
 }
 
 // Default is the policy without a file: every rule reports (warn) and nothing
@@ -245,7 +245,7 @@ func Default() *Policy {
 			licenseUnknown: Warn,
 			maxZipAction:   Block,
 			caps:           defaultCaps(),
-			origin:         defaultOrigin(),
+			resemblance:    defaultResemblance(),
 		},
 	}
 }
@@ -273,7 +273,7 @@ type Input struct {
 	// decision without them holds the version for min_age.
 	Fixes []store.Finding
 	// Lookalike is the look-alike check of the module's path and Clone the
-	// clone check of the version's zip (scanner.Origins); nil when not
+	// clone check of the version's zip (scanner.Resemblance); nil when not
 	// made.
 	Lookalike *store.PathCheck
 	Clone     *store.Clone
@@ -378,7 +378,7 @@ func (p *Policy) Decide(in Input, now time.Time) Decision {
 		cands = append(cands, p.rules.factFindings(in.Module, in.Facts, now)...)
 	}
 	cands = append(cands, p.rules.capFindings(in)...)
-	cands = append(cands, p.rules.origin.findings(in)...)
+	cands = append(cands, p.rules.resemblance.findings(in)...)
 	unchecked, missing := p.rules.missingData(in, now)
 	cands = append(cands, missing...)
 	if r := &p.rules; r.maxZipSize > 0 && r.maxZipAction != Off && in.ZipSize > r.maxZipSize {

@@ -58,7 +58,7 @@ func (p *Policy) Summary() string {
 	}
 	fmt.Fprintf(&b, "retracted: %s, deprecated: %s, withdrawn: %s, origin_changed: %s\n", r.retracted, r.deprecated, r.withdrawn, r.originChanged)
 	fmt.Fprintf(&b, "lookalike: %s, clone: %s (with new capabilities: %s, unknown: %s)\n",
-		r.origin.lookalike, r.origin.clone, r.origin.cloneCaps, r.origin.cloneUnknownAction())
+		r.resemblance.lookalike, r.resemblance.clone, r.resemblance.cloneCaps, r.resemblance.cloneUnknownAction())
 
 	if r.minAge == 0 || r.minAgeAction == Off {
 		b.WriteString("min_age: off\n")

@@ -178,7 +178,7 @@ type Store interface {
 	ModuleIndex
 	TreeSizes
 	Capabilities
-	Origins
+	Resemblance
 	Upstreams
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

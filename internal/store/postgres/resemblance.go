@@ -15,7 +15,7 @@ import (
 	"github.com/modgate/modgate/internal/store"
 )
 
-// PathCheck implements [store.Origins].
+// PathCheck implements [store.Resemblance].
 func (s *Store) PathCheck(ctx context.Context, path string) (_ *store.PathCheck, err error) {
 	defer wrap(&err, "postgres: look-alike check of %s", path)
 	var c store.PathCheck
@@ -31,7 +31,7 @@ func (s *Store) PathCheck(ctx context.Context, path string) (_ *store.PathCheck,
 	return &c, nil
 }
 
-// PutPathCheck implements [store.Origins].
+// PutPathCheck implements [store.Resemblance].
 func (s *Store) PutPathCheck(ctx context.Context, c *store.PathCheck) (_ *store.PathCheck, err error) {
 	defer wrap(&err, "postgres: store the look-alike check of %s", c.Path)
 	if c.Path == "" {
@@ -49,7 +49,7 @@ func (s *Store) PutPathCheck(ctx context.Context, c *store.PathCheck) (_ *store.
 	return s.PathCheck(ctx, c.Path)
 }
 
-// ModulePaths implements [store.Origins].
+// ModulePaths implements [store.Resemblance].
 func (s *Store) ModulePaths(ctx context.Context) (_ []store.PathUse, err error) {
 	defer wrap(&err, "postgres: module paths")
 	rows, err := s.pool.Query(ctx, `SELECT path, sum(n)::bigint FROM (
@@ -73,7 +73,7 @@ func (s *Store) ModulePaths(ctx context.Context) (_ []store.PathUse, err error) 
 	return out, rows.Err()
 }
 
-// PutZipFiles implements [store.Origins].
+// PutZipFiles implements [store.Resemblance].
 func (s *Store) PutZipFiles(ctx context.Context, m module.Version, files []store.ZipFile) (err error) {
 	defer wrap(&err, "postgres: store the file index of %s@%s", m.Path, m.Version)
 	tx, err := s.pool.Begin(ctx)
@@ -105,7 +105,7 @@ func (s *Store) PutZipFiles(ctx context.Context, m module.Version, files []store
 	return tx.Commit(ctx)
 }
 
-// ZipFiles implements [store.Origins].
+// ZipFiles implements [store.Resemblance].
 func (s *Store) ZipFiles(ctx context.Context, m module.Version) (_ []store.ZipFile, err error) {
 	defer wrap(&err, "postgres: file index of %s@%s", m.Path, m.Version)
 	rows, err := s.pool.Query(ctx, `SELECT name, sha256, size FROM zip_files
@@ -131,7 +131,7 @@ func (s *Store) ZipFiles(ctx context.Context, m module.Version) (_ []store.ZipFi
 	return out, nil
 }
 
-// SimilarZips implements [store.Origins]: one query through the sha256
+// SimilarZips implements [store.Resemblance]: one query through the sha256
 // index, matching names too, counted per version.
 func (s *Store) SimilarZips(ctx context.Context, path string, files []store.ZipFile, n int) (_ []store.ZipMatch, err error) {
 	defer wrap(&err, "postgres: zips like %s", path)
@@ -161,7 +161,7 @@ func (s *Store) SimilarZips(ctx context.Context, path string, files []store.ZipF
 	return store.BestMatches(count, n), nil
 }
 
-// Clone implements [store.Origins].
+// Clone implements [store.Resemblance].
 func (s *Store) Clone(ctx context.Context, m module.Version) (_ *store.Clone, err error) {
 	defer wrap(&err, "postgres: clone check of %s@%s", m.Path, m.Version)
 	c := store.Clone{Module: m}
@@ -187,7 +187,7 @@ func (s *Store) Clone(ctx context.Context, m module.Version) (_ *store.Clone, er
 	return &c, nil
 }
 
-// PutClone implements [store.Origins].
+// PutClone implements [store.Resemblance].
 func (s *Store) PutClone(ctx context.Context, c *store.Clone) (err error) {
 	defer wrap(&err, "postgres: store the clone check of %s@%s", c.Module.Path, c.Module.Version)
 	at := c.CheckedAt

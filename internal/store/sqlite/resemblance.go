@@ -15,7 +15,7 @@ import (
 	"github.com/modgate/modgate/internal/store"
 )
 
-// PathCheck implements [store.Origins].
+// PathCheck implements [store.Resemblance].
 func (s *Store) PathCheck(ctx context.Context, path string) (_ *store.PathCheck, err error) {
 	defer wrap(&err, "sqlite: look-alike check of %s", path)
 	var c store.PathCheck
@@ -36,7 +36,7 @@ func (s *Store) PathCheck(ctx context.Context, path string) (_ *store.PathCheck,
 	return &c, nil
 }
 
-// PutPathCheck implements [store.Origins].
+// PutPathCheck implements [store.Resemblance].
 func (s *Store) PutPathCheck(ctx context.Context, c *store.PathCheck) (_ *store.PathCheck, err error) {
 	defer wrap(&err, "sqlite: store the look-alike check of %s", c.Path)
 	if c.Path == "" {
@@ -54,7 +54,7 @@ func (s *Store) PutPathCheck(ctx context.Context, c *store.PathCheck) (_ *store.
 	return s.PathCheck(ctx, c.Path)
 }
 
-// ModulePaths implements [store.Origins].
+// ModulePaths implements [store.Resemblance].
 func (s *Store) ModulePaths(ctx context.Context) (_ []store.PathUse, err error) {
 	defer wrap(&err, "sqlite: module paths")
 	rows, err := s.read.QueryContext(ctx, `SELECT path, sum(n) FROM (
@@ -76,7 +76,7 @@ func (s *Store) ModulePaths(ctx context.Context) (_ []store.PathUse, err error) 
 	return out, rows.Err()
 }
 
-// PutZipFiles implements [store.Origins].
+// PutZipFiles implements [store.Resemblance].
 func (s *Store) PutZipFiles(ctx context.Context, m module.Version, files []store.ZipFile) (err error) {
 	defer wrap(&err, "sqlite: store the file index of %s@%s", m.Path, m.Version)
 	tx, err := s.write.BeginTx(ctx, nil)
@@ -105,7 +105,7 @@ func (s *Store) PutZipFiles(ctx context.Context, m module.Version, files []store
 	return tx.Commit()
 }
 
-// ZipFiles implements [store.Origins].
+// ZipFiles implements [store.Resemblance].
 func (s *Store) ZipFiles(ctx context.Context, m module.Version) (_ []store.ZipFile, err error) {
 	defer wrap(&err, "sqlite: file index of %s@%s", m.Path, m.Version)
 	rows, err := s.read.QueryContext(ctx, `SELECT name, sha256, size FROM zip_files
@@ -138,7 +138,7 @@ const zipFilesBatch = 200
 // similarBatch is how many contents one query of SimilarZips asks for.
 const similarBatch = 400
 
-// SimilarZips implements [store.Origins]: the stored files with the same
+// SimilarZips implements [store.Resemblance]: the stored files with the same
 // contents, read through the sha256 index in batches, counted per version
 // where their names match too.
 func (s *Store) SimilarZips(ctx context.Context, path string, files []store.ZipFile, n int) (_ []store.ZipMatch, err error) {
@@ -184,7 +184,7 @@ func (s *Store) SimilarZips(ctx context.Context, path string, files []store.ZipF
 	return store.BestMatches(count, n), nil
 }
 
-// Clone implements [store.Origins].
+// Clone implements [store.Resemblance].
 func (s *Store) Clone(ctx context.Context, m module.Version) (_ *store.Clone, err error) {
 	defer wrap(&err, "sqlite: clone check of %s@%s", m.Path, m.Version)
 	c := store.Clone{Module: m}
@@ -214,7 +214,7 @@ func (s *Store) Clone(ctx context.Context, m module.Version) (_ *store.Clone, er
 	return &c, nil
 }
 
-// PutClone implements [store.Origins].
+// PutClone implements [store.Resemblance].
 func (s *Store) PutClone(ctx context.Context, c *store.Clone) (err error) {
 	defer wrap(&err, "sqlite: store the clone check of %s@%s", c.Module.Path, c.Module.Version)
 	at := c.CheckedAt

@@ -21,7 +21,7 @@ import (
 	"github.com/modgate/modgate/scanner/lookalike"
 )
 
-// TestOriginsHugoGraph measures the look-alike and clone checks on a real
+// TestResemblanceHugoGraph measures the look-alike and clone checks on a real
 // module graph: MODGATE_ORIGINS_BENCH=DIR names a module cache download
 // directory (a GOPROXY tree: DIR/<escaped path>/@v/<version>.{mod,zip}),
 // such as the one ../shared/bench/make-fixture.sh makes of the hugo graph.
@@ -32,7 +32,7 @@ import (
 // with the capability pass). It reports the findings and their cost, and
 // fails if the default policy blocks any version. Skipped without the
 // variable (the fixture is 300 MiB, outside the repository).
-func TestOriginsHugoGraph(t *testing.T) {
+func TestResemblanceHugoGraph(t *testing.T) {
 	dir := os.Getenv("MODGATE_ORIGINS_BENCH")
 	if dir == "" {
 		t.Skip("MODGATE_ORIGINS_BENCH not set: no module graph to measure")
@@ -77,7 +77,7 @@ func TestOriginsHugoGraph(t *testing.T) {
 		}
 	}
 	st := newStore(t)
-	o := NewOrigins(OriginOptions{Store: st, Known: known, Capabilities: CloneCapabilities})
+	o := NewResemblance(ResemblanceOptions{Store: st, Known: known, Capabilities: CloneCapabilities})
 	seen := map[string]bool{}
 	var checkTime time.Duration
 	paths, lookalikes := 0, 0

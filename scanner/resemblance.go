@@ -18,10 +18,10 @@ import (
 	"github.com/modgate/modgate/scanner/lookalike"
 )
 
-// OriginStore is what [Origins] keeps in the database: the look-alike and
+// ResemblanceStore is what [Resemblance] keeps in the database: the look-alike and
 // clone checks, the index of file contents, and the go.mod of an original.
-type OriginStore interface {
-	store.Origins
+type ResemblanceStore interface {
+	store.Resemblance
 	Artifact(ctx context.Context, m module.Version, k store.Kind) (*store.Artifact, error)
 }
 
@@ -31,9 +31,9 @@ type OriginStore interface {
 // loader.go:12 (os/exec.Command, from init)".
 type AddedCapabilities func(ctx context.Context, m module.Version, zipPath string, files []string, orig module.Version, origZip string) ([]string, error)
 
-// OriginOptions configure [Origins]. Store is required.
-type OriginOptions struct {
-	Store OriginStore
+// ResemblanceOptions configure [Resemblance]. Store is required.
+type ResemblanceOptions struct {
+	Store ResemblanceStore
 	// Known are the widely used public modules paths are compared with
 	// besides those fetched here; nil means [lookalike.Popular].
 	Known []lookalike.Known
@@ -53,12 +53,12 @@ type OriginOptions struct {
 // be identical to another module's stored version for a clone finding.
 const CloneShare = 900
 
-// Origins checks where a module comes from: whether its path resembles a
+// Resemblance checks where a module comes from: whether its path resembles a
 // path this organisation fetched or a widely used public module (once, the
 // first time the path is requested), and whether its zip copies a stored
 // version of another module. Safe for concurrent use.
-type Origins struct {
-	opts OriginOptions
+type Resemblance struct {
+	opts ResemblanceOptions
 	log  *slog.Logger
 	now  func() time.Time
 
@@ -67,10 +67,10 @@ type Origins struct {
 	checked map[string]*store.PathCheck
 }
 
-// NewOrigins returns an Origins. It does no I/O: the index of known paths is
+// NewResemblance returns an Resemblance. It does no I/O: the index of known paths is
 // read from the store at the first check.
-func NewOrigins(opts OriginOptions) *Origins {
-	o := &Origins{opts: opts, log: opts.Logger, now: opts.Now, checked: map[string]*store.PathCheck{}}
+func NewResemblance(opts ResemblanceOptions) *Resemblance {
+	o := &Resemblance{opts: opts, log: opts.Logger, now: opts.Now, checked: map[string]*store.PathCheck{}}
 	if o.log == nil {
 		o.log = slog.Default()
 	}
@@ -84,7 +84,7 @@ func NewOrigins(opts OriginOptions) *Origins {
 }
 
 // loadIndex reads the known paths once.
-func (o *Origins) loadIndex(ctx context.Context) (*lookalike.Index, error) {
+func (o *Resemblance) loadIndex(ctx context.Context) (*lookalike.Index, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.index != nil {
@@ -105,7 +105,7 @@ func (o *Origins) loadIndex(ctx context.Context) (*lookalike.Index, error) {
 // CheckPath returns the look-alike check of path: the stored one, or, the
 // first time the path is requested, one made now against the known paths
 // (and stored when record is set; `modgate check` asks without recording).
-func (o *Origins) CheckPath(ctx context.Context, modPath string, record bool) (*store.PathCheck, error) {
+func (o *Resemblance) CheckPath(ctx context.Context, modPath string, record bool) (*store.PathCheck, error) {
 	o.mu.Lock()
 	c := o.checked[modPath]
 	o.mu.Unlock()
@@ -146,7 +146,7 @@ func (o *Origins) CheckPath(ctx context.Context, modPath string, record bool) (*
 // Of returns what a decision on m needs: the look-alike check of its path
 // (made now, without recording, when the path was never requested) and the
 // clone check of its zip (nil when its zip was never ingested).
-func (o *Origins) Of(ctx context.Context, m module.Version) (*store.PathCheck, *store.Clone, error) {
+func (o *Resemblance) Of(ctx context.Context, m module.Version) (*store.PathCheck, *store.Clone, error) {
 	pc, err := o.CheckPath(ctx, m.Path, false)
 	if err != nil {
 		return nil, nil, err
@@ -183,7 +183,7 @@ func boilerplate(name string) bool {
 // files (by count or by bytes, boilerplate aside) are identical to a stored
 // version of a module of another owner. mod is m's go.mod, zipPath its zip
 // (for the capability analysis).
-func (o *Origins) CheckZip(ctx context.Context, m module.Version, mod []byte, zipPath string, files []store.ZipFile) (*store.Clone, error) {
+func (o *Resemblance) CheckZip(ctx context.Context, m module.Version, mod []byte, zipPath string, files []store.ZipFile) (*store.Clone, error) {
 	if err := o.opts.Store.PutZipFiles(ctx, m, files); err != nil {
 		return nil, err
 	}
@@ -220,7 +220,7 @@ func (o *Origins) CheckZip(ctx context.Context, m module.Version, mod []byte, zi
 // looks at (versions of the same owner are skipped).
 const candidates = 20
 
-func (o *Origins) compare(ctx context.Context, c *store.Clone, mod []byte, zipPath string, code []store.ZipFile, codeBytes int64) error {
+func (o *Resemblance) compare(ctx context.Context, c *store.Clone, mod []byte, zipPath string, code []store.ZipFile, codeBytes int64) error {
 	m := c.Module
 	matches, err := o.opts.Store.SimilarZips(ctx, m.Path, code, candidates)
 	if err != nil {
@@ -310,7 +310,7 @@ func (o *Origins) compare(ctx context.Context, c *store.Clone, mod []byte, zipPa
 }
 
 // isClone reports whether m's own clone check names an original.
-func (o *Origins) isClone(ctx context.Context, m module.Version) bool {
+func (o *Resemblance) isClone(ctx context.Context, m module.Version) bool {
 	c, err := o.opts.Store.Clone(ctx, m)
 	return err == nil && c.Original.Path != ""
 }

@@ -22,7 +22,7 @@ var (
 		Similarity: 1000, ModuleLineOnly: true, CapabilitiesKnown: true}
 )
 
-func TestOriginFindings(t *testing.T) {
+func TestResemblanceFindings(t *testing.T) {
 	syncedData := Data{VulnSynced: time.Date(2026, 3, 6, 11, 0, 0, 0, time.UTC)}
 	now := time.Date(2026, 3, 6, 12, 0, 0, 0, time.UTC)
 	unknown := *cloneCaps
@@ -81,11 +81,11 @@ func TestOriginFindings(t *testing.T) {
 	}
 }
 
-// TestOriginRefusalFits checks that a refusal for a look-alike path and a
+// TestResemblanceRefusalFits checks that a refusal for a look-alike path and a
 // clone that adds capabilities fits the go command's 8 lines and 648 bytes
 // with the path it resembles, the capability and its file, and the
 // exemption that clears the path for good.
-func TestOriginRefusalFits(t *testing.T) {
+func TestResemblanceRefusalFits(t *testing.T) {
 	p, err := Parse("policy.yaml", []byte("lookalike: block\n"))
 	if err != nil {
 		t.Fatal(err)

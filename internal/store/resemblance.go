@@ -71,10 +71,10 @@ type Clone struct {
 	CapabilitiesKnown bool
 }
 
-// Origins keeps what tells where a module comes from: the look-alike check
+// Resemblance keeps what tells where a module comes from: the look-alike check
 // of every module path requested, the index of the files of every stored
 // zip, and the clone check of every zip ingested.
-type Origins interface {
+type Resemblance interface {
 	// PathCheck returns the look-alike check of path, or an error satisfying
 	// errors.Is(err, fs.ErrNotExist) when the path was never checked.
 	PathCheck(ctx context.Context, path string) (*PathCheck, error)
@@ -108,7 +108,7 @@ type PathUse struct {
 	Versions int
 }
 
-// BestMatches orders counted matches for [Origins.SimilarZips]: most files
+// BestMatches orders counted matches for [Resemblance.SimilarZips]: most files
 // first, then by path and version; at most n.
 func BestMatches(count map[module.Version]int, n int) []ZipMatch {
 	out := make([]ZipMatch, 0, len(count))

@@ -10,10 +10,10 @@ import (
 	"github.com/modgate/modgate/proxy/verify"
 )
 
-// Origins checks where a module comes from (scanner.Origins): whether its
+// Resemblance checks where a module comes from (scanner.Resemblance): whether its
 // path resembles a known one, and whether its zip copies a stored version of
 // another module.
-type Origins interface {
+type Resemblance interface {
 	// CheckPath returns the look-alike check of path, making (and, with
 	// record, storing) it the first time the path is asked for.
 	CheckPath(ctx context.Context, path string, record bool) (*store.PathCheck, error)
@@ -28,20 +28,20 @@ type Origins interface {
 // it is requested (a map read afterwards). A failure is logged: decisions
 // make the check themselves when none is stored.
 func (s *Server) firstRequest(ctx context.Context, path string) {
-	if s.opts.Origins == nil || path == "" {
+	if s.opts.Resemblance == nil || path == "" {
 		return
 	}
-	if _, err := s.opts.Origins.CheckPath(ctx, path, true); err != nil {
+	if _, err := s.opts.Resemblance.CheckPath(ctx, path, true); err != nil {
 		s.log.Error("look-alike check", "module", path, "err", err.Error())
 	}
 }
 
-// originOf sets the look-alike and clone checks of in.Module.
-func (s *Server) originOf(ctx context.Context, m module.Version) (*store.PathCheck, *store.Clone, error) {
-	if s.opts.Origins == nil {
+// resemblanceOf sets the look-alike and clone checks of in.Module.
+func (s *Server) resemblanceOf(ctx context.Context, m module.Version) (*store.PathCheck, *store.Clone, error) {
+	if s.opts.Resemblance == nil {
 		return nil, nil, nil
 	}
-	return s.opts.Origins.Of(ctx, m)
+	return s.opts.Resemblance.Of(ctx, m)
 }
 
 // checkZip makes the clone check of a zip about to be served, once: at
@@ -50,7 +50,7 @@ func (s *Server) originOf(ctx context.Context, m module.Version) (*store.PathChe
 // check failed at ingest), from its blob now. It fails closed: without the
 // check the zip is not served.
 func (s *Server) checkZip(ctx context.Context, a *store.Artifact, files []store.ZipFile) error {
-	if s.opts.Origins == nil {
+	if s.opts.Resemblance == nil {
 		return nil
 	}
 	m := a.Module
@@ -59,7 +59,7 @@ func (s *Server) checkZip(ctx context.Context, a *store.Artifact, files []store.
 		if s.memo.get(done) != nil {
 			return nil // the hot path: no store read
 		}
-		if _, c, err := s.opts.Origins.Of(ctx, m); err != nil {
+		if _, c, err := s.opts.Resemblance.Of(ctx, m); err != nil {
 			return err
 		} else if c != nil {
 			s.memo.put(done, true, int64(len(done)))
@@ -80,7 +80,7 @@ func (s *Server) checkZip(ctx context.Context, a *store.Artifact, files []store.
 	if err != nil {
 		return fmt.Errorf("%s@%s: clone check: %w", m.Path, m.Version, err)
 	}
-	if _, err := s.opts.Origins.CheckZip(ctx, m, ma.Data, zipPath, files); err != nil {
+	if _, err := s.opts.Resemblance.CheckZip(ctx, m, ma.Data, zipPath, files); err != nil {
 		return fmt.Errorf("%s@%s: clone check: %w", m.Path, m.Version, err)
 	}
 	s.memo.put(done, true, int64(len(done)))

@@ -10,7 +10,7 @@ import (
 	"github.com/modgate/modgate/internal/store"
 )
 
-// The rules of a module's origin (scanner.Origins): a path that resembles a
+// The resemblance rules (scanner.Resemblance): a path that resembles a
 // known one, a zip that copies another module's stored version.
 const (
 	// RuleLookalike is a module path that resembles a path this
@@ -32,8 +32,8 @@ const (
 // reviewed, stays what it is).
 var NeverExpires = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 
-// originRules are the look-alike and clone rules of a policy.
-type originRules struct {
+// resemblanceRules are the look-alike and clone rules of a policy.
+type resemblanceRules struct {
 	lookalike Action // default warn
 	clone     Action // a clone that adds no capability; default warn
 	cloneCaps Action // a clone whose added or changed files add capabilities; default block
@@ -42,11 +42,11 @@ type originRules struct {
 	cloneUnknown Action
 }
 
-func defaultOrigin() originRules {
-	return originRules{lookalike: Warn, clone: Warn, cloneCaps: Block}
+func defaultResemblance() resemblanceRules {
+	return resemblanceRules{lookalike: Warn, clone: Warn, cloneCaps: Block}
 }
 
-func (o originRules) cloneUnknownAction() Action {
+func (o resemblanceRules) cloneUnknownAction() Action {
 	if o.cloneUnknown != "" {
 		return o.cloneUnknown
 	}
@@ -58,7 +58,7 @@ func (o originRules) cloneUnknownAction() Action {
 
 // lookalike parses "lookalike: block | warn | off".
 func (ps *parser) lookalike(v *yaml.Node, r *rules) {
-	ps.action(v, "lookalike", &r.origin.lookalike)
+	ps.action(v, "lookalike", &r.resemblance.lookalike)
 }
 
 // clone parses "clone: warn" (the action of every clone finding but those
@@ -66,21 +66,21 @@ func (ps *parser) lookalike(v *yaml.Node, r *rules) {
 // block, unknown: block}".
 func (ps *parser) clone(v *yaml.Node, r *rules) {
 	if v.Kind == yaml.ScalarNode {
-		ps.action(v, "clone", &r.origin.clone)
+		ps.action(v, "clone", &r.resemblance.clone)
 		return
 	}
 	ps.mapping(v, "clone", []field{
-		{"action", func(v *yaml.Node) { ps.action(v, "clone.action", &r.origin.clone) }},
+		{"action", func(v *yaml.Node) { ps.action(v, "clone.action", &r.resemblance.clone) }},
 		{"with_new_capabilities", func(v *yaml.Node) {
-			ps.action(v, "clone.with_new_capabilities", &r.origin.cloneCaps)
+			ps.action(v, "clone.with_new_capabilities", &r.resemblance.cloneCaps)
 		}},
-		{"unknown", func(v *yaml.Node) { ps.unknownAction(v, "clone.unknown", &r.origin.cloneUnknown) }},
+		{"unknown", func(v *yaml.Node) { ps.unknownAction(v, "clone.unknown", &r.resemblance.cloneUnknown) }},
 	})
 }
 
 // findings are the look-alike finding of in's path and the clone finding of
 // its zip.
-func (o originRules) findings(in Input) []candidate {
+func (o resemblanceRules) findings(in Input) []candidate {
 	var out []candidate
 	if c := in.Lookalike; c != nil && c.Resembles != "" && o.lookalike != Off {
 		out = append(out, candidate{Finding: Finding{Rule: RuleLookalike, Action: o.lookalike, Reason: LookalikeReason(c)}})

@@ -60,13 +60,13 @@ func poll() {
 }
 `
 
-// TestEndToEndOrigins drives the real go command through modgate for the
-// origin checks: a look-alike of a path fetched before (refused under
+// TestEndToEndResemblance drives the real go command through modgate for the
+// resemblance checks: a look-alike of a path fetched before (refused under
 // lookalike: block, in the go command's 8 lines, then cleared for good by an
 // exemption), a clone of that real module with one added loader file
 // (refused by the default clone rule), and a fork that changes only its
 // module line (served, with a clone finding).
-func TestEndToEndOrigins(t *testing.T) {
+func TestEndToEndResemblance(t *testing.T) {
 	orig := humanizeFiles(t)
 	renamed := func(path string, extra map[string]string) map[string]string {
 		files := map[string]string{}

@@ -23,7 +23,7 @@ func zf(name, content string) store.ZipFile {
 func TestCheckZip(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
-	o := NewOrigins(OriginOptions{Store: st, Known: []lookalike.Known{}})
+	o := NewResemblance(ResemblanceOptions{Store: st, Known: []lookalike.Known{}})
 	var code []store.ZipFile
 	for _, n := range []string{"a.go", "b.go", "c.go", "d.go", "e.go", "f.go", "g.go", "h.go", "i.go", "j.go"} {
 		code = append(code, zf(n, "package x // "+n))
@@ -91,7 +91,7 @@ func TestCheckZip(t *testing.T) {
 func TestCheckPath(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
-	o := NewOrigins(OriginOptions{Store: st, Known: []lookalike.Known{{Path: "github.com/sirupsen/logrus", Listed: true}}})
+	o := NewResemblance(ResemblanceOptions{Store: st, Known: []lookalike.Known{{Path: "github.com/sirupsen/logrus", Listed: true}}})
 	c, err := o.CheckPath(ctx, "github.com/siruspen/logrus", true)
 	if err != nil {
 		t.Fatal(err)
