@@ -296,6 +296,22 @@ func TestAnalyzeSubset(t *testing.T) {
 	}
 }
 
+// TestDotImport: a dot import does not hide what the imported package can
+// do: os/exec's Command called without its package name, from init, is EXEC
+// reached from init; a type of net/http made without its name brings its
+// methods.
+func TestDotImport(t *testing.T) {
+	r := caps.Analyze("example.com/dot", []caps.File{{Name: "loader.go", Data: []byte(
+		"package dot\n\nimport (\n\t. \"net/http\"\n\t. \"os/exec\"\n)\n\nfunc init() { Command(\"sh\").Start() }\n\nfunc Get() { c := Client{}; _ = c }\n")}})
+	want := []string{
+		"example.com/dot EXEC loader.go:8 os/exec.Command [init: init]",
+		"example.com/dot NETWORK loader.go:10 net/http.Client (its methods)",
+	}
+	if diff := cmp.Diff(want, briefs(r.Uses)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
 func TestSkipped(t *testing.T) {
 	r := caps.Analyze("m", []caps.File{{Name: "bad.go", Data: []byte("package a\nfunc {")}})
 	if len(r.Skipped) != 1 || !strings.HasPrefix(r.Skipped[0], "bad.go: does not parse") || r.Files != 0 {

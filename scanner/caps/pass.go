@@ -293,6 +293,11 @@ func (a *analyzer) pkg(dir string) (*pkgInfo, error) {
 			p.fileSites = append(p.fileSites, site{cap: Linkname, file: f.name, line: l, via: "//go:linkname"})
 		}
 		w := &walker{a: a, p: p, file: f.name, imports: imports, funcs: funcs, methods: methods, vars: vars}
+		for key, ref := range imports {
+			if strings.HasPrefix(key, dotKey) {
+				w.dots = append(w.dots, ref)
+			}
+		}
 		for _, d := range f.f.Decls {
 			switch d := d.(type) {
 			case *ast.FuncDecl:
@@ -433,7 +438,14 @@ func (a *analyzer) imports(p *pkgInfo, f *ast.File) (map[string]importRef, error
 		if is.Name != nil {
 			name = is.Name.Name
 		}
-		if name != "_" && name != "." {
+		switch name {
+		case "_":
+		case ".":
+			// Its names are used bare: kept under a key no package name
+			// can be (see walker.dotRefs), so that a dot import does not
+			// hide what the package can do.
+			out[dotKey+ip] = ref
+		default:
 			out[name] = ref
 		}
 	}
@@ -460,6 +472,7 @@ type walker struct {
 	p       *pkgInfo
 	file    string
 	imports map[string]importRef
+	dots    []importRef // the dot imports, whose names are used bare
 	funcs   map[string]bool
 	methods map[string][]string
 	vars    map[string]string
@@ -469,6 +482,9 @@ func (w *walker) add(n *node, c Capability, pos token.Pos, via string) {
 	n.sites = append(n.sites, site{cap: c, file: w.file, line: w.a.line(pos), via: via})
 }
 
+// dotKey prefixes the key of a dot import in a walker's imports.
+const dotKey = "."
+
 // ref handles pkg.Name of an imported package; called is set when it is
 // called.
 func (w *walker) ref(n *node, x *ast.Ident, sel *ast.Ident, called bool) bool {
@@ -476,20 +492,32 @@ func (w *walker) ref(n *node, x *ast.Ident, sel *ast.Ident, called bool) bool {
 	if !ok {
 		return false
 	}
+	w.refTo(n, ref, sel, called)
+	return true
+}
+
+// dotRefs handles a bare name that may come from a dot-imported package.
+func (w *walker) dotRefs(n *node, id *ast.Ident, called bool) {
+	for _, ref := range w.dots {
+		w.refTo(n, ref, id, called)
+	}
+}
+
+// refTo handles the name sel of the imported package ref.
+func (w *walker) refTo(n *node, ref importRef, sel *ast.Ident, called bool) {
 	if ref.in != nil {
 		for _, s := range ref.in.reach("f:" + sel.Name) {
 			w.add(n, s.cap, sel.Pos(), fmt.Sprintf("%s.%s (%s at %s:%d)", ref.path, sel.Name, s.via, s.file, s.line))
 		}
-		return true
+		return
 	}
 	if ref.path == "C" {
 		w.add(n, CGO, sel.Pos(), "C."+sel.Name)
-		return true
+		return
 	}
 	for _, c := range lookupFunc(ref.path, sel.Name, called) {
 		w.add(n, c, sel.Pos(), ref.path+"."+sel.Name)
 	}
-	return true
 }
 
 // constructed handles a value of type t made in the code: a standard type's
@@ -497,6 +525,16 @@ func (w *walker) ref(n *node, x *ast.Ident, sel *ast.Ident, called bool) bool {
 func (w *walker) constructed(n *node, t ast.Expr) {
 	if u, ok := t.(*ast.UnaryExpr); ok {
 		t = u.X
+	}
+	if id, ok := t.(*ast.Ident); ok { // a type of a dot-imported package
+		for _, ref := range w.dots {
+			if ref.in == nil {
+				for _, c := range stdlib.methods[ref.path+"."+id.Name] {
+					w.add(n, c, id.Pos(), ref.path+"."+id.Name+" (its methods)")
+				}
+			}
+		}
+		return
 	}
 	se, ok := t.(*ast.SelectorExpr)
 	if !ok {
@@ -551,6 +589,7 @@ func (w *walker) walk(n *node, root ast.Node) {
 				w.constructed(n, x.Type)
 			}
 		case *ast.Ident:
+			w.dotRefs(n, x, true)
 			if w.funcs[x.Name] {
 				n.calls = append(n.calls, "f:"+x.Name)
 			}
@@ -618,6 +657,9 @@ func (w *walker) walkInitCalled(n *node, root ast.Node, called map[ast.Node]bool
 			w.walkInitCalled(n, x.X, called)
 			return false
 		case *ast.Ident:
+			if called[x] {
+				w.dotRefs(n, x, true)
+			}
 			if called[x] && w.funcs[x.Name] {
 				n.calls = append(n.calls, "f:"+x.Name)
 			}
