@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -268,10 +269,28 @@ func (s *Server) streamZip(ctx context.Context, w http.ResponseWriter, m module.
 	if !headers {
 		return a, false, nil // a small zip: served from its blob as usual
 	}
+	var tail io.ReaderAt = f
 	if st.sum != a.SHA256 {
-		// The record stored is another replica's (it took the fetch over):
-		// not the bytes sent. The client asks again and gets that one.
-		return nil, true, &abortError{err: fmt.Errorf("%s@%s: the .zip stored is another fetch's; retry", m.Path, m.Version)}
+		// The record stored is another replica's: it took the fetch over
+		// while this one stalled. The client has this replica's first
+		// bytes; when they are the stored zip's first bytes, the rest
+		// comes from the stored zip (which matches its key), so the client
+		// gets exactly the zip that was verified. Else the response is cut
+		// and the client asks again.
+		path, release, err := s.opts.Blobs.Local(ctx, a.SHA256, a.Size)
+		if err != nil {
+			return nil, true, &abortError{err: err}
+		}
+		defer release()
+		g, err := os.Open(path)
+		if err != nil {
+			return nil, true, &abortError{err: err}
+		}
+		defer g.Close()
+		if same, err := samePrefix(f, g, sent); err != nil || !same || sent > a.Size {
+			return nil, true, &abortError{err: fmt.Errorf("%s@%s: the .zip stored is another fetch's and differs from the bytes sent; retry", m.Path, m.Version)}
+		}
+		tail = g
 	}
 	// The version is decided now, on the facts the ingest recorded (its
 	// clone check too) and the zip's size: only an allowed zip gets its tail.
@@ -283,7 +302,7 @@ func (s *Server) streamZip(ctx context.Context, w http.ResponseWriter, m module.
 		s.cuts.put(key, err, s.now())
 		return nil, true, &abortError{err: err}
 	}
-	if _, err := io.Copy(w, io.NewSectionReader(f, sent, a.Size-sent)); err != nil {
+	if _, err := io.Copy(w, io.NewSectionReader(tail, sent, a.Size-sent)); err != nil {
 		return nil, true, &abortError{err: err}
 	}
 	http.NewResponseController(w).Flush()
@@ -330,4 +349,26 @@ func (c *cutRefusals) get(key string, now time.Time) error {
 		return nil
 	}
 	return r.err
+}
+
+// samePrefix reports whether the first n bytes of a and b are the same.
+func samePrefix(a, b io.ReaderAt, n int64) (bool, error) {
+	bufA, bufB := make([]byte, 64<<10), make([]byte, 64<<10)
+	for off := int64(0); off < n; {
+		k := min(int64(len(bufA)), n-off)
+		if _, err := a.ReadAt(bufA[:k], off); err != nil {
+			return false, err
+		}
+		if _, err := b.ReadAt(bufB[:k], off); err != nil {
+			if errors.Is(err, io.EOF) {
+				return false, nil // b is shorter
+			}
+			return false, err
+		}
+		if !bytes.Equal(bufA[:k], bufB[:k]) {
+			return false, nil
+		}
+		off += k
+	}
+	return true, nil
 }
