@@ -10,7 +10,7 @@ import (
 	"github.com/modgate/modgate/proxy/verify"
 )
 
-// Resemblance checks where a module comes from (scanner.Resemblance): whether its
+// Resemblance checks whether a module resembles another (scanner.Resemblance): whether its
 // path resembles a known one, and whether its zip copies a stored version of
 // another module.
 type Resemblance interface {

@@ -302,13 +302,20 @@ func TestAnalyzeSubset(t *testing.T) {
 // methods.
 func TestDotImport(t *testing.T) {
 	r := caps.Analyze("example.com/dot", []caps.File{{Name: "loader.go", Data: []byte(
-		"package dot\n\nimport (\n\t. \"net/http\"\n\t. \"os/exec\"\n)\n\nfunc init() { Command(\"sh\").Start() }\n\nfunc Get() { c := Client{}; _ = c }\n")}})
+		"package dot\n\nimport (\n\t. \"net/http\"\n\t. \"os/exec\"\n)\n\nfunc init() { Command(\"sh\").Start() }\n\nfunc Get() { c := Client{}; _ = c }\n\nfunc local() { total := 1; _ = total }\n")}})
 	want := []string{
 		"example.com/dot EXEC loader.go:8 os/exec.Command [init: init]",
 		"example.com/dot NETWORK loader.go:10 net/http.Client (its methods)",
 	}
 	if diff := cmp.Diff(want, briefs(r.Uses)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+	// Names of its own, and a dot-imported name that is not called, are
+	// not calls into os/exec.
+	r = caps.Analyze("example.com/dot", []caps.File{{Name: "add.go", Data: []byte(
+		"package dot\n\nimport . \"os/exec\"\n\nvar _ = ErrNotFound\n\nfunc Add(a, b int) int { return a + b }\n")}})
+	if got := briefs(r.Uses); len(got) != 0 {
+		t.Errorf("a dot import of os/exec without a call: %q, want no capability", got)
 	}
 }
 

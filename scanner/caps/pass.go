@@ -497,7 +497,13 @@ func (w *walker) ref(n *node, x *ast.Ident, sel *ast.Ident, called bool) bool {
 }
 
 // dotRefs handles a bare name that may come from a dot-imported package.
+// Only exported names can come from another package; called is set when
+// the name is called (a package's own class, such as os/exec's EXEC, then
+// applies whatever the function).
 func (w *walker) dotRefs(n *node, id *ast.Ident, called bool) {
+	if len(w.dots) == 0 || !id.IsExported() {
+		return
+	}
 	for _, ref := range w.dots {
 		w.refTo(n, ref, id, called)
 	}
@@ -557,6 +563,9 @@ func (w *walker) walk(n *node, root ast.Node) {
 	ast.Inspect(root, func(x ast.Node) bool {
 		switch x := x.(type) {
 		case *ast.CallExpr:
+			if id, ok := ast.Unparen(x.Fun).(*ast.Ident); ok {
+				w.dotRefs(n, id, true)
+			}
 			if se, ok := x.Fun.(*ast.SelectorExpr); ok {
 				if id, ok := se.X.(*ast.Ident); ok && w.ref(n, id, se.Sel, true) {
 					for _, arg := range x.Args {
@@ -589,7 +598,7 @@ func (w *walker) walk(n *node, root ast.Node) {
 				w.constructed(n, x.Type)
 			}
 		case *ast.Ident:
-			w.dotRefs(n, x, true)
+			w.dotRefs(n, x, false)
 			if w.funcs[x.Name] {
 				n.calls = append(n.calls, "f:"+x.Name)
 			}
