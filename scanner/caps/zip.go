@@ -18,28 +18,44 @@ import (
 // It fails only when the zip cannot be read.
 func Zip(r *zip.Reader, m module.Version) (*Report, error) {
 	prefix := m.Path + "@" + m.Version + "/"
-	src := zipSource{}
-	var binaries []Binary
+	p := NewPass(m.Path)
+	var buf []byte
 	for _, f := range r.File {
 		name, ok := strings.CutPrefix(f.Name, prefix)
 		if !ok || name == "" || strings.HasSuffix(name, "/") {
 			continue
 		}
-		src[name] = f
-		b, err := sniff(f, name)
-		if err != nil {
+		size := int64(f.UncompressedSize64)
+		want := int64(SniffLen)
+		switch path.Ext(name) {
+		case ".go":
+			want = min(size, MaxGoFile+1)
+		}
+		var err error
+		if buf, err = readStart(f, buf, want); err != nil {
 			return nil, fmt.Errorf("%s@%s: reading %s: %w", m.Path, m.Version, name, err)
 		}
-		if b != nil {
-			binaries = append(binaries, *b)
-		}
+		p.File(name, size, buf)
 	}
-	rep, err := analyze(m.Path, src)
+	return p.Report(), nil
+}
+
+// readStart reads up to n bytes of the start of f into buf (reused).
+func readStart(f *zip.File, buf []byte, n int64) ([]byte, error) {
+	rc, err := f.Open()
 	if err != nil {
-		return nil, fmt.Errorf("%s@%s: %w", m.Path, m.Version, err)
+		return nil, err
 	}
-	rep.Binaries = binaries
-	return rep, nil
+	defer rc.Close()
+	buf = buf[:0]
+	if int64(cap(buf)) < n {
+		buf = make([]byte, 0, n)
+	}
+	k, err := io.ReadFull(rc, buf[:n])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, err
+	}
+	return buf[:k], nil
 }
 
 // ZipFile is [Zip] of the zip file at path.
@@ -50,60 +66,6 @@ func ZipFile(file string, m module.Version) (*Report, error) {
 	}
 	defer zr.Close()
 	return Zip(&zr.Reader, m)
-}
-
-type zipSource map[string]*zip.File
-
-func (z zipSource) names() []string {
-	var out []string
-	for n := range z {
-		out = append(out, n)
-	}
-	return out
-}
-
-func (z zipSource) read(name string) ([]byte, error) {
-	f := z[name]
-	if f.UncompressedSize64 > MaxGoFile {
-		// Read no more than the limit: the pass skips it as too large.
-		return make([]byte, MaxGoFile+1), nil
-	}
-	rc, err := f.Open()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, MaxGoFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	return data, nil
-}
-
-// sniff reads the start of a file and says whether it is a program.
-func sniff(f *zip.File, name string) (*Binary, error) {
-	testdata := false
-	for _, el := range strings.Split(path.Dir(name), "/") {
-		testdata = testdata || el == "testdata"
-	}
-	if path.Ext(name) == ".syso" {
-		return &Binary{File: name, Kind: "object (.syso)", Testdata: testdata}, nil
-	}
-	rc, err := f.Open()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	head := make([]byte, 4096)
-	n, err := io.ReadFull(rc, head)
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return nil, err
-	}
-	kind := Sniff(head[:n])
-	if kind == "" || kind == "script (#!)" && testdata {
-		return nil, nil
-	}
-	return &Binary{File: name, Kind: kind, Testdata: testdata}, nil
 }
 
 // Sniff says what program the bytes at the start of a file are: "ELF",
