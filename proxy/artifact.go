@@ -383,9 +383,13 @@ func (s *Server) ingestSmall(ctx context.Context, m module.Version, kind store.K
 			return nil, dated, &upstreamError{err: fmt.Errorf("%s@%s: %s served a bad .info: %w", m.Path, m.Version, resp.Source, err)}
 		}
 	case store.KindMod:
-		if _, err := modfile.ParseLax("go.mod", data, nil); err != nil {
+		f, err := modfile.ParseLax("go.mod", data, nil)
+		if err != nil {
 			return nil, dated, &upstreamError{err: fmt.Errorf("%s@%s: %s served a go.mod that does not parse: %w", m.Path, m.Version, resp.Source, err)}
 		}
+		// The client asks for these next: their records are looked up
+		// while this go.mod is verified.
+		s.prefetchRequirements(f)
 		if dated, err = s.verifyMod(ctx, m, data, resp.Source); err != nil {
 			return nil, dated, err
 		}

@@ -146,6 +146,9 @@ type Options struct {
 	// FetchTimeout bounds one upstream fetch, which goes on even if the client that
 	// started it went away (others may be waiting for it); zero means 10 minutes.
 	FetchTimeout time.Duration
+	// NoPrefetch turns off looking up the checksum-database records of a
+	// fetched go.mod's requirements ahead of the client (prefetch.go).
+	NoPrefetch bool
 	// FetchLeaseTTL is how long a replica's fetch lease lasts without a
 	// heartbeat (renewed every third of it) before another replica may take
 	// the fetch over; zero means 30 seconds.
@@ -205,6 +208,8 @@ type Server struct {
 	missingTTL          time.Duration
 	// capSem lets one capability pass run at a time (capabilities.go).
 	capSem chan struct{}
+	// prefetch looks up go.mod requirements ahead (prefetch.go); nil: off.
+	prefetch *prefetcher
 }
 
 // New returns a Server. It does no I/O.
@@ -221,6 +226,9 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, sumdbC: opts.SumDB.Client, defaultPolicy: policy.Default()}
 	s.replica, s.leaseTTL, s.missingTTL = opts.Replica, opts.FetchLeaseTTL, opts.MissingTTL
 	s.capSem = make(chan struct{}, 1)
+	if !opts.NoPrefetch {
+		s.prefetch = newPrefetcher()
+	}
 	if s.replica == "" {
 		s.replica = defaultReplica()
 	}

@@ -110,6 +110,7 @@ func runServe(ctx context.Context, e *env) error {
 		ListTTL:        cfg.ListTTL,
 		FetchTimeout:   cfg.FetchTimeout,
 		FetchLeaseTTL:  cfg.FetchLeaseTTL,
+		NoPrefetch:     !cfg.SumDBPrefetch,
 		MissingTTL:     notFoundTTL(cfg.NotFoundTTL),
 		Logger:         e.log,
 		Metrics:        proxy.NewMetrics(reg),
