@@ -24,6 +24,7 @@ import (
 	"github.com/modgate/modgate/proxy/upstream"
 	"github.com/modgate/modgate/proxy/verify"
 	"github.com/modgate/modgate/scanner"
+	"github.com/modgate/modgate/scanner/caps"
 )
 
 // Info is the JSON of an .info file (and of @latest).
@@ -272,7 +273,9 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 		}
 		s.scan(ctx, stored, resp.LastModified, dated)
 		if kind == store.KindZip && stored.SHA256 == a.SHA256 {
-			if _, err := s.capabilities(ctx, stored); err != nil {
+			_, err := s.capabilities(ctx, stored, zf.caps)
+			zf.caps = nil // its files are not needed any more (the SBOM below is not quick)
+			if err != nil {
 				// The decision on the zip computes them again, or refuses it.
 				s.log.Error("capabilities", "module", m.Path, "version", m.Version, "err", err.Error())
 			}
@@ -506,7 +509,10 @@ func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream
 	if z := streamOf(ctx, m); z != nil {
 		z.downloaded(w.Sum())
 	}
-	h, files, err := verify.CheckHashZipFiles(m, w.TempPath())
+	// The one read of every file that hashes the zip also feeds the
+	// capability pass (capabilities.go), which would read the zip again.
+	pass := caps.NewPass(m.Path)
+	h, files, err := verify.CheckHashZipFiles(m, w.TempPath(), capsFiles{pass})
 	if err != nil {
 		return nil, zf, err
 	}
@@ -518,7 +524,7 @@ func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream
 	if err != nil {
 		return nil, zf, err
 	}
-	zf = zipFacts{sha512: hex.EncodeToString(h512.Sum(nil)), h1: h, dated: dated, files: files}
+	zf = zipFacts{sha512: hex.EncodeToString(h512.Sum(nil)), h1: h, dated: dated, files: files, caps: pass}
 	return &store.Artifact{Module: m, Kind: store.KindZip, SHA256: key, Size: size}, zf, nil
 }
 

@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"archive/zip"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -234,6 +236,55 @@ func BenchmarkIngestZip(b *testing.B) {
 		b.SetBytes(int64(len(v.Zip)))
 		b.StartTimer()
 		if err := benchGet(client, srv.URL+"/example.com/ingest/@v/"+v.Version+".zip", int64(len(v.Zip))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIngestRealZip is BenchmarkIngestZip over a real module's files
+// (github.com/spf13/cobra v1.10.1, 64 Go files, from scanner/caps/testdata),
+// rezipped under a new version for each iteration, so that the capability
+// pass, licence detection and the clone index do their real work:
+//
+//	go test ./proxy -run '^$' -bench IngestRealZip -benchmem -benchtime 20x
+func BenchmarkIngestRealZip(b *testing.B) {
+	zr, err := zip.OpenReader("../scanner/caps/testdata/github.com_spf13_cobra@v1.10.1.zip")
+	if err != nil {
+		b.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, name, _ := strings.Cut(f.Name, "/@v1.10.1/")
+		if name == "" {
+			_, name, _ = strings.Cut(f.Name, "@v1.10.1/")
+		}
+		files[name] = string(data)
+	}
+	zr.Close()
+	const path = "github.com/spf13/cobra"
+	first := testkit.Build(b, testkit.Module{Path: path, Version: "v1.99.0", Files: files})
+	up := testkit.NewUpstream(b, first)
+	srv := newBenchProxyOn(b, up)
+	client := &http.Client{}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		i++
+		v := testkit.Build(b, testkit.Module{Path: path, Version: fmt.Sprintf("v1.99.%d", i), Files: files})
+		up.Add(v)
+		b.SetBytes(int64(len(v.Zip)))
+		b.StartTimer()
+		if err := benchGet(client, srv.URL+"/"+path+"/@v/"+v.Version+".zip", int64(len(v.Zip))); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"strings"
 	"time"
 
@@ -45,13 +46,15 @@ type baseFetchKey struct{}
 const capabilityRetry = 10 * time.Minute
 
 // capabilities computes, compares and stores the capability facts of the
-// stored zip a. A failure to read the zip is recorded in the facts
-// (Failed); only a store failure is returned.
-func (s *Server) capabilities(ctx context.Context, a *store.Artifact) (*store.CapabilityFacts, error) {
+// stored zip a: from pass, the pass its ingest fed with every file as it
+// hashed them (nil: the zip is read again from its blob). A failure to read
+// the zip is recorded in the facts (Failed); only a store failure is
+// returned.
+func (s *Server) capabilities(ctx context.Context, a *store.Artifact, pass *caps.Pass) (*store.CapabilityFacts, error) {
 	m := a.Module
 	start := time.Now()
 	f := &store.CapabilityFacts{Module: m}
-	r, err := s.capabilityReport(ctx, a)
+	r, err := s.capabilityReport(ctx, a, pass)
 	if err != nil {
 		f.Failed = err.Error()
 	} else {
@@ -72,15 +75,19 @@ func (s *Server) capabilities(ctx context.Context, a *store.Artifact) (*store.Ca
 	return f, nil
 }
 
-// capabilityReport runs the pass over a stored zip, one at a time: the pass
-// holds a package's syntax trees, hundreds of MiB for the largest generated
-// files (google.golang.org/api), and concurrent ingests must not add them up.
-func (s *Server) capabilityReport(ctx context.Context, a *store.Artifact) (*caps.Report, error) {
+// capabilityReport ends pass, or runs a pass over the stored zip when pass
+// is nil, one at a time: the pass holds a package's syntax trees, hundreds
+// of MiB for the largest generated files (google.golang.org/api), and
+// concurrent ingests must not add them up.
+func (s *Server) capabilityReport(ctx context.Context, a *store.Artifact, pass *caps.Pass) (*caps.Report, error) {
 	select {
 	case s.capSem <- struct{}{}:
 		defer func() { <-s.capSem }()
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+	if pass != nil {
+		return pass.Report(), nil
 	}
 	path, release, err := s.opts.Blobs.Local(ctx, a.SHA256, a.Size)
 	if err != nil {
@@ -129,7 +136,7 @@ func (s *Server) capabilityBase(ctx context.Context, f *store.CapabilityFacts) (
 	}
 	bf, err := s.opts.Store.CapabilityFacts(ctx, pm)
 	if errors.Is(err, fs.ErrNotExist) {
-		bf, err = s.capabilities(bctx, za) // stored before modgate computed capabilities
+		bf, err = s.capabilities(bctx, za, nil) // stored before modgate computed capabilities
 	}
 	if err != nil {
 		return nil, prev + ": its capabilities could not be computed: " + err.Error()
@@ -169,7 +176,7 @@ func (s *Server) capabilityFacts(ctx context.Context, m module.Version, zip bool
 		return f, nil
 	}
 	v, err := s.shared(ctx, "capabilities "+m.Path+"@"+m.Version, func(ctx context.Context) (any, error) {
-		return s.capabilities(ctx, a)
+		return s.capabilities(ctx, a, nil)
 	})
 	if err != nil {
 		s.log.Error("capabilities: computing", "module", m.Path, "version", m.Version, "err", err.Error())
@@ -186,3 +193,17 @@ func (s *Server) recompare(f *store.CapabilityFacts) bool {
 	}
 	return f.BaseNote == notComparedNote || f.BaseNote == notNeededNote || s.now().Sub(f.ComputedAt) >= capabilityRetry
 }
+
+// capsFiles gives the files of a zip being hashed (verify.CheckHashZipFiles)
+// to a capability pass, as much of each as [caps.Pass.File] needs: a Go
+// file whole unless it is over the pass's limit, the start of any other.
+type capsFiles struct{ p *caps.Pass }
+
+func (c capsFiles) Want(name string, size int64) int64 {
+	if path.Ext(name) == ".go" && size <= caps.MaxGoFile {
+		return size
+	}
+	return caps.SniffLen
+}
+
+func (c capsFiles) File(name string, size int64, data []byte) { c.p.File(name, size, data) }

@@ -132,7 +132,7 @@ func TestResemblanceHugoGraph(t *testing.T) {
 			}
 			hashOnly += time.Since(start)
 			start = time.Now()
-			_, files, err := verify.CheckHashZipFiles(v.m, v.zip)
+			_, files, err := verify.CheckHashZipFiles(v.m, v.zip, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -32,14 +32,41 @@ import (
 // zipHasher holds the buffers one h1: computation reuses.
 type zipHasher struct {
 	buf  []byte    // copy buffer
+	head []byte    // the start of a file a [FileVisitor] wants; dropped when large
 	file hash.Hash // the entry's SHA-256
-	sum  []byte
 	line []byte
+	sums []entrySum
 }
 
+// entrySum is one entry's SHA-256, in zip order.
+type entrySum struct {
+	f   *zip.File
+	sum [sha256.Size]byte
+	n   int64
+}
+
+// keptHead is the largest head buffer a zipHasher keeps for the next zip:
+// a larger one (a Go file of up to 16 MiB given whole to a visitor) is
+// allocated for that file only, so no idle ingest holds it.
+const keptHead = 1 << 20
+
 var zipHashers = sync.Pool{New: func() any {
-	return &zipHasher{buf: make([]byte, 32<<10), file: sha256.New(), sum: make([]byte, 0, sha256.Size)}
+	return &zipHasher{buf: make([]byte, 32<<10), file: sha256.New()}
 }}
+
+// A FileVisitor is given the files of a zip by the one pass that reads them
+// to hash them, so that another analysis of the files (the capability pass)
+// needs no read of its own.
+type FileVisitor interface {
+	// Want returns how many bytes of the start of a file File must get:
+	// name is its path in the module (without the module@version/ prefix),
+	// size its size; 0 for none, size or more for all of it.
+	Want(name string, size int64) int64
+	// File gives the file's first min(size, Want(name, size)) bytes, once
+	// the whole file was read and its checksum matched. The caller reuses
+	// data after File returns. Directories are not given.
+	File(name string, size int64, data []byte)
+}
 
 // HashZip returns the h1: hash of the module zip at path, as go.sum records it.
 func HashZip(path string) (string, error) {
@@ -48,7 +75,7 @@ func HashZip(path string) (string, error) {
 		return "", err
 	}
 	defer z.Close()
-	return hashZip(&z.Reader, nil)
+	return hashZip(&z.Reader, nil, nil)
 }
 
 // CheckHashZip checks the zip at path against the rules for m's zip, as
@@ -56,28 +83,20 @@ func HashZip(path string) (string, error) {
 // whose entries cannot be read (a bad checksum, an unknown compression
 // method), gives a *ZipError.
 func CheckHashZip(m module.Version, path string) (string, error) {
-	if err := checkZipRules(m, path); err != nil {
-		return "", zipError(m, err)
-	}
-	z, err := zip.OpenReader(path)
-	if err != nil {
-		return "", zipError(m, err)
-	}
-	defer z.Close()
-	if err := checkEntries(m, &z.Reader); err != nil {
-		return "", zipError(m, err)
-	}
-	h, err := hashZip(&z.Reader, nil)
-	if err != nil {
-		return "", zipError(m, err)
-	}
-	return h, nil
+	h, _, err := checkHashZip(m, path, false, nil)
+	return h, err
 }
 
 // CheckHashZipFiles is [CheckHashZip] that also returns the SHA-256 of
 // every file (the index of file contents of the clone check), from the same
-// one read of each entry.
-func CheckHashZipFiles(m module.Version, path string) (string, []store.ZipFile, error) {
+// one read of each entry, and gives every file to visit, if not nil, in zip
+// order as it is read. A zip refused is refused before visit has seen all
+// its files: the caller must drop what visit gathered when err is not nil.
+func CheckHashZipFiles(m module.Version, path string, visit FileVisitor) (string, []store.ZipFile, error) {
+	return checkHashZip(m, path, true, visit)
+}
+
+func checkHashZip(m module.Version, path string, withFiles bool, visit FileVisitor) (string, []store.ZipFile, error) {
 	if err := checkZipRules(m, path); err != nil {
 		return "", nil, zipError(m, err)
 	}
@@ -89,55 +108,111 @@ func CheckHashZipFiles(m module.Version, path string) (string, []store.ZipFile, 
 	if err := checkEntries(m, &z.Reader); err != nil {
 		return "", nil, zipError(m, err)
 	}
-	files := make([]store.ZipFile, 0, len(z.File))
-	h, err := hashZip(&z.Reader, func(name string, sum []byte, size int64) {
-		files = append(files, store.ZipFile{Name: unprefixed(name), SHA256: hex.EncodeToString(sum), Size: size})
-	})
+	var files []store.ZipFile
+	var each func(name string, sum []byte, size int64)
+	if withFiles {
+		files = make([]store.ZipFile, 0, len(z.File))
+		each = func(name string, sum []byte, size int64) {
+			files = append(files, store.ZipFile{Name: unprefixed(name), SHA256: hex.EncodeToString(sum), Size: size})
+		}
+	}
+	h, err := hashZip(&z.Reader, each, visit)
 	if err != nil {
 		return "", nil, zipError(m, err)
 	}
 	return h, files, nil
 }
 
-// hashZip is dirhash.HashZip's h1: over z, reading each entry once. each,
-// if not nil, is given every file's name, SHA-256 and size, in name order.
-func hashZip(z *zip.Reader, each func(name string, sum []byte, size int64)) (string, error) {
+// hashZip is dirhash.HashZip's h1: over z, reading each entry once, in zip
+// order (the order of the bytes in the file). each, if not nil, is given
+// every file's name, SHA-256 and size, in name order; visit, if not nil,
+// every file's start (see [FileVisitor]), in zip order.
+func hashZip(z *zip.Reader, each func(name string, sum []byte, size int64), visit FileVisitor) (string, error) {
 	hs := zipHashers.Get().(*zipHasher)
-	defer zipHashers.Put(hs)
-	files := slices.Clone(z.File)
-	// dirhash sorts the names and opens each by name; of entries with one
-	// name, the last in the zip (its map of names keeps the last).
-	slices.SortStableFunc(files, func(a, b *zip.File) int { return cmp.Compare(a.Name, b.Name) })
-	total := sha256.New()
-	for i, f := range files {
+	defer func() {
+		if cap(hs.head) > keptHead {
+			hs.head = nil
+		}
+		clear(hs.sums) // no *zip.File kept alive in the pool
+		hs.sums = hs.sums[:0]
+		zipHashers.Put(hs)
+	}()
+	for _, f := range z.File {
 		if strings.Contains(f.Name, "\n") {
 			return "", errors.New("dirhash: filenames with newlines are not supported")
 		}
-		src := f
-		for j := i + 1; j < len(files) && files[j].Name == f.Name; j++ {
-			src = files[j]
-		}
-		r, err := src.Open()
+	}
+	hs.sums = slices.Grow(hs.sums[:0], len(z.File))
+	for _, f := range z.File {
+		e := entrySum{f: f}
+		n, err := hs.read(f, &e.sum, visit)
 		if err != nil {
 			return "", err
 		}
-		hs.file.Reset()
-		n, err := io.CopyBuffer(hs.file, r, hs.buf)
-		r.Close()
-		if err != nil {
-			return "", err
+		e.n = n
+		hs.sums = append(hs.sums, e)
+	}
+	// dirhash sorts the names and opens each by name; of entries with one
+	// name, the last in the zip (its map of names keeps the last).
+	slices.SortStableFunc(hs.sums, func(a, b entrySum) int { return cmp.Compare(a.f.Name, b.f.Name) })
+	total := sha256.New()
+	for i, e := range hs.sums {
+		src := e
+		for j := i + 1; j < len(hs.sums) && hs.sums[j].f.Name == e.f.Name; j++ {
+			src = hs.sums[j]
 		}
-		hs.sum = hs.file.Sum(hs.sum[:0])
 		if each != nil {
-			each(f.Name, hs.sum, n)
+			each(e.f.Name, src.sum[:], src.n)
 		}
-		hs.line = hex.AppendEncode(hs.line[:0], hs.sum)
+		hs.line = hex.AppendEncode(hs.line[:0], src.sum[:])
 		hs.line = append(hs.line, "  "...)
-		hs.line = append(hs.line, f.Name...)
+		hs.line = append(hs.line, e.f.Name...)
 		hs.line = append(hs.line, '\n')
 		total.Write(hs.line)
 	}
 	return "h1:" + base64.StdEncoding.EncodeToString(total.Sum(nil)), nil
+}
+
+// read hashes the entry f into sum, giving its start to visit, and returns
+// its size.
+func (hs *zipHasher) read(f *zip.File, sum *[sha256.Size]byte, visit FileVisitor) (int64, error) {
+	r, err := f.Open()
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	hs.file.Reset()
+	name := unprefixed(f.Name)
+	visited := visit != nil && !strings.HasSuffix(f.Name, "/")
+	var want int64
+	if visited {
+		want = max(0, min(visit.Want(name, int64(f.UncompressedSize64)), int64(f.UncompressedSize64)))
+	}
+	if int64(cap(hs.head)) < want {
+		hs.head = make([]byte, want)
+	}
+	head := hs.head[:want]
+	if want > 0 {
+		// archive/zip fails a read that ends before the size its directory
+		// gives, so the start is all there or it is an error.
+		if _, err := io.ReadFull(r, head); err != nil {
+			return 0, err
+		}
+		hs.file.Write(head)
+	}
+	n, err := io.CopyBuffer(hs.file, r, hs.buf)
+	if err != nil {
+		return 0, err
+	}
+	n += want
+	hs.file.Sum(sum[:0])
+	if visited {
+		visit.File(name, n, head)
+	}
+	if cap(hs.head) > keptHead {
+		hs.head = nil // see keptHead
+	}
+	return n, nil
 }
 
 // HashMod returns the h1: hash of a go.mod file's bytes, as go.sum records it

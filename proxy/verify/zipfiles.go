@@ -22,7 +22,7 @@ func HashZipFiles(path string) (string, []store.ZipFile, error) {
 	files := make([]store.ZipFile, 0, len(z.File))
 	h, err := hashZip(&z.Reader, func(name string, sum []byte, size int64) {
 		files = append(files, store.ZipFile{Name: unprefixed(name), SHA256: hex.EncodeToString(sum), Size: size})
-	})
+	}, nil)
 	if err != nil {
 		return "", nil, err
 	}

@@ -29,7 +29,7 @@ func TestHashZipFiles(t *testing.T) {
 				t.Errorf("h1 = %s, want %s (dirhash.HashZip)", got, want)
 			}
 			mod, ver, _ := strings.Cut(strings.TrimSuffix(name, ".zip"), "@")
-			checked, files2, err := CheckHashZipFiles(module.Version{Path: strings.ReplaceAll(mod, "_", "/"), Version: ver}, path)
+			checked, files2, err := CheckHashZipFiles(module.Version{Path: strings.ReplaceAll(mod, "_", "/"), Version: ver}, path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
