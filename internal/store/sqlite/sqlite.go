@@ -156,6 +156,13 @@ func openDB(path string, readOnly bool) (*sql.DB, error) {
 		// Take the write lock at BEGIN, so a transaction never has to
 		// upgrade a read lock (which fails at once with SQLITE_BUSY).
 		q.Set("_txlock", "immediate")
+		// Statement journals in memory, not in a temporary file: every
+		// statement of a transaction that may fail a constraint after an
+		// earlier write (a batch of PutZipFiles rows after its DELETE)
+		// copies the pages it changes there first, and as a file that was
+		// a pwrite per page (half of the clone index's insert time in a
+		// cold fill). They hold one statement's pages.
+		q.Add("_pragma", "temp_store(MEMORY)")
 	}
 	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + q.Encode()
 	return sql.Open("sqlite", dsn)
