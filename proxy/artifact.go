@@ -339,7 +339,7 @@ func (s *Server) scan(ctx context.Context, a *store.Artifact, lastModified, date
 	} else if s.latestVersion(ctx, m.Path) == m.Version {
 		opts = append(opts, scanner.WithLatest(m.Version, mod))
 	}
-	if _, err := s.opts.Scanner.Facts(ctx, m, mod, zipPath, opts...); err != nil {
+	if err := s.opts.Scanner.Record(ctx, m, mod, zipPath, opts...); err != nil {
 		s.log.Error("facts: computing", "module", m.Path, "version", m.Version, "err", err.Error())
 	}
 }

@@ -108,11 +108,11 @@ func TestMissingVulnDataFailsClosed(t *testing.T) {
 // an injected failure.
 type failingLicenses struct{ *scanner.Scanner }
 
-func (f failingLicenses) Facts(ctx context.Context, m module.Version, mod []byte, zipPath string, opts ...scanner.FactOption) (*store.Facts, error) {
+func (f failingLicenses) Record(ctx context.Context, m module.Version, mod []byte, zipPath string, opts ...scanner.FactOption) error {
 	if zipPath != "" {
-		return nil, errors.New("injected: license scan failed")
+		return errors.New("injected: license scan failed")
 	}
-	return f.Scanner.Facts(ctx, m, mod, zipPath, opts...)
+	return f.Scanner.Record(ctx, m, mod, zipPath, opts...)
 }
 
 // TestUnscannedLicensesBlockTheZip: a zip about to be served whose license

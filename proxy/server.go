@@ -66,7 +66,9 @@ type Verifier interface {
 // Scanner establishes and stores the facts of a version (vulnerabilities,
 // license, retraction, deprecation, publish time) when it is ingested.
 type Scanner interface {
-	Facts(ctx context.Context, m module.Version, mod []byte, zipPath string, opts ...scanner.FactOption) (*store.Facts, error)
+	// Record computes and stores the facts of m at ingest (see
+	// [scanner.Scanner.Record]).
+	Record(ctx context.Context, m module.Version, mod []byte, zipPath string, opts ...scanner.FactOption) error
 	// Lookup returns the stored facts; fs.ErrNotExist if none.
 	Lookup(ctx context.Context, m module.Version) (*store.Facts, error)
 	// Known returns the stored facts of m, or, when it was never ingested,

@@ -211,14 +211,24 @@ func WithPublished(t time.Time, source string) FactOption {
 // are then left unknown, or as stored, until a call with the zip). Findings
 // already stored keep the time they were learnt. It returns the stored facts
 // as [Scanner.Lookup] would.
-func (s *Scanner) Facts(ctx context.Context, m module.Version, mod []byte, zipPath string, opts ...FactOption) (_ *store.Facts, err error) {
+func (s *Scanner) Facts(ctx context.Context, m module.Version, mod []byte, zipPath string, opts ...FactOption) (*store.Facts, error) {
+	if err := s.Record(ctx, m, mod, zipPath, opts...); err != nil {
+		return nil, err
+	}
+	return s.Lookup(ctx, m)
+}
+
+// Record is [Scanner.Facts] without reading the stored facts back, for an
+// ingest that only needs them stored: the read was a sixth of the facts'
+// cost in a cold fill.
+func (s *Scanner) Record(ctx context.Context, m module.Version, mod []byte, zipPath string, opts ...FactOption) (err error) {
 	defer func() {
 		if err != nil {
 			err = &module.ModuleError{Path: m.Path, Version: m.Version, Err: err}
 		}
 	}()
 	if err := checkVersion(m); err != nil {
-		return nil, err
+		return err
 	}
 	var in factInput
 	for _, o := range opts {
@@ -226,13 +236,13 @@ func (s *Scanner) Facts(ctx context.Context, m module.Version, mod []byte, zipPa
 	}
 	if in.latestMod != nil {
 		if err := s.SetLatest(ctx, m.Path, in.latestVersion, in.latestMod); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	now := s.now().UTC()
 	old, err := s.st.Facts(ctx, m)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return err
 	}
 	f := &store.Facts{Module: m, UpdatedAt: now}
 
@@ -254,7 +264,7 @@ func (s *Scanner) Facts(ctx context.Context, m module.Version, mod []byte, zipPa
 			f.Published, f.PublishedSource = t, store.PublishedIndex
 		}
 	case !errors.Is(err, fs.ErrNotExist):
-		return nil, err
+		return err
 	}
 
 	// go.mod: requirements, and the version's own deprecation and retractions
@@ -263,7 +273,7 @@ func (s *Scanner) Facts(ctx context.Context, m module.Version, mod []byte, zipPa
 	if mod != nil {
 		mf, err := modfile.ParseLax("go.mod", mod, nil)
 		if err != nil {
-			return nil, fmt.Errorf("go.mod: %w", err)
+			return fmt.Errorf("go.mod: %w", err)
 		}
 		for _, r := range mf.Require {
 			f.Requires = append(f.Requires, r.Mod)
@@ -276,7 +286,7 @@ func (s *Scanner) Facts(ctx context.Context, m module.Version, mod []byte, zipPa
 	// Vulnerabilities of the version and of its requirements, in one
 	// query (and one of the feeds).
 	if err := checkVersion(m); err != nil {
-		return nil, &module.ModuleError{Path: m.Path, Version: m.Version, Err: err}
+		return &module.ModuleError{Path: m.Path, Version: m.Version, Err: err}
 	}
 	mods := []module.Version{m}
 	for _, r := range f.Requires {
@@ -286,7 +296,7 @@ func (s *Scanner) Facts(ctx context.Context, m module.Version, mod []byte, zipPa
 	}
 	found, err := s.checkAll(ctx, mods)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, v := range found[0] {
 		v.LearntAt, v.AtIngest = now, true
@@ -310,7 +320,7 @@ func (s *Scanner) Facts(ctx context.Context, m module.Version, mod []byte, zipPa
 	case zipPath != "":
 		f.Licenses, err = licenses(m, zipPath, s.licenseScanner())
 		if err != nil {
-			return nil, err
+			return err
 		}
 		f.LicensesKnown = true
 	case old != nil:
@@ -319,16 +329,13 @@ func (s *Scanner) Facts(ctx context.Context, m module.Version, mod []byte, zipPa
 
 	notes, err := s.st.ModuleNotes(ctx, m.Path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return err
 	}
 	if notes == nil {
 		notes = own
 	}
 	applyNotes(f, notes)
-	if err := s.st.PutFacts(ctx, f); err != nil {
-		return nil, err
-	}
-	return s.Lookup(ctx, m)
+	return s.st.PutFacts(ctx, f)
 }
 
 // Lookup returns the stored facts of m, with retraction and deprecation as the
