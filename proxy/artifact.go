@@ -24,7 +24,6 @@ import (
 	"github.com/modgate/modgate/proxy/upstream"
 	"github.com/modgate/modgate/proxy/verify"
 	"github.com/modgate/modgate/scanner"
-	"github.com/modgate/modgate/scanner/caps"
 )
 
 // Info is the JSON of an .info file (and of @latest).
@@ -264,6 +263,9 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 			"bytes", a.Size, "upstream", resp.Source, "duration", time.Since(start))
 		if kind != store.KindZip {
 			s.recordOrigin(ctx, m, kind, resp.Source, a.Data)
+		}
+		if zf.caps != nil && stored.SHA256 != a.SHA256 {
+			zf.caps.drop() // another replica's zip was stored: its ingest analyses it
 		}
 		if kind == store.KindZip && stored.SHA256 == a.SHA256 {
 			// The SBOM is made after the facts, capabilities and clone
@@ -511,9 +513,10 @@ func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream
 	}
 	// The one read of every file that hashes the zip also feeds the
 	// capability pass (capabilities.go), which would read the zip again.
-	pass := caps.NewPass(m.Path)
-	h, files, err := verify.CheckHashZipFiles(m, w.TempPath(), capsFiles{pass})
+	feed := s.newCapsFeed(m)
+	h, files, err := verify.CheckHashZipFiles(m, w.TempPath(), feed)
 	if err != nil {
+		feed.drop()
 		return nil, zf, err
 	}
 	dated, err := s.verify(ctx, verify.Artifact{Module: m, Kind: store.KindZip, Hash: h, Upstream: resp.Source})
@@ -524,7 +527,7 @@ func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream
 	if err != nil {
 		return nil, zf, err
 	}
-	zf = zipFacts{sha512: hex.EncodeToString(h512.Sum(nil)), h1: h, dated: dated, files: files, caps: pass}
+	zf = zipFacts{sha512: hex.EncodeToString(h512.Sum(nil)), h1: h, dated: dated, files: files, caps: feed}
 	return &store.Artifact{Module: m, Kind: store.KindZip, SHA256: key, Size: size}, zf, nil
 }
 

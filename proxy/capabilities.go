@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/module"
@@ -46,15 +48,15 @@ type baseFetchKey struct{}
 const capabilityRetry = 10 * time.Minute
 
 // capabilities computes, compares and stores the capability facts of the
-// stored zip a: from pass, the pass its ingest fed with every file as it
-// hashed them (nil: the zip is read again from its blob). A failure to read
+// stored zip a: from feed, the pass its ingest fed with every file as it
+// hashed them (nil, or dropped: the zip is read again from its blob). A failure to read
 // the zip is recorded in the facts (Failed); only a store failure is
 // returned.
-func (s *Server) capabilities(ctx context.Context, a *store.Artifact, pass *caps.Pass) (*store.CapabilityFacts, error) {
+func (s *Server) capabilities(ctx context.Context, a *store.Artifact, feed *capsFeed) (*store.CapabilityFacts, error) {
 	m := a.Module
 	start := time.Now()
 	f := &store.CapabilityFacts{Module: m}
-	r, err := s.capabilityReport(ctx, a, pass)
+	r, err := s.capabilityReport(ctx, a, feed)
 	if err != nil {
 		f.Failed = err.Error()
 	} else {
@@ -75,19 +77,19 @@ func (s *Server) capabilities(ctx context.Context, a *store.Artifact, pass *caps
 	return f, nil
 }
 
-// capabilityReport ends pass, or runs a pass over the stored zip when pass
-// is nil, one at a time: the pass holds a package's syntax trees, hundreds
+// capabilityReport ends the pass of feed, or runs a pass over the stored
+// zip when there is none, one at a time: the pass holds a package's syntax trees, hundreds
 // of MiB for the largest generated files (google.golang.org/api), and
 // concurrent ingests must not add them up.
-func (s *Server) capabilityReport(ctx context.Context, a *store.Artifact, pass *caps.Pass) (*caps.Report, error) {
+func (s *Server) capabilityReport(ctx context.Context, a *store.Artifact, feed *capsFeed) (*caps.Report, error) {
 	select {
 	case s.capSem <- struct{}{}:
 		defer func() { <-s.capSem }()
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if pass != nil {
-		return pass.Report(), nil
+	if r := feed.report(); r != nil {
+		return r, nil
 	}
 	path, release, err := s.opts.Blobs.Local(ctx, a.SHA256, a.Size)
 	if err != nil {
@@ -194,16 +196,76 @@ func (s *Server) recompare(f *store.CapabilityFacts) bool {
 	return f.BaseNote == notComparedNote || f.BaseNote == notNeededNote || s.now().Sub(f.ComputedAt) >= capabilityRetry
 }
 
-// capsFiles gives the files of a zip being hashed (verify.CheckHashZipFiles)
+// capsFedBudget bounds the Go source held, together, by the capability
+// passes fed at ingest (see capsFeed) before they run: each ingest holds
+// its pass until its turn of capSem, and the passes queued behind a large
+// one must not add up without bound. A zip whose source does not fit is
+// analysed from its stored blob instead, as a zip stored before is.
+const capsFedBudget = 64 << 20
+
+// capsFeed gives the files of a zip being hashed (verify.CheckHashZipFiles)
 // to a capability pass, as much of each as [caps.Pass.File] needs: a Go
 // file whole unless it is over the pass's limit, the start of any other.
-type capsFiles struct{ p *caps.Pass }
-
-func (c capsFiles) Want(name string, size int64) int64 {
-	if path.Ext(name) == ".go" && size <= caps.MaxGoFile {
-		return size
-	}
-	return caps.SniffLen
+// When the source the server's passes hold would pass capsBudget, the pass
+// is dropped (pass nil): its zip is then analysed from the stored blob.
+type capsFeed struct {
+	pass *caps.Pass
+	held *capsHeld
 }
 
-func (c capsFiles) File(name string, size int64, data []byte) { c.p.File(name, size, data) }
+// capsHeld is what one capsFeed counts in the server's capsFed.
+type capsHeld struct {
+	n      atomic.Int64
+	fed    *atomic.Int64
+	budget int64
+}
+
+// release gives back what h counts; later calls do nothing.
+func (h *capsHeld) release() { h.fed.Add(-h.n.Swap(0)) }
+
+// newCapsFeed starts a pass for m fed at ingest. What it counts is given
+// back when the pass ends (capabilityReport), or is dropped, or, for an
+// ingest that ends without storing its zip, when the feed is collected.
+func (s *Server) newCapsFeed(m module.Version) *capsFeed {
+	f := &capsFeed{pass: caps.NewPass(m.Path), held: &capsHeld{fed: &s.capsFed, budget: s.capsBudget}}
+	runtime.AddCleanup(f, (*capsHeld).release, f.held)
+	return f
+}
+
+func (c *capsFeed) Want(name string, size int64) int64 {
+	if c.pass == nil {
+		return 0
+	}
+	if path.Ext(name) != ".go" || size > caps.MaxGoFile {
+		return caps.SniffLen
+	}
+	if c.held.fed.Add(size) > c.held.budget {
+		c.held.fed.Add(-size)
+		c.drop()
+		return 0
+	}
+	c.held.n.Add(size)
+	return size
+}
+
+func (c *capsFeed) File(name string, size int64, data []byte) {
+	if c.pass != nil {
+		c.pass.File(name, size, data)
+	}
+}
+
+// drop lets the pass go.
+func (c *capsFeed) drop() {
+	c.pass = nil
+	c.held.release()
+}
+
+// report ends the pass; nil when it was dropped.
+func (c *capsFeed) report() *caps.Report {
+	if c == nil || c.pass == nil {
+		return nil
+	}
+	r := c.pass.Report()
+	c.drop()
+	return r
+}

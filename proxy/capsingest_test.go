@@ -67,12 +67,16 @@ func TestIngestCapabilitiesEqualZipFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pass := caps.NewPass(m.Path)
-			h, files, err := verify.CheckHashZipFiles(m, file, capsFiles{pass})
+			s := &Server{capsBudget: capsFedBudget}
+			feed := s.newCapsFeed(m)
+			h, files, err := verify.CheckHashZipFiles(m, file, feed)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := pass.Report()
+			got := feed.report()
+			if n := s.capsFed.Load(); n != 0 {
+				t.Errorf("after the report the feeds hold %d bytes, want 0", n)
+			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("report of the ingest pass differs from caps.ZipFile's (-want +got):\n%s", diff)
 			}
@@ -107,13 +111,56 @@ func BenchmarkZipPasses(b *testing.B) {
 		}
 	})
 	b.Run("one read", func(b *testing.B) {
+		s := &Server{capsBudget: capsFedBudget}
 		b.ReportAllocs()
 		for b.Loop() {
-			pass := caps.NewPass(m.Path)
-			if _, _, err := verify.CheckHashZipFiles(m, file, capsFiles{pass}); err != nil {
+			feed := s.newCapsFeed(m)
+			if _, _, err := verify.CheckHashZipFiles(m, file, feed); err != nil {
 				b.Fatal(err)
 			}
-			pass.Report()
+			feed.report()
 		}
 	})
+}
+
+// TestCapsFeedBudget checks that the passes fed at ingest hold no more Go
+// source together than their budget: a zip whose source does not fit is
+// dropped (its capabilities are then computed from the stored blob), and
+// what a feed counted is given back when it ends, either way.
+func TestCapsFeedBudget(t *testing.T) {
+	file := "../scanner/caps/testdata/github.com_spf13_cobra@v1.10.1.zip"
+	m := module.Version{Path: "github.com/spf13/cobra", Version: "v1.10.1"}
+	s := &Server{capsBudget: 64 << 10} // cobra has about 400 KiB of Go
+	held := s.newCapsFeed(m)
+	if got := held.Want("x.go", 60<<10); got != 60<<10 {
+		t.Fatalf("Want within the budget = %d, want the whole file", got)
+	}
+	feed := s.newCapsFeed(m)
+	if _, _, err := verify.CheckHashZipFiles(m, file, feed); err != nil {
+		t.Fatal(err)
+	}
+	if feed.pass != nil || feed.report() != nil {
+		t.Errorf("a zip over the budget kept its pass; want it dropped")
+	}
+	if n := s.capsFed.Load(); n != 60<<10 {
+		t.Errorf("the feeds hold %d bytes, want the other feed's %d", n, 60<<10)
+	}
+	held.drop()
+	if n := s.capsFed.Load(); n != 0 {
+		t.Errorf("after both feeds ended they hold %d bytes, want 0", n)
+	}
+	s.capsBudget = capsFedBudget
+	feed = s.newCapsFeed(m)
+	if _, _, err := verify.CheckHashZipFiles(m, file, feed); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.capsFed.Load(); n < 100<<10 {
+		t.Errorf("within the budget the feed holds %d bytes, want cobra's Go source", n)
+	}
+	if feed.report() == nil {
+		t.Errorf("within the budget: no report")
+	}
+	if n := s.capsFed.Load(); n != 0 {
+		t.Errorf("after the report the feeds hold %d bytes, want 0", n)
+	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/sbom"
-	"github.com/modgate/modgate/scanner/caps"
 )
 
 // zipFacts is what the ingest of a zip knows beyond its record, for its SBOM.
@@ -20,7 +19,7 @@ type zipFacts struct {
 	h1     string
 	dated  time.Time       // by the checksum database (verify.Result.Published)
 	files  []store.ZipFile // every file's SHA-256, for the clone check
-	caps   *caps.Pass      // the capability pass fed while the zip was hashed
+	caps   *capsFeed       // the capability pass fed while the zip was hashed
 }
 
 // makeSBOM records the SPDX SBOM of a version whose zip was just ingested,

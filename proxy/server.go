@@ -27,6 +27,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/module"
@@ -210,6 +211,10 @@ type Server struct {
 	missingTTL          time.Duration
 	// capSem lets one capability pass run at a time (capabilities.go).
 	capSem chan struct{}
+	// capsFed is the Go source the passes fed at ingest hold, and
+	// capsBudget its bound (capabilities.go).
+	capsFed    atomic.Int64
+	capsBudget int64
 	// prefetch looks up go.mod requirements ahead (prefetch.go); nil: off.
 	prefetch *prefetcher
 }
@@ -228,6 +233,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, sumdbC: opts.SumDB.Client, defaultPolicy: policy.Default()}
 	s.replica, s.leaseTTL, s.missingTTL = opts.Replica, opts.FetchLeaseTTL, opts.MissingTTL
 	s.capSem = make(chan struct{}, 1)
+	s.capsBudget = capsFedBudget
 	if !opts.NoPrefetch {
 		s.prefetch = newPrefetcher()
 	}
