@@ -286,10 +286,19 @@ func (s *Store) PutFacts(ctx context.Context, f *store.Facts) (err error) {
 		normTime(updated).Format(timeFormat)); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM version_requires WHERE module_path = ? AND version = ?`, m.Path, m.Version); err != nil {
+	// The requirements and findings are written only where they changed: a
+	// version's facts are put again when its zip follows its .mod, mostly
+	// the same, and every row written is pages in the log.
+	same, err := sameRequires(ctx, tx, m, f.Requires)
+	if err != nil {
 		return err
 	}
-	if len(f.Requires) > 0 {
+	if !same {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM version_requires WHERE module_path = ? AND version = ?`, m.Path, m.Version); err != nil {
+			return err
+		}
+	}
+	if len(f.Requires) > 0 && !same {
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO version_requires (module_path, version, req_path, req_version)
 			VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 		if err != nil {
@@ -304,21 +313,21 @@ func (s *Store) PutFacts(ctx context.Context, f *store.Facts) (err error) {
 	}
 	want := store.FactsFindings(f)
 	// Keep stored findings that are still wanted (with their LearntAt), drop the rest.
-	rows, err := tx.QueryContext(ctx, `SELECT via_path, via_version, vuln_id FROM vuln_findings
+	rows, err := tx.QueryContext(ctx, `SELECT via_path, via_version, vuln_id, fixed FROM vuln_findings
 		WHERE module_path = ? AND version = ?`, m.Path, m.Version)
 	if err != nil {
 		return err
 	}
-	have := map[string]bool{}
+	have := map[string]string{} // key -> fixed
 	var drop []store.Finding
 	for rows.Next() {
 		var fd store.Finding
-		if err := rows.Scan(&fd.Via.Path, &fd.Via.Version, &fd.VulnID); err != nil {
+		if err := rows.Scan(&fd.Via.Path, &fd.Via.Version, &fd.VulnID, &fd.Fixed); err != nil {
 			rows.Close()
 			return err
 		}
 		fd.Module = m
-		have[fd.Key()] = true
+		have[fd.Key()] = fd.Fixed
 		drop = append(drop, fd)
 	}
 	rows.Close()
@@ -335,10 +344,44 @@ func (s *Store) PutFacts(ctx context.Context, f *store.Facts) (err error) {
 			remove = append(remove, fd)
 		}
 	}
-	if err := updateFindings(ctx, tx, want, remove, updated); err != nil {
+	// A finding stored with the same fix is left as it is (the insert
+	// would change nothing: it keeps LearntAt and sets only fixed).
+	add := want[:0:0]
+	for _, fd := range want {
+		if fixed, ok := have[fd.Key()]; !ok || fixed != fd.Fixed {
+			add = append(add, fd)
+		}
+	}
+	if err := updateFindings(ctx, tx, add, remove, updated); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// sameRequires reports whether the stored requirements of m are reqs.
+func sameRequires(ctx context.Context, tx *prepTx, m module.Version, reqs []module.Version) (bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT req_path, req_version FROM version_requires
+		WHERE module_path = ? AND version = ?`, m.Path, m.Version)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	want := make(map[module.Version]bool, len(reqs))
+	for _, r := range reqs {
+		want[r] = true
+	}
+	n := 0
+	for rows.Next() {
+		var r module.Version
+		if err := rows.Scan(&r.Path, &r.Version); err != nil {
+			return false, err
+		}
+		if !want[r] {
+			return false, rows.Close()
+		}
+		n++
+	}
+	return n == len(want), rows.Err()
 }
 
 func updateFindings(ctx context.Context, tx *prepTx, add, remove []store.Finding, now time.Time) error {

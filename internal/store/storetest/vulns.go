@@ -20,6 +20,7 @@ var vulnTests = []testCase{
 	{"VulnSyncError", testVulnSyncError},
 	{"FactsRoundTrip", testFactsRoundTrip},
 	{"FactsKeepLearntAt", testFactsKeepLearntAt},
+	{"FactsPutAgain", testFactsPutAgain},
 	{"FindingsUpdate", testFindingsUpdate},
 	{"ModuleNotesRoundTrip", testModuleNotesRoundTrip},
 }
@@ -268,6 +269,53 @@ func cmpStr(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// testFactsPutAgain puts a version's facts again, as its zip's ingest does
+// after its .mod's: unchanged, then with a requirement moved to another
+// version (as many as before) and a finding's fix changed.
+func testFactsPutAgain(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	m := module.Version{Path: "example.com/m", Version: "v1.0.0"}
+	x := module.Version{Path: "example.com/x", Version: "v1.0.0"}
+	y := module.Version{Path: "example.com/y", Version: "v1.0.0"}
+	facts := func(yv, fixed string) *store.Facts {
+		return &store.Facts{Module: m, Requires: []module.Version{x, {Path: y.Path, Version: yv}},
+			Vulns:     []store.Vuln{{ID: "GO-1", Fixed: fixed, LearntAt: t2021, AtIngest: true}},
+			UpdatedAt: t2021}
+	}
+	for _, step := range []struct {
+		name      string
+		in        *store.Facts
+		wantFixed string
+	}{
+		{"first", facts("v1.0.0", "v1.0.1"), "v1.0.1"},
+		{"unchanged", facts("v1.0.0", "v1.0.1"), "v1.0.1"},
+		{"changed", facts("v1.1.0", "v1.0.2"), "v1.0.2"},
+	} {
+		if err := s.PutFacts(ctx, step.in); err != nil {
+			t.Fatalf("%s: PutFacts: %v", step.name, err)
+		}
+		got, err := s.Facts(ctx, m)
+		if err != nil {
+			t.Fatalf("%s: Facts: %v", step.name, err)
+		}
+		if diff := cmp.Diff(step.in.Requires, got.Requires); diff != "" {
+			t.Errorf("%s: Requires (-want +got):\n%s", step.name, diff)
+		}
+		want := []store.Vuln{{ID: "GO-1", Fixed: step.wantFixed, LearntAt: t2021, AtIngest: true}}
+		if diff := cmp.Diff(want, got.Vulns); diff != "" {
+			t.Errorf("%s: Vulns (-want +got):\n%s", step.name, diff)
+		}
+		deps, err := s.Dependents(ctx, y.Path)
+		if err != nil {
+			t.Fatalf("%s: Dependents: %v", step.name, err)
+		}
+		wantDeps := []store.Requirement{{Module: m, Requires: step.in.Requires[1]}}
+		if diff := cmp.Diff(wantDeps, deps); diff != "" {
+			t.Errorf("%s: Dependents (-want +got):\n%s", step.name, diff)
+		}
+	}
 }
 
 func testFactsKeepLearntAt(t *testing.T, s store.Store) {
