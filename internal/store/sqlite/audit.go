@@ -42,36 +42,65 @@ func (s *Store) appendAudit(ctx context.Context, tx *prepTx, events []*store.Aud
 	if err := tx.QueryRowContext(ctx, `SELECT head_seq, head_hash FROM audit_chain WHERE id = 1`).Scan(&seq, &prev); err != nil {
 		return err
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO audit_log (`+auditColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
 	now := s.now()
-	for _, e := range events {
-		seq++
-		store.SealAudit(e, seq, prev, now)
-		prev = e.Hash
-		reasons := e.Reasons
-		if reasons == nil {
-			reasons = []string{}
+	args := make([]any, 0, auditInsertRows[0]*auditFields)
+	for rest := events; len(rest) > 0; {
+		// The records go in with as few statements as the batch allows
+		// (a 64-row INSERT, then 16, 4, 1): each statement is prepared
+		// once, and a row costs its bound values rather than a call.
+		n := auditInsertRows[len(auditInsertRows)-1]
+		for _, rows := range auditInsertRows {
+			if len(rest) >= rows {
+				n = rows
+				break
+			}
 		}
-		rj, err := json.Marshal(reasons)
-		if err != nil {
+		args = args[:0]
+		for _, e := range rest[:n] {
+			seq++
+			store.SealAudit(e, seq, prev, now)
+			prev = e.Hash
+			reasons := e.Reasons
+			if reasons == nil {
+				reasons = []string{}
+			}
+			rj, err := json.Marshal(reasons)
+			if err != nil {
+				return err
+			}
+			args = append(args, e.Seq, e.Time.Format(timeFormat), e.Type, e.ClientToken, e.ClientIP,
+				e.UserAgent, e.Module, e.Version, e.Kind, e.Decision, string(rj), e.Source, e.Bytes, int64(e.Duration),
+				e.SBOM, e.PrevHash, e.Hash)
+		}
+		if _, err := tx.ExecContext(ctx, auditInsert(n), args...); err != nil {
 			return err
 		}
-		if _, err := ins.ExecContext(ctx, e.Seq, e.Time.Format(timeFormat), e.Type, e.ClientToken, e.ClientIP,
-			e.UserAgent, e.Module, e.Version, e.Kind, e.Decision, string(rj), e.Source, e.Bytes, int64(e.Duration),
-			e.SBOM, e.PrevHash, e.Hash); err != nil {
-			return err
-		}
+		rest = rest[n:]
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE audit_chain SET head_seq = ?, head_hash = ? WHERE id = 1`, seq, prev); err != nil {
 		return err
 	}
 	return nil
 }
+
+// auditFields is the number of columns of an audit record.
+const auditFields = 17
+
+// auditInsertRows are the row counts of the INSERT statements a batch of
+// records is split into, largest first; the last must be 1.
+var auditInsertRows = [...]int{64, 16, 4, 1}
+
+// auditInserts are the INSERT statements of auditInsertRows.
+var auditInserts = func() map[int]string {
+	m := make(map[int]string, len(auditInsertRows))
+	row := "(" + strings.Repeat("?, ", auditFields-1) + "?)"
+	for _, n := range auditInsertRows {
+		m[n] = `INSERT INTO audit_log (` + auditColumns + `) VALUES ` + strings.Repeat(row+", ", n-1) + row
+	}
+	return m
+}()
+
+func auditInsert(rows int) string { return auditInserts[rows] }
 
 // AuditEvents implements [store.Audit].
 func (s *Store) AuditEvents(ctx context.Context, q store.AuditQuery) (_ []*store.AuditEvent, err error) {
