@@ -35,7 +35,12 @@ type Info struct {
 // serveArtifact serves an immutable .info, .mod or .zip of a canonical version.
 func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req request) error {
 	kind := store.Kind(req.kind)
-	who := s.clientOf(r)
+	var who client
+	if cw, ok := w.(*countingWriter); ok {
+		who = cw.client(s, r)
+	} else {
+		who = s.clientOf(r)
+	}
 	ctx := withClient(r.Context(), who)
 	if kind == store.KindZip {
 		// What is blocked already (by path, by known vulnerabilities) is not

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,36 @@ type Metrics struct {
 	noSpace      prometheus.Counter
 	// blobStoreErrs: see blobStoreError.
 	blobStoreErrs *prometheus.CounterVec
+	// children remembers the counters of label values seen (a label
+	// look-up hashes the values on every request).
+	children sync.Map // childKey -> prometheus.Counter
+}
+
+// childKey names one counter of a vector: the vector (by its field's
+// address) and its label values.
+type childKey struct {
+	vec  *prometheus.CounterVec
+	a, b string
+	code int
+}
+
+// counter returns vec's counter for the label values (a, b) or (a, code).
+func (m *Metrics) counter(vec *prometheus.CounterVec, a, b string, code int) prometheus.Counter {
+	k := childKey{vec, a, b, code}
+	if c, ok := m.children.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	var c prometheus.Counter
+	switch {
+	case code != 0:
+		c = vec.WithLabelValues(a, strconv.Itoa(code))
+	case b != "":
+		c = vec.WithLabelValues(a, b)
+	default:
+		c = vec.WithLabelValues(a)
+	}
+	m.children.Store(k, c)
+	return c
 }
 
 // NewMetrics creates the proxy's metrics and registers them with reg.
@@ -64,9 +95,9 @@ func (m *Metrics) request(kind string, code int, n int64) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(kind, strconv.Itoa(code)).Inc()
+	m.counter(m.requests, kind, "", code).Inc()
 	if n > 0 {
-		m.servedBytes.WithLabelValues(kind).Add(float64(n))
+		m.counter(m.servedBytes, kind, "", 0).Add(float64(n))
 	}
 }
 
@@ -78,7 +109,7 @@ func (m *Metrics) cache(kind string, hit bool) {
 	if hit {
 		result = "hit"
 	}
-	m.cacheResults.WithLabelValues(kind, result).Inc()
+	m.counter(m.cacheResults, kind, result, 0).Inc()
 }
 
 func (m *Metrics) stale(kind string) {

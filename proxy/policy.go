@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,7 @@ const decisionTTL = 5 * time.Second
 // decision TTL after the data cache noticed it).
 type cachedDecision struct {
 	d       policy.Decision
+	reasons []string // reasons(d), rendered once; read-only
 	policy  *policy.Policy
 	dataGen uint64
 	at      time.Time
@@ -144,31 +146,54 @@ func DataState(ctx context.Context, sc Scanner, indexOff bool) (policy.Data, err
 // ingest); for a version never ingested its vulnerabilities are matched
 // against the synced database.
 func (s *Server) decide(ctx context.Context, m module.Version, zipSize int64) (policy.Decision, *policy.Policy, error) {
-	p := s.policy()
-	key := fmt.Sprintf("decision %s@%s %d", m.Path, m.Version, zipSize)
-	data, gen, err := s.dataGen(ctx)
+	c, p, err := s.decision(ctx, m, zipSize)
 	if err != nil {
 		return policy.Decision{}, p, err
 	}
-	if c, ok := s.memo.get(key).(*cachedDecision); ok && c.policy == p && c.dataGen == gen && s.now().Sub(c.at) < decisionTTL {
-		return c.d, p, nil
+	return c.d, p, nil
+}
+
+// decision is decide returning the remembered decision, with its reasons
+// rendered for the audit record (a cached .info or .mod records them on
+// every request).
+func (s *Server) decision(ctx context.Context, m module.Version, zipSize int64) (*cachedDecision, *policy.Policy, error) {
+	p := s.policy()
+	key := "decision " + m.Path + "@" + m.Version + " " + strconv.FormatInt(zipSize, 10)
+	data, gen, err := s.dataGen(ctx)
+	if err != nil {
+		return nil, p, err
 	}
+	if c, ok := s.memo.get(key).(*cachedDecision); ok && c.policy == p && c.dataGen == gen && s.now().Sub(c.at) < decisionTTL {
+		return c, p, nil
+	}
+	d, err := s.decideNow(ctx, m, zipSize, p, data)
+	if err != nil {
+		return nil, p, err
+	}
+	c := &cachedDecision{d: d, reasons: reasons(d), policy: p, dataGen: gen, at: s.now()}
+	s.memo.put(key, c, 512)
+	return c, p, nil
+}
+
+// decideNow makes the decision for m under p with the data state data.
+func (s *Server) decideNow(ctx context.Context, m module.Version, zipSize int64, p *policy.Policy, data policy.Data) (policy.Decision, error) {
+	var err error
 	in := policy.Input{Module: m, ZipSize: zipSize, Zip: zipSize > 0, Data: data}
 	if s.opts.Scanner != nil {
 		if in.Facts, in.Vulns, err = s.opts.Scanner.Known(ctx, m); err != nil {
-			return policy.Decision{}, p, err
+			return policy.Decision{}, err
 		}
 	}
 	if p.UsesCapabilities() {
 		if in.Capabilities, err = s.capabilityFacts(ctx, m, in.Zip); err != nil {
-			return policy.Decision{}, p, err
+			return policy.Decision{}, err
 		}
 	}
 	if in.Lookalike, in.Clone, err = s.resemblanceOf(ctx, m); err != nil {
-		return policy.Decision{}, p, err
+		return policy.Decision{}, err
 	}
 	if in.Exemptions, err = s.exemptions(ctx); err != nil {
-		return policy.Decision{}, p, err
+		return policy.Decision{}, err
 	}
 	d := p.Decide(in, s.now())
 	// min_age's fast lane: only for a version held for its age, the
@@ -178,14 +203,13 @@ func (s *Server) decide(ctx context.Context, m module.Version, zipSize int64) (p
 		FixedBy(context.Context, module.Version) ([]store.Finding, error)
 	}); ok && p.FastLane() && d.HeldForAge() {
 		if in.Fixes, err = fx.FixedBy(ctx, m); err != nil {
-			return policy.Decision{}, p, err
+			return policy.Decision{}, err
 		}
 		if len(in.Fixes) > 0 {
 			d = p.Decide(in, s.now())
 		}
 	}
-	s.memo.put(key, &cachedDecision{d: d, policy: p, dataGen: gen, at: s.now()}, 512)
-	return d, p, nil
+	return d, nil
 }
 
 // Decide makes the policy decision for m as a request for its zip would
@@ -232,12 +256,13 @@ func reasons(d policy.Decision) []string {
 // enforce mode becomes a *BlockedError; otherwise the findings go to the
 // audit record.
 func (s *Server) enforce(ctx context.Context, w any, m module.Version, zipSize int64) error {
-	d, p, err := s.decide(ctx, m, zipSize)
+	c, p, err := s.decision(ctx, m, zipSize)
 	if err != nil {
 		return err
 	}
+	d := c.d
 	if cw, ok := w.(*countingWriter); ok {
-		cw.reasons = reasons(d)
+		cw.reasons = c.reasons // read-only: the audit record copies them
 	}
 	if !d.Blocked {
 		return nil

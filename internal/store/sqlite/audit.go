@@ -60,16 +60,16 @@ func (s *Store) appendAudit(ctx context.Context, tx *prepTx, events []*store.Aud
 			seq++
 			store.SealAudit(e, seq, prev, now)
 			prev = e.Hash
-			reasons := e.Reasons
-			if reasons == nil {
-				reasons = []string{}
-			}
-			rj, err := json.Marshal(reasons)
-			if err != nil {
-				return err
+			rj := "[]"
+			if len(e.Reasons) > 0 {
+				b, err := json.Marshal(e.Reasons)
+				if err != nil {
+					return err
+				}
+				rj = string(b)
 			}
 			args = append(args, e.Seq, e.Time.Format(timeFormat), e.Type, e.ClientToken, e.ClientIP,
-				e.UserAgent, e.Module, e.Version, e.Kind, e.Decision, string(rj), e.Source, e.Bytes, int64(e.Duration),
+				e.UserAgent, e.Module, e.Version, e.Kind, e.Decision, rj, e.Source, e.Bytes, int64(e.Duration),
 				e.SBOM, e.PrevHash, e.Hash)
 		}
 		if _, err := tx.ExecContext(ctx, auditInsert(n), args...); err != nil {
