@@ -43,7 +43,7 @@ func (s *Store) appendAudit(ctx context.Context, tx *prepTx, events []*store.Aud
 		return err
 	}
 	now := s.now()
-	args := make([]any, 0, auditInsertRows[0]*auditFields)
+	args := make([]any, 0, min(len(events), auditInsertRows[0])*auditFields)
 	for rest := events; len(rest) > 0; {
 		// The records go in with as few statements as the batch allows
 		// (a 64-row INSERT, then 16, 4, 1): each statement is prepared
