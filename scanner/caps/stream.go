@@ -11,16 +11,25 @@ import (
 // file anyway gives each to the pass as it goes instead of the pass reading
 // the zip again. Create it with [NewPass], give it every file with
 // [Pass.File], then call [Pass.Report] once.
+//
+// File reads a Go file at once into a summary of what the analysis needs
+// (see extract.go) and keeps only that; Report links the summaries package
+// by package (link.go). A pass is not safe for concurrent use.
 type Pass struct {
 	modPath  string
-	src      memSource
+	files    map[string]*fileSum // .go files, by name
+	asm      map[string]bool     // .s and .syso files
 	binaries []Binary
 	skipped  []string
+	ex       extractor
+	// analyze is set for [Analyze]: a file over the limit is listed in
+	// package order, as the analysis meets it.
+	analyze bool
 }
 
 // NewPass starts a pass over the files of the module modPath.
 func NewPass(modPath string) *Pass {
-	return &Pass{modPath: modPath, src: memSource{}}
+	return &Pass{modPath: modPath, files: map[string]*fileSum{}, asm: map[string]bool{}, ex: extractor{modPath: modPath}}
 }
 
 // SniffLen is how many bytes of a file's start [Pass.File] needs to tell a
@@ -41,24 +50,33 @@ func (p *Pass) File(name string, size int64, data []byte) {
 	}
 	switch path.Ext(name) {
 	case ".s", ".syso":
-		p.src[name] = nil // their presence counts, not their text
+		p.asm[name] = true // their presence counts, not their text
 		return
 	case ".go":
 	default:
 		return
 	}
+	if ignoredPath(name) {
+		return // no build reads it
+	}
 	if size > MaxGoFile || int64(len(data)) < size {
-		if !ignoredPath(name) {
-			p.skipped = append(p.skipped, fmt.Sprintf("%s: %d bytes%s %d", name, size, overLimit, MaxGoFile))
+		if p.analyze {
+			p.files[name] = &fileSum{name: name, overLimit: size}
+			return
 		}
+		p.skipped = append(p.skipped, fmt.Sprintf("%s: %d bytes%s %d", name, size, overLimit, MaxGoFile))
 		return
 	}
-	p.src[name] = append([]byte(nil), data...)
+	fs := &fileSum{name: name, buildable: buildable(data)}
+	if fs.buildable {
+		p.ex.extract(fs, data)
+	}
+	p.files[name] = fs
 }
 
 // Report ends the pass and returns what it found.
 func (p *Pass) Report() *Report {
-	r, _ := analyze(p.modPath, p.src) // a memSource never fails to read
+	r := p.link()
 	r.Skipped = append(p.skipped, r.Skipped...)
 	r.Binaries = p.binaries
 	return r

@@ -1,0 +1,182 @@
+package caps
+
+import (
+	"archive/zip"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/module"
+)
+
+// oldZip is Zip as it was before the lexer: the files buffered, then the
+// go/parser analysis (oldpass_test.go).
+func oldZip(r *zip.Reader, m module.Version) (*Report, error) {
+	prefix := m.Path + "@" + m.Version + "/"
+	src := oldMemSource{}
+	var binaries []Binary
+	var skipped []string
+	var buf []byte
+	for _, f := range r.File {
+		name, ok := strings.CutPrefix(f.Name, prefix)
+		if !ok || name == "" || strings.HasSuffix(name, "/") {
+			continue
+		}
+		size := int64(f.UncompressedSize64)
+		want := int64(SniffLen)
+		if path.Ext(name) == ".go" {
+			want = min(size, MaxGoFile+1)
+		}
+		var err error
+		if buf, err = readStart(f, buf, want); err != nil {
+			return nil, err
+		}
+		if b := binaryOf(name, buf); b != nil {
+			binaries = append(binaries, *b)
+		}
+		switch path.Ext(name) {
+		case ".s", ".syso":
+			src[name] = nil
+			continue
+		case ".go":
+		default:
+			continue
+		}
+		if size > MaxGoFile || int64(len(buf)) < size {
+			if !ignoredPath(name) {
+				skipped = append(skipped, fmt.Sprintf("%s: %d bytes%s %d", name, size, overLimit, MaxGoFile))
+			}
+			continue
+		}
+		src[name] = append([]byte(nil), buf...)
+	}
+	rep, err := oldAnalyze(m.Path, src)
+	if err != nil {
+		return nil, err
+	}
+	rep.Skipped = append(skipped, rep.Skipped...)
+	rep.Binaries = binaries
+	return rep, nil
+}
+
+// fixtureZips lists the module zips under a module cache's download
+// directory.
+func fixtureZips(t testing.TB, root string) map[string]module.Version {
+	out := map[string]module.Version{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".zip") {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		dir, file := path.Split(filepath.ToSlash(rel))
+		mp, err := module.UnescapePath(strings.TrimSuffix(dir, "/@v/"))
+		if err != nil {
+			return nil
+		}
+		v, err := module.UnescapeVersion(strings.TrimSuffix(file, ".zip"))
+		if err != nil {
+			return nil
+		}
+		out[p] = module.Version{Path: mp, Version: v}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestCompareOld runs the pass and the go/parser pass it replaced over every
+// zip of a module cache (MODGATE_CAPS_COMPARE=$B/modcache/cache/download)
+// and fails on a loss: a capability of a package, or its use from
+// initialisation, that the old pass found and this one does not. Other
+// differences are logged. Skipped without the variable.
+func TestCompareOld(t *testing.T) {
+	root := os.Getenv("MODGATE_CAPS_COMPARE")
+	if root == "" {
+		t.Skip("MODGATE_CAPS_COMPARE not set")
+	}
+	zips := fixtureZips(t, root)
+	var paths []string
+	for p := range zips {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	same, differ := 0, 0
+	for _, p := range paths {
+		m := zips[p]
+		zr, err := zip.OpenReader(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, err := oldZip(&zr.Reader, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Zip(&zr.Reader, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr.Close()
+		if reflect.DeepEqual(old, got) {
+			same++
+			continue
+		}
+		differ++
+		t.Logf("%s: differs", m)
+		for _, l := range compareReports(old, got) {
+			if strings.HasPrefix(l, "LOSS") {
+				t.Errorf("%s: %s", m, l)
+			} else {
+				t.Logf("  %s", l)
+			}
+		}
+	}
+	t.Logf("%d zips: %d identical reports, %d differ", len(paths), same, differ)
+}
+
+// compareReports describes how got differs from old, a line each; a line
+// starting with LOSS is a capability (or an init use) old has and got has
+// not.
+func compareReports(old, got *Report) []string {
+	var out []string
+	key := func(u Use) string { return u.Package + " " + u.Capability.Short() }
+	gm := map[string]Use{}
+	for _, u := range got.Uses {
+		gm[key(u)] = u
+	}
+	om := map[string]Use{}
+	for _, u := range old.Uses {
+		om[key(u)] = u
+		g, ok := gm[key(u)]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("LOSS %s: old %s %s", key(u), u.Where(), u.Via))
+		case u.Init && !g.Init:
+			out = append(out, fmt.Sprintf("LOSS init %s: old %s %s [%s], new %s %s", key(u), u.Where(), u.Via, u.InitPath, g.Where(), g.Via))
+		case u != g:
+			out = append(out, fmt.Sprintf("other %s: old %s %s init=%v [%s], new %s %s init=%v [%s]", key(u), u.Where(), u.Via, u.Init, u.InitPath, g.Where(), g.Via, g.Init, g.InitPath))
+		}
+	}
+	for _, u := range got.Uses {
+		if _, ok := om[key(u)]; !ok {
+			out = append(out, fmt.Sprintf("adds %s: %s %s init=%v [%s]", key(u), u.Where(), u.Via, u.Init, u.InitPath))
+		}
+	}
+	if old.Files != got.Files {
+		out = append(out, fmt.Sprintf("files: old %d, new %d", old.Files, got.Files))
+	}
+	if !reflect.DeepEqual(old.Skipped, got.Skipped) {
+		out = append(out, fmt.Sprintf("skipped: old %q, new %q", old.Skipped, got.Skipped))
+	}
+	if !reflect.DeepEqual(old.Binaries, got.Binaries) {
+		out = append(out, fmt.Sprintf("binaries: old %v, new %v", old.Binaries, got.Binaries))
+	}
+	return out
+}

@@ -1,0 +1,346 @@
+package caps
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+)
+
+// The link: the file summaries of a package, resolved against the
+// package's own functions, methods and variables and the module's other
+// packages (analysed first, in the order the imports give), into the graph
+// of pkgInfo nodes that reach, computeInit and uses search.
+
+type linker struct {
+	modPath string
+	files   map[string]*fileSum
+	dirs    map[string][]string // directory -> its .go, .s and .syso files
+	pkgs    map[string]*pkgInfo // by directory; nil while being analysed
+	rep     *Report
+}
+
+func (p *Pass) link() *Report {
+	a := &linker{modPath: p.modPath, files: p.files, dirs: map[string][]string{}, pkgs: map[string]*pkgInfo{}, rep: &Report{}}
+	names := make([]string, 0, len(p.files)+len(p.asm))
+	for n := range p.files {
+		names = append(names, n)
+	}
+	for n := range p.asm {
+		if !ignoredPath(n) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		dir := path.Dir(n)
+		if dir == "." {
+			dir = ""
+		}
+		a.dirs[dir] = append(a.dirs[dir], n)
+	}
+	dirs := make([]string, 0, len(a.dirs))
+	for d := range a.dirs {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	for _, d := range dirs {
+		a.pkg(d)
+	}
+	for _, d := range dirs {
+		if p := a.pkgs[d]; p != nil {
+			a.rep.Uses = append(a.rep.Uses, p.uses()...)
+		}
+	}
+	sortUses(a.rep.Uses)
+	return a.rep
+}
+
+func (a *linker) inModule(ip string) (dir string, ok bool) {
+	if ip != a.modPath && !strings.HasPrefix(ip, a.modPath+"/") {
+		return "", false
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(ip, a.modPath), "/"), true
+}
+
+// pkg analyses the package in directory dir (once), after the packages of
+// the module it imports.
+func (a *linker) pkg(dir string) *pkgInfo {
+	if p, ok := a.pkgs[dir]; ok {
+		return p // nil while in progress: an import cycle, which does not build
+	}
+	a.pkgs[dir] = nil
+	p := &pkgInfo{path: a.modPath, nodes: map[string]*node{}, memo: map[string][]site{}}
+	if dir != "" {
+		p.path = a.modPath + "/" + dir
+	}
+	var files []*fileSum
+	hasAsm := false
+	for _, n := range a.dirs[dir] {
+		switch path.Ext(n) {
+		case ".s":
+			hasAsm = true
+			p.fileSites = append(p.fileSites, site{cap: Assembly, file: n, line: 1, via: path.Base(n)})
+			continue
+		case ".syso":
+			continue
+		}
+		f := a.files[n]
+		if f.overLimit > 0 {
+			a.rep.Skipped = append(a.rep.Skipped, fmt.Sprintf("%s: %d bytes%s %d", n, f.overLimit, overLimit, MaxGoFile))
+			continue
+		}
+		if !f.buildable {
+			continue
+		}
+		files = append(files, f)
+	}
+	// The module's packages this one imports first.
+	for _, f := range files {
+		for _, is := range f.imports {
+			if d, ok := a.inModule(is.path); ok && d != dir {
+				if _, ok := a.dirs[d]; ok {
+					a.pkg(d)
+				}
+			}
+		}
+	}
+	parsed := files[:0]
+	for _, f := range files {
+		switch f.fail {
+		case "":
+			a.rep.Files++
+			parsed = append(parsed, f)
+		case "deep":
+			a.rep.Skipped = append(a.rep.Skipped, fmt.Sprintf("%s: nesting%s %d", f.name, overLimit, maxDepth))
+		default:
+			a.rep.Skipped = append(a.rep.Skipped, fmt.Sprintf("%s: does not parse: %s", f.name, f.fail))
+		}
+	}
+	files = parsed
+	if len(files) == 0 && !hasAsm {
+		return nil
+	}
+	count := map[string]int{}
+	for _, f := range files {
+		count[f.pkg]++
+	}
+	for n, c := range count {
+		if c > count[p.name] || c == count[p.name] && n < p.name {
+			p.name = n
+		}
+	}
+	p.main = p.name == "main"
+
+	// Top-level names first: calls refer to them in any order.
+	l := &pkgLink{a: a, p: p, funcs: map[string]bool{}, methods: map[string][]string{}, vars: map[string]string{}}
+	for _, f := range files {
+		for _, d := range f.decls {
+			switch d.kind {
+			case dVar:
+				for _, n := range d.names {
+					l.vars[n] = fmt.Sprintf("v:%s:%d", f.name, d.line)
+				}
+			case dFunc:
+				l.funcs[d.name] = true
+			case dMethod:
+				l.methods[d.name] = append(l.methods[d.name], "m:"+d.recv+"."+d.name)
+			}
+		}
+	}
+	for _, f := range files {
+		if f.pkg != p.name {
+			continue
+		}
+		l.file(f, hasAsm)
+	}
+	p.initUses = p.computeInit()
+	a.pkgs[dir] = p
+	return p
+}
+
+// pkgLink resolves one package's summaries.
+type pkgLink struct {
+	a       *linker
+	p       *pkgInfo
+	funcs   map[string]bool
+	methods map[string][]string
+	vars    map[string]string
+
+	// the file being linked
+	f      *fileSum
+	refs   []importRef
+	byName map[string]importRef
+	dots   []importRef
+}
+
+func (l *pkgLink) file(f *fileSum, hasAsm bool) {
+	p := l.p
+	l.f = f
+	l.imports(f)
+	for _, ln := range f.linknames {
+		p.fileSites = append(p.fileSites, site{cap: Linkname, file: f.name, line: ln, via: "//go:linkname"})
+	}
+	for _, d := range f.decls {
+		switch d.kind {
+		case dFunc, dMethod, dInit:
+			key, name := "f:"+d.name, d.name
+			switch d.kind {
+			case dMethod:
+				key, name = "m:"+d.recv+"."+d.name, "("+d.recv+")."+d.name
+			case dInit:
+				key = fmt.Sprintf("i:%s:%d", f.name, d.line)
+				p.roots = append(p.roots, key)
+			}
+			n := p.node(key, name)
+			if d.noBody && hasAsm {
+				n.sites = append(n.sites, site{cap: Assembly, file: f.name, line: int(d.line), via: "func " + d.name + " (assembly)"})
+			}
+			if !d.noBody {
+				l.replay(n, f.ev[d.ev[0]:d.ev[1]])
+			}
+		case dVar:
+			key := fmt.Sprintf("v:%s:%d", f.name, d.line)
+			n := p.node(key, "var "+d.name)
+			l.replay(n, f.ev[d.ev[0]:d.ev[1]])
+			if d.hasVal {
+				ik := "i" + key
+				in := p.node(ik, "var "+d.name)
+				l.replay(in, f.ev[d.iev[0]:d.iev[1]])
+				p.roots = append(p.roots, ik)
+			}
+		}
+	}
+}
+
+// imports reads a file's imports: the sites of the imports themselves
+// (import "C", a blank import of unsafe, a package whose initialisation has
+// capabilities) and the names by which the file refers to them.
+func (l *pkgLink) imports(f *fileSum) {
+	p, a := l.p, l.a
+	l.refs = make([]importRef, len(f.imports))
+	l.byName = map[string]importRef{}
+	l.dots = l.dots[:0]
+	for i, is := range f.imports {
+		ip, line := is.path, int(is.line)
+		ref := importRef{path: ip}
+		name := importName(ip)
+		dir, inMod := a.inModule(ip)
+		switch {
+		case ip == "C":
+			p.fileSites = append(p.fileSites, site{cap: CGO, file: f.name, line: line, via: `import "C"`})
+		case ip == "unsafe":
+			p.fileSites = append(p.fileSites, site{cap: UnsafePointer, file: f.name, line: line, via: `import "unsafe"`})
+		case inMod:
+			if _, ok := a.dirs[dir]; ok {
+				if in := a.pkg(dir); in != nil {
+					ref.in = in
+					name = in.name
+					for _, c := range All {
+						if u, ok := in.initUses[c]; ok {
+							p.initSites = append(p.initSites, site{cap: c, file: f.name, line: line,
+								via: fmt.Sprintf("import %s (its initialisation: %s at %s)", ip, u.Via, u.Where())})
+						}
+					}
+				}
+			}
+		}
+		for _, c := range stdlib.inits[ip] {
+			p.initSites = append(p.initSites, site{cap: c, file: f.name, line: line, via: "import " + ip + " (its initialisation)"})
+		}
+		if is.name != "" {
+			name = is.name
+		}
+		l.refs[i] = ref
+		switch name {
+		case "_":
+		case ".":
+			l.dots = append(l.dots, ref)
+		default:
+			l.byName[name] = ref
+		}
+	}
+}
+
+func (l *pkgLink) add(n *node, c Capability, line int, via string) {
+	n.sites = append(n.sites, site{cap: c, file: l.f.name, line: line, via: via})
+}
+
+// refTo handles the name sel of the imported package ref.
+func (l *pkgLink) refTo(n *node, ref importRef, sel string, line int, called bool) {
+	if ref.in != nil {
+		for _, s := range ref.in.reach("f:" + sel) {
+			l.add(n, s.cap, line, fmt.Sprintf("%s.%s (%s at %s:%d)", ref.path, sel, s.via, s.file, s.line))
+		}
+		return
+	}
+	if ref.path == "C" {
+		l.add(n, CGO, line, "C."+sel)
+		return
+	}
+	for _, c := range lookupFunc(ref.path, sel, called) {
+		l.add(n, c, line, ref.path+"."+sel)
+	}
+}
+
+func (l *pkgLink) dotRefs(n *node, name string, line int, called bool) {
+	if len(l.dots) == 0 || !isExported(name) {
+		return
+	}
+	for _, ref := range l.dots {
+		l.refTo(n, ref, name, line, called)
+	}
+}
+
+func (l *pkgLink) nameCalls(n *node, name string) {
+	if l.funcs[name] {
+		n.calls = append(n.calls, "f:"+name)
+	}
+	if k, ok := l.vars[name]; ok {
+		n.calls = append(n.calls, k) // a function or closure it holds may be called
+	}
+}
+
+// replay turns a declaration's events into its node's sites and calls.
+func (l *pkgLink) replay(n *node, ev []uint32) {
+	f := l.f
+	for i := 0; i < len(ev); {
+		w := ev[i]
+		pl := w & payloadMask
+		switch w >> 28 {
+		case evName:
+			l.nameCalls(n, f.names[pl])
+		case evMethod:
+			n.calls = append(n.calls, l.methods[f.names[pl]]...)
+		case evSite:
+			s := f.sites[pl]
+			l.add(n, s.cap, int(s.line), s.via)
+		case evMRef:
+			ref := l.refs[pl&(1<<24-1)]
+			l.refTo(n, ref, f.names[ev[i+1]], int(ev[i+2]), pl>>24 != 0)
+		case evDot:
+			l.dotRefs(n, f.names[ev[i+1]], int(ev[i+2]), pl != 0)
+		case evQSel:
+			x, sel := f.names[ev[i+1]], f.names[ev[i+2]]
+			xline, selLine := int(ev[i+3]), int(ev[i+4])
+			called := pl&qCalled != 0
+			if ref, ok := l.byName[x]; ok {
+				if pl&qInit == 0 || called {
+					l.refTo(n, ref, sel, selLine, called)
+				}
+				break
+			}
+			if pl&qReflect != 0 {
+				l.add(n, ReflectCall, selLine, "reflect.Value."+sel)
+			}
+			if pl&qInit == 0 || called {
+				n.calls = append(n.calls, l.methods[sel]...)
+			}
+			if pl&qInit == 0 {
+				l.dotRefs(n, x, xline, false)
+				l.nameCalls(n, x)
+			}
+		}
+		i += evLen(w)
+	}
+}
