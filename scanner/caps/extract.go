@@ -2,7 +2,7 @@ package caps
 
 import (
 	"fmt"
-	"sort"
+	"hash/maphash"
 	"strconv"
 	"strings"
 	"unicode"
@@ -24,7 +24,8 @@ import (
 // first site of a capability found is the one reported: the walker visits a
 // selector or call before its operand (a.b().c() visits c, then b, then a),
 // so the events a suffix of an expression gives are recorded at the start of
-// the expression ("inserts") and merged when the declaration ends.
+// the expression: each chain reserves a slot at its start, and the events of
+// its suffixes are put there, the latest first, when the declaration ends.
 
 // Events, as uint32 words: the kind in the top 4 bits.
 const (
@@ -34,6 +35,7 @@ const (
 	evMRef   = 4 // payload: import index | called<<24; then sel id, line. A name of a package of the module.
 	evQSel   = 5 // payload: flags; then x id, sel id, x line, sel line. x.sel where x may be an import.
 	evDot    = 6 // payload: called; then name id, line. An exported bare name, for dot imports.
+	evSlot   = 7 // payload: slot id. Where a chain's events that precede its operand go (extraction only).
 
 	payloadMask = 1<<28 - 1
 )
@@ -99,7 +101,8 @@ type fileSum struct {
 	fail      string
 	imports   []impSpec
 	linknames []int
-	names     []string
+	names     string   // the names events refer to, concatenated
+	nameOffs  []uint32 // name i is names[nameOffs[i]:nameOffs[i+1]]
 	decls     []declSum
 	ev        []uint32
 	sites     []siteRec
@@ -147,13 +150,13 @@ type head struct {
 	id, sel       uint32
 	imp           int
 	line, selLine int32
-	start         int32 // raw event index where the chain started
+	slot          int32 // the slot of the chain the head belongs to
 	evStart       int32 // a function literal's first event (mInit)
 	insStart      int32
 }
 
 type insRec struct {
-	at, seq  int32
+	slot     int32
 	from, to int32 // range of insEv
 }
 
@@ -181,14 +184,16 @@ type extractor struct {
 	hasDots bool
 	reflect bool
 
-	intern map[string]uint32
+	in     interner
 	siteIx map[siteRec]int32
 
-	mode   int
-	raw    []uint32
-	ins    []insRec
-	insEv  []uint32
-	insSeq int32
+	mode  int
+	raw   []uint32
+	ins   []insRec
+	insEv []uint32
+	nslot int32
+	last  []int32
+	prev  []int32
 
 	// dedup of a declaration's events
 	seen   []uint32
@@ -256,16 +261,10 @@ func (x *extractor) restore(s savePoint) {
 	x.lx, x.cur, x.ahead, x.na = s.lx, s.cur, s.ahead, s.na
 }
 
-func (x *extractor) name(b []byte) uint32 {
-	if id, ok := x.intern[string(b)]; ok {
-		return id
-	}
-	id := uint32(len(x.fs.names))
-	s := string(b)
-	x.fs.names = append(x.fs.names, s)
-	x.intern[s] = id
-	return id
-}
+func (x *extractor) name(b []byte) uint32 { return x.in.id(b) }
+
+// nameOf is the name of id, as a string (allocated).
+func (x *extractor) nameOf(id uint32) string { return string(x.in.bytes(id)) }
 
 func (x *extractor) site(c Capability, line int32, via string) uint32 {
 	r := siteRec{cap: c, line: line, via: via}
@@ -285,36 +284,50 @@ func (x *extractor) emit(ws ...uint32) {
 	}
 }
 
-// insert records events to be placed at raw index at, before the events
-// there and before what was inserted there earlier.
-func (x *extractor) insert(at int32, ws ...uint32) {
-	if x.mode == mNone || len(ws) == 0 {
+// newSlot reserves a slot at the current end of the events.
+func (x *extractor) newSlot() int32 {
+	if x.mode == mNone {
+		return -1
+	}
+	id := x.nslot
+	x.nslot++
+	x.raw = append(x.raw, evSlot<<28|uint32(id))
+	return id
+}
+
+// put records events for a slot: a slot's events come before what follows
+// the slot, the latest put first.
+func (x *extractor) put(slot int32, ws ...uint32) {
+	if x.mode == mNone || slot < 0 || len(ws) == 0 {
 		return
 	}
 	from := int32(len(x.insEv))
 	x.insEv = append(x.insEv, ws...)
-	x.insSeq++
-	x.ins = append(x.ins, insRec{at: at, seq: x.insSeq, from: from, to: int32(len(x.insEv))})
+	x.ins = append(x.ins, insRec{slot: slot, from: from, to: int32(len(x.insEv))})
 }
 
 func (x *extractor) beginDecl() {
 	x.raw = x.raw[:0]
 	x.ins = x.ins[:0]
 	x.insEv = x.insEv[:0]
+	x.nslot = 0
 }
 
-// endDecl merges the inserts into the events, drops the events that add
-// nothing (a name, method or site seen before in the declaration), and
-// stores them in the summary.
+// endDecl expands the slots, drops the events that add nothing (a name,
+// method or site seen before in the declaration), and stores the events in
+// the summary.
 func (x *extractor) endDecl() [2]int32 {
-	sort.SliceStable(x.ins, func(i, j int) bool {
-		if x.ins[i].at != x.ins[j].at {
-			return x.ins[i].at < x.ins[j].at
-		}
-		return x.ins[i].seq > x.ins[j].seq
-	})
+	x.last = x.last[:0]
+	for range x.nslot {
+		x.last = append(x.last, -1)
+	}
+	x.prev = x.prev[:0]
+	for i, r := range x.ins {
+		x.prev = append(x.prev, x.last[r.slot])
+		x.last[r.slot] = int32(i)
+	}
 	x.epoch++
-	if n := len(x.fs.names); len(x.seen) < n {
+	if n := x.in.len(); len(x.seen) < n {
 		x.seen = append(x.seen, make([]uint32, n-len(x.seen))...)
 		x.seenM = append(x.seenM, make([]uint32, n-len(x.seenM))...)
 	}
@@ -322,7 +335,6 @@ func (x *extractor) endDecl() [2]int32 {
 		x.seenS = append(x.seenS, make([]uint32, n-len(x.seenS))...)
 	}
 	from := int32(len(x.fs.ev))
-	j := 0
 	add := func(ws []uint32) {
 		for k := 0; k < len(ws); {
 			w := ws[k]
@@ -352,15 +364,16 @@ func (x *extractor) endDecl() [2]int32 {
 			k += l
 		}
 	}
-	for i := 0; ; {
-		for j < len(x.ins) && int(x.ins[j].at) <= i {
-			add(x.insEv[x.ins[j].from:x.ins[j].to])
-			j++
+	for i := 0; i < len(x.raw); {
+		w := x.raw[i]
+		if w>>28 == evSlot {
+			for r := x.last[w&payloadMask]; r >= 0; r = x.prev[r] {
+				add(x.insEv[x.ins[r].from:x.ins[r].to])
+			}
+			i++
+			continue
 		}
-		if i >= len(x.raw) {
-			break
-		}
-		l := evLen(x.raw[i])
+		l := evLen(w)
 		add(x.raw[i : i+l])
 		i += l
 	}
@@ -381,12 +394,11 @@ func (x *extractor) extract(fs *fileSum, data []byte) {
 	x.err = ""
 	x.deep = false
 	x.ambig, x.hasDots, x.reflect = false, false, false
-	if x.intern == nil {
-		x.intern = map[string]uint32{}
+	x.in.reset()
+	if x.siteIx == nil {
 		x.siteIx = map[siteRec]int32{}
 		x.imp = map[string]int{}
 	}
-	clear(x.intern)
 	clear(x.siteIx)
 	clear(x.imp)
 	x.mode = mNone
@@ -400,6 +412,8 @@ func (x *extractor) extract(fs *fileSum, data []byte) {
 	}
 	x.src = nil
 	x.lx.src = nil
+	fs.names = string(x.in.arena)
+	fs.nameOffs = append([]uint32(nil), x.in.offs...)
 	fs.linknames = linknames(data)
 }
 
@@ -843,7 +857,7 @@ func (x *extractor) localVar() {
 }
 
 func (x *extractor) localSpec() {
-	start := int32(len(x.raw))
+	slot := x.newSlot()
 	if x.cur.t != tIdent {
 		x.failf("expected name")
 		return
@@ -861,7 +875,7 @@ func (x *extractor) localSpec() {
 	default:
 		th := x.typ()
 		if x.mode == mWalk {
-			x.insert(start, x.constructed(th)...)
+			x.put(slot, x.constructed(th)...)
 		}
 	}
 	if x.cur.t == tAssign {
@@ -885,12 +899,23 @@ func (x *extractor) ident(t lexTok) uint32 {
 	b := x.text(t)
 	id := x.name(b)
 	if x.mode == mWalk {
-		if x.hasDots && isExported(x.fs.names[id]) {
+		if x.hasDots && isExportedBytes(b) {
 			x.emit(evDot<<28, id, uint32(t.line))
 		}
 		x.emit(evName<<28 | id)
 	}
 	return id
+}
+
+func isExportedBytes(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	if b[0] < utf8.RuneSelf {
+		return 'A' <= b[0] && b[0] <= 'Z'
+	}
+	r, _ := utf8.DecodeRune(b)
+	return unicode.IsUpper(r)
 }
 
 func isExported(s string) bool {
@@ -904,9 +929,8 @@ func isExported(s string) bool {
 	return unicode.IsUpper(r)
 }
 
-// operand reads the start of a chain.
-func (x *extractor) operand() head {
-	start := int32(len(x.raw))
+// operand reads the start of a chain whose slot is slot.
+func (x *extractor) operand(slot int32) head {
 	t := x.cur
 	switch t.t {
 	case tIdent:
@@ -918,7 +942,7 @@ func (x *extractor) operand() head {
 				x.next()
 				x.next()
 				sb := x.text(sel)
-				return head{kind: hImpSel, imp: i, sel: x.name(sb), line: t.line, selLine: sel.line, start: start,
+				return head{kind: hImpSel, imp: i, sel: x.name(sb), line: t.line, selLine: sel.line, slot: slot,
 					isDo: isDo(sb), isCall: isCallName(sb)}
 			}
 			if x.ambig {
@@ -927,27 +951,27 @@ func (x *extractor) operand() head {
 				x.next()
 				x.next()
 				sb := x.text(sel)
-				return head{kind: hQSel, id: id, sel: x.name(sb), line: t.line, selLine: sel.line, start: start,
+				return head{kind: hQSel, id: id, sel: x.name(sb), line: t.line, selLine: sel.line, slot: slot,
 					isDo: isDo(sb), isCall: isCallName(sb)}
 			}
 		}
 		id := x.ident(t)
-		h := head{kind: hIdent, id: id, line: t.line, start: start, isNew: string(x.text(t)) == "new"}
+		h := head{kind: hIdent, id: id, line: t.line, slot: slot, isNew: string(x.text(t)) == "new"}
 		x.next()
 		return h
 	case tLit:
 		x.next()
-		return head{start: start}
+		return head{slot: slot}
 	case tLParen:
 		x.next()
-		return x.paren(start)
+		return x.paren(slot)
 	case kwFunc:
 		x.next()
 		x.signature()
 		if x.cur.t != tLBrace {
-			return head{start: start}
+			return head{slot: slot}
 		}
-		h := head{kind: hFuncLit, start: start, evStart: int32(len(x.raw)), insStart: int32(len(x.ins))}
+		h := head{kind: hFuncLit, slot: slot, evStart: int32(len(x.raw)), insStart: int32(len(x.ins))}
 		mode := x.mode
 		if mode == mInit {
 			x.mode = mWalk
@@ -958,13 +982,13 @@ func (x *extractor) operand() head {
 		return h
 	case tLBrack, kwStruct, kwMap:
 		x.typ()
-		return head{kind: hLitType, start: start}
+		return head{kind: hLitType, slot: slot}
 	case kwChan, kwInterface, tArrow:
 		x.typ()
-		return head{start: start}
+		return head{slot: slot}
 	}
 	x.next()
-	return head{start: start}
+	return head{slot: slot}
 }
 
 func isDo(b []byte) bool       { return string(b) == "Do" || string(b) == "AfterFunc" }
@@ -973,9 +997,9 @@ func isCallName(b []byte) bool { return string(b) == "Call" || string(b) == "Cal
 // paren reads a parenthesized expression after its "(": when it is one
 // chain, its head is returned unresolved (the walker unwraps parentheses to
 // tell what is called).
-func (x *extractor) paren(start int32) head {
+func (x *extractor) paren(slot int32) head {
 	if !x.enter() {
-		return head{start: start}
+		return head{slot: slot}
 	}
 	defer x.leave()
 	switch x.cur.t {
@@ -984,13 +1008,12 @@ func (x *extractor) paren(start int32) head {
 		if x.cur.t == tRParen {
 			x.next()
 			h.paren = true
-			h.start = start
 			return h
 		}
 		x.resolve(&h, false)
 	}
 	x.seq(tRParen, ctxParen)
-	return head{start: start}
+	return head{slot: slot}
 }
 
 // chain reads an operand and its suffixes: .name, .(type), (args), [index],
@@ -1001,7 +1024,8 @@ func (x *extractor) chain(hdr bool) head {
 		return head{}
 	}
 	defer x.leave()
-	h := x.operand()
+	slot := x.newSlot()
+	h := x.operand(slot)
 	for x.err == "" {
 		switch x.cur.t {
 		case tDot:
@@ -1012,14 +1036,14 @@ func (x *extractor) chain(hdr bool) head {
 				x.next()
 				x.next()
 				sb := x.text(sel)
-				h = head{kind: hSel, sel: x.name(sb), selLine: sel.line, start: h.start, isDo: isDo(sb), isCall: isCallName(sb)}
+				h = head{kind: hSel, sel: x.name(sb), selLine: sel.line, slot: slot, isDo: isDo(sb), isCall: isCallName(sb)}
 				continue
 			case tLParen:
 				x.resolve(&h, false)
 				x.next()
 				x.next()
 				x.seq(tRParen, ctxParen)
-				h = head{start: h.start}
+				h = head{slot: slot}
 				continue
 			}
 			return h
@@ -1031,22 +1055,22 @@ func (x *extractor) chain(hdr bool) head {
 			switch x.mode {
 			case mWalk:
 				if fun.kind == hSel && !fun.paren && fun.isCall && x.reflect {
-					x.insert(fun.start, x.site(ReflectCall, fun.selLine, "reflect.Value."+x.fs.names[fun.sel]))
+					x.put(slot, x.site(ReflectCall, fun.selLine, "reflect.Value."+x.nameOf(fun.sel)))
 				}
 				if fun.kind == hIdent && !fun.paren && fun.isNew && n == 1 && whole {
-					x.insert(fun.start, x.constructed(single)...)
+					x.put(slot, x.constructed(single)...)
 				}
 			case mInit:
 				if fun.kind == hSel && fun.isCall && x.reflect {
-					x.insert(fun.start, x.site(ReflectCall, fun.selLine, "reflect.Value."+x.fs.names[fun.sel]))
+					x.put(slot, x.site(ReflectCall, fun.selLine, "reflect.Value."+x.nameOf(fun.sel)))
 				}
 			}
-			h = head{start: h.start}
+			h = head{slot: slot}
 		case tLBrack:
 			x.resolve(&h, false)
 			x.next()
 			x.seq(tRBrack, ctxParen)
-			h = head{kind: hIndex, start: h.start}
+			h = head{kind: hIndex, slot: slot}
 		case tLBrace:
 			switch h.kind {
 			case hIdent, hImpSel, hQSel, hSel, hIndex:
@@ -1062,9 +1086,9 @@ func (x *extractor) chain(hdr bool) head {
 			x.next()
 			x.seq(tRBrace, ctxElems)
 			if x.mode == mWalk {
-				x.insert(typ.start, x.constructed(typ)...)
+				x.put(slot, x.constructed(typ)...)
 			}
-			h = head{start: h.start}
+			h = head{slot: slot}
 		default:
 			return h
 		}
@@ -1119,21 +1143,21 @@ func (x *extractor) resolve(h *head, called bool) {
 	switch h.kind {
 	case hIdent:
 		if x.mode == mWalk {
-			if called && x.hasDots && isExported(x.fs.names[h.id]) {
-				x.insert(h.start, evDot<<28|1, h.id, uint32(h.line))
+			if called && x.hasDots && isExportedBytes(x.in.bytes(h.id)) {
+				x.put(h.slot, evDot<<28|1, h.id, uint32(h.line))
 			}
 		} else if called {
 			var ws []uint32
-			if x.hasDots && isExported(x.fs.names[h.id]) {
+			if x.hasDots && isExportedBytes(x.in.bytes(h.id)) {
 				ws = append(ws, evDot<<28|1, h.id, uint32(h.line))
 			}
-			x.insert(h.start, append(ws, evName<<28|h.id)...)
+			x.put(h.slot, append(ws, evName<<28|h.id)...)
 		}
 	case hImpSel:
 		if x.mode == mWalk {
-			x.insert(h.start, x.ref(h, direct)...)
+			x.put(h.slot, x.ref(h, direct)...)
 		} else if called {
-			x.insert(h.start, x.ref(h, true)...)
+			x.put(h.slot, x.ref(h, true)...)
 		}
 	case hQSel:
 		var f uint32
@@ -1150,10 +1174,10 @@ func (x *extractor) resolve(h *head, called bool) {
 		if f&qCalled != 0 && h.isCall && x.reflect && (x.mode == mInit || direct) {
 			f |= qReflect
 		}
-		x.insert(h.start, evQSel<<28|f, h.id, h.sel, uint32(h.line), uint32(h.selLine))
+		x.put(h.slot, evQSel<<28|f, h.id, h.sel, uint32(h.line), uint32(h.selLine))
 	case hSel:
 		if x.mode == mWalk || called {
-			x.insert(h.start, evMethod<<28|h.sel)
+			x.put(h.slot, evMethod<<28|h.sel)
 		}
 	case hFuncLit:
 		if x.mode == mInit && !called {
@@ -1167,10 +1191,10 @@ func (x *extractor) resolve(h *head, called bool) {
 // ref is the events of imp.Name, an import known at extraction.
 func (x *extractor) ref(h *head, called bool) []uint32 {
 	is := x.fs.imports[h.imp]
-	sel := x.fs.names[h.sel]
+	selb := x.in.bytes(h.sel)
 	switch {
 	case is.path == "C":
-		return []uint32{x.site(CGO, h.selLine, "C."+sel)}
+		return []uint32{x.site(CGO, h.selLine, "C."+string(selb))}
 	case x.inModule(is.path):
 		c := uint32(0)
 		if called {
@@ -1179,8 +1203,8 @@ func (x *extractor) ref(h *head, called bool) []uint32 {
 		return []uint32{evMRef<<28 | uint32(h.imp) | c<<24, h.sel, uint32(h.selLine)}
 	}
 	var out []uint32
-	for _, c := range lookupFunc(is.path, sel, called) {
-		out = append(out, x.site(c, h.selLine, is.path+"."+sel))
+	for _, c := range lookupFuncBytes(is.path, selb, called) {
+		out = append(out, x.site(c, h.selLine, is.path+"."+string(selb)))
 	}
 	return out
 }
@@ -1197,7 +1221,7 @@ func (x *extractor) constructed(h head) []uint32 {
 		if !x.hasDots {
 			return nil
 		}
-		name := x.fs.names[h.id]
+		name := x.nameOf(h.id)
 		for _, is := range x.fs.imports {
 			if is.name != "." || x.inModule(is.path) {
 				continue
@@ -1211,7 +1235,7 @@ func (x *extractor) constructed(h head) []uint32 {
 		if x.inModule(is.path) {
 			return nil
 		}
-		sel := x.fs.names[h.sel]
+		sel := x.nameOf(h.sel)
 		for _, c := range stdlib.methods[is.path+"."+sel] {
 			out = append(out, x.site(c, h.line, is.path+"."+sel+" (its methods)"))
 		}
@@ -1225,23 +1249,24 @@ func (x *extractor) typ() head {
 		return head{}
 	}
 	defer x.leave()
-	start := int32(len(x.raw))
+	slot := int32(-1)
 	switch x.cur.t {
 	case tIdent:
-		h := x.operand()
+		slot = x.newSlot()
+		h := x.operand(slot)
 		if x.cur.t == tDot && x.peek(1).t == tIdent { // a qualified name the operand did not take
 			x.resolve(&h, false)
 			sel := x.peek(1)
 			x.next()
 			x.next()
-			h = head{kind: hSel, sel: x.name(x.text(sel)), selLine: sel.line, start: start}
+			h = head{kind: hSel, sel: x.name(x.text(sel)), selLine: sel.line, slot: slot}
 		}
 		r := h
 		x.resolve(&h, false)
 		if x.cur.t == tLBrack {
 			x.next()
 			x.seq(tRBrack, ctxParen)
-			return head{kind: hIndex, start: start}
+			return head{kind: hIndex, slot: slot}
 		}
 		return r
 	case tStar:
@@ -1263,7 +1288,7 @@ func (x *extractor) typ() head {
 			x.seq(tRBrack, ctxParen)
 		}
 		x.typ()
-		return head{kind: hLitType, start: start}
+		return head{kind: hLitType, slot: slot}
 	case kwMap:
 		x.next()
 		if x.cur.t != tLBrack {
@@ -1278,7 +1303,7 @@ func (x *extractor) typ() head {
 		}
 		x.next()
 		x.typ()
-		return head{kind: hLitType, start: start}
+		return head{kind: hLitType, slot: slot}
 	case kwChan:
 		x.next()
 		if x.cur.t == tArrow {
@@ -1304,7 +1329,7 @@ func (x *extractor) typ() head {
 		}
 		x.next()
 		x.seq(tRBrace, ctxParen)
-		return head{kind: hLitType, start: start}
+		return head{kind: hLitType, slot: slot}
 	case kwInterface:
 		x.next()
 		if x.cur.t != tLBrace {
@@ -1316,7 +1341,7 @@ func (x *extractor) typ() head {
 	default:
 		x.failf("expected type")
 	}
-	return head{start: start}
+	return head{slot: slot}
 }
 
 func (x *extractor) interfaceBody() {
@@ -1367,4 +1392,62 @@ func (x *extractor) signatureAfterFunc() {
 	case tIdent, tLBrack, kwStruct, tStar, kwFunc, kwInterface, kwMap, kwChan, tArrow:
 		x.typ()
 	}
+}
+
+// nameAt returns the name id of a file summary.
+func (f *fileSum) nameAt(id uint32) string { return f.names[f.nameOffs[id]:f.nameOffs[id+1]] }
+
+// interner numbers a file's names, without allocating per name.
+type interner struct {
+	arena []byte
+	offs  []uint32 // len = names+1
+	table []uint32 // open addressing: id+1, 0 for empty
+	seed  maphash.Seed
+}
+
+func (in *interner) reset() {
+	if in.table == nil {
+		in.seed = maphash.MakeSeed()
+		in.table = make([]uint32, 1024)
+	}
+	in.arena = in.arena[:0]
+	in.offs = append(in.offs[:0], 0)
+	clear(in.table)
+}
+
+func (in *interner) len() int { return len(in.offs) - 1 }
+
+func (in *interner) bytes(id uint32) []byte { return in.arena[in.offs[id]:in.offs[id+1]] }
+
+func (in *interner) id(b []byte) uint32 {
+	mask := uint32(len(in.table) - 1)
+	for i := uint32(maphash.Bytes(in.seed, b)) & mask; ; i = (i + 1) & mask {
+		v := in.table[i]
+		if v == 0 {
+			id := uint32(in.len())
+			in.arena = append(in.arena, b...)
+			in.offs = append(in.offs, uint32(len(in.arena)))
+			in.table[i] = id + 1
+			if in.len()*2 > len(in.table) {
+				in.grow()
+			}
+			return id
+		}
+		if id := v - 1; string(in.arena[in.offs[id]:in.offs[id+1]]) == string(b) {
+			return id
+		}
+	}
+}
+
+func (in *interner) grow() {
+	t := make([]uint32, len(in.table)*2)
+	mask := uint32(len(t) - 1)
+	for id := 0; id < in.len(); id++ {
+		i := uint32(maphash.Bytes(in.seed, in.bytes(uint32(id)))) & mask
+		for t[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t[i] = uint32(id) + 1
+	}
+	in.table = t
 }

@@ -104,10 +104,11 @@ func (l *lexer) next() lexTok {
 			return lexTok{t: tEOF, line: l.line}
 		}
 		c := src[l.off]
-		switch c {
-		case ' ', '\t', '\r':
+		if class[c]&cSpace != 0 {
 			l.off++
 			continue
+		}
+		switch c {
 		case '\n':
 			if l.semi {
 				l.semi = false
@@ -153,11 +154,11 @@ func (l *lexer) next() lexTok {
 	start := l.off
 	line := l.line
 	c := src[start]
-	if isLetter(c) || c >= utf8.RuneSelf {
+	if class[c]&cLetter != 0 || c >= utf8.RuneSelf {
 		i := start
 		for i < len(src) {
 			b := src[i]
-			if isLetter(b) || isDigit(b) {
+			if class[b]&(cLetter|cDigit) != 0 {
 				i++
 				continue
 			}
@@ -365,7 +366,29 @@ func (l *lexer) next() lexTok {
 func (l *lexer) peekIs(i int, c byte) bool { return i < len(l.src) && l.src[i] == c }
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' }
-func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
+
+const (
+	cLetter = 1 << iota
+	cDigit
+	cSpace
+)
+
+// class classifies ASCII bytes for the lexer's loops.
+var class = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case isLetter(byte(c)):
+			t[c] = cLetter
+		case isDigit(byte(c)):
+			t[c] = cDigit
+		case c == ' ' || c == '\t' || c == '\r':
+			t[c] = cSpace
+		}
+	}
+	return t
+}()
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // keyword returns the keyword b spells, or tIdent.
 func keyword(b []byte) tok {

@@ -309,19 +309,19 @@ func (l *pkgLink) replay(n *node, ev []uint32) {
 		pl := w & payloadMask
 		switch w >> 28 {
 		case evName:
-			l.nameCalls(n, f.names[pl])
+			l.nameCalls(n, f.nameAt(pl))
 		case evMethod:
-			n.calls = append(n.calls, l.methods[f.names[pl]]...)
+			n.calls = append(n.calls, l.methods[f.nameAt(pl)]...)
 		case evSite:
 			s := f.sites[pl]
 			l.add(n, s.cap, int(s.line), s.via)
 		case evMRef:
 			ref := l.refs[pl&(1<<24-1)]
-			l.refTo(n, ref, f.names[ev[i+1]], int(ev[i+2]), pl>>24 != 0)
+			l.refTo(n, ref, f.nameAt(ev[i+1]), int(ev[i+2]), pl>>24 != 0)
 		case evDot:
-			l.dotRefs(n, f.names[ev[i+1]], int(ev[i+2]), pl != 0)
+			l.dotRefs(n, f.nameAt(ev[i+1]), int(ev[i+2]), pl != 0)
 		case evQSel:
-			x, sel := f.names[ev[i+1]], f.names[ev[i+2]]
+			x, sel := f.nameAt(ev[i+1]), f.nameAt(ev[i+2])
 			xline, selLine := int(ev[i+3]), int(ev[i+4])
 			called := pl&qCalled != 0
 			if ref, ok := l.byName[x]; ok {

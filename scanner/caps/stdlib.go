@@ -18,9 +18,25 @@ type table struct {
 	funcs   map[string][]Capability // "net/http.Get"
 	methods map[string][]Capability // "net/http.Client": the union of its exported methods'
 	inits   map[string][]Capability // "net/http/pprof": what importing it runs at initialisation
+	// byPkg is funcs and extraFuncs by package, then name.
+	byPkg map[string]map[string][]Capability
 }
 
-var stdlib = parseTable(stdlibData)
+var stdlib = func() *table {
+	t := parseTable(stdlibData)
+	t.byPkg = map[string]map[string][]Capability{}
+	for _, m := range []map[string][]Capability{t.funcs, extraFuncs} {
+		for key, cs := range m {
+			i := strings.LastIndex(key, ".")
+			pkg, name := key[:i], key[i+1:]
+			if t.byPkg[pkg] == nil {
+				t.byPkg[pkg] = map[string][]Capability{}
+			}
+			t.byPkg[pkg][name] = union(t.byPkg[pkg][name], cs)
+		}
+	}
+	return t
+}()
 
 // packageCaps are packages every exported function of which has these
 // capabilities, whatever the table says, as capslock classifies them (its
@@ -103,6 +119,15 @@ func lookupFunc(pkgPath, name string, called bool) []Capability {
 	cs = union(cs, extraFuncs[key])
 	if called {
 		cs = union(cs, packageCaps[pkgPath])
+	}
+	return cs
+}
+
+// lookupFuncBytes is lookupFunc without building the key.
+func lookupFuncBytes(pkgPath string, name []byte, called bool) []Capability {
+	cs := stdlib.byPkg[pkgPath][string(name)]
+	if called && packageCaps[pkgPath] != nil {
+		cs = union(append([]Capability(nil), cs...), packageCaps[pkgPath])
 	}
 	return cs
 }

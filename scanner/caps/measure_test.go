@@ -1,0 +1,254 @@
+//go:build linux
+
+package caps
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"runtime"
+	"runtime/metrics"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/module"
+)
+
+// memFile is a module zip's file, inflated, as a verifying reader hands it
+// to a pass.
+type memFile struct {
+	name string
+	size int64
+	data []byte
+}
+
+// forEachFile inflates each file of the zip in turn into buf (reused) and
+// calls fn with what a pass is given: a .go file whole (up to the limit),
+// other files' first SniffLen bytes.
+func forEachFile(r *zip.Reader, m module.Version, buf []byte, fn func(name string, size int64, data []byte)) ([]byte, error) {
+	prefix := m.Path + "@" + m.Version + "/"
+	for _, f := range r.File {
+		name, ok := strings.CutPrefix(f.Name, prefix)
+		if !ok || name == "" || strings.HasSuffix(name, "/") {
+			continue
+		}
+		size := int64(f.UncompressedSize64)
+		want := int64(SniffLen)
+		if path.Ext(name) == ".go" {
+			want = min(size, MaxGoFile+1)
+		}
+		var err error
+		if buf, err = readStart(f, buf, want); err != nil {
+			return buf, err
+		}
+		fn(name, size, buf)
+	}
+	return buf, nil
+}
+
+// oldPass is the go/parser pass over files handed one at a time, as Pass
+// was at 6d52502: the files buffered, analysed at the end.
+type oldPass struct {
+	modPath  string
+	src      oldMemSource
+	binaries []Binary
+	skipped  []string
+}
+
+func (p *oldPass) File(name string, size int64, data []byte) {
+	if b := binaryOf(name, data); b != nil {
+		p.binaries = append(p.binaries, *b)
+	}
+	switch path.Ext(name) {
+	case ".s", ".syso":
+		p.src[name] = nil
+		return
+	case ".go":
+	default:
+		return
+	}
+	if size > MaxGoFile || int64(len(data)) < size {
+		if !ignoredPath(name) {
+			p.skipped = append(p.skipped, fmt.Sprintf("%s: %d bytes%s %d", name, size, overLimit, MaxGoFile))
+		}
+		return
+	}
+	p.src[name] = append([]byte(nil), data...)
+}
+
+func (p *oldPass) Report() *Report {
+	r, _ := oldAnalyze(p.modPath, p.src)
+	r.Skipped = append(p.skipped, r.Skipped...)
+	r.Binaries = p.binaries
+	return r
+}
+
+type filePass interface {
+	File(name string, size int64, data []byte)
+	Report() *Report
+}
+
+func newFilePass(impl, modPath string) filePass {
+	if impl == "old" {
+		return &oldPass{modPath: modPath, src: oldMemSource{}}
+	}
+	return NewPass(modPath)
+}
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// heapPeak samples the live heap every millisecond until stop is called.
+func heapPeak() (stop func() uint64) {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 { close(done); <-finished; return peak.Load() }
+}
+
+// TestMeasure measures the pass, old (go/parser) and new, over the zips of a
+// module cache (MODGATE_CAPS_MEASURE=$B/modcache/cache/download, or a file
+// listing zips) in one run: CPU seconds of the pass alone (the same loop that
+// only inflates the files is subtracted), bytes allocated, and the peak of
+// the live heap. MODGATE_CAPS_MEASURE_IMPL=old or new runs one of them only
+// (for /usr/bin/time -v's peak RSS). Skipped without the variable.
+func TestMeasure(t *testing.T) {
+	root := os.Getenv("MODGATE_CAPS_MEASURE")
+	if root == "" {
+		t.Skip("MODGATE_CAPS_MEASURE not set")
+	}
+	var zips map[string]module.Version
+	if st, err := os.Stat(root); err == nil && !st.IsDir() {
+		data, _ := os.ReadFile(root)
+		zips = map[string]module.Version{}
+		for _, l := range strings.Fields(string(data)) {
+			for p, m := range fixtureZips(t, strings.SplitN(l, "/cache/download/", 2)[0]+"/cache/download") {
+				if p == l {
+					zips[p] = m
+				}
+			}
+		}
+	} else {
+		zips = fixtureZips(t, root)
+	}
+	var paths []string
+	for p := range zips {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	impls := []string{"inflate", "old", "new"}
+	if i := os.Getenv("MODGATE_CAPS_MEASURE_IMPL"); i != "" {
+		impls = []string{"inflate", i}
+	}
+	var buf []byte
+	var goBytes int64
+	for _, impl := range impls {
+		runtime.GC()
+		var ms0, ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
+		stop := heapPeak()
+		c0 := cpuSeconds()
+		var maxOne float64
+		var maxMod module.Version
+		for _, p := range paths {
+			m := zips[p]
+			zr, err := zip.OpenReader(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			z0 := cpuSeconds()
+			var fp filePass
+			if impl != "inflate" {
+				fp = newFilePass(impl, m.Path)
+			}
+			buf, err = forEachFile(&zr.Reader, m, buf, func(name string, size int64, data []byte) {
+				if fp != nil {
+					fp.File(name, size, data)
+				} else if path.Ext(name) == ".go" {
+					goBytes += int64(len(data))
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fp != nil {
+				fp.Report()
+			}
+			if d := cpuSeconds() - z0; d > maxOne {
+				maxOne, maxMod = d, m
+			}
+			zr.Close()
+		}
+		cpu := cpuSeconds() - c0
+		peak := stop()
+		runtime.ReadMemStats(&ms1)
+		t.Logf("%-7s %d zips: CPU %.2f s (incl. inflate), allocated %.0f MiB, peak live heap %.1f MiB; slowest %s %.2f s",
+			impl, len(paths), cpu, float64(ms1.TotalAlloc-ms0.TotalAlloc)/(1<<20), float64(peak)/(1<<20), maxMod, maxOne)
+	}
+	t.Logf(".go bytes handed: %d MiB", goBytes>>20)
+}
+
+// BenchmarkPass runs the pass, old and new, over a real module zip
+// (testdata's cobra) held in memory.
+func BenchmarkPass(b *testing.B) {
+	data, err := os.ReadFile("testdata/github.com_spf13_cobra@v1.10.1.zip")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := module.Version{Path: "github.com/spf13/cobra", Version: "v1.10.1"}
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var files []memFile
+	var total int64
+	if _, err := forEachFile(zr, m, nil, func(name string, size int64, d []byte) {
+		files = append(files, memFile{name: name, size: size, data: append([]byte(nil), d...)})
+		total += int64(len(d))
+	}); err != nil {
+		b.Fatal(err)
+	}
+	for _, impl := range []string{"old", "new"} {
+		b.Run(impl, func(b *testing.B) {
+			b.SetBytes(total)
+			b.ReportAllocs()
+			for b.Loop() {
+				p := newFilePass(impl, m.Path)
+				for _, f := range files {
+					p.File(f.name, f.size, f.data)
+				}
+				if r := p.Report(); r.Files == 0 {
+					b.Fatal("no files")
+				}
+			}
+		})
+	}
+	_ = io.EOF
+}
