@@ -3,6 +3,7 @@ package caps
 import (
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -82,12 +83,12 @@ const (
 
 type declSum struct {
 	kind   declKind
-	name   string   // function or method name, or the variable's first name
-	recv   string   // a method's receiver type name
-	names  []string // a variable spec's names
-	line   int32
 	noBody bool
 	hasVal bool
+	name   uint32 // name id: function or method name, or the variable's first name
+	recv   uint32 // name id: a method's receiver type name
+	line   int32
+	names  [2]int32 // a variable spec's names: ids in fileSum.varNames
 	ev     [2]int32 // walk events: a function's body, a variable's value
 	iev    [2]int32 // a variable's initialiser (walkInit)
 }
@@ -104,6 +105,7 @@ type fileSum struct {
 	names     string   // the names events refer to, concatenated
 	nameOffs  []uint32 // name i is names[nameOffs[i]:nameOffs[i+1]]
 	decls     []declSum
+	varNames  []uint32
 	ev        []uint32
 	sites     []siteRec
 }
@@ -413,7 +415,11 @@ func (x *extractor) extract(fs *fileSum, data []byte) {
 	x.src = nil
 	x.lx.src = nil
 	fs.names = string(x.in.arena)
-	fs.nameOffs = append([]uint32(nil), x.in.offs...)
+	fs.nameOffs = slices.Clone(x.in.offs)
+	// Without the slack of growing: what a pass holds is these.
+	fs.ev = slices.Clone(fs.ev)
+	fs.decls = slices.Clone(fs.decls)
+	fs.varNames = slices.Clone(fs.varNames)
 	fs.linknames = linknames(data)
 }
 
@@ -508,7 +514,7 @@ func (x *extractor) importSpec() {
 		return
 	}
 	p, err := strconv.Unquote(string(x.text(x.cur)))
-	if err != nil || p == "" {
+	if err != nil {
 		x.failf("invalid import path")
 		return
 	}
@@ -613,7 +619,7 @@ func (x *extractor) funcDecl() {
 	d := declSum{kind: dFunc, line: line}
 	if x.cur.t == tLParen {
 		d.kind = dMethod
-		d.recv = x.recvName()
+		d.recv = x.name([]byte(x.recvName()))
 		if x.err != "" {
 			return
 		}
@@ -622,9 +628,10 @@ func (x *extractor) funcDecl() {
 		x.failf("expected function name")
 		return
 	}
-	d.name = string(x.text(x.cur))
+	d.name = x.name(x.text(x.cur))
+	isInit := string(x.text(x.cur)) == "init"
 	x.next()
-	if d.kind == dFunc && d.name == "init" {
+	if d.kind == dFunc && isInit {
 		d.kind = dInit
 	}
 	if x.cur.t == tLBrack {
@@ -712,19 +719,21 @@ func (x *extractor) recvName() string {
 
 func (x *extractor) varSpecTop() {
 	d := declSum{kind: dVar, line: x.cur.line}
+	d.names[0] = int32(len(x.fs.varNames))
 	for x.cur.t == tIdent {
-		d.names = append(d.names, string(x.text(x.cur)))
+		x.fs.varNames = append(x.fs.varNames, x.name(x.text(x.cur)))
 		x.next()
 		if x.cur.t != tComma {
 			break
 		}
 		x.next()
 	}
-	if len(d.names) == 0 {
+	d.names[1] = int32(len(x.fs.varNames))
+	if d.names[1] == d.names[0] {
 		x.failf("expected variable name")
 		return
 	}
-	d.name = d.names[0]
+	d.name = x.fs.varNames[d.names[0]]
 	x.mode = mNone
 	var th head
 	typed := false

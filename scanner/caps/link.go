@@ -18,10 +18,17 @@ type linker struct {
 	dirs    map[string][]string // directory -> its .go, .s and .syso files
 	pkgs    map[string]*pkgInfo // by directory; nil while being analysed
 	rep     *Report
+	// uses is each package's entry in the report, computed as soon as it
+	// is linked; pending counts the packages of the module that import a
+	// package and are not linked yet: at zero its graph is dropped, so the
+	// memory the link holds is the graphs still needed, not the module's.
+	uses    map[string][]Use
+	pending map[string]int
 }
 
 func (p *Pass) link() *Report {
-	a := &linker{modPath: p.modPath, files: p.files, dirs: map[string][]string{}, pkgs: map[string]*pkgInfo{}, rep: &Report{}}
+	a := &linker{modPath: p.modPath, files: p.files, dirs: map[string][]string{}, pkgs: map[string]*pkgInfo{}, rep: &Report{},
+		uses: map[string][]Use{}, pending: map[string]int{}}
 	names := make([]string, 0, len(p.files)+len(p.asm))
 	for n := range p.files {
 		names = append(names, n)
@@ -45,15 +52,60 @@ func (p *Pass) link() *Report {
 	}
 	sort.Strings(dirs)
 	for _, d := range dirs {
+		for _, e := range a.importsOf(d) {
+			a.pending[e]++
+		}
+	}
+	for _, d := range dirs {
 		a.pkg(d)
 	}
 	for _, d := range dirs {
-		if p := a.pkgs[d]; p != nil {
-			a.rep.Uses = append(a.rep.Uses, p.uses()...)
-		}
+		a.rep.Uses = append(a.rep.Uses, a.uses[d]...)
 	}
 	sortUses(a.rep.Uses)
 	return a.rep
+}
+
+// importsOf is the module's packages (directories) the files of dir import.
+func (a *linker) importsOf(dir string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range a.dirs[dir] {
+		f := a.files[n]
+		if f == nil {
+			continue
+		}
+		for _, is := range f.imports {
+			if d, ok := a.inModule(is.path); ok && d != dir && !seen[d] {
+				if _, ok := a.dirs[d]; ok {
+					seen[d] = true
+					out = append(out, d)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// done records that the package in dir is linked (p, or nil for none):
+// its uses are kept, its summaries dropped, and the graphs no package still
+// to be linked needs are dropped.
+func (a *linker) done(dir string, p *pkgInfo, deps []string) {
+	if p != nil {
+		a.uses[dir] = p.uses()
+	}
+	for _, n := range a.dirs[dir] {
+		delete(a.files, n)
+	}
+	for _, e := range deps {
+		a.pending[e]--
+		if a.pending[e] == 0 {
+			a.pkgs[e].release()
+		}
+	}
+	if a.pending[dir] == 0 {
+		p.release()
+	}
 }
 
 func (a *linker) inModule(ip string) (dir string, ok bool) {
@@ -70,6 +122,7 @@ func (a *linker) pkg(dir string) *pkgInfo {
 		return p // nil while in progress: an import cycle, which does not build
 	}
 	a.pkgs[dir] = nil
+	deps := a.importsOf(dir)
 	p := &pkgInfo{path: a.modPath, nodes: map[string]*node{}, memo: map[string][]site{}}
 	if dir != "" {
 		p.path = a.modPath + "/" + dir
@@ -119,6 +172,7 @@ func (a *linker) pkg(dir string) *pkgInfo {
 	}
 	files = parsed
 	if len(files) == 0 && !hasAsm {
+		a.done(dir, nil, deps)
 		return nil
 	}
 	count := map[string]int{}
@@ -133,18 +187,21 @@ func (a *linker) pkg(dir string) *pkgInfo {
 	p.main = p.name == "main"
 
 	// Top-level names first: calls refer to them in any order.
-	l := &pkgLink{a: a, p: p, funcs: map[string]bool{}, methods: map[string][]string{}, vars: map[string]string{}}
+	l := &pkgLink{a: a, p: p, funcs: map[string]string{}, methods: map[string][]string{}, vars: map[string]string{}, groups: map[string]string{}}
+	p.methods = l.methods
 	for _, f := range files {
 		for _, d := range f.decls {
 			switch d.kind {
 			case dVar:
-				for _, n := range d.names {
-					l.vars[n] = fmt.Sprintf("v:%s:%d", f.name, d.line)
+				key := fmt.Sprintf("v:%s:%d", f.name, d.line)
+				for _, id := range f.varNames[d.names[0]:d.names[1]] {
+					l.vars[f.nameAt(id)] = key
 				}
 			case dFunc:
-				l.funcs[d.name] = true
+				l.funcs[f.nameAt(d.name)] = "f:" + f.nameAt(d.name)
 			case dMethod:
-				l.methods[d.name] = append(l.methods[d.name], "m:"+d.recv+"."+d.name)
+				name := f.nameAt(d.name)
+				l.methods[name] = append(l.methods[name], "m:"+f.nameAt(d.recv)+"."+name)
 			}
 		}
 	}
@@ -156,6 +213,7 @@ func (a *linker) pkg(dir string) *pkgInfo {
 	}
 	p.initUses = p.computeInit()
 	a.pkgs[dir] = p
+	a.done(dir, p, deps)
 	return p
 }
 
@@ -163,9 +221,10 @@ func (a *linker) pkg(dir string) *pkgInfo {
 type pkgLink struct {
 	a       *linker
 	p       *pkgInfo
-	funcs   map[string]bool
-	methods map[string][]string
-	vars    map[string]string
+	funcs   map[string]string   // name -> node key
+	methods map[string][]string // name -> node keys
+	vars    map[string]string   // name -> node key
+	groups  map[string]string   // method name -> its group's key in calls ("M:name")
 
 	// the file being linked
 	f      *fileSum
@@ -184,28 +243,30 @@ func (l *pkgLink) file(f *fileSum, hasAsm bool) {
 	for _, d := range f.decls {
 		switch d.kind {
 		case dFunc, dMethod, dInit:
-			key, name := "f:"+d.name, d.name
+			dname := f.nameAt(d.name)
+			key, name := "f:"+dname, dname
 			switch d.kind {
 			case dMethod:
-				key, name = "m:"+d.recv+"."+d.name, "("+d.recv+")."+d.name
+				recv := f.nameAt(d.recv)
+				key, name = "m:"+recv+"."+dname, "("+recv+")."+dname
 			case dInit:
 				key = fmt.Sprintf("i:%s:%d", f.name, d.line)
 				p.roots = append(p.roots, key)
 			}
 			n := p.node(key, name)
 			if d.noBody && hasAsm {
-				n.sites = append(n.sites, site{cap: Assembly, file: f.name, line: int(d.line), via: "func " + d.name + " (assembly)"})
+				n.sites = append(n.sites, site{cap: Assembly, file: f.name, line: int(d.line), via: "func " + dname + " (assembly)"})
 			}
 			if !d.noBody {
 				l.replay(n, f.ev[d.ev[0]:d.ev[1]])
 			}
 		case dVar:
 			key := fmt.Sprintf("v:%s:%d", f.name, d.line)
-			n := p.node(key, "var "+d.name)
+			n := p.node(key, "var "+f.nameAt(d.name))
 			l.replay(n, f.ev[d.ev[0]:d.ev[1]])
 			if d.hasVal {
 				ik := "i" + key
-				in := p.node(ik, "var "+d.name)
+				in := p.node(ik, "var "+f.nameAt(d.name))
 				l.replay(in, f.ev[d.iev[0]:d.iev[1]])
 				p.roots = append(p.roots, ik)
 			}
@@ -293,12 +354,27 @@ func (l *pkgLink) dotRefs(n *node, name string, line int, called bool) {
 }
 
 func (l *pkgLink) nameCalls(n *node, name string) {
-	if l.funcs[name] {
-		n.calls = append(n.calls, "f:"+name)
+	if k, ok := l.funcs[name]; ok {
+		n.calls = append(n.calls, k)
 	}
 	if k, ok := l.vars[name]; ok {
 		n.calls = append(n.calls, k) // a function or closure it holds may be called
 	}
+}
+
+// methodCalls adds an edge to every method named name, as one entry that
+// bfs expands (a method name common in generated code, such as String,
+// would otherwise put thousands of keys in every node that selects it).
+func (l *pkgLink) methodCalls(n *node, name string) {
+	if len(l.methods[name]) == 0 {
+		return
+	}
+	k, ok := l.groups[name]
+	if !ok {
+		k = methodGroup + name
+		l.groups[name] = k
+	}
+	n.calls = append(n.calls, k)
 }
 
 // replay turns a declaration's events into its node's sites and calls.
@@ -311,7 +387,7 @@ func (l *pkgLink) replay(n *node, ev []uint32) {
 		case evName:
 			l.nameCalls(n, f.nameAt(pl))
 		case evMethod:
-			n.calls = append(n.calls, l.methods[f.nameAt(pl)]...)
+			l.methodCalls(n, f.nameAt(pl))
 		case evSite:
 			s := f.sites[pl]
 			l.add(n, s.cap, int(s.line), s.via)
@@ -334,7 +410,7 @@ func (l *pkgLink) replay(n *node, ev []uint32) {
 				l.add(n, ReflectCall, selLine, "reflect.Value."+sel)
 			}
 			if pl&qInit == 0 || called {
-				n.calls = append(n.calls, l.methods[sel]...)
+				l.methodCalls(n, sel)
 			}
 			if pl&qInit == 0 {
 				l.dotRefs(n, x, xline, false)

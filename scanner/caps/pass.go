@@ -66,6 +66,10 @@ type node struct {
 	calls []string // node keys
 }
 
+// methodGroup prefixes an entry of node.calls that stands for every method
+// of a name (pkgInfo.methods).
+const methodGroup = "M:"
+
 type pkgInfo struct {
 	path, name string
 	main       bool
@@ -75,7 +79,17 @@ type pkgInfo struct {
 	fileSites  []site   // imports and directives: not in a function
 	initSites  []site   // imported packages whose initialisation has capabilities
 	initUses   map[Capability]Use
-	memo       map[string][]site // node key -> reachable capabilities (first site each)
+	memo       map[string][]site   // node key -> reachable capabilities (first site each)
+	methods    map[string][]string // method name -> node keys, for methodGroup entries
+}
+
+// release drops the graph once no package will ask reach of it; its
+// initUses stay (nil p does nothing).
+func (p *pkgInfo) release() {
+	if p == nil {
+		return
+	}
+	p.nodes, p.order, p.roots, p.fileSites, p.initSites, p.memo, p.methods = nil, nil, nil, nil, nil, nil, nil
 }
 
 func (p *pkgInfo) node(key, name string) *node {
@@ -157,6 +171,18 @@ func (p *pkgInfo) bfs(roots []string, visit func(key string, s site, chain []str
 			}
 		}
 		for _, c := range n.calls {
+			if name, ok := strings.CutPrefix(c, methodGroup); ok {
+				for _, c := range p.methods[name] {
+					if _, ok := p.nodes[c]; !ok {
+						continue
+					}
+					if _, seen := parent[c]; !seen {
+						parent[c] = k
+						queue = append(queue, c)
+					}
+				}
+				continue
+			}
 			if _, ok := p.nodes[c]; !ok {
 				continue
 			}

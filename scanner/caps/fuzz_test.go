@@ -1,0 +1,60 @@
+package caps
+
+import (
+	"archive/zip"
+	"go/parser"
+	"go/token"
+	"path"
+	"strings"
+	"testing"
+)
+
+// FuzzExtract feeds arbitrary bytes to the pass as a Go file: it must not
+// panic, and a file go/parser accepts (one that may compile) must never be
+// listed as not parsing, which would hide what it can do (nesting over the
+// pass's limit is listed as unanalysed instead).
+func FuzzExtract(f *testing.F) {
+	for _, z := range []string{"testdata/github.com_spf13_cobra@v1.10.1.zip", "testdata/github.com_mattn_go-pointer@v0.0.1.zip"} {
+		zr, err := zip.OpenReader(z)
+		if err != nil {
+			f.Fatal(err)
+		}
+		n := 0
+		for _, zf := range zr.File {
+			if path.Ext(zf.Name) != ".go" || n >= 12 {
+				continue
+			}
+			var buf []byte
+			if buf, err = readStart(zf, nil, int64(zf.UncompressedSize64)); err != nil {
+				f.Fatal(err)
+			}
+			f.Add(buf)
+			n++
+		}
+		zr.Close()
+	}
+	for _, s := range []string{
+		"package a\nfunc {",
+		"package a\nimport . \"os/exec\"\nfunc init() { Command(\"sh\").Start() }\n",
+		"package a\nvar x = func() int { return 1 }()\nfunc (r *T[K, V]) m() { once.Do(func() { r.x.Call(nil) }) }\n",
+		"package a\nfunc f() { if x == (T{}) { for _, v := range []struct{ a int }{{1}} { _ = v } } }\n",
+		"package a\n/* unterminated",
+		"package a\nvar s = `raw\nstring`\nvar r = '\\''\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		p := NewPass("example.com/m")
+		p.File("a.go", int64(len(src)), src)
+		p.File("b/b.go", int64(len(src)), src)
+		r := p.Report()
+		if _, err := parser.ParseFile(token.NewFileSet(), "a.go", src, parser.SkipObjectResolution); err != nil || !buildable(src) {
+			return
+		}
+		for _, s := range r.Skipped {
+			if strings.Contains(s, "does not parse") {
+				t.Errorf("go/parser reads it, the pass does not: %s", s)
+			}
+		}
+	})
+}
