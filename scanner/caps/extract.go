@@ -1,6 +1,7 @@
 package caps
 
 import (
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -88,9 +89,79 @@ type declSum struct {
 	name   uint32 // name id: function or method name, or the variable's first name
 	recv   uint32 // name id: a method's receiver type name
 	line   int32
-	names  [2]int32 // a variable spec's names: ids in fileSum.varNames
-	ev     [2]int32 // walk events: a function's body, a variable's value
-	iev    [2]int32 // a variable's initialiser (walkInit)
+	names  []uint32 // a variable spec's names (ids)
+	ev     []byte   // walk events: a function's body, a variable's value
+	iev    []byte   // a variable's initialiser (walkInit)
+}
+
+// A file summary's declarations are stored as uvarints, in order: kind |
+// noBody<<2 | hasVal<<3, name, recv (methods), line, the length of ev, of
+// iev (hasVal), then the count and ids of a variable spec's names. The
+// events of the declarations follow one another in fileSum.ev in the same
+// order, each a uvarint kind | payload<<3 and its further words.
+
+func (x *extractor) addDecl(d *declSum, evLen, ievLen int) {
+	b := x.fs.decls
+	h := uint64(d.kind)
+	if d.noBody {
+		h |= 4
+	}
+	if d.hasVal {
+		h |= 8
+	}
+	b = binary.AppendUvarint(b, h)
+	b = binary.AppendUvarint(b, uint64(d.name))
+	if d.kind == dMethod {
+		b = binary.AppendUvarint(b, uint64(d.recv))
+	}
+	b = binary.AppendUvarint(b, uint64(d.line))
+	b = binary.AppendUvarint(b, uint64(evLen))
+	if d.hasVal {
+		b = binary.AppendUvarint(b, uint64(ievLen))
+	}
+	if d.kind == dVar {
+		b = binary.AppendUvarint(b, uint64(len(d.names)))
+		for _, id := range d.names {
+			b = binary.AppendUvarint(b, uint64(id))
+		}
+	}
+	x.fs.decls = b
+}
+
+// eachDecl calls fn with each declaration of the summary, in order (d is
+// reused).
+func (f *fileSum) eachDecl(fn func(d *declSum)) {
+	var d declSum
+	b, ev := f.decls, f.ev
+	next := func() uint64 {
+		v, n := binary.Uvarint(b)
+		b = b[n:]
+		return v
+	}
+	for len(b) > 0 {
+		h := next()
+		d.kind, d.noBody, d.hasVal = declKind(h&3), h&4 != 0, h&8 != 0
+		d.name = uint32(next())
+		d.recv = 0
+		if d.kind == dMethod {
+			d.recv = uint32(next())
+		}
+		d.line = int32(next())
+		n := next()
+		d.ev, ev = ev[:n], ev[n:]
+		d.iev = nil
+		if d.hasVal {
+			n := next()
+			d.iev, ev = ev[:n], ev[n:]
+		}
+		d.names = d.names[:0]
+		if d.kind == dVar {
+			for k := next(); k > 0; k-- {
+				d.names = append(d.names, uint32(next()))
+			}
+		}
+		fn(&d)
+	}
 }
 
 // fileSum is what the pass keeps of a Go file.
@@ -104,9 +175,8 @@ type fileSum struct {
 	linknames []int
 	names     string   // the names events refer to, concatenated
 	nameOffs  []uint32 // name i is names[nameOffs[i]:nameOffs[i+1]]
-	decls     []declSum
-	varNames  []uint32
-	ev        []uint32
+	decls     []byte   // see addDecl
+	ev        []byte
 	sites     []siteRec
 }
 
@@ -188,6 +258,8 @@ type extractor struct {
 
 	in     interner
 	siteIx map[siteRec]int32
+
+	varNames []uint32
 
 	mode  int
 	raw   []uint32
@@ -318,7 +390,7 @@ func (x *extractor) beginDecl() {
 // endDecl expands the slots, drops the events that add nothing (a name,
 // method or site seen before in the declaration), and stores the events in
 // the summary.
-func (x *extractor) endDecl() [2]int32 {
+func (x *extractor) endDecl() int {
 	x.last = x.last[:0]
 	for range x.nslot {
 		x.last = append(x.last, -1)
@@ -336,7 +408,7 @@ func (x *extractor) endDecl() [2]int32 {
 	if n := len(x.fs.sites); len(x.seenS) < n {
 		x.seenS = append(x.seenS, make([]uint32, n-len(x.seenS))...)
 	}
-	from := int32(len(x.fs.ev))
+	from := len(x.fs.ev)
 	add := func(ws []uint32) {
 		for k := 0; k < len(ws); {
 			w := ws[k]
@@ -362,7 +434,10 @@ func (x *extractor) endDecl() [2]int32 {
 				}
 				x.seenS[p] = x.epoch
 			}
-			x.fs.ev = append(x.fs.ev, ws[k:k+l]...)
+			x.fs.ev = binary.AppendUvarint(x.fs.ev, uint64(p)<<3|uint64(w>>28))
+			for _, w := range ws[k+1 : k+l] {
+				x.fs.ev = binary.AppendUvarint(x.fs.ev, uint64(w))
+			}
 			k += l
 		}
 	}
@@ -379,7 +454,7 @@ func (x *extractor) endDecl() [2]int32 {
 		add(x.raw[i : i+l])
 		i += l
 	}
-	return [2]int32{from, int32(len(x.fs.ev))}
+	return len(x.fs.ev) - from
 }
 
 func (x *extractor) inModule(path string) bool {
@@ -419,7 +494,6 @@ func (x *extractor) extract(fs *fileSum, data []byte) {
 	// Without the slack of growing: what a pass holds is these.
 	fs.ev = slices.Clone(fs.ev)
 	fs.decls = slices.Clone(fs.decls)
-	fs.varNames = slices.Clone(fs.varNames)
 	fs.linknames = linknames(data)
 }
 
@@ -658,12 +732,15 @@ func (x *extractor) funcDecl() {
 		x.next()
 		x.seq(tRBrace, ctxBlock)
 		x.mode = mNone
-		d.ev = x.endDecl()
+		evLen := x.endDecl()
+		if x.err == "" {
+			x.addDecl(&d, evLen, 0)
+		}
 	} else {
 		d.noBody = true
-	}
-	if x.err == "" {
-		x.fs.decls = append(x.fs.decls, d)
+		if x.err == "" {
+			x.addDecl(&d, 0, 0)
+		}
 	}
 }
 
@@ -719,21 +796,22 @@ func (x *extractor) recvName() string {
 
 func (x *extractor) varSpecTop() {
 	d := declSum{kind: dVar, line: x.cur.line}
-	d.names[0] = int32(len(x.fs.varNames))
+	x.varNames = x.varNames[:0]
 	for x.cur.t == tIdent {
-		x.fs.varNames = append(x.fs.varNames, x.name(x.text(x.cur)))
+		x.varNames = append(x.varNames, x.name(x.text(x.cur)))
 		x.next()
 		if x.cur.t != tComma {
 			break
 		}
 		x.next()
 	}
-	d.names[1] = int32(len(x.fs.varNames))
-	if d.names[1] == d.names[0] {
+	if len(x.varNames) == 0 {
 		x.failf("expected variable name")
 		return
 	}
-	d.name = x.fs.varNames[d.names[0]]
+	d.names = x.varNames
+	d.name = x.varNames[0]
+	evLen, ievLen := 0, 0
 	x.mode = mNone
 	var th head
 	typed := false
@@ -754,23 +832,23 @@ func (x *extractor) varSpecTop() {
 		sp := x.save()
 		p0 := x.lx.parens
 		x.values()
-		d.ev = x.endDecl()
+		evLen = x.endDecl()
 		x.beginDecl()
 		x.mode = mInit
 		if x.lx.parens != p0 || x.cur.t == tLParen {
 			x.restore(sp)
 			x.values()
 		}
-		d.iev = x.endDecl()
+		ievLen = x.endDecl()
 	} else {
-		d.ev = x.endDecl()
+		evLen = x.endDecl()
 	}
 	x.mode = mNone
 	if x.cur.t != tRParen {
 		x.semi()
 	}
 	if x.err == "" {
-		x.fs.decls = append(x.fs.decls, d)
+		x.addDecl(&d, evLen, ievLen)
 	}
 }
 

@@ -1,6 +1,7 @@
 package caps
 
 import (
+	"encoding/binary"
 	"fmt"
 	"path"
 	"sort"
@@ -190,11 +191,11 @@ func (a *linker) pkg(dir string) *pkgInfo {
 	l := &pkgLink{a: a, p: p, funcs: map[string]string{}, methods: map[string][]string{}, vars: map[string]string{}, groups: map[string]string{}}
 	p.methods = l.methods
 	for _, f := range files {
-		for _, d := range f.decls {
+		f.eachDecl(func(d *declSum) {
 			switch d.kind {
 			case dVar:
 				key := fmt.Sprintf("v:%s:%d", f.name, d.line)
-				for _, id := range f.varNames[d.names[0]:d.names[1]] {
+				for _, id := range d.names {
 					l.vars[f.nameAt(id)] = key
 				}
 			case dFunc:
@@ -203,7 +204,7 @@ func (a *linker) pkg(dir string) *pkgInfo {
 				name := f.nameAt(d.name)
 				l.methods[name] = append(l.methods[name], "m:"+f.nameAt(d.recv)+"."+name)
 			}
-		}
+		})
 	}
 	for _, f := range files {
 		if f.pkg != p.name {
@@ -240,7 +241,7 @@ func (l *pkgLink) file(f *fileSum, hasAsm bool) {
 	for _, ln := range f.linknames {
 		p.fileSites = append(p.fileSites, site{cap: Linkname, file: f.name, line: ln, via: "//go:linkname"})
 	}
-	for _, d := range f.decls {
+	f.eachDecl(func(d *declSum) {
 		switch d.kind {
 		case dFunc, dMethod, dInit:
 			dname := f.nameAt(d.name)
@@ -258,20 +259,20 @@ func (l *pkgLink) file(f *fileSum, hasAsm bool) {
 				n.sites = append(n.sites, site{cap: Assembly, file: f.name, line: int(d.line), via: "func " + dname + " (assembly)"})
 			}
 			if !d.noBody {
-				l.replay(n, f.ev[d.ev[0]:d.ev[1]])
+				l.replay(n, d.ev)
 			}
 		case dVar:
 			key := fmt.Sprintf("v:%s:%d", f.name, d.line)
 			n := p.node(key, "var "+f.nameAt(d.name))
-			l.replay(n, f.ev[d.ev[0]:d.ev[1]])
+			l.replay(n, d.ev)
 			if d.hasVal {
 				ik := "i" + key
 				in := p.node(ik, "var "+f.nameAt(d.name))
-				l.replay(in, f.ev[d.iev[0]:d.iev[1]])
+				l.replay(in, d.iev)
 				p.roots = append(p.roots, ik)
 			}
 		}
-	}
+	})
 }
 
 // imports reads a file's imports: the sites of the imports themselves
@@ -378,12 +379,19 @@ func (l *pkgLink) methodCalls(n *node, name string) {
 }
 
 // replay turns a declaration's events into its node's sites and calls.
-func (l *pkgLink) replay(n *node, ev []uint32) {
+func (l *pkgLink) replay(n *node, ev []byte) {
 	f := l.f
-	for i := 0; i < len(ev); {
-		w := ev[i]
-		pl := w & payloadMask
-		switch w >> 28 {
+	var w [5]uint32
+	for len(ev) > 0 {
+		v, k := binary.Uvarint(ev)
+		ev = ev[k:]
+		kind, pl := uint32(v&7), uint32(v>>3)
+		for j := 1; j < evLen(kind<<28); j++ {
+			v, k := binary.Uvarint(ev)
+			ev = ev[k:]
+			w[j] = uint32(v)
+		}
+		switch kind {
 		case evName:
 			l.nameCalls(n, f.nameAt(pl))
 		case evMethod:
@@ -393,12 +401,12 @@ func (l *pkgLink) replay(n *node, ev []uint32) {
 			l.add(n, s.cap, int(s.line), s.via)
 		case evMRef:
 			ref := l.refs[pl&(1<<24-1)]
-			l.refTo(n, ref, f.nameAt(ev[i+1]), int(ev[i+2]), pl>>24 != 0)
+			l.refTo(n, ref, f.nameAt(w[1]), int(w[2]), pl>>24 != 0)
 		case evDot:
-			l.dotRefs(n, f.nameAt(ev[i+1]), int(ev[i+2]), pl != 0)
+			l.dotRefs(n, f.nameAt(w[1]), int(w[2]), pl != 0)
 		case evQSel:
-			x, sel := f.nameAt(ev[i+1]), f.nameAt(ev[i+2])
-			xline, selLine := int(ev[i+3]), int(ev[i+4])
+			x, sel := f.nameAt(w[1]), f.nameAt(w[2])
+			xline, selLine := int(w[3]), int(w[4])
 			called := pl&qCalled != 0
 			if ref, ok := l.byName[x]; ok {
 				if pl&qInit == 0 || called {
@@ -417,6 +425,5 @@ func (l *pkgLink) replay(n *node, ev []uint32) {
 				l.nameCalls(n, x)
 			}
 		}
-		i += evLen(w)
 	}
 }
