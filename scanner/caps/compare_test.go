@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -179,4 +180,185 @@ func compareReports(old, got *Report) []string {
 		out = append(out, fmt.Sprintf("binaries: old %v, new %v", old.Binaries, got.Binaries))
 	}
 	return out
+}
+
+// TestCompareTestdata holds the pass to the go/parser pass it replaced on
+// the real zips of testdata, and on modgate's own dependencies
+// golang.org/x/sys and x/mod when the module cache has them (go.mod's
+// versions): the same reports, field for field.
+func TestCompareTestdata(t *testing.T) {
+	cases := []struct{ file, path, version string }{
+		{"testdata/github.com_spf13_cobra@v1.10.1.zip", "github.com/spf13/cobra", "v1.10.1"},
+		{"testdata/github.com_mattn_go-pointer@v0.0.1.zip", "github.com/mattn/go-pointer", "v0.0.1"},
+	}
+	if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
+		for _, m := range []module.Version{{Path: "golang.org/x/sys", Version: "v0.49.0"}, {Path: "golang.org/x/mod", Version: "v0.42.0"}} {
+			file := filepath.Join(strings.TrimSpace(string(out)), "cache", "download", m.Path, "@v", m.Version+".zip")
+			if _, err := os.Stat(file); err != nil {
+				t.Logf("SKIPPED LOUDLY: %s not in the module cache (%v)", m, err)
+				continue
+			}
+			cases = append(cases, struct{ file, path, version string }{file, m.Path, m.Version})
+		}
+	}
+	for _, c := range cases {
+		m := module.Version{Path: c.path, Version: c.version}
+		zr, err := zip.OpenReader(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, err := oldZip(&zr.Reader, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Zip(&zr.Reader, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr.Close()
+		if !reflect.DeepEqual(old, got) {
+			t.Errorf("%s: the report differs from the go/parser pass's:\n%s", m, strings.Join(compareReports(old, got), "\n"))
+		}
+		if len(got.Uses) == 0 && m.Path == "github.com/spf13/cobra" {
+			t.Errorf("%s: no uses: the comparison compares nothing", m)
+		}
+	}
+}
+
+// orderSrc is a module whose reports depend on the order in which the walker
+// meets calls and sites (breadth-first search takes the first), and on the
+// rules for what initialisation runs.
+var orderSrc = map[string]string{
+	"a.go": `package a
+
+import (
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"reflect"
+	"sync"
+	"time"
+	"unsafe"
+
+	"example.com/m/b"
+)
+
+var once sync.Once
+
+type T struct{ c *http.Client }
+
+func (t *T) Dial() *T { net.Dial("tcp", "x"); return t }
+func (t *T) Lookup() *T { net.LookupHost("x"); return t }
+func (t *T) Run()  { exec.Command("sh").Run() }
+func (t *T) Env() string { return os.Getenv("HOME") }
+
+func init() {
+	_ = unsafe.Slice(unsafe.StringData("x"), 1)
+	t := &T{}
+	t.Run()
+	t.Lookup().Dial()
+	(func() { os.Setenv("A", "b") })()
+	once.Do(func() { t.Dial() })
+	time.AfterFunc(time.Second, func() { os.Remove("x") })
+	go t.Env()
+	b.Start(t.Env(), os.Getpid())
+	reflect.ValueOf(t).MethodByName("Run").Call(nil)
+}
+
+var stored = func() { exec.Command("stored").Run() }
+
+var ran = func() int { os.Hostname(); return 1 }()
+
+var (
+	h1, h2 = http.Client{}, net.Dialer{}
+	c http.Client
+)
+
+func Use() {
+	if x := (T{}); x.c == nil {
+		for _, v := range []struct{ c *http.Client }{{&http.Client{}}} {
+			_ = v
+		}
+	}
+	var d net.Dialer
+	_ = d
+	p := new(http.Transport)
+	_ = p
+	f := func() *T { return &T{} }
+	f().Env()
+	(*T).Run(nil)
+	stored()
+}
+
+func _() {}
+
+var _ = Use
+`,
+	"b/b.go": `package b
+
+import (
+	"os"
+	"syscall"
+)
+
+func Start(s string, pid int) { syscall.Kill(pid, 0); os.Getwd() }
+
+func init() { helper() }
+
+func helper() { os.Chdir("/") }
+`,
+	"c/c.go": `package c
+
+import (
+	. "os/exec"
+	. "net/http"
+	x "example.com/m/b"
+)
+
+func init() {
+	Command("sh").Start()
+	(x.Start)("", 1)
+}
+
+func G() { c := Client{}; _ = c; LookPath("go") }
+`,
+	"d/d_linux.go": `package d
+
+import "os"
+
+type F[K comparable, V any] struct{}
+
+func (f *F[K, V]) Close() { os.Remove("a") }
+
+func init() { var f F[int, int]; f.Close() }
+`,
+	"d/d_windows.go": `package d
+
+import "os/exec"
+
+func (f *F[K, V]) Close() { exec.Command("cmd").Run() }
+`,
+}
+
+// TestCompareOrder holds the pass to the go/parser pass on orderSrc: the
+// same report, field for field.
+func TestCompareOrder(t *testing.T) {
+	src := oldMemSource{}
+	var files []File
+	for n, s := range orderSrc {
+		src[n] = []byte(s)
+		files = append(files, File{Name: n, Data: []byte(s)})
+	}
+	old, err := oldAnalyze("example.com/m", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Analyze("example.com/m", files)
+	if old.Files != len(orderSrc) || len(old.Skipped) != 0 {
+		t.Fatalf("the old pass read %d files, skipped %q", old.Files, old.Skipped)
+	}
+	if !reflect.DeepEqual(old, got) {
+		t.Errorf("the report differs from the go/parser pass's:\n%s", strings.Join(compareReports(old, got), "\n"))
+	}
 }
