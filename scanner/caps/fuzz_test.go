@@ -58,3 +58,17 @@ func FuzzExtract(f *testing.F) {
 		}
 	})
 }
+
+// TestDeepNesting: code nested deeper than the extractor follows may still
+// compile, so it is listed as unanalysed (the policy holds such a zip), not
+// as not parsing.
+func TestDeepNesting(t *testing.T) {
+	src := "package a\n\nimport \"os/exec\"\n\nvar x = " + strings.Repeat("(", maxDepth+10) + "exec.Command(\"sh\")" + strings.Repeat(")", maxDepth+10) + "\n"
+	if _, err := parser.ParseFile(token.NewFileSet(), "a.go", src, parser.SkipObjectResolution); err != nil {
+		t.Fatalf("go/parser: %v", err)
+	}
+	r := Analyze("m", []File{{Name: "a.go", Data: []byte(src)}})
+	if got := Unanalysed(r.Skipped); len(got) != 1 || !strings.HasPrefix(got[0], "a.go: ") {
+		t.Errorf("Unanalysed(%q) = %q, want a.go", r.Skipped, got)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"runtime"
@@ -250,5 +249,4 @@ func BenchmarkPass(b *testing.B) {
 			}
 		})
 	}
-	_ = io.EOF
 }
