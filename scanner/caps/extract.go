@@ -1481,6 +1481,18 @@ func (x *extractor) signatureAfterFunc() {
 	}
 }
 
+// size is about how many bytes the summary takes.
+func (f *fileSum) size() int64 {
+	n := 160 + len(f.name) + len(f.pkg) + len(f.fail) + len(f.names) + 4*len(f.nameOffs) + len(f.ev) + len(f.decls) + 8*len(f.linknames)
+	for _, s := range f.sites {
+		n += 32 + len(s.via)
+	}
+	for _, is := range f.imports {
+		n += 40 + len(is.name) + len(is.path)
+	}
+	return int64(n)
+}
+
 // nameAt returns the name id of a file summary.
 func (f *fileSum) nameAt(id uint32) string { return f.names[f.nameOffs[id]:f.nameOffs[id+1]] }
 

@@ -250,3 +250,27 @@ func BenchmarkPass(b *testing.B) {
 		})
 	}
 }
+
+// TestHeld: a pass holds summaries, far smaller than the source it was given.
+func TestHeld(t *testing.T) {
+	zr, err := zip.OpenReader("testdata/github.com_spf13_cobra@v1.10.1.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	m := module.Version{Path: "github.com/spf13/cobra", Version: "v1.10.1"}
+	p := NewPass(m.Path)
+	var src int64
+	if _, err := forEachFile(&zr.Reader, m, nil, func(name string, size int64, data []byte) {
+		if path.Ext(name) == ".go" && !ignoredPath(name) {
+			src += size
+		}
+		p.File(name, size, data)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if p.Held() <= 0 || p.Held() > src/3 {
+		t.Errorf("the pass holds %d bytes for %d bytes of Go", p.Held(), src)
+	}
+	t.Logf("%d bytes held for %d bytes of library Go", p.Held(), src)
+}

@@ -25,7 +25,13 @@ type Pass struct {
 	// analyze is set for [Analyze]: a file over the limit is listed in
 	// package order, as the analysis meets it.
 	analyze bool
+	held    int64
 }
+
+// Held is about how many bytes the pass holds for the files given so far:
+// their summaries, a few percent of their size, not the files. A caller
+// that bounds the memory of passes waiting for their turn counts this.
+func (p *Pass) Held() int64 { return p.held }
 
 // NewPass starts a pass over the files of the module modPath.
 func NewPass(modPath string) *Pass {
@@ -72,6 +78,7 @@ func (p *Pass) File(name string, size int64, data []byte) {
 		p.ex.extract(fs, data)
 	}
 	p.files[name] = fs
+	p.held += fs.size()
 }
 
 // Report ends the pass and returns what it found.
