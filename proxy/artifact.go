@@ -280,11 +280,13 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 		}
 		s.scan(ctx, stored, resp.LastModified, dated)
 		if kind == store.KindZip && stored.SHA256 == a.SHA256 {
-			_, err := s.capabilities(ctx, stored, zf.caps)
-			zf.caps = nil // its files are not needed any more (the SBOM below is not quick)
-			if err != nil {
-				// The decision on the zip computes them again, or refuses it.
-				s.log.Error("capabilities", "module", m.Path, "version", m.Version, "err", err.Error())
+			// The capability facts are made before the answer when the
+			// policy in force reads them; else after it, like the SBOM. A
+			// decision that needs them meanwhile (the policy was reloaded)
+			// joins their computation (capabilityFacts).
+			afterAnswer := !s.policy().UsesCapabilities()
+			if !afterAnswer {
+				s.ingestCapabilities(ctx, stored, &zf)
 			}
 			if err := s.checkZip(ctx, stored, zf.files); err != nil {
 				// Checked again before the zip is served (serveArtifact).
@@ -292,6 +294,9 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 			}
 			if z := streamOf(ctx, m); z != nil {
 				z.finish(stored, nil)
+			}
+			if afterAnswer {
+				s.ingestCapabilities(ctx, stored, &zf)
 			}
 			s.makeSBOM(ctx, stored, zf)
 		}

@@ -77,6 +77,26 @@ func (s *Server) capabilities(ctx context.Context, a *store.Artifact, feed *caps
 	return f, nil
 }
 
+// ingestCapabilities makes the capability facts of a zip just ingested,
+// from the pass its ingest fed (zf.caps), as the computation a decision
+// that needs them meanwhile joins (see capabilityFacts).
+func (s *Server) ingestCapabilities(ctx context.Context, a *store.Artifact, zf *zipFacts) {
+	m := a.Module
+	feed := zf.caps
+	zf.caps = nil // its files are not needed any more (the SBOM is not quick)
+	_, err := s.shared(ctx, capabilitiesKey(m), func(ctx context.Context) (any, error) {
+		return s.capabilities(ctx, a, feed)
+	})
+	if err != nil {
+		// The decision on the zip computes them again, or refuses it.
+		s.log.Error("capabilities", "module", m.Path, "version", m.Version, "err", err.Error())
+	}
+}
+
+// capabilitiesKey is the key of the computation of m's capability facts
+// (Server.shared).
+func capabilitiesKey(m module.Version) string { return "capabilities " + m.Path + "@" + m.Version }
+
 // capabilityReport ends the pass of feed, or runs a pass over the stored
 // zip when there is none, one at a time: the pass holds a package's syntax trees, hundreds
 // of MiB for the largest generated files (google.golang.org/api), and
@@ -177,7 +197,7 @@ func (s *Server) capabilityFacts(ctx context.Context, m module.Version, zip bool
 		s.log.Warn("capabilities: no stored zip to analyse", "module", m.Path, "version", m.Version, "err", err.Error())
 		return f, nil
 	}
-	v, err := s.shared(ctx, "capabilities "+m.Path+"@"+m.Version, func(ctx context.Context) (any, error) {
+	v, err := s.shared(ctx, capabilitiesKey(m), func(ctx context.Context) (any, error) {
 		return s.capabilities(ctx, a, nil)
 	})
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,5 +183,86 @@ func TestStreamedZipAuditNamesSBOM(t *testing.T) {
 	}
 	if len(ids) != 1 || ids[0] == "" {
 		t.Errorf("zip fetch records name SBOMs %q; want one id", ids)
+	}
+}
+
+// heldCapabilities is a store whose PutCapabilities hangs until release is
+// closed (an injected hang), recording whether the zip had been answered.
+type heldCapabilities struct {
+	proxy.Storage
+	answered atomic.Bool
+	release  chan struct{}
+	calls    atomic.Int32
+	early    atomic.Int32 // calls made before the answer
+}
+
+func (h *heldCapabilities) PutCapabilities(ctx context.Context, f *store.CapabilityFacts) error {
+	h.calls.Add(1)
+	if !h.answered.Load() {
+		h.early.Add(1)
+	}
+	<-h.release
+	return h.Storage.PutCapabilities(ctx, f)
+}
+
+// TestStreamedZipCapabilitiesAfterAnswer checks that a streamed zip's answer
+// waits for its capability facts only when the policy in force reads them:
+// with capabilities off it is answered while they are still being stored,
+// and they are stored all the same; with the default policy they are
+// stored before the answer.
+func TestStreamedZipCapabilitiesAfterAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		policy string
+		before bool
+	}{
+		{"capabilities off", "capabilities: {in_init: [], binaries: off}\n", false},
+		{"default policy", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := bigModule(t, "example.com/big")
+			held := &heldCapabilities{release: make(chan struct{})}
+			var releaseOnce sync.Once
+			release := func() { releaseOnce.Do(func() { close(held.release) }) }
+			if tc.before {
+				release()
+			}
+			h := newHarness(t, []*testkit.Built{b}, withPolicy(t, tc.policy, nil), func(o *proxy.Options, _ *upstream.Options) {
+				held.Storage = o.Store
+				o.Store = held
+			})
+			t.Cleanup(release) // registered after the harness's, so run before them
+			// A guard against a hang, not a measure: with the facts
+			// before the answer the request would wait for the release.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.srv.URL+"/example.com/big/@v/v1.0.0.zip", nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("the zip's answer waited for its capability facts: %v", err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || !bytes.Equal(body, b.Zip) {
+				t.Fatalf("zip = %d bytes, %v; want the upstream's %d", len(body), err, len(b.Zip))
+			}
+			held.answered.Store(true)
+			release()
+			h.inflight.Wait()
+			h.px.Wait()
+			// Off, the answer came while the facts were held (the
+			// request ended before the release); on, they were stored
+			// before the client had the whole zip.
+			if n := held.calls.Load(); n != 1 {
+				t.Errorf("capability facts stored %d times, want once", n)
+			}
+			if tc.before && held.early.Load() != 1 {
+				t.Errorf("capability facts stored after the answer; the policy reads them: want them before")
+			}
+			f, err := h.st.CapabilityFacts(context.Background(), module.Version{Path: "example.com/big", Version: "v1.0.0"})
+			if err != nil || f.Failed != "" {
+				t.Errorf("capability facts = %+v, %v; want them stored", f, err)
+			}
+		})
 	}
 }
