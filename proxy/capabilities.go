@@ -216,18 +216,19 @@ func (s *Server) recompare(f *store.CapabilityFacts) bool {
 	return f.BaseNote == notComparedNote || f.BaseNote == notNeededNote || s.now().Sub(f.ComputedAt) >= capabilityRetry
 }
 
-// capsFedBudget bounds the Go source held, together, by the capability
-// passes fed at ingest (see capsFeed) before they run: each ingest holds
-// its pass until its turn of capSem, and the passes queued behind a large
-// one must not add up without bound. A zip whose source does not fit is
-// analysed from its stored blob instead, as a zip stored before is.
-const capsFedBudget = 64 << 20
+// capsFedBudget bounds what the capability passes fed at ingest (see
+// capsFeed) hold together ([caps.Pass.Held]: the summaries of their files)
+// before they run: each ingest holds its pass until its turn of capSem, and
+// the passes queued behind a large one must not add up without bound. A
+// zip whose pass does not fit is analysed from its stored blob instead, as
+// a zip stored before is.
+const capsFedBudget = 32 << 20
 
 // capsFeed gives the files of a zip being hashed (verify.CheckHashZipFiles)
 // to a capability pass, as much of each as [caps.Pass.File] needs: a Go
 // file whole unless it is over the pass's limit, the start of any other.
-// When the source the server's passes hold would pass capsBudget, the pass
-// is dropped (pass nil): its zip is then analysed from the stored blob.
+// When what the server's passes hold passes capsBudget, the pass is dropped
+// (pass nil): its zip is then analysed from the stored blob.
 type capsFeed struct {
 	pass *caps.Pass
 	held *capsHeld
@@ -259,18 +260,17 @@ func (c *capsFeed) Want(name string, size int64) int64 {
 	if path.Ext(name) != ".go" || size > caps.MaxGoFile {
 		return caps.SniffLen
 	}
-	if c.held.fed.Add(size) > c.held.budget {
-		c.held.fed.Add(-size)
-		c.drop()
-		return 0
-	}
-	c.held.n.Add(size)
 	return size
 }
 
 func (c *capsFeed) File(name string, size int64, data []byte) {
-	if c.pass != nil {
-		c.pass.File(name, size, data)
+	if c.pass == nil {
+		return
+	}
+	c.pass.File(name, size, data)
+	held := c.pass.Held()
+	if c.held.fed.Add(held-c.held.n.Swap(held)) > c.held.budget {
+		c.drop()
 	}
 }
 

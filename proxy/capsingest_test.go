@@ -123,29 +123,34 @@ func BenchmarkZipPasses(b *testing.B) {
 	})
 }
 
-// TestCapsFeedBudget checks that the passes fed at ingest hold no more Go
-// source together than their budget: a zip whose source does not fit is
-// dropped (its capabilities are then computed from the stored blob), and
-// what a feed counted is given back when it ends, either way.
+// TestCapsFeedBudget checks that the passes fed at ingest hold no more
+// together than their budget (caps.Pass.Held): a zip whose pass does not
+// fit is dropped (its capabilities are then computed from the stored blob),
+// and what a feed counted is given back when it ends, either way.
 func TestCapsFeedBudget(t *testing.T) {
 	file := "../scanner/caps/testdata/github.com_spf13_cobra@v1.10.1.zip"
 	m := module.Version{Path: "github.com/spf13/cobra", Version: "v1.10.1"}
-	s := &Server{capsBudget: 64 << 10} // cobra has about 400 KiB of Go
-	held := s.newCapsFeed(m)
-	if got := held.Want("x.go", 60<<10); got != 60<<10 {
-		t.Fatalf("Want within the budget = %d, want the whole file", got)
+	s := &Server{capsBudget: 8 << 10} // cobra's pass holds about 37 KB
+	other := s.newCapsFeed(module.Version{Path: "example.com/a", Version: "v1.0.0"})
+	src := []byte("package a\n\nimport \"os\"\n\nvar X = os.Getenv(\"A\")\n")
+	other.File("a.go", int64(len(src)), src)
+	small := s.capsFed.Load()
+	if small <= 0 || small > s.capsBudget {
+		t.Fatalf("a one-line package's pass holds %d bytes; want some, within the budget", small)
 	}
 	feed := s.newCapsFeed(m)
 	if _, _, err := verify.CheckHashZipFiles(m, file, feed); err != nil {
 		t.Fatal(err)
 	}
 	if feed.pass != nil || feed.report() != nil {
-		t.Errorf("a zip over the budget kept its pass; want it dropped")
+		t.Errorf("a pass over the budget was kept; want it dropped")
 	}
-	if n := s.capsFed.Load(); n != 60<<10 {
-		t.Errorf("the feeds hold %d bytes, want the other feed's %d", n, 60<<10)
+	if n := s.capsFed.Load(); n != small {
+		t.Errorf("the feeds hold %d bytes, want the other feed's %d", n, small)
 	}
-	held.drop()
+	if other.report() == nil {
+		t.Errorf("the pass within the budget has no report")
+	}
 	if n := s.capsFed.Load(); n != 0 {
 		t.Errorf("after both feeds ended they hold %d bytes, want 0", n)
 	}
@@ -154,8 +159,8 @@ func TestCapsFeedBudget(t *testing.T) {
 	if _, _, err := verify.CheckHashZipFiles(m, file, feed); err != nil {
 		t.Fatal(err)
 	}
-	if n := s.capsFed.Load(); n < 100<<10 {
-		t.Errorf("within the budget the feed holds %d bytes, want cobra's Go source", n)
+	if n := s.capsFed.Load(); n != feed.pass.Held() || n < 8<<10 {
+		t.Errorf("within the budget the feeds hold %d bytes, want cobra's pass's %d", n, feed.pass.Held())
 	}
 	if feed.report() == nil {
 		t.Errorf("within the budget: no report")
