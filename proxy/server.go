@@ -211,7 +211,8 @@ type Server struct {
 	replica             string
 	leaseTTL, leasePoll time.Duration
 	missingTTL          time.Duration
-	// capSem lets one capability pass run at a time (capabilities.go).
+	// capSem lets one capability pass over a stored zip run at a time
+	// (capabilities.go).
 	capSem chan struct{}
 	// capsFed is the Go source the passes fed at ingest hold, and
 	// capsBudget its bound (capabilities.go).
