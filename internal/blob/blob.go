@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -37,6 +38,7 @@ type Dir struct {
 	root     string
 	owner    owner                // this process's claim on its temporary files
 	verified verifiedMemo[fileID] // blobs verified whole lately, by file identity
+	syncs    backgroundSyncs      // blobs committed and not yet on stable storage
 }
 
 // DefaultVerifyTTL is how long a blob verified whole is served without hashing
@@ -175,6 +177,9 @@ const checkProbe = 64 << 10
 // (for readiness probes): a full disk fails it with an error satisfying
 // [NoSpace].
 func (d *Dir) Check(ctx context.Context) error {
+	if err := d.syncs.takeFailure(); err != nil {
+		return fmt.Errorf("a stored blob could not be written to stable storage: %w", err)
+	}
 	w, err := d.Create()
 	if err != nil {
 		return err
@@ -285,12 +290,16 @@ func (w *Writer) Commit() (key string, size int64, err error) {
 	return key, w.n, nil
 }
 
-// commit syncs the temporary file and renames it under key.
+// commit renames the temporary file under key. Its bytes are written to
+// stable storage in the background (see [backgroundSyncs]), not before the
+// blob is kept: the embedded database commits without waiting for the disk
+// too (WAL, synchronous=NORMAL), so a crash of the process loses nothing and
+// a power failure may lose the last moments of both; a blob cut short by one
+// fails the verifying reader and is fetched again (see [Blob]). Waiting for
+// the disk here took 9 ms at the median and 44 ms at the 90th percentile of
+// a cold fill's zips, on the path of every first answer.
 func (d *Dir) commit(w *Writer, key string) error {
 	name := w.f.Name()
-	if err := w.f.Sync(); err != nil {
-		return storeErr("sync", err)
-	}
 	if err := w.f.Close(); err != nil {
 		return storeErr("close", err)
 	}
@@ -308,8 +317,64 @@ func (d *Dir) commit(w *Writer, key string) error {
 	if err := os.Rename(name, final); err != nil {
 		return storeErr("rename", err)
 	}
-	syncDir(filepath.Dir(final))
+	d.syncs.later(final)
 	return nil
+}
+
+// backgroundSyncs writes committed blobs, and the directory entries that
+// name them, to stable storage after their commit, a few at a time.
+type backgroundSyncs struct {
+	once    sync.Once
+	sem     chan struct{}
+	pending sync.WaitGroup
+	mu      sync.Mutex
+	failed  error // the first failure since Check last reported one
+}
+
+// syncConcurrency bounds the background syncs run at once.
+const syncConcurrency = 4
+
+// later syncs the file at path and its directory in the background.
+func (b *backgroundSyncs) later(path string) {
+	b.once.Do(func() { b.sem = make(chan struct{}, syncConcurrency) })
+	b.pending.Add(1)
+	go func() {
+		defer b.pending.Done()
+		b.sem <- struct{}{}
+		defer func() { <-b.sem }()
+		err := syncFile(path)
+		if err == nil {
+			err = syncDir(filepath.Dir(path))
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) { // removed meanwhile: nothing to keep
+			b.mu.Lock()
+			if b.failed == nil {
+				b.failed = storeErr("sync", err)
+			}
+			b.mu.Unlock()
+		}
+	}()
+}
+
+// Wait blocks until every blob committed so far is on stable storage.
+func (d *Dir) Wait() { d.syncs.pending.Wait() }
+
+// takeFailure returns, once, the first background sync that failed.
+func (b *backgroundSyncs) takeFailure() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	err := b.failed
+	b.failed = nil
+	return err
+}
+
+var syncFile = func(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // Abort drops the blob. It is safe to call after Commit (then it does nothing).
@@ -325,13 +390,18 @@ func (w *Writer) Abort() error {
 	return nil
 }
 
-// syncDir makes a rename durable; errors are ignored because some file systems
-// do not support syncing directories.
-func syncDir(dir string) {
-	if f, err := os.Open(dir); err == nil {
-		f.Sync()
-		f.Close()
+// syncDir makes a rename durable. EINVAL (a file system that cannot sync
+// directories) is not a failure.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
 	}
+	defer f.Close()
+	if err := f.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	return nil
 }
 
 // Verify re-hashes the blob named key and reports whether its bytes still match.
