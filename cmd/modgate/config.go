@@ -81,6 +81,7 @@ type config struct {
 	AuditCheckpointInterval time.Duration
 
 	DebugListen string // net/http/pprof on its own listener (see debug.go); empty: off
+	MemoryLimit string // the Go heap's soft limit (memlimit.go)
 }
 
 // defaultUpstream is the go command's default GOPROXY.
@@ -134,6 +135,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Auth, "auth", "off", "client authentication: `required` (every route but /healthz, /readyz and the login page needs a token; see 'modgate token') or off (everyone is admin; for localhost only)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM, with --tls-key); empty: plain HTTP")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key `file` (PEM) of --tls-cert")
+	fs.StringVar(&c.MemoryLimit, "memory-limit", defaultMemoryLimit, "soft `limit` of the Go heap (64MiB, 1GiB; off: none): the garbage collector runs sooner as the heap nears it, never refuses memory; the GOMEMLIMIT environment variable wins")
 	fs.StringVar(&c.DebugListen, "debug-listen", "", "`address` of a separate listener serving net/http/pprof under /debug/pprof/ (no authentication: keep it on localhost); empty: off")
 }
 
@@ -309,6 +311,9 @@ func (c *config) validate() error {
 		errs = append(errs, fmt.Errorf("--not-found-ttl %v, --drain-delay %v: must not be negative", c.NotFoundTTL, c.DrainDelay))
 	}
 	if err := validDebugListen(c.DebugListen, c.Listen); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := parseMemoryLimit(c.MemoryLimit); err != nil {
 		errs = append(errs, err)
 	}
 	if c.BlobVerifyTTL < 0 {

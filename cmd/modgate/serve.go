@@ -29,6 +29,11 @@ func runServe(ctx context.Context, e *env) error {
 		return &usageError{msg: fmt.Sprintf("serve takes no arguments, got %q", e.args)}
 	}
 	cfg := e.cfg
+	limit, from, err := applyMemoryLimit(cfg.MemoryLimit)
+	if err != nil {
+		return &usageError{msg: err.Error()}
+	}
+	e.log.Debug("memory limit", "bytes", limit, "from", from)
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
