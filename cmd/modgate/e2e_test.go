@@ -64,8 +64,11 @@ type server struct {
 	data string // its --data, if given
 	cmd  *exec.Cmd
 	done chan error
-	mu   sync.Mutex
-	logs strings.Builder
+	// exited is closed once the process has exited (done may be read by a
+	// test; this is for the cleanup).
+	exited chan struct{}
+	mu     sync.Mutex
+	logs   strings.Builder
 }
 
 // startModgate runs "modgate serve" with args and waits until it listens.
@@ -86,7 +89,7 @@ func startModgateEnv(t *testing.T, env []string, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, done: make(chan error, 1)}
+	s := &server{cmd: cmd, done: make(chan error, 1), exited: make(chan struct{})}
 	for i, a := range args {
 		if a == "--data" && i+1 < len(args) {
 			s.data = args[i+1]
@@ -107,9 +110,18 @@ func startModgateEnv(t *testing.T, env []string, args ...string) *server {
 			}
 		}
 		s.done <- cmd.Wait()
+		close(s.exited)
 	}()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
+		// The process is gone before the test's directories are removed:
+		// one still writing into its --data made that removal fail
+		// ("directory not empty", TestCheckServer).
+		select {
+		case <-s.exited:
+		case <-time.After(30 * time.Second):
+			t.Errorf("modgate (pid %d) did not exit 30 s after it was killed", cmd.Process.Pid)
+		}
 		if t.Failed() {
 			t.Logf("modgate log:\n%s", s.Logs())
 		}
