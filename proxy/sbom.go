@@ -71,6 +71,10 @@ func (s *Server) makeSBOM(ctx context.Context, a *store.Artifact, zf zipFacts) {
 	s.memo.put("sbom "+m.Path+"@"+m.Version, id, int64(len(id)))
 }
 
+// sbomWait bounds how long an answered request waits for the SBOM being
+// made, to name it in its audit record.
+const sbomWait = time.Minute
+
 // sbomPending marks m's SBOM as being made until the returned function is
 // called, so that sbomID waits for it.
 func (s *Server) sbomPending(m module.Version) (done func()) {
@@ -89,12 +93,20 @@ func (s *Server) sbomID(ctx context.Context, m module.Version) string {
 		return ""
 	}
 	if ch, ok := s.sboms.Load(m); ok {
+		// The answer was sent and the client may have gone (the go
+		// command exits once it has its files), but the audit record of
+		// this fetch must still name the SBOM: the wait is not bounded by
+		// the request, only by sbomWait.
+		t := time.NewTimer(sbomWait)
+		defer t.Stop()
 		select {
 		case <-ch.(chan struct{}):
-		case <-ctx.Done():
+		case <-t.C:
+			s.log.Warn("sbom: not made in time for the audit record", "module", m.Path, "version", m.Version, "waited", sbomWait)
 			return ""
 		}
 	}
+	ctx = context.WithoutCancel(ctx)
 	key := "sbom " + m.Path + "@" + m.Version
 	if id, ok := s.memo.get(key).(string); ok {
 		return id
