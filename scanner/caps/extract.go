@@ -629,11 +629,21 @@ func (x *extractor) importsDone() {
 // skipDecl skips a top-level const or type declaration.
 func (x *extractor) skipDecl() {
 	x.next()
+	x.skipBalanced(true)
+}
+
+// skipGroup skips from an opening ( or [ to its match.
+func (x *extractor) skipGroup() { x.skipBalanced(false) }
+
+// skipBalanced skips tokens keeping (), [] and {} balanced: with decl, up to
+// and including the next semicolon outside brackets (or the end of the
+// file); else up to and including the bracket that closes the current one.
+func (x *extractor) skipBalanced(decl bool) {
 	var stack []tok
 	for {
 		switch x.cur.t {
 		case tEOF:
-			if len(stack) > 0 {
+			if !decl || len(stack) > 0 {
 				x.failf("unbalanced")
 			}
 			return
@@ -650,38 +660,13 @@ func (x *extractor) skipDecl() {
 			}
 			stack = stack[:len(stack)-1]
 		case tSemi:
-			if len(stack) == 0 {
+			if decl && len(stack) == 0 {
 				x.next()
 				return
 			}
 		}
 		x.next()
-	}
-}
-
-// skipGroup skips from an opening ( or [ to its match.
-func (x *extractor) skipGroup() {
-	var stack []tok
-	for {
-		switch x.cur.t {
-		case tEOF:
-			x.failf("unbalanced")
-			return
-		case tLParen:
-			stack = append(stack, tRParen)
-		case tLBrack:
-			stack = append(stack, tRBrack)
-		case tLBrace:
-			stack = append(stack, tRBrace)
-		case tRParen, tRBrack, tRBrace:
-			if len(stack) == 0 || stack[len(stack)-1] != x.cur.t {
-				x.failf("unbalanced")
-				return
-			}
-			stack = stack[:len(stack)-1]
-		}
-		x.next()
-		if len(stack) == 0 {
+		if !decl && len(stack) == 0 {
 			return
 		}
 	}

@@ -83,6 +83,32 @@ func (l *lexer) init(src []byte) {
 	}
 }
 
+// quoted reads an interpreted string or rune literal whose opening quote q
+// is at start: it ends at the next unescaped q on the same line.
+func (l *lexer) quoted(start int, line int32, q byte, unterminated string) lexTok {
+	src := l.src
+	i := start + 1
+	for {
+		if i >= len(src) || src[i] == '\n' {
+			return l.fail(unterminated)
+		}
+		if src[i] == '\\' {
+			if i+1 < len(src) && src[i+1] == '\n' {
+				return l.fail(unterminated)
+			}
+			i += 2
+			continue
+		}
+		if src[i] == q {
+			break
+		}
+		i++
+	}
+	l.off = i + 1
+	l.semi = true
+	return lexTok{t: tLit, line: line, start: int32(start), end: int32(i + 1)}
+}
+
 func (l *lexer) fail(msg string) lexTok {
 	if l.err == "" {
 		l.err = msg
@@ -210,26 +236,7 @@ func (l *lexer) next() lexTok {
 	l.semi = false
 	switch c {
 	case '"':
-		i := start + 1
-		for {
-			if i >= len(src) || src[i] == '\n' {
-				return l.fail("string literal not terminated")
-			}
-			if src[i] == '\\' {
-				if i+1 < len(src) && src[i+1] == '\n' {
-					return l.fail("string literal not terminated")
-				}
-				i += 2
-				continue
-			}
-			if src[i] == '"' {
-				break
-			}
-			i++
-		}
-		l.off = i + 1
-		l.semi = true
-		return lexTok{t: tLit, line: line, start: int32(start), end: int32(i + 1)}
+		return l.quoted(start, line, '"', "string literal not terminated")
 	case '`':
 		i := start + 1
 		for {
@@ -248,26 +255,7 @@ func (l *lexer) next() lexTok {
 		l.semi = true
 		return lexTok{t: tLit, line: line, start: int32(start), end: int32(i + 1)}
 	case '\'':
-		i := start + 1
-		for {
-			if i >= len(src) || src[i] == '\n' {
-				return l.fail("rune literal not terminated")
-			}
-			if src[i] == '\\' {
-				if i+1 < len(src) && src[i+1] == '\n' {
-					return l.fail("rune literal not terminated")
-				}
-				i += 2
-				continue
-			}
-			if src[i] == '\'' {
-				break
-			}
-			i++
-		}
-		l.off = i + 1
-		l.semi = true
-		return lexTok{t: tLit, line: line, start: int32(start), end: int32(i + 1)}
+		return l.quoted(start, line, '\'', "rune literal not terminated")
 	case '.':
 		if start+2 < len(src) && src[start+1] == '.' && src[start+2] == '.' {
 			l.off = start + 3
