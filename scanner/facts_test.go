@@ -159,7 +159,8 @@ func TestFactsToolchainAndBadVersions(t *testing.T) {
 // countingStore counts the queries of advisories that the scanner sends.
 type countingStore struct {
 	Store
-	vulnQueries, feedQueries int
+	vulnQueries, feedQueries int // of entries with their JSON
+	vulnStamps, feedStamps   int // of ids and modified times
 }
 
 func (c *countingStore) VulnEntriesFor(ctx context.Context, paths ...string) ([]store.VulnEntry, error) {
@@ -172,10 +173,25 @@ func (c *countingStore) AdvisoryEntriesFor(ctx context.Context, keys ...string) 
 	return c.Store.AdvisoryEntriesFor(ctx, keys...)
 }
 
+func (c *countingStore) VulnStampsFor(ctx context.Context, paths ...string) ([]store.VulnStamp, error) {
+	c.vulnStamps++
+	return c.Store.VulnStampsFor(ctx, paths...)
+}
+
+func (c *countingStore) AdvisoryStampsFor(ctx context.Context, keys ...string) ([]store.VulnStamp, error) {
+	c.feedStamps++
+	return c.Store.AdvisoryStampsFor(ctx, keys...)
+}
+
+func (c *countingStore) reset() { *c = countingStore{Store: c.Store} }
+
 // TestFactsOneQuery checks that the vulnerability facts of a version and all
 // its requirements take one query of the database's entries and one of the
 // feeds' records (it was two per module), and still find the requirements'
-// advisories.
+// advisories; that the entries' JSON is read only when an entry is not
+// decoded already at its modified time (the facts of the next version read
+// ids and modified times only); and that an entry a sync changed is read
+// again, so the facts follow the change.
 func TestFactsOneQuery(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -185,20 +201,57 @@ func TestFactsOneQuery(t *testing.T) {
 	if _, err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	m := module.Version{Path: "example.com/m", Version: "v1.0.0"}
-	gomod := "module example.com/m\n\ngo 1.21\n\nrequire (\n\tgolang.org/x/text v0.3.5\n\texample.com/a v1.0.0\n" +
+	gomod := "\n\ngo 1.21\n\nrequire (\n\tgolang.org/x/text v0.3.5\n\texample.com/a v1.0.0\n" +
 		"\texample.com/b v1.0.0\n\texample.com/c v1.0.0\n\texample.com/d v1.0.0\n)\n"
-	counting.vulnQueries, counting.feedQueries = 0, 0
-	f, err := s.Facts(ctx, m, []byte(gomod), "")
-	if err != nil {
-		t.Fatal(err)
+	vulnIDs := func(f *store.Facts) []string {
+		var ids []string
+		for _, vr := range f.VulnerableRequires {
+			for _, v := range vr.Vulns {
+				ids = append(ids, vr.Module.String()+" "+v.ID)
+			}
+		}
+		return ids
 	}
-	if counting.vulnQueries != 1 || counting.feedQueries != 1 {
-		t.Errorf("facts of a version with %d requirements: %d queries of entries and %d of feed records; want 1 and 1",
-			len(f.Requires), counting.vulnQueries, counting.feedQueries)
-	}
-	if len(f.VulnerableRequires) != 1 || f.VulnerableRequires[0].Module.Path != "golang.org/x/text" ||
-		len(f.VulnerableRequires[0].Vulns) != 2 {
-		t.Errorf("VulnerableRequires = %+v; want x/text v0.3.5 with GO-2021-0113 and GO-2022-1059", f.VulnerableRequires)
+	for _, tt := range []struct {
+		name           string
+		version        string
+		sync           [][]byte // the database to sync first, if any
+		entryQueries   int      // of the database's entries with their JSON
+		wantVulnerable []string
+	}{
+		{"first version", "v1.0.0", nil, 1,
+			[]string{"golang.org/x/text@v0.3.5 GO-2021-0113", "golang.org/x/text@v0.3.5 GO-2022-1059"}},
+		{"same requirements", "v1.0.1", nil, 0,
+			[]string{"golang.org/x/text@v0.3.5 GO-2021-0113", "golang.org/x/text@v0.3.5 GO-2022-1059"}},
+		{"an entry changed by a sync", "v1.0.2", [][]byte{testEntry(t, "GO-2021-0113"), testEntry(t, "GO-2020-0015"),
+			newEntry(t, "GO-2022-1059", "golang.org/x/text", "0", "0.3.5", time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))}, 1,
+			[]string{"golang.org/x/text@v0.3.5 GO-2021-0113"}},
+		{"after the change", "v1.0.3", nil, 0, []string{"golang.org/x/text@v0.3.5 GO-2021-0113"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.sync != nil {
+				writeDB(t, dir, tt.sync...)
+				if _, err := s.Sync(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			counting.reset()
+			m := module.Version{Path: "example.com/m", Version: tt.version}
+			f, err := s.Facts(ctx, m, []byte("module example.com/m"+gomod), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if counting.vulnStamps != 1 || counting.feedStamps != 1 {
+				t.Errorf("facts of a version with %d requirements: %d queries of entry stamps and %d of feed record stamps; want 1 and 1",
+					len(f.Requires), counting.vulnStamps, counting.feedStamps)
+			}
+			if counting.vulnQueries != tt.entryQueries || counting.feedQueries != 0 {
+				t.Errorf("%d queries of entries with their JSON and %d of feed records; want %d and 0 (no feed records)",
+					counting.vulnQueries, counting.feedQueries, tt.entryQueries)
+			}
+			if diff := cmp.Diff(tt.wantVulnerable, vulnIDs(f)); diff != "" {
+				t.Errorf("vulnerable requirements (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -106,8 +106,8 @@ type Scanner struct {
 	now    func() time.Time
 	opts   Options
 
-	mu      sync.Mutex
-	entries map[string]cachedEntry // parsed entries by id
+	// The entries of the database and of the feeds, decoded (checkAll).
+	dbEntries, feedEntries entryCache
 
 	attempts, failures atomic.Int64 // syncs by Run
 
@@ -119,11 +119,6 @@ type Scanner struct {
 	licenseIDs func() []string // see LicensesFrom
 	licMu      sync.Mutex
 	lic        *licenseScanner // built over CommonLicenses and licenseIDs
-}
-
-type cachedEntry struct {
-	modified time.Time
-	entry    *vulndb.Entry
 }
 
 // New returns a Scanner. It does no I/O.
@@ -143,7 +138,7 @@ func New(opts Options) (*Scanner, error) {
 		return nil, fmt.Errorf("scanner: %w", err)
 	}
 	s := &Scanner{st: opts.Store, client: c, hc: hc, log: opts.Logger, now: opts.Now, opts: opts,
-		entries: map[string]cachedEntry{}}
+		dbEntries: entryCache{what: "vulndb: stored entry"}, feedEntries: entryCache{what: "advisories: stored record"}}
 	for _, a := range opts.Advisories {
 		f, err := vulndb.NewFeed(a, hc)
 		if err != nil {
@@ -487,37 +482,26 @@ func (s *Scanner) checkAll(ctx context.Context, mods []module.Version) ([][]stor
 	}
 	slices.Sort(paths)
 	slices.Sort(keys)
-	rows, err := s.st.VulnEntriesFor(ctx, slices.Compact(paths)...)
+	db, err := s.entriesFor(ctx, &s.dbEntries, slices.Compact(paths),
+		s.st.VulnStampsFor, s.st.VulnEntriesFor)
 	if err != nil {
 		return nil, err
 	}
-	var feedRows []store.VulnEntry
+	var feeds []parsedRow
 	if len(keys) > 0 {
-		if feedRows, err = s.st.AdvisoryEntriesFor(ctx, slices.Compact(keys)...); err != nil {
+		if feeds, err = s.entriesFor(ctx, &s.feedEntries, slices.Compact(keys),
+			s.st.AdvisoryStampsFor, s.st.AdvisoryEntriesFor); err != nil {
 			return nil, err
 		}
 	}
-	type parsedRow struct {
-		row store.VulnEntry
-		e   *vulndb.Entry
-	}
-	parse := func(rows []store.VulnEntry, what string) []parsedRow {
-		var out []parsedRow
-		for _, row := range rows {
-			e, err := s.parsed(row)
-			if err != nil {
-				s.log.Warn(what+" does not parse", "id", row.ID, "err", err.Error())
-				continue
-			}
-			out = append(out, parsedRow{row, e})
-		}
-		return out
-	}
-	db, feeds := parse(rows, "vulndb: stored entry"), parse(feedRows, "advisories: stored record")
+	// The entries of each path key, in id order: each target is matched
+	// against the entries that name it, not against every entry found
+	// for the version and all its requirements.
+	dbByKey, feedsByKey := byPathKey(db), byPathKey(feeds)
 	out := make([][]store.Vuln, len(mods))
 	for i, m := range mods {
 		var vulns []store.Vuln
-		add := func(rows []parsedRow, t module.Version) {
+		add := func(rows []*parsedRow, t module.Version) {
 			for _, r := range rows {
 				if !r.e.Affects(t.Path, t.Version) || slices.ContainsFunc(vulns, func(v store.Vuln) bool { return v.ID == r.row.ID }) {
 					continue
@@ -526,9 +510,10 @@ func (s *Scanner) checkAll(ctx context.Context, mods []module.Version) ([][]stor
 			}
 		}
 		for _, t := range targets(m) {
-			add(db, t)
+			key := vulndb.PathKey(t.Path)
+			add(dbByKey[key], t)
 			if t.Path != vulndb.Stdlib && t.Path != vulndb.Toolchain {
-				add(feeds, t)
+				add(feedsByKey[key], t)
 			}
 		}
 		sort.Slice(vulns, func(i, j int) bool { return vulns[i].ID < vulns[j].ID })
@@ -537,29 +522,109 @@ func (s *Scanner) checkAll(ctx context.Context, mods []module.Version) ([][]stor
 	return out, nil
 }
 
+// byPathKey indexes rows by the path keys of their entries
+// ([vulndb.Entry.PathKeys]), keeping their order.
+func byPathKey(rows []parsedRow) map[string][]*parsedRow {
+	m := make(map[string][]*parsedRow)
+	for i := range rows {
+		for _, k := range rows[i].keys {
+			m[k] = append(m[k], &rows[i])
+		}
+	}
+	return m
+}
+
 func vulnOf(row store.VulnEntry, e *vulndb.Entry, t module.Version) store.Vuln {
 	return store.Vuln{
-		ID: row.ID, Aliases: row.Aliases, Summary: row.Summary, ReviewStatus: row.ReviewStatus,
+		ID: row.ID, Aliases: slices.Clone(row.Aliases), Summary: row.Summary, ReviewStatus: row.ReviewStatus,
 		Withdrawn: row.Withdrawn, Fixed: e.FixedIn(t.Path, t.Version),
 	}
 }
 
-// parsed returns the decoded entry of a stored row, cached by id and modified.
-func (s *Scanner) parsed(row store.VulnEntry) (*vulndb.Entry, error) {
-	s.mu.Lock()
-	c, ok := s.entries[row.ID]
-	s.mu.Unlock()
-	if ok && c.modified.Equal(row.Modified) {
-		return c.entry, nil
-	}
-	var e vulndb.Entry
-	if err := json.Unmarshal(row.JSON, &e); err != nil {
+// parsedRow is a stored entry (without its JSON) and its decoded JSON.
+type parsedRow struct {
+	row  store.VulnEntry
+	e    *vulndb.Entry // nil: the JSON does not decode (err)
+	err  error
+	keys []string // e.PathKeys()
+}
+
+// entryCache keeps the entries of one source (the database, or the feeds)
+// decoded, by id: a sync stores an entry again only with another modified
+// time.
+type entryCache struct {
+	what string // what an entry is, for logs
+	mu   sync.Mutex
+	rows map[string]parsedRow
+}
+
+// entriesFor returns the decoded entries that name any of keys (module
+// paths, or the feeds' module keys), sorted by id. It asks the store which
+// entries those are and when each was modified (stamps), and reads and
+// decodes them (entries) only when one of them is not in c at that modified
+// time: reading the JSON of entries decoded before was most of the facts'
+// cost at ingest. An entry that does not decode is logged and left out.
+func (s *Scanner) entriesFor(ctx context.Context, c *entryCache, keys []string,
+	stamps func(context.Context, ...string) ([]store.VulnStamp, error),
+	entries func(context.Context, ...string) ([]store.VulnEntry, error)) ([]parsedRow, error) {
+	sts, err := stamps(ctx, keys...)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	s.entries[row.ID] = cachedEntry{modified: row.Modified, entry: &e}
-	s.mu.Unlock()
-	return &e, nil
+	cached := make([]parsedRow, 0, len(sts))
+	c.mu.Lock()
+	for _, st := range sts {
+		r, ok := c.rows[st.ID]
+		if !ok || !r.row.Modified.Equal(st.Modified) {
+			cached = nil
+			break
+		}
+		cached = append(cached, r)
+	}
+	c.mu.Unlock()
+	rows := cached
+	if rows == nil {
+		stored, err := entries(ctx, keys...)
+		if err != nil {
+			return nil, err
+		}
+		rows = make([]parsedRow, len(stored))
+		for i, row := range stored {
+			rows[i] = c.parse(row)
+		}
+	}
+	out := rows[:0:0]
+	for _, r := range rows {
+		if r.e == nil {
+			s.log.Warn(c.what+" does not parse", "id", r.row.ID, "err", r.err.Error())
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// parse decodes a stored entry and keeps it, without its JSON.
+func (c *entryCache) parse(row store.VulnEntry) parsedRow {
+	c.mu.Lock()
+	r, ok := c.rows[row.ID]
+	c.mu.Unlock()
+	if ok && r.row.Modified.Equal(row.Modified) {
+		return r
+	}
+	r = parsedRow{row: row}
+	r.row.JSON = nil
+	var e vulndb.Entry
+	if r.err = json.Unmarshal(row.JSON, &e); r.err == nil {
+		r.e, r.keys = &e, e.PathKeys()
+	}
+	c.mu.Lock()
+	if c.rows == nil {
+		c.rows = map[string]parsedRow{}
+	}
+	c.rows[row.ID] = r
+	c.mu.Unlock()
+	return r
 }
 
 // licenseFile matches the names of license files (as pkgsite recognises them:

@@ -60,6 +60,10 @@ type Advisories interface {
 	// under any of the module keys, each once, sorted by ID; empty when there
 	// are none. One query for a version and its requirements.
 	AdvisoryEntriesFor(ctx context.Context, keys ...string) ([]VulnEntry, error)
+	// AdvisoryStampsFor returns the id and modified time of each record
+	// AdvisoryEntriesFor returns for the same keys, in the same order,
+	// without reading the records (see [VulnDB.VulnStampsFor]).
+	AdvisoryStampsFor(ctx context.Context, keys ...string) ([]VulnStamp, error)
 	// AdvisoryEntry returns a feed's record (with JSON) by id, or
 	// fs.ErrNotExist.
 	AdvisoryEntry(ctx context.Context, id string) (*VulnEntry, error)

@@ -39,6 +39,22 @@ type VulnEntry struct {
 	JSON []byte
 }
 
+// VulnStamp names one version of a stored entry: an entry is stored again
+// (by a sync) only with another modified time.
+type VulnStamp struct {
+	ID       string
+	Modified time.Time // UTC
+}
+
+// Stamps returns the stamp of each entry, in order.
+func Stamps(entries []VulnEntry) []VulnStamp {
+	out := make([]VulnStamp, len(entries))
+	for i, e := range entries {
+		out[i] = VulnStamp{ID: e.ID, Modified: e.Modified}
+	}
+	return out
+}
+
 // VulnSync is the result of one successful sync, applied at once.
 type VulnSync struct {
 	// Index holds the index files (db, modules, vulns) as read; each replaces
@@ -77,6 +93,11 @@ type VulnDB interface {
 	// the module paths in an affected block, each once, sorted by ID; empty
 	// when there are none. One query for a version and its requirements.
 	VulnEntriesFor(ctx context.Context, paths ...string) ([]VulnEntry, error)
+	// VulnStampsFor returns the id and modified time of each entry
+	// VulnEntriesFor returns for the same paths, in the same order, without
+	// reading the entries: a caller that keeps the entries it parsed reads
+	// again only those whose modified time changed.
+	VulnStampsFor(ctx context.Context, paths ...string) ([]VulnStamp, error)
 	// ApplyVulnSync stores a sync atomically: either all of it or, on error,
 	// none (the previous copy stays).
 	ApplyVulnSync(ctx context.Context, s *VulnSync) error

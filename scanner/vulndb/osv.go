@@ -149,6 +149,20 @@ func (e *Entry) Affects(path, version string) bool {
 	return false
 }
 
+// PathKeys returns the keys ([PathKey]) of the module paths of the entry's
+// Go blocks, each once: [Entry.Affects] and [Entry.FixedIn] are false and ""
+// for a path whose key is not among them, so a caller matching many paths
+// against many entries can look the entries of a path up by its key.
+func (e *Entry) PathKeys() []string {
+	var keys []string
+	for _, a := range e.Affected {
+		if k := PathKey(a.Package.Name); a.goModule() && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
 // goModule reports whether the block is about a Go module: ecosystem "Go" (or
 // none, as in hand-written Go database entries).
 func (a *Affected) goModule() bool {

@@ -31,6 +31,17 @@ func (s *Store) AdvisoryEntriesFor(ctx context.Context, keys ...string) (_ []sto
 		ORDER BY e.id COLLATE "C"`, keys)
 }
 
+// AdvisoryStampsFor implements [store.Advisories].
+func (s *Store) AdvisoryStampsFor(ctx context.Context, keys ...string) (_ []store.VulnStamp, err error) {
+	defer wrap(&err, "postgres: advisory stamps for %s", strings.Join(keys, " "))
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return s.queryStamps(ctx, `SELECT e.id, e.modified FROM advisory_entries e
+		WHERE e.id IN (SELECT m.advisory_id FROM advisory_modules m WHERE m.module_key = ANY($1::text[]))
+		ORDER BY e.id COLLATE "C"`, keys)
+}
+
 // AdvisoryEntry implements [store.Advisories].
 func (s *Store) AdvisoryEntry(ctx context.Context, id string) (_ *store.VulnEntry, err error) {
 	defer wrap(&err, "postgres: advisory entry %s", id)

@@ -124,6 +124,38 @@ func (s *Store) VulnEntriesFor(ctx context.Context, paths ...string) (_ []store.
 		ORDER BY e.id COLLATE "C"`, paths)
 }
 
+// VulnStampsFor implements [store.VulnDB]: VulnEntriesFor's query without
+// the join to the entries' JSON.
+func (s *Store) VulnStampsFor(ctx context.Context, paths ...string) (_ []store.VulnStamp, err error) {
+	defer wrap(&err, "postgres: vuln entry stamps for %s", strings.Join(paths, " "))
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	return s.queryStamps(ctx, `SELECT e.id, e.modified FROM vuln_entries e
+		WHERE e.id IN (SELECT m.vuln_id FROM vuln_modules m WHERE m.module_path = ANY($1::text[]))
+		ORDER BY e.id COLLATE "C"`, paths)
+}
+
+// queryStamps runs q, whose columns are an id and a modified time, and
+// scans every row.
+func (s *Store) queryStamps(ctx context.Context, q string, args ...any) ([]store.VulnStamp, error) {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.VulnStamp
+	for rows.Next() {
+		var st store.VulnStamp
+		if err := rows.Scan(&st.ID, &st.Modified); err != nil {
+			return nil, err
+		}
+		st.Modified = st.Modified.UTC()
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
 // ApplyVulnSync implements [store.VulnDB].
 func (s *Store) ApplyVulnSync(ctx context.Context, vs *store.VulnSync) (err error) {
 	defer wrap(&err, "postgres: apply vulndb sync")

@@ -37,6 +37,21 @@ func (s *Store) AdvisoryEntriesFor(ctx context.Context, keys ...string) (_ []sto
 		ORDER BY e.id`, string(list))
 }
 
+// AdvisoryStampsFor implements [store.Advisories].
+func (s *Store) AdvisoryStampsFor(ctx context.Context, keys ...string) (_ []store.VulnStamp, err error) {
+	defer wrap(&err, "sqlite: advisory stamps for %s", strings.Join(keys, " "))
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(keys)
+	if err != nil {
+		return nil, err
+	}
+	return s.queryStamps(ctx, `SELECT e.id, e.modified FROM advisory_entries e
+		WHERE e.id IN (SELECT m.advisory_id FROM advisory_modules m WHERE m.module_key IN (SELECT value FROM json_each(?)))
+		ORDER BY e.id`, string(list))
+}
+
 // AdvisoryEntry implements [store.Advisories].
 func (s *Store) AdvisoryEntry(ctx context.Context, id string) (_ *store.VulnEntry, err error) {
 	defer wrap(&err, "sqlite: advisory entry %s", id)

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"io/fs"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/mod/module"
 
 	"github.com/modgate/modgate/internal/store"
@@ -17,6 +19,7 @@ import (
 var advisoryTests = []testCase{
 	{"AdvisorySyncRoundTrip", testAdvisorySyncRoundTrip},
 	{"AdvisorySyncError", testAdvisorySyncError},
+	{"AdvisoryStamps", testAdvisoryStamps},
 	{"DependentsFold", testDependentsFold},
 }
 
@@ -175,4 +178,64 @@ func testAdvisorySyncError(t *testing.T, s store.Store) {
 	if diff := cmp.Diff(want, states); diff != "" {
 		t.Errorf("states (-want +got):\n%s", diff)
 	}
+}
+
+// AdvisoryStamps names, for any set of keys, the records AdvisoryEntriesFor
+// returns (ids and modified times, in its order), before and after a feed
+// changes and deletes records, and never a record another feed tried to take.
+func testAdvisoryStamps(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sets := [][]string{{"github.com/bufferzonecorp/go-stdlog"}, {"github.com/boltdb-go/bolt"},
+		{"github.com/bufferzonecorp/go-stdlog", "example.com/none", "github.com/boltdb-go/bolt"}, {"example.com/other"}, {}}
+	check := func(when string, want map[string][]store.VulnStamp) {
+		t.Helper()
+		for _, keys := range sets {
+			entries, err := s.AdvisoryEntriesFor(ctx, keys...)
+			if err != nil {
+				t.Fatalf("%s: AdvisoryEntriesFor(%q): %v", when, keys, err)
+			}
+			got, err := s.AdvisoryStampsFor(ctx, keys...)
+			if err != nil {
+				t.Fatalf("%s: AdvisoryStampsFor(%q): %v", when, keys, err)
+			}
+			if diff := cmp.Diff(store.Stamps(entries), got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("%s: AdvisoryStampsFor(%q) against AdvisoryEntriesFor (-entries +stamps):\n%s", when, keys, diff)
+			}
+			if w, ok := want[strings.Join(keys, " ")]; ok {
+				if diff := cmp.Diff(w, got, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("%s: AdvisoryStampsFor(%q) (-want +got):\n%s", when, keys, diff)
+				}
+			}
+		}
+	}
+	check("before any sync", map[string][]store.VulnStamp{"github.com/boltdb-go/bolt": nil})
+	mixed := malEntry("MAL-2026-3625", "github.com/BufferZoneCorp/go-stdlog", t2024)
+	other := malEntry("MAL-2025-2545", "github.com/boltdb-go/bolt", t2021)
+	if err := s.ApplyAdvisorySync(ctx, &store.AdvisorySync{Source: feedA, Put: []store.VulnEntry{mixed, other},
+		Keys:  [][]string{{"github.com/bufferzonecorp/go-stdlog"}, {"github.com/boltdb-go/bolt"}},
+		State: store.AdvisoryState{SyncedAt: t2024, AttemptedAt: t2024}}); err != nil {
+		t.Fatal(err)
+	}
+	// Another feed cannot take over an id: its modified time is not named.
+	if err := s.ApplyAdvisorySync(ctx, &store.AdvisorySync{Source: feedB,
+		Put:  []store.VulnEntry{malEntry("MAL-2026-3625", "example.com/other", t2024.Add(time.Hour))},
+		Keys: [][]string{{"example.com/other"}}, State: store.AdvisoryState{SyncedAt: t2024, AttemptedAt: t2024}}); err != nil {
+		t.Fatal(err)
+	}
+	check("after the first syncs", map[string][]store.VulnStamp{
+		"github.com/bufferzonecorp/go-stdlog example.com/none github.com/boltdb-go/bolt": {
+			{ID: "MAL-2025-2545", Modified: t2021}, {ID: "MAL-2026-3625", Modified: t2024}},
+		"example.com/other": nil,
+	})
+	changed := malEntry("MAL-2025-2545", "github.com/boltdb-go/bolt", t2024.Add(2*time.Hour))
+	if err := s.ApplyAdvisorySync(ctx, &store.AdvisorySync{Source: feedA, Put: []store.VulnEntry{changed},
+		Keys: [][]string{{"github.com/boltdb-go/bolt"}}, Delete: []string{"MAL-2026-3625"},
+		State: store.AdvisoryState{SyncedAt: t2024, AttemptedAt: t2024}}); err != nil {
+		t.Fatal(err)
+	}
+	check("after a change and a delete", map[string][]store.VulnStamp{
+		"github.com/bufferzonecorp/go-stdlog example.com/none github.com/boltdb-go/bolt": {
+			{ID: "MAL-2025-2545", Modified: t2024.Add(2 * time.Hour)}},
+		"github.com/bufferzonecorp/go-stdlog": nil,
+	})
 }

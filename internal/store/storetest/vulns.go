@@ -4,10 +4,12 @@ import (
 	"errors"
 	"io/fs"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/mod/module"
 
 	"github.com/modgate/modgate/internal/store"
@@ -18,6 +20,7 @@ var vulnTests = []testCase{
 	{"VulnSyncRoundTrip", testVulnSyncRoundTrip},
 	{"VulnSyncIncremental", testVulnSyncIncremental},
 	{"VulnSyncError", testVulnSyncError},
+	{"VulnStamps", testVulnStamps},
 	{"FactsRoundTrip", testFactsRoundTrip},
 	{"FactsKeepLearntAt", testFactsKeepLearntAt},
 	{"FactsPutAgain", testFactsPutAgain},
@@ -407,4 +410,59 @@ func testModuleNotesRoundTrip(t *testing.T, s store.Store) {
 			t.Errorf("ModuleNotes (-want +got):\n%s", diff)
 		}
 	}
+}
+
+// VulnStamps names, for any set of paths, the entries VulnEntriesFor returns
+// (ids and modified times, in its order), before and after a sync changes,
+// adds and deletes entries.
+func testVulnStamps(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	sets := [][]string{{"stdlib"}, {"golang.org/x/text"}, {"stdlib", "example.com/none", "golang.org/x/text", "stdlib"},
+		{"golang.org/x/text/v2"}, {"golang.org/x/TEXT"}, {"example.com/" + hostile}, {}}
+	check := func(when string, want map[string][]store.VulnStamp) {
+		t.Helper()
+		for _, paths := range sets {
+			entries, err := s.VulnEntriesFor(ctx, paths...)
+			if err != nil {
+				t.Fatalf("%s: VulnEntriesFor(%q): %v", when, paths, err)
+			}
+			got, err := s.VulnStampsFor(ctx, paths...)
+			if err != nil {
+				t.Fatalf("%s: VulnStampsFor(%q): %v", when, paths, err)
+			}
+			if diff := cmp.Diff(store.Stamps(entries), got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("%s: VulnStampsFor(%q) against VulnEntriesFor (-entries +stamps):\n%s", when, paths, diff)
+			}
+			if w, ok := want[strings.Join(paths, " ")]; ok {
+				if diff := cmp.Diff(w, got, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("%s: VulnStampsFor(%q) (-want +got):\n%s", when, paths, diff)
+				}
+			}
+		}
+	}
+	check("before any sync", map[string][]store.VulnStamp{"stdlib": nil})
+	if err := s.ApplyVulnSync(ctx, vulnSync()); err != nil {
+		t.Fatalf("ApplyVulnSync: %v", err)
+	}
+	check("after the first sync", map[string][]store.VulnStamp{
+		"stdlib":            {{ID: "GO-2022-0617", Modified: t2024}},
+		"golang.org/x/text": {{ID: "GO-2021-0113", Modified: t2024}, {ID: "GO-2022-0617", Modified: t2024}},
+	})
+	later := t2024.Add(48 * time.Hour)
+	if err := s.ApplyVulnSync(ctx, &store.VulnSync{
+		Put: []store.VulnEntry{{ID: "GO-2021-0113", Modified: later, ReviewStatus: "REVIEWED", Modules: []string{"golang.org/x/text", "golang.org/x/text/v2"}},
+			{ID: "GO-2024-0001", Modified: later, ReviewStatus: "REVIEWED", Modules: []string{"example.com/" + hostile}}},
+		Files: []store.VulnFile{{Path: "ID/GO-2021-0113.json", JSON: []byte(`{"id":"GO-2021-0113","v":2}`), Gzip: []byte("gz1b")},
+			{Path: "ID/GO-2024-0001.json", JSON: []byte(`{"id":"GO-2024-0001"}`), Gzip: []byte("gz3")}},
+		Delete: []string{"GO-2022-0617"},
+		State:  store.VulnState{Source: "file:///db", DBModified: later, SyncedAt: later, AttemptedAt: later},
+	}); err != nil {
+		t.Fatalf("ApplyVulnSync(second): %v", err)
+	}
+	check("after the second sync", map[string][]store.VulnStamp{
+		"stdlib":                 nil,
+		"golang.org/x/text":      {{ID: "GO-2021-0113", Modified: later}},
+		"golang.org/x/text/v2":   {{ID: "GO-2021-0113", Modified: later}},
+		"example.com/" + hostile: {{ID: "GO-2024-0001", Modified: later}},
+	})
 }
