@@ -70,12 +70,12 @@ type FileVisitor interface {
 
 // HashZip returns the h1: hash of the module zip at path, as go.sum records it.
 func HashZip(path string) (string, error) {
-	z, err := zip.OpenReader(path)
+	z, err := openZip(path)
 	if err != nil {
 		return "", err
 	}
 	defer z.Close()
-	return hashZip(&z.Reader, nil, nil)
+	return hashZip(z.Reader, nil, nil)
 }
 
 // CheckHashZip checks the zip at path against the rules for m's zip, as
@@ -100,12 +100,12 @@ func checkHashZip(m module.Version, path string, withFiles bool, visit FileVisit
 	if err := checkZipRules(m, path); err != nil {
 		return "", nil, zipError(m, err)
 	}
-	z, err := zip.OpenReader(path)
+	z, err := openZip(path)
 	if err != nil {
 		return "", nil, zipError(m, err)
 	}
 	defer z.Close()
-	if err := checkEntries(m, &z.Reader); err != nil {
+	if err := checkEntries(m, z.Reader); err != nil {
 		return "", nil, zipError(m, err)
 	}
 	var files []store.ZipFile
@@ -116,7 +116,7 @@ func checkHashZip(m module.Version, path string, withFiles bool, visit FileVisit
 			files = append(files, store.ZipFile{Name: unprefixed(name), SHA256: hex.EncodeToString(sum), Size: size})
 		}
 	}
-	h, err := hashZip(&z.Reader, each, visit)
+	h, err := hashZip(z.Reader, each, visit)
 	if err != nil {
 		return "", nil, zipError(m, err)
 	}

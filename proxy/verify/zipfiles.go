@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"archive/zip"
 	"encoding/hex"
 	"strings"
 
@@ -14,13 +13,13 @@ import (
 // check), from one read of each entry. It does not check the zip rules
 // ([CheckHashZipFiles] does): it is for zips stored already.
 func HashZipFiles(path string) (string, []store.ZipFile, error) {
-	z, err := zip.OpenReader(path)
+	z, err := openZip(path)
 	if err != nil {
 		return "", nil, err
 	}
 	defer z.Close()
 	files := make([]store.ZipFile, 0, len(z.File))
-	h, err := hashZip(&z.Reader, func(name string, sum []byte, size int64) {
+	h, err := hashZip(z.Reader, func(name string, sum []byte, size int64) {
 		files = append(files, store.ZipFile{Name: unprefixed(name), SHA256: hex.EncodeToString(sum), Size: size})
 	}, nil)
 	if err != nil {
