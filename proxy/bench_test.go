@@ -185,9 +185,13 @@ func newBenchProxyTTL(b *testing.B, up *testkit.Upstream, verifyTTL time.Duratio
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The audit log as serve writes it: group commit, every answer waits
-	// for its record's commit.
-	auditor, err := audit.New(audit.Options{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	// The audit log as serve writes it with SQLite: group commit through
+	// the audit spool, every answer waiting for its record's write to it.
+	spool, _, err := audit.OpenSpool(context.Background(), filepath.Join(dir, "audit-spool"), st, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	auditor, err := audit.New(audit.Options{Store: st, Spool: spool, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -111,7 +111,7 @@ func auditVerify(ctx context.Context, e *env, f *auditFlags) (err error) {
 		}
 		cp = &c
 	}
-	st, err := openStore(ctx, e.cfg)
+	st, err := openAuditStore(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -339,7 +339,7 @@ func auditExport(ctx context.Context, e *env, f *auditFlags) error {
 	if f.format != audit.JSONL && f.format != audit.CSV {
 		return &usageError{msg: fmt.Sprintf("--format %q: want jsonl or csv", f.format)}
 	}
-	st, err := openStore(ctx, e.cfg)
+	st, err := openAuditStore(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -381,7 +381,7 @@ func auditPrune(ctx context.Context, e *env, beforeFlag string) error {
 	default:
 		before = time.Now().Add(-time.Duration(e.cfg.AuditRetention))
 	}
-	st, err := openStore(ctx, e.cfg)
+	st, err := openAuditStore(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -399,7 +399,7 @@ func auditPrune(ctx context.Context, e *env, beforeFlag string) error {
 // and the checkpointer that signs the chain (published to the log, the
 // stream and the database). The caller must Close the writer after the
 // server has stopped: it flushes, then signs a last checkpoint.
-func newAuditWriter(cfg config, st store.Store, reg prometheus.Registerer, e *env) (*audit.Writer, *audit.Checkpointer, error) {
+func newAuditWriter(ctx context.Context, cfg config, st store.Store, reg prometheus.Registerer, e *env) (*audit.Writer, *audit.Checkpointer, error) {
 	m := audit.NewMetrics(reg)
 	var sink audit.Sink
 	var stream *audit.Stream
@@ -422,7 +422,14 @@ func newAuditWriter(cfg config, st store.Store, reg prometheus.Registerer, e *en
 	if err != nil {
 		return nil, nil, err
 	}
+	var spool *audit.Spool
+	if dir := cfg.auditSpoolDir(); dir != "" && cfg.AuditFlush == 0 {
+		if spool, _, err = audit.OpenSpool(ctx, dir, st, e.log); err != nil {
+			return nil, nil, err
+		}
+	}
 	w, err := audit.New(audit.Options{Store: st, FlushInterval: cfg.AuditFlush, Sink: sink, Logger: e.log, Metrics: m,
+		Spool: spool,
 		OnClose: func(ctx context.Context) {
 			if _, err := cp.Publish(ctx); err != nil {
 				e.log.Error("publishing the audit checkpoint at shutdown", "err", err.Error())
@@ -459,10 +466,62 @@ func (d *days) Set(s string) error {
 	return nil
 }
 
+// auditSpoolDir is the directory of serve's audit spool (see --audit-spool),
+// or "" for none.
+func (c *config) auditSpoolDir() string {
+	switch c.AuditSpool {
+	case "off":
+		return ""
+	case "":
+		if isPostgres(c.Database) {
+			return "" // replicas may have no disk that outlives them
+		}
+		return filepath.Join(c.Data, "audit-spool")
+	}
+	return c.AuditSpool
+}
+
+// openAuditStore is openStore for the audit commands: records a modgate
+// left in the audit spool when it was killed are appended first, so the
+// commands see every record a client was answered for. A spool held by a
+// running serve is left to it.
+func openAuditStore(ctx context.Context, e *env) (store.Store, error) {
+	st, err := openStore(ctx, e.cfg)
+	if err != nil {
+		return nil, err
+	}
+	dir := e.cfg.auditSpoolDir()
+	if dir == "" {
+		return st, nil
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	sp, n, err := audit.OpenSpool(ctx, dir, st, e.log)
+	switch {
+	case errors.Is(err, audit.ErrSpoolBusy):
+		return st, nil
+	case err != nil:
+		st.Close()
+		return nil, err
+	}
+	if n > 0 {
+		fmt.Fprintf(e.stderr, "appended %d audit records a stopped modgate left in %s\n", n, dir)
+	}
+	if err := sp.Close(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
 func (c *config) validateAudit() []error {
 	var errs []error
 	if c.AuditFlush < 0 {
 		errs = append(errs, fmt.Errorf("--audit-flush %v: must not be negative", c.AuditFlush))
+	}
+	if c.AuditFlush > 0 && c.AuditSpool != "" && c.AuditSpool != "off" {
+		errs = append(errs, fmt.Errorf("--audit-spool %s: needs group commit (--audit-flush 0)", c.AuditSpool))
 	}
 	if c.AuditCheckpointInterval < 0 {
 		errs = append(errs, fmt.Errorf("--audit-checkpoint-interval %v: must not be negative", c.AuditCheckpointInterval))

@@ -59,6 +59,7 @@ type config struct {
 	FeedsInterval   time.Duration
 	NotifyURL       string
 	AuditFlush      time.Duration
+	AuditSpool      string
 	AuditRetention  days
 	AuditStream     string
 	TrustedProxies  string
@@ -124,6 +125,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	c.registerRecheck(fs)
 	fs.StringVar(&c.NotifyURL, "notify-url", "", "webhook `URL` that gets a JSON POST when a sync finds stored versions newly affected by advisories")
 	fs.DurationVar(&c.AuditFlush, "audit-flush", 0, "0: group commit, every answer waits for its audit record's commit (records of concurrent requests share a transaction) and a crash loses none; D: append in batches every D without waiting, losing up to D of records in a crash")
+	fs.StringVar(&c.AuditSpool, "audit-spool", "", "`dir` of the audit spool, a write-ahead file of group commit: answers wait for their records' write to it (kill -9 loses none) instead of the database commit, and records are appended in bulk behind them; empty: --data/audit-spool with SQLite, none with PostgreSQL (set it to a directory that outlives the process); off: none")
 	c.AuditRetention = 400 * days(24*time.Hour)
 	fs.Var(&c.AuditRetention, "audit-retention", "how long audit records are kept, in days (400d) or a Go duration; 0 keeps them forever")
 	fs.StringVar(&c.AuditStream, "audit-stream", "", "copy audit records as JSON lines to `stdout` or a webhook URL (for a SIEM); empty: off")

@@ -55,7 +55,7 @@ func runServe(ctx context.Context, e *env) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	auditor, checkpoints, err := newAuditWriter(cfg, st, reg, e)
+	auditor, checkpoints, err := newAuditWriter(ctx, cfg, st, reg, e)
 	if err != nil {
 		return err
 	}
@@ -154,14 +154,14 @@ func runServe(ctx context.Context, e *env) error {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	// The API needs the roles of auth.Need (the middleware wraps the mux).
-	mux.Handle("GET /api/audit/export", audit.ExportHandler(st, e.log))
+	mux.Handle("GET /api/audit/export", audit.ExportHandler(auditor.Synced(st), e.log))
 	mux.Handle("GET /api/audit/checkpoint", audit.CheckpointHandler(st, e.log))
 	mux.Handle("GET /api/policy", policies)
 	mux.Handle("GET /api/decision/", px.DecisionHandler())
 	mux.Handle("POST /api/policy/reload", policies)
 	mountVulnDB(mux, reg, sc, e.log)
 	mountSBOM(mux, cfg, st, e)
-	if err := mountUI(mux, cfg, st, policies, px, authn, e); err != nil { // the dashboard and its API
+	if err := mountUI(mux, cfg, st, auditor.Synced(st), policies, px, authn, e); err != nil { // the dashboard and its API
 		return err
 	}
 	vulnCtx, stopVuln := context.WithCancel(ctx)

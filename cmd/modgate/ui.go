@@ -14,13 +14,13 @@ import (
 // /api/audit, /api/versions/, /api/advisories/, /api/exemptions). Logins go
 // through authn with --auth required; with --auth off the login page says
 // so (authn's middleware makes every request an admin's).
-func mountUI(mux *http.ServeMux, cfg config, st store.Store, policies *policyHolder, px *proxy.Server, authn *auth.Authenticator, e *env) error {
+func mountUI(mux *http.ServeMux, cfg config, st store.Store, audited store.Audit, policies *policyHolder, px *proxy.Server, authn *auth.Authenticator, e *env) error {
 	var sessions web.Sessions
 	if cfg.Auth == "required" {
 		sessions = authn
 	}
 	ui, err := web.NewServer(web.Options{
-		Audit: st, Facts: st, VulnDB: st, Sums: st, SBOMs: st, Exemptions: st, Capabilities: st,
+		Audit: audited, Facts: st, VulnDB: st, Sums: st, SBOMs: st, Exemptions: st, Capabilities: st,
 		Policy:   policies.Current,
 		Decide:   px.Decide,
 		Health:   func(ctx context.Context) map[string]string { return health(ctx, px) },

@@ -10,6 +10,7 @@ import (
 type Metrics struct {
 	events       *prometheus.CounterVec
 	appendErrors prometheus.Counter
+	spoolErrors  prometheus.Counter
 	appendTime   prometheus.Histogram
 	queued       prometheus.Gauge
 	waits        prometheus.Counter
@@ -22,10 +23,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "modgate_audit_events_total",
-			Help: "Audit records by outcome: appended to the database, or dropped (never silently: each is logged).",
+			Help: "Audit records by outcome: spooled (written to the spool, acknowledged before they are appended), appended to the database, or dropped (never silently: each is logged).",
 		}, []string{"result"}),
 		appendErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "modgate_audit_append_errors_total", Help: "Failed audit appends (each is retried).",
+		}),
+		spoolErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "modgate_audit_spool_errors_total",
+			Help: "Batches of audit records the spool could not take (each appended directly, its requests waiting for the commit).",
 		}),
 		appendTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "modgate_audit_append_duration_seconds", Help: "Time of one batched audit append.",
@@ -45,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Audit records copied to the SIEM stream, by result: sent, or dropped (queue full or retries exhausted).",
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.events, m.appendErrors, m.appendTime, m.queued, m.waits, m.waitTime, m.stream)
+	reg.MustRegister(m.events, m.appendErrors, m.spoolErrors, m.appendTime, m.queued, m.waits, m.waitTime, m.stream)
 	return m
 }
 
@@ -53,6 +58,18 @@ func (m *Metrics) appended(n int, d time.Duration) {
 	if m != nil {
 		m.events.WithLabelValues("appended").Add(float64(n))
 		m.appendTime.Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) spooledRecords(n int) {
+	if m != nil {
+		m.events.WithLabelValues("spooled").Add(float64(n))
+	}
+}
+
+func (m *Metrics) spoolError() {
+	if m != nil {
+		m.spoolErrors.Inc()
 	}
 }
 

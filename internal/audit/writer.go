@@ -48,6 +48,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics, if not nil, counts appended, dropped and waiting records.
 	Metrics *Metrics
+	// Spool, if not nil, is the write-ahead file of group commit (it needs a
+	// zero FlushInterval): each batch of records is written to the spool
+	// with one write, their Logs return, and the records are appended to the
+	// database in bulk behind them. A crash of the process loses none of
+	// them (see [Spool]); a batch the spool cannot take is appended directly,
+	// its Logs waiting for the commit as without a spool. Close closes it.
+	Spool *Spool
 }
 
 // Sink receives appended records, for a copy outside the database.
@@ -85,6 +92,95 @@ type Writer struct {
 	cancel    context.CancelFunc // cancels appends in flight when Close gives up
 	done      chan struct{}      // closed when the loop has ended
 	lost      int                // records the loop could not append (read after done)
+
+	// With a Spool: the group loop hands batches to the bulk loop, which
+	// appends them in order.
+	bulk     *bulkQueue
+	left     int           // records left in the spool when Close gave up (read after done)
+	spooled  atomic.Int64  // number of the last record written to the spool
+	progress sync.Mutex    // guards appended and moved
+	appended int64         // number of the last spooled record appended
+	moved    chan struct{} // closed (and replaced) when appended moves
+}
+
+// bulkItem is a batch for the bulk loop: spooled records up to through, or
+// (through 0) records the spool could not take, whose Logs wait on wait.
+type bulkItem struct {
+	events  []*store.AuditEvent
+	through int64
+	wait    chan struct{}
+}
+
+// bulkQueue holds the batches between the group loop and the bulk loop, at
+// most limit records (a batch larger than that alone).
+type bulkQueue struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	items   []bulkItem
+	records int
+	limit   int
+	closed  bool
+}
+
+func newBulkQueue(limit int) *bulkQueue {
+	q := &bulkQueue{limit: limit}
+	q.cond.L = &q.mu
+	return q
+}
+
+// push queues item, waiting while the queue is full; it reports whether it
+// had to wait.
+func (q *bulkQueue) push(item bulkItem) (waited bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.records > 0 && q.records+len(item.events) > q.limit {
+		waited = true
+		q.cond.Wait()
+	}
+	q.items = append(q.items, item)
+	q.records += len(item.events)
+	q.cond.Broadcast()
+	return waited
+}
+
+func (q *bulkQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+// pop waits for batches and takes, in order, as many as hold at most max
+// records (at least one), stopping before a batch that was not spooled
+// unless it is the first: that one is taken alone. It returns nil once the
+// queue is closed and empty.
+func (q *bulkQueue) pop(max int) []bulkItem {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.items) == 0 && !q.closed {
+		q.cond.Wait()
+	}
+	if len(q.items) == 0 {
+		return nil
+	}
+	n, records := 0, 0
+	for n < len(q.items) {
+		it := q.items[n]
+		if n > 0 && (it.wait != nil || records+len(it.events) > max) {
+			break
+		}
+		n++
+		records += len(it.events)
+		if it.wait != nil {
+			break
+		}
+	}
+	out := slices.Clone(q.items[:n])
+	clear(q.items[:n])
+	q.items = q.items[n:]
+	q.records -= records
+	q.cond.Broadcast()
+	return out
 }
 
 // New returns a Writer; it starts its appending goroutine and does no I/O.
@@ -95,6 +191,9 @@ func New(opts Options) (*Writer, error) {
 	}
 	if opts.FlushInterval < 0 {
 		return nil, fmt.Errorf("audit: negative flush interval %v", opts.FlushInterval)
+	}
+	if opts.Spool != nil && opts.FlushInterval > 0 {
+		return nil, errors.New("audit: a spool needs group commit (a zero flush interval)")
 	}
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 10000
@@ -115,6 +214,13 @@ func New(opts Options) (*Writer, error) {
 		go w.loop()
 	} else {
 		w.group = make(chan pending, opts.QueueSize)
+		if opts.Spool != nil {
+			w.bulk = newBulkQueue(opts.QueueSize)
+			w.moved = make(chan struct{})
+			w.appended = opts.Spool.last
+			w.spooled.Store(opts.Spool.last)
+			go w.bulkLoop()
+		}
 		go w.groupLoop()
 	}
 	return w, nil
@@ -201,7 +307,11 @@ func (w *Writer) enqueue(p pending) bool {
 // a time, so the batch grows with the load and the database's latency, and
 // a lone request waits for one transaction only.
 func (w *Writer) groupLoop() {
-	defer close(w.done)
+	if w.bulk != nil {
+		defer w.bulk.close() // the bulk loop appends the rest and closes done
+	} else {
+		defer close(w.done)
+	}
 	batch := make([]pending, 0, w.opts.MaxBatch)
 	events := make([]*store.AuditEvent, 0, w.opts.MaxBatch)
 	last := 0 // records of the previous commit
@@ -242,8 +352,12 @@ func (w *Writer) groupLoop() {
 			events = append(events, p.e)
 		}
 		w.opts.Metrics.queueLength(len(w.group))
+		if w.bulk != nil {
+			w.spool(batch, slices.Clone(events))
+			continue
+		}
 		ctx, cancel := context.WithTimeout(w.ctx, w.opts.SyncTimeout)
-		err := w.appendRetry(ctx, events)
+		err := w.appendRetry(ctx, events, 0)
 		cancel()
 		if err != nil {
 			w.lost += len(events)
@@ -258,6 +372,178 @@ func (w *Writer) groupLoop() {
 			batch[i] = pending{}
 		}
 	}
+}
+
+// spool writes a batch to the spool and releases its Logs, then queues it for
+// the bulk loop. A batch the spool cannot take goes to the bulk loop as it
+// is, and its Logs wait until it is appended (or dropped).
+func (w *Writer) spool(batch []pending, events []*store.AuditEvent) {
+	through, err := w.opts.Spool.write(events)
+	item := bulkItem{events: events, through: through}
+	if err != nil {
+		w.opts.Metrics.spoolError()
+		w.log.Error("writing audit records to the spool; appending them directly", "err", err.Error(),
+			"records", len(events))
+		item.through, item.wait = 0, make(chan struct{})
+	} else {
+		w.spooled.Store(through)
+		w.opts.Metrics.spooledRecords(len(events))
+		w.release(batch)
+	}
+	start := time.Now()
+	if w.bulk.push(item) {
+		w.opts.Metrics.waited(time.Since(start))
+	}
+	if item.wait != nil {
+		<-item.wait
+		w.release(batch)
+	}
+}
+
+func (w *Writer) release(batch []pending) {
+	for i := range batch {
+		close(batch[i].done)
+		batch[i] = pending{}
+	}
+}
+
+// bulkLoop appends what the group loop spooled, in order, as many records
+// at a time as are waiting (up to MaxBatch), moving the spool's mark in the
+// same transaction. Spooled records are retried until they are appended or
+// Close gives up (they stay in the spool for the next process then); records
+// the spool could not take are retried for SyncTimeout, then dropped.
+func (w *Writer) bulkLoop() {
+	defer close(w.done)
+	var events []*store.AuditEvent
+	for {
+		items := w.bulk.pop(w.opts.MaxBatch)
+		if items == nil {
+			break
+		}
+		if items[0].wait != nil {
+			w.appendDirect(items[0])
+			continue
+		}
+		events = events[:0]
+		for _, it := range items {
+			events = append(events, it.events...)
+		}
+		through := items[len(items)-1].through
+		if w.aborted() {
+			w.left += len(events)
+			continue
+		}
+		if err := w.appendRetry(w.ctx, events, through); err != nil {
+			w.left += len(events) // Close gave up: they stay in the spool
+			continue
+		}
+		w.opts.Spool.appended(through)
+		w.progress.Lock()
+		w.appended = through
+		close(w.moved)
+		w.moved = make(chan struct{})
+		w.progress.Unlock()
+		if w.opts.Sink != nil {
+			w.opts.Sink.Send(slices.Clone(events))
+		}
+		clear(events)
+	}
+	w.progress.Lock()
+	through := w.appended
+	w.progress.Unlock()
+	if err := w.opts.Spool.close(through); err != nil {
+		w.log.Error("closing the audit spool", "err", err.Error())
+	}
+	if w.left > 0 {
+		w.log.Error("audit records left in the spool: the next modgate to open it appends them",
+			"records", w.left, "spool", w.opts.Spool.Dir())
+	}
+}
+
+// appendDirect appends a batch the spool could not take, as group commit
+// without a spool does, and releases its Logs.
+func (w *Writer) appendDirect(item bulkItem) {
+	defer close(item.wait)
+	if w.aborted() {
+		w.lost += len(item.events)
+		for _, e := range item.events {
+			w.drop(errors.New("audit writer closing"), e)
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, w.opts.SyncTimeout)
+	err := w.appendRetry(ctx, item.events, 0)
+	cancel()
+	if err != nil {
+		w.lost += len(item.events)
+		for _, e := range item.events {
+			w.drop(err, e)
+		}
+		return
+	}
+	if w.opts.Sink != nil {
+		w.opts.Sink.Send(item.events)
+	}
+}
+
+func (w *Writer) aborted() bool {
+	select {
+	case <-w.abort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Sync waits until every record whose Log returned before Sync was called is
+// in the database, or ctx is done. Only a Writer with a Spool acknowledges
+// records before they are appended; without one Sync returns at once.
+func (w *Writer) Sync(ctx context.Context) error {
+	if w.bulk == nil {
+		return nil
+	}
+	want := w.spooled.Load()
+	for {
+		w.progress.Lock()
+		got, moved := w.appended, w.moved
+		w.progress.Unlock()
+		if got >= want {
+			return nil
+		}
+		select {
+		case <-moved:
+		case <-w.done:
+			return errors.New("audit: writer closed before its spooled records were appended")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Synced returns a that reads, before each AuditEvents, what the Writer
+// acknowledged: records whose Log returned before the read are in its
+// answer (see Sync; it waits at most 5 seconds, then reads what is there).
+// Without a Spool it returns a itself.
+func (w *Writer) Synced(a store.Audit) store.Audit {
+	if w.bulk == nil {
+		return a
+	}
+	return syncedAudit{a, w}
+}
+
+type syncedAudit struct {
+	store.Audit
+	w *Writer
+}
+
+func (s syncedAudit) AuditEvents(ctx context.Context, q store.AuditQuery) ([]*store.AuditEvent, error) {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err := s.w.Sync(sctx)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		s.w.log.Warn("reading the audit log before the spool's last records are appended", "err", err.Error())
+	}
+	return s.Audit.AuditEvents(ctx, q)
 }
 
 // drop logs a record that could not be appended with all its fields, so it
@@ -304,7 +590,7 @@ func (w *Writer) flush(batch []*store.AuditEvent) {
 		return
 	}
 	w.opts.Metrics.queueLength(len(w.queue))
-	if err := w.appendRetry(w.ctx, batch); err != nil {
+	if err := w.appendRetry(w.ctx, batch, 0); err != nil {
 		w.lost += len(batch)
 		for _, e := range batch {
 			w.drop(err, e)
@@ -318,10 +604,18 @@ func (w *Writer) flush(batch []*store.AuditEvent) {
 
 // appendRetry appends batch, retrying with backoff until it succeeds or ctx
 // is done.
-func (w *Writer) appendRetry(ctx context.Context, batch []*store.AuditEvent) error {
+//
+// A positive through appends spooled records and moves the spool's mark with
+// them.
+func (w *Writer) appendRetry(ctx context.Context, batch []*store.AuditEvent, through int64) error {
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
-		err := w.opts.Store.AppendAudit(ctx, batch)
+		var err error
+		if through > 0 {
+			err = w.opts.Spool.store.AppendAuditSpooled(ctx, w.opts.Spool.id, through, batch)
+		} else {
+			err = w.opts.Store.AppendAudit(ctx, batch)
+		}
 		if err == nil {
 			w.opts.Metrics.appended(len(batch), time.Since(start))
 			return nil
@@ -365,6 +659,10 @@ func (w *Writer) Close(ctx context.Context) error {
 		w.abortOnce.Do(func() { close(w.abort); w.cancel() })
 		<-w.done
 		err = fmt.Errorf("audit: close: %w: %d records not appended (logged)", ctx.Err(), w.lost)
+		if w.left > 0 {
+			err = fmt.Errorf("%w; %d left in the spool %s, appended by the next modgate to open it",
+				err, w.left, w.opts.Spool.Dir())
+		}
 	}
 	w.cancel()
 	if w.opts.OnClose != nil && ctx.Err() == nil {

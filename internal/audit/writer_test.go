@@ -249,11 +249,20 @@ func TestWriterCrashLoss(t *testing.T) {
 		return
 	}
 	const flush = 200 * time.Millisecond
-	for _, interval := range []time.Duration{flush, 0} {
-		t.Run(fmt.Sprintf("flush=%v", interval), func(t *testing.T) {
+	for _, mode := range []struct {
+		interval time.Duration
+		spool    bool
+	}{{flush, false}, {0, false}, {0, true}} {
+		interval := mode.interval
+		t.Run(fmt.Sprintf("flush=%v/spool=%v", interval, mode.spool), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "modgate.db")
+			spoolDir := ""
+			if mode.spool {
+				spoolDir = filepath.Join(filepath.Dir(path), "audit-spool")
+			}
 			cmd := exec.Command(os.Args[0], "-test.run=^TestWriterCrashLoss$")
-			cmd.Env = append(os.Environ(), "AUDIT_CRASH_CHILD="+path, "AUDIT_CRASH_FLUSH="+interval.String())
+			cmd.Env = append(os.Environ(), "AUDIT_CRASH_CHILD="+path, "AUDIT_CRASH_FLUSH="+interval.String(),
+				"AUDIT_CRASH_SPOOL="+spoolDir)
 			out, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -288,6 +297,24 @@ func TestWriterCrashLoss(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
+			if mode.spool {
+				// What the next modgate does when it starts.
+				sp, n, err := audit.OpenSpool(context.Background(), spoolDir, s, nil)
+				if err != nil {
+					t.Fatalf("OpenSpool after the kill: %v", err)
+				}
+				t.Logf("the spool replayed %d records", n)
+				if n == 0 {
+					t.Errorf("the spool replayed no records: the test did not kill the process with records only in the spool")
+				}
+				w, err := audit.New(audit.Options{Store: s, Spool: sp})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
 			chain, err := s.AuditChain(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -326,6 +353,14 @@ func TestWriterCrashLoss(t *testing.T) {
 	}
 }
 
+// slowSpools is a store whose spooled appends take 100 ms.
+type slowSpools struct{ *sqlite.Store }
+
+func (s slowSpools) AppendAuditSpooled(ctx context.Context, spool string, through int64, events []*store.AuditEvent) error {
+	time.Sleep(100 * time.Millisecond)
+	return s.Store.AppendAuditSpooled(ctx, spool, through, events)
+}
+
 // crashChild logs a record about every millisecond and prints each index
 // once Log has returned, until it is killed.
 func crashChild() {
@@ -335,7 +370,16 @@ func crashChild() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	w, err := audit.New(audit.Options{Store: s, FlushInterval: interval})
+	var sp *audit.Spool
+	if dir := os.Getenv("AUDIT_CRASH_SPOOL"); dir != "" {
+		// A database slower than the requests (100 ms an append), so that
+		// many records are only in the spool when the process is killed.
+		if sp, _, err = audit.OpenSpool(context.Background(), dir, slowSpools{s}, nil); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	w, err := audit.New(audit.Options{Store: s, FlushInterval: interval, Spool: sp})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

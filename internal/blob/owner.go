@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/modgate/modgate/internal/filelock"
 )
 
 // Temporary files are owned by the process writing them, so that a sweeper in
@@ -62,7 +64,7 @@ func (o *owner) claim(dir string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		ok, err := tryLock(f)
+		ok, err := filelock.TryLock(f)
 		if err != nil {
 			f.Close()
 			os.Remove(p)
@@ -134,7 +136,7 @@ func (d *Dir) SweepTemp(minAge time.Duration) (int, error) {
 		}
 	}
 	for id, names := range files {
-		if owners[id] && fileLocks {
+		if owners[id] && filelock.Supported {
 			continue
 		}
 		for _, name := range names {
@@ -157,7 +159,7 @@ func (d *Dir) SweepTemp(minAge time.Duration) (int, error) {
 
 // sweepOwner removes the files of owner id if its lock is free.
 func (d *Dir) sweepOwner(dir, id string, names []string) (int, error) {
-	if !fileLocks {
+	if !filelock.Supported {
 		return 0, nil
 	}
 	p := filepath.Join(dir, lockPrefix+id+lockSuffix)
@@ -169,7 +171,7 @@ func (d *Dir) sweepOwner(dir, id string, names []string) (int, error) {
 		return 0, err
 	}
 	defer f.Close() // releases the lock, after the lock file is gone
-	ok, err := tryLock(f)
+	ok, err := filelock.TryLock(f)
 	if err != nil || !ok || !stillAt(f, p) {
 		return 0, err // alive (or swept meanwhile)
 	}

@@ -133,6 +133,20 @@ type Audit interface {
 	PruneAudit(ctx context.Context, before time.Time, max int) (int64, error)
 }
 
+// AuditSpools keeps how far each audit spool is in the log. A spool is one
+// process's write-ahead file of audit records, acknowledged to their requests
+// before they are appended (see internal/audit); its records are numbered 1,
+// 2, 3, ... and appended in order.
+type AuditSpools interface {
+	// AppendAuditSpooled is AppendAudit that also records, in the same
+	// transaction, that spool's records up to number through are appended
+	// (through never moves back). A spool replayed after a crash appends
+	// only records after [AuditSpools.AuditSpoolMark], each once.
+	AppendAuditSpooled(ctx context.Context, spool string, through int64, events []*AuditEvent) error
+	// AuditSpoolMark returns the highest through recorded for spool, or 0.
+	AuditSpoolMark(ctx context.Context, spool string) (int64, error)
+}
+
 // SealAudit prepares e to be appended as record seq after a record whose hash
 // is prev: it sets Seq and PrevHash, sets a zero Time to now, stores Time in
 // UTC truncated to microseconds (what both databases keep), replaces invalid
@@ -145,7 +159,20 @@ func SealAudit(e *AuditEvent, seq int64, prev string, now time.Time) {
 	if e.Time.IsZero() {
 		e.Time = now
 	}
-	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	NormalizeAudit(e)
+	e.Hash = AuditHash(e)
+}
+
+// NormalizeAudit is the part of [SealAudit] that does not depend on the
+// chain: it stores a non-zero Time in UTC truncated to microseconds, replaces
+// invalid UTF-8 and NUL bytes in e's strings with U+FFFD and drops an empty
+// Reasons. A normalized record is unchanged by it and by a round trip through
+// JSON, so a copy kept outside the database (the audit spool) appends as the
+// original would have.
+func NormalizeAudit(e *AuditEvent) {
+	if !e.Time.IsZero() {
+		e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	}
 	for _, p := range []*string{&e.Type, &e.ClientToken, &e.ClientIP, &e.UserAgent, &e.Module,
 		&e.Version, &e.Kind, &e.Decision, &e.Source, &e.SBOM} {
 		*p = cleanText(*p)
@@ -159,7 +186,6 @@ func SealAudit(e *AuditEvent, seq int64, prev string, now time.Time) {
 		}
 		e.Reasons = r
 	}
-	e.Hash = AuditHash(e)
 }
 
 func cleanText(s string) string {

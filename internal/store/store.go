@@ -170,6 +170,7 @@ type Store interface {
 	Sums
 	SumDBState
 	Audit
+	AuditSpools
 	AuditCheckpoints
 	SBOMs
 	Exemptions

@@ -33,6 +33,36 @@ func (s *Store) AppendAudit(ctx context.Context, events []*store.AuditEvent) (er
 	return tx.Commit(ctx)
 }
 
+// AppendAuditSpooled implements [store.AuditSpools].
+func (s *Store) AppendAuditSpooled(ctx context.Context, spool string, through int64, events []*store.AuditEvent) (err error) {
+	defer wrap(&err, "postgres: append %d audit events of spool %q", len(events), spool)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.Background())
+	if len(events) > 0 {
+		if err := s.appendAudit(ctx, tx, events); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_spools (spool, through) VALUES ($1, $2)
+		ON CONFLICT (spool) DO UPDATE SET through = greatest(audit_spools.through, excluded.through)`, spool, through); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// AuditSpoolMark implements [store.AuditSpools].
+func (s *Store) AuditSpoolMark(ctx context.Context, spool string) (through int64, err error) {
+	defer wrap(&err, "postgres: audit spool %q", spool)
+	err = s.pool.QueryRow(ctx, `SELECT through FROM audit_spools WHERE spool = $1`, spool).Scan(&through)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return through, err
+}
+
 // appendAudit appends events to the chain inside tx, holding the chain row's
 // lock until tx ends.
 func (s *Store) appendAudit(ctx context.Context, tx pgx.Tx, events []*store.AuditEvent) error {

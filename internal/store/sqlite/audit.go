@@ -34,6 +34,36 @@ func (s *Store) AppendAudit(ctx context.Context, events []*store.AuditEvent) (er
 	return tx.Commit()
 }
 
+// AppendAuditSpooled implements [store.AuditSpools].
+func (s *Store) AppendAuditSpooled(ctx context.Context, spool string, through int64, events []*store.AuditEvent) (err error) {
+	defer wrap(&err, "sqlite: append %d audit events of spool %q", len(events), spool)
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if len(events) > 0 {
+		if err := s.appendAudit(ctx, tx, events); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_spools (spool, through) VALUES (?, ?)
+		ON CONFLICT (spool) DO UPDATE SET through = max(through, excluded.through)`, spool, through); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// AuditSpoolMark implements [store.AuditSpools].
+func (s *Store) AuditSpoolMark(ctx context.Context, spool string) (through int64, err error) {
+	defer wrap(&err, "sqlite: audit spool %q", spool)
+	err = s.read.QueryRowContext(ctx, `SELECT through FROM audit_spools WHERE spool = ?`, spool).Scan(&through)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return through, err
+}
+
 // appendAudit appends events to the chain inside tx, which must be a
 // transaction on the write connection.
 func (s *Store) appendAudit(ctx context.Context, tx *prepTx, events []*store.AuditEvent) error {

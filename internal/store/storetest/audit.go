@@ -25,6 +25,73 @@ var auditTests = []testCase{
 	{"AuditConcurrentAppend", testAuditConcurrentAppend},
 	{"AuditPrune", testAuditPrune},
 	{"AuditCheckpoints", testAuditCheckpoints},
+	{"AuditSpools", testAuditSpools},
+}
+
+// testAuditSpools: a spooled append moves the spool's mark with the records,
+// in one transaction; marks never move back and are kept per spool.
+func testAuditSpools(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	mark := func(spool string) int64 {
+		t.Helper()
+		m, err := s.AuditSpoolMark(ctx, spool)
+		if err != nil {
+			t.Fatalf("AuditSpoolMark(%q): %v", spool, err)
+		}
+		return m
+	}
+	if m := mark("a"); m != 0 {
+		t.Fatalf("mark of an unknown spool = %d, want 0", m)
+	}
+	events := func(n int) []*store.AuditEvent {
+		var b []*store.AuditEvent
+		for j := range n {
+			b = append(b, &store.AuditEvent{Time: auditT0.Add(time.Duration(j) * time.Second), Type: store.AuditFetch,
+				ClientIP: "10.0.0.1", Module: "example.com/spooled", Version: "v1.0.0", Kind: "info",
+				Decision: store.DecisionServed, Source: "cache", Bytes: int64(j)})
+		}
+		return b
+	}
+	first := events(70)
+	if err := s.AppendAuditSpooled(ctx, "a", 70, first); err != nil {
+		t.Fatalf("AppendAuditSpooled: %v", err)
+	}
+	if err := s.AppendAuditSpooled(ctx, "b", 3, events(3)); err != nil {
+		t.Fatalf("AppendAuditSpooled: %v", err)
+	}
+	if m := mark("a"); m != 70 {
+		t.Errorf("mark of spool a = %d, want 70", m)
+	}
+	if m := mark("b"); m != 3 {
+		t.Errorf("mark of spool b = %d, want 3", m)
+	}
+	if first[69].Seq != 70 || first[69].Hash != store.AuditHash(first[69]) {
+		t.Errorf("spooled records not sealed as AppendAudit seals them: last Seq %d", first[69].Seq)
+	}
+	// A mark does not move back (a replay that raced a newer append).
+	if err := s.AppendAuditSpooled(ctx, "a", 5, nil); err != nil {
+		t.Fatalf("AppendAuditSpooled without records: %v", err)
+	}
+	if m := mark("a"); m != 70 {
+		t.Errorf("mark of spool a after a lower one = %d, want 70", m)
+	}
+	// A failed append moves neither the log nor the mark.
+	bad := events(2)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.AppendAuditSpooled(cctx, "a", 99, bad); err == nil {
+		t.Fatal("AppendAuditSpooled with a cancelled context succeeded")
+	}
+	if m := mark("a"); m != 70 {
+		t.Errorf("mark of spool a after a failed append = %d, want 70", m)
+	}
+	chain, err := s.AuditChain(ctx)
+	if err != nil {
+		t.Fatalf("AuditChain: %v", err)
+	}
+	if chain.HeadSeq != 73 {
+		t.Errorf("chain head after the spooled appends = %d, want 73", chain.HeadSeq)
+	}
 }
 
 func testAuditCheckpoints(t *testing.T, s store.Store) {
