@@ -487,7 +487,7 @@ func (s *Scanner) checkAll(ctx context.Context, mods []module.Version) ([][]stor
 	if err != nil {
 		return nil, err
 	}
-	var feeds []parsedRow
+	var feeds []*parsedRow
 	if len(keys) > 0 {
 		if feeds, err = s.entriesFor(ctx, &s.feedEntries, slices.Compact(keys),
 			s.st.AdvisoryStampsFor, s.st.AdvisoryEntriesFor); err != nil {
@@ -524,11 +524,11 @@ func (s *Scanner) checkAll(ctx context.Context, mods []module.Version) ([][]stor
 
 // byPathKey indexes rows by the path keys of their entries
 // ([vulndb.Entry.PathKeys]), keeping their order.
-func byPathKey(rows []parsedRow) map[string][]*parsedRow {
+func byPathKey(rows []*parsedRow) map[string][]*parsedRow {
 	m := make(map[string][]*parsedRow)
-	for i := range rows {
-		for _, k := range rows[i].keys {
-			m[k] = append(m[k], &rows[i])
+	for _, r := range rows {
+		for _, k := range r.keys {
+			m[k] = append(m[k], r)
 		}
 	}
 	return m
@@ -555,7 +555,7 @@ type parsedRow struct {
 type entryCache struct {
 	what string // what an entry is, for logs
 	mu   sync.Mutex
-	rows map[string]parsedRow
+	rows map[string]*parsedRow // never changed once stored
 }
 
 // entriesFor returns the decoded entries that name any of keys (module
@@ -566,12 +566,12 @@ type entryCache struct {
 // cost at ingest. An entry that does not decode is logged and left out.
 func (s *Scanner) entriesFor(ctx context.Context, c *entryCache, keys []string,
 	stamps func(context.Context, ...string) ([]store.VulnStamp, error),
-	entries func(context.Context, ...string) ([]store.VulnEntry, error)) ([]parsedRow, error) {
+	entries func(context.Context, ...string) ([]store.VulnEntry, error)) ([]*parsedRow, error) {
 	sts, err := stamps(ctx, keys...)
 	if err != nil {
 		return nil, err
 	}
-	cached := make([]parsedRow, 0, len(sts))
+	cached := make([]*parsedRow, 0, len(sts))
 	c.mu.Lock()
 	for _, st := range sts {
 		r, ok := c.rows[st.ID]
@@ -588,7 +588,7 @@ func (s *Scanner) entriesFor(ctx context.Context, c *entryCache, keys []string,
 		if err != nil {
 			return nil, err
 		}
-		rows = make([]parsedRow, len(stored))
+		rows = make([]*parsedRow, len(stored))
 		for i, row := range stored {
 			rows[i] = c.parse(row)
 		}
@@ -605,14 +605,14 @@ func (s *Scanner) entriesFor(ctx context.Context, c *entryCache, keys []string,
 }
 
 // parse decodes a stored entry and keeps it, without its JSON.
-func (c *entryCache) parse(row store.VulnEntry) parsedRow {
+func (c *entryCache) parse(row store.VulnEntry) *parsedRow {
 	c.mu.Lock()
 	r, ok := c.rows[row.ID]
 	c.mu.Unlock()
 	if ok && r.row.Modified.Equal(row.Modified) {
 		return r
 	}
-	r = parsedRow{row: row}
+	r = &parsedRow{row: row}
 	r.row.JSON = nil
 	var e vulndb.Entry
 	if r.err = json.Unmarshal(row.JSON, &e); r.err == nil {
@@ -620,7 +620,7 @@ func (c *entryCache) parse(row store.VulnEntry) parsedRow {
 	}
 	c.mu.Lock()
 	if c.rows == nil {
-		c.rows = map[string]parsedRow{}
+		c.rows = map[string]*parsedRow{}
 	}
 	c.rows[row.ID] = r
 	c.mu.Unlock()
