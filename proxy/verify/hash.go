@@ -12,7 +12,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/dirhash"
@@ -65,9 +64,42 @@ func headSize(want int64) int64 {
 	return size
 }
 
-var zipHashers = sync.Pool{New: func() any {
+// zipHashers keeps hashers (with their buffers) for the next zips. It is a
+// free list, not a sync.Pool: a pool is emptied by garbage collections,
+// which run often under modgate's soft memory limit, and a cold fill then
+// allocated a new head buffer for nearly every zip (437 MB of 2.7 GB). It
+// keeps at most two, about 2 MiB: as many as zips are hashed at once on the
+// two cores of the bench machine; more wait for no one, they allocate.
+var zipHashers = make(freeList[*zipHasher], 2)
+
+func newZipHasher() *zipHasher {
+	if hs, ok := zipHashers.get(); ok {
+		return hs
+	}
 	return &zipHasher{buf: make([]byte, 32<<10), file: sha256.New()}
-}}
+}
+
+// freeList keeps up to cap(l) values for reuse, across garbage collections.
+type freeList[T any] chan T
+
+// get returns a kept value, if any.
+func (l freeList[T]) get() (T, bool) {
+	select {
+	case v := <-l:
+		return v, true
+	default:
+		var zero T
+		return zero, false
+	}
+}
+
+// put keeps v, unless the list is full.
+func (l freeList[T]) put(v T) {
+	select {
+	case l <- v:
+	default:
+	}
+}
 
 // A FileVisitor is given the files of a zip by the one pass that reads them
 // to hash them, so that another analysis of the files (the capability pass)
@@ -143,14 +175,14 @@ func checkHashZip(m module.Version, path string, withFiles bool, visit FileVisit
 // every file's name, SHA-256 and size, in name order; visit, if not nil,
 // every file's start (see [FileVisitor]), in zip order.
 func hashZip(z *zip.Reader, each func(name string, sum []byte, size int64), visit FileVisitor) (string, error) {
-	hs := zipHashers.Get().(*zipHasher)
+	hs := newZipHasher()
 	defer func() {
 		if cap(hs.head) > keptHead {
 			hs.head = nil
 		}
 		clear(hs.sums) // no *zip.File kept alive in the pool
 		hs.sums = hs.sums[:0]
-		zipHashers.Put(hs)
+		zipHashers.put(hs)
 	}()
 	for _, f := range z.File {
 		if strings.Contains(f.Name, "\n") {

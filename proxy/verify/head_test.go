@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -62,5 +63,38 @@ func TestHeadGrowth(t *testing.T) {
 	// 3,000 to 180,000 bytes: 64, 128 and 256 KiB.
 	if v.caps > 3 {
 		t.Errorf("the head buffer was allocated %d times for %d files of growing sizes; want at most 3", v.caps, files)
+	}
+}
+
+// TestHasherKeptAcrossGC checks that a hasher and its head buffer are kept
+// for the next zip even when garbage collections run in between (a
+// sync.Pool is emptied by them: under the soft memory limit they run often,
+// and a new head buffer was allocated for nearly every zip of a cold fill).
+func TestHasherKeptAcrossGC(t *testing.T) {
+	for range cap(zipHashers) {
+		zipHashers.get() // none kept from other tests
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.Create("example.com/m@v1.0.0/big.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(strings.Repeat("x", 100<<10)))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	z, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hashZip(z, nil, &wantAll{hs: &zipHasher{}}); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.GC()
+	hs := newZipHasher()
+	if cap(hs.head) < 100<<10 {
+		t.Errorf("after two garbage collections the next hasher's head buffer holds %d bytes; want the 100 KiB one kept", cap(hs.head))
 	}
 }

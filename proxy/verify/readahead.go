@@ -4,13 +4,14 @@ import (
 	"archive/zip"
 	"io"
 	"os"
-	"sync"
 )
 
 // readAheadSize is how much of a zip file one read takes in.
 const readAheadSize = 128 << 10
 
-var readAheadBufs = sync.Pool{New: func() any { b := make([]byte, readAheadSize); return &b }}
+// readAheadBufs keeps read-ahead buffers for the next zips (a free list, as
+// zipHashers).
+var readAheadBufs = make(freeList[[]byte], 2)
 
 // readAhead is an [io.ReaderAt] that reads a file readAheadSize bytes at a
 // time and answers the reads within what it read from memory. archive/zip
@@ -54,7 +55,7 @@ func (ra *readAhead) ReadAt(p []byte, off int64) (int, error) {
 type zipFile struct {
 	*zip.Reader
 	f   *os.File
-	buf *[]byte
+	buf []byte
 }
 
 // openZip opens the zip at path, as zip.OpenReader does, reading it
@@ -69,9 +70,12 @@ func openZip(path string) (*zipFile, error) {
 		f.Close()
 		return nil, err
 	}
-	buf := readAheadBufs.Get().(*[]byte)
+	buf, ok := readAheadBufs.get()
+	if !ok {
+		buf = make([]byte, readAheadSize)
+	}
 	z := &zipFile{f: f, buf: buf}
-	if z.Reader, err = zip.NewReader(&readAhead{r: f, buf: *buf}, fi.Size()); err != nil {
+	if z.Reader, err = zip.NewReader(&readAhead{r: f, buf: buf}, fi.Size()); err != nil {
 		z.Close()
 		return nil, err
 	}
@@ -80,6 +84,6 @@ func openZip(path string) (*zipFile, error) {
 
 // Close closes the file and gives the buffer back.
 func (z *zipFile) Close() error {
-	readAheadBufs.Put(z.buf)
+	readAheadBufs.put(z.buf)
 	return z.f.Close()
 }
