@@ -5,6 +5,7 @@ package caps
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path"
@@ -273,4 +274,113 @@ func TestHeld(t *testing.T) {
 		t.Errorf("the pass holds %d bytes for %d bytes of Go", p.Held(), src)
 	}
 	t.Logf("%d bytes held for %d bytes of library Go", p.Held(), src)
+}
+
+// fixtureSample is every nth zip (in path order) of the module cache named by
+// the variable env, inflated into memory as a pass is given its files; nil
+// (and the benchmark skipped) without the variable.
+func fixtureSample(b *testing.B, env string, every int) (mods []module.Version, files [][]memFile, goBytes int64) {
+	root := os.Getenv(env)
+	if root == "" {
+		b.Skip(env + " not set")
+	}
+	zips := fixtureZips(b, root)
+	var paths []string
+	for p := range zips {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	var buf []byte
+	for i, p := range paths {
+		if i%every != 0 {
+			continue
+		}
+		m := zips[p]
+		zr, err := zip.OpenReader(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var fs []memFile
+		buf, err = forEachFile(&zr.Reader, m, buf, func(name string, size int64, d []byte) {
+			fs = append(fs, memFile{name: name, size: size, data: append([]byte(nil), d...)})
+			if path.Ext(name) == ".go" {
+				goBytes += int64(len(d))
+			}
+		})
+		zr.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		mods = append(mods, m)
+		files = append(files, fs)
+	}
+	return mods, files, goBytes
+}
+
+// BenchmarkPassFixture runs the pass over every 16th zip of a module cache
+// (MODGATE_CAPS_BENCH=$B/modcache/cache/download; 54 of the hugo graph's 862
+// zips), inflated into memory first, so that only the pass is measured:
+//
+//	MODGATE_CAPS_BENCH=/tmp/perfpath-bench/B/modcache/cache/download \
+//	  go test ./scanner/caps -run '^$' -bench PassFixture -benchmem -benchtime 3x
+func BenchmarkPassFixture(b *testing.B) {
+	mods, files, goBytes := fixtureSample(b, "MODGATE_CAPS_BENCH", 16)
+	b.Logf("%d zips, %d MiB of .go", len(mods), goBytes>>20)
+	b.SetBytes(goBytes)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		for i, m := range mods {
+			p := NewPass(m.Path)
+			for _, f := range files[i] {
+				p.File(f.name, f.size, f.data)
+			}
+			p.Report()
+		}
+	}
+}
+
+// TestDump writes the report of every zip of a module cache
+// (MODGATE_CAPS_DUMP=$B/modcache/cache/download) as a JSON line to the file
+// MODGATE_CAPS_DUMP_OUT, so that two builds of the pass can be compared
+// byte for byte. Skipped without the variables.
+func TestDump(t *testing.T) {
+	root, out := os.Getenv("MODGATE_CAPS_DUMP"), os.Getenv("MODGATE_CAPS_DUMP_OUT")
+	if root == "" || out == "" {
+		t.Skip("MODGATE_CAPS_DUMP and MODGATE_CAPS_DUMP_OUT not set")
+	}
+	zips := fixtureZips(t, root)
+	var paths []string
+	for p := range zips {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	enc := json.NewEncoder(f)
+	for _, p := range paths {
+		m := zips[p]
+		zr, err := zip.OpenReader(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Zip(&zr.Reader, m)
+		zr.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := enc.Encode(struct {
+			Module module.Version
+			Report *Report
+		}{m, r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d reports written to %s", len(paths), out)
 }
