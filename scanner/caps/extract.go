@@ -126,6 +126,10 @@ func (x *extractor) addDecl(d *declSum, evLen, ievLen int) {
 		}
 	}
 	x.fs.decls = b
+	x.fs.nodes++
+	if d.hasVal {
+		x.fs.nodes++
+	}
 }
 
 // eachDecl calls fn with each declaration of the summary, in order (d is
@@ -176,6 +180,7 @@ type fileSum struct {
 	names     string   // the names events refer to, concatenated
 	nameOffs  []uint32 // name i is names[nameOffs[i]:nameOffs[i+1]]
 	decls     []byte   // see addDecl
+	nodes     int      // how many graph nodes the declarations give at most
 	ev        []byte
 	sites     []siteRec
 }
@@ -870,6 +875,13 @@ func (x *extractor) seq(close tok, ctx ctxKind) {
 		case tRParen, tRBrack, tRBrace:
 			x.failf("unbalanced")
 			return
+		case tComma:
+			// Below the nesting limit (the chain a literal starts would
+			// count one more), the literal elements that follow add
+			// nothing to the summary: generated tables are mostly these.
+			if ctx == ctxElems && x.na == 0 && x.depth < maxDepth {
+				x.lx.skipLits()
+			}
 		}
 		x.item(ctx, &hdr)
 	}
@@ -893,7 +905,24 @@ func (x *extractor) item(ctx ctxKind, hdr *bool) {
 		x.next()
 	case kwVar, kwConst:
 		x.localVar()
-	case tIdent, tLit, tLParen, tLBrack, kwFunc, kwStruct, kwMap, kwChan, kwInterface:
+	case tIdent, tLit:
+		// A name or literal with no suffix is a chain of one operand,
+		// whose slot stays empty: read it at once (below the nesting
+		// limit, which the chain would count).
+		switch x.peek(1).t {
+		case tDot, tLParen, tLBrack, tLBrace:
+		default:
+			if x.depth < maxDepth {
+				if x.cur.t == tIdent {
+					x.ident(x.cur)
+				}
+				x.next()
+				return
+			}
+		}
+		h := x.chain(*hdr && ctx == ctxBlock)
+		x.resolve(&h, false)
+	case tLParen, tLBrack, kwFunc, kwStruct, kwMap, kwChan, kwInterface:
 		h := x.chain(*hdr && ctx == ctxBlock)
 		x.resolve(&h, false)
 	case tArrow:

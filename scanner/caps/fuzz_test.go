@@ -72,3 +72,55 @@ func TestDeepNesting(t *testing.T) {
 		t.Errorf("Unanalysed(%q) = %q, want a.go", r.Skipped, got)
 	}
 }
+
+// FuzzLex holds the lexer to the one it replaced (lexref_test.go): the same
+// tokens with the same lines and ranges, the same error, and the same state
+// (offset, line, pending semicolon, parentheses) after each token.
+func FuzzLex(f *testing.F) {
+	for _, z := range []string{"testdata/github.com_spf13_cobra@v1.10.1.zip", "testdata/github.com_mattn_go-pointer@v0.0.1.zip"} {
+		zr, err := zip.OpenReader(z)
+		if err != nil {
+			f.Fatal(err)
+		}
+		n := 0
+		for _, zf := range zr.File {
+			if path.Ext(zf.Name) != ".go" || n >= 12 {
+				continue
+			}
+			var buf []byte
+			if buf, err = readStart(zf, nil, int64(zf.UncompressedSize64)); err != nil {
+				f.Fatal(err)
+			}
+			f.Add(buf)
+			n++
+		}
+		zr.Close()
+	}
+	for _, s := range []string{
+		"\xef\xbb\xbfpackage a\n/* a\nb */ x /* c */\n// d",
+		"a /* b\n*/\n/* c",
+		"`raw\nstring` `unterminated\n",
+		"'\\'' \"a\\\"b\" \"a\\\n\" 'x",
+		"0x1p-2 1e+3 0X1E+3 .5 1..2 x...y <-chan <<= >>= &^= && || ++ -- := == *= ~ # $",
+		"αβ x١ ١x \xff café\u00a0",
+		"break continue fallthrough return\nfor x\n)\n]\n}\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		var l lexer
+		var r refLexer
+		l.init(src)
+		r.init(src)
+		for i := 0; ; i++ {
+			got, want := l.next(), r.next()
+			if got != want || l.err != r.err || l.off != r.off || l.line != r.line || l.semi != r.semi || l.parens != r.parens {
+				t.Fatalf("token %d: got %+v (err %q, off %d, line %d, semi %v, parens %d), want %+v (err %q, off %d, line %d, semi %v, parens %d)",
+					i, got, l.err, l.off, l.line, l.semi, l.parens, want, r.err, r.off, r.line, r.semi, r.parens)
+			}
+			if got.t == tEOF {
+				return
+			}
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package caps
 
 import (
+	"bytes"
 	"unicode"
 	"unicode/utf8"
 )
@@ -119,115 +120,91 @@ func (l *lexer) fail(msg string) lexTok {
 }
 
 // next returns the next token; tEOF at the end or after an error (l.err).
+// The hot loops (blanks, comments, identifiers) keep the offset and line in
+// locals and store them once per token.
 func (l *lexer) next() lexTok {
 	src := l.src
+	off, line := l.off, l.line
 	for {
-		if l.off >= len(src) {
+		if off >= len(src) {
+			l.off, l.line = off, line
 			if l.semi {
 				l.semi = false
-				return lexTok{t: tSemi, line: l.line}
+				return lexTok{t: tSemi, line: line}
 			}
-			return lexTok{t: tEOF, line: l.line}
+			return lexTok{t: tEOF, line: line}
 		}
-		c := src[l.off]
-		if class[c]&cSpace != 0 {
-			l.off++
+		c := src[off]
+		if c == ' ' || c == '\t' || c == '\r' {
+			off++
 			continue
 		}
-		switch c {
-		case '\n':
+		if c == '\n' {
 			if l.semi {
+				l.off, l.line = off, line
 				l.semi = false
-				return lexTok{t: tSemi, line: l.line}
+				return lexTok{t: tSemi, line: line}
 			}
-			l.off++
-			l.line++
+			off++
+			line++
 			continue
+		}
+		if c != '/' || off+1 >= len(src) {
+			break
+		}
+		switch src[off+1] {
 		case '/':
-			if l.off+1 < len(src) && src[l.off+1] == '/' {
-				i := l.off + 2
-				for i < len(src) && src[i] != '\n' {
-					i++
-				}
-				l.off = i // the newline, if any, is seen next
-				continue
+			// The newline, if any, is seen next.
+			if i := bytes.IndexByte(src[off+2:], '\n'); i >= 0 {
+				off += 2 + i
+			} else {
+				off = len(src)
 			}
-			if l.off+1 < len(src) && src[l.off+1] == '*' {
-				i, nl := l.off+2, false
-				for {
-					if i+1 >= len(src) {
-						return l.fail("comment not terminated")
-					}
-					if src[i] == '*' && src[i+1] == '/' {
-						break
-					}
-					if src[i] == '\n' {
-						l.line++
-						nl = true
-					}
-					i++
+			continue
+		case '*':
+			i := bytes.Index(src[off+2:], commentEnd)
+			if i < 0 {
+				// The line as the error leaves it: the comment's newlines
+				// but one at the very end.
+				if off+2 < len(src)-1 {
+					line += int32(bytes.Count(src[off+2:len(src)-1], newline))
 				}
-				l.off = i + 2
-				if nl && l.semi {
-					l.semi = false
-					return lexTok{t: tSemi, line: l.line}
-				}
-				continue
+				l.off, l.line = off, line
+				return l.fail("comment not terminated")
 			}
+			nl := int32(bytes.Count(src[off+2:off+2+i], newline))
+			line += nl
+			off += 2 + i + 2
+			if nl > 0 && l.semi {
+				l.off, l.line = off, line
+				l.semi = false
+				return lexTok{t: tSemi, line: line}
+			}
+			continue
 		}
 		break
 	}
-	start := l.off
-	line := l.line
+	l.off, l.line = off, line
+	start := off
 	c := src[start]
 	if class[c]&cLetter != 0 || c >= utf8.RuneSelf {
 		i := start
-		for i < len(src) {
-			b := src[i]
-			if class[b]&(cLetter|cDigit) != 0 {
-				i++
-				continue
+		for i < len(src) && class[src[i]]&(cLetter|cDigit) != 0 {
+			i++
+		}
+		if i < len(src) && src[i] >= utf8.RuneSelf {
+			i = l.identTail(start, i)
+			if i < 0 {
+				return l.fail("invalid character")
 			}
-			if b < utf8.RuneSelf {
-				break
-			}
-			r, n := utf8.DecodeRune(src[i:])
-			if r == utf8.RuneError && n == 1 || !unicode.IsLetter(r) && !(i > start && unicode.IsDigit(r)) {
-				if i == start {
-					return l.fail("invalid character")
-				}
-				break
-			}
-			i += n
 		}
 		l.off = i
 		t := keyword(src[start:i])
-		switch t {
-		case tIdent, kwBreak, kwContinue, kwFallthrough, kwReturn:
-			l.semi = true
-		default:
-			l.semi = false
-		}
+		l.semi = semiAfter[t]
 		return lexTok{t: t, line: line, start: int32(start), end: int32(i)}
 	}
 	if isDigit(c) || c == '.' && start+1 < len(src) && isDigit(src[start+1]) {
-		i := start
-		hex := c == '0' && i+1 < len(src) && (src[i+1] == 'x' || src[i+1] == 'X')
-		for i < len(src) {
-			b := src[i]
-			if (b == 'e' || b == 'E') && !hex || b == 'p' || b == 'P' {
-				i++
-				if i < len(src) && (src[i] == '+' || src[i] == '-') {
-					i++
-				}
-				continue
-			}
-			if isLetter(b) || isDigit(b) || b == '.' {
-				i++
-				continue
-			}
-			break
-		}
+		i := numberEnd(src, start)
 		l.off = i
 		l.semi = true
 		return lexTok{t: tLit, line: line, start: int32(start), end: int32(i)}
@@ -238,22 +215,16 @@ func (l *lexer) next() lexTok {
 	case '"':
 		return l.quoted(start, line, '"', "string literal not terminated")
 	case '`':
-		i := start + 1
-		for {
-			if i >= len(src) {
-				return l.fail("raw string literal not terminated")
-			}
-			if src[i] == '`' {
-				break
-			}
-			if src[i] == '\n' {
-				l.line++
-			}
-			i++
+		i := bytes.IndexByte(src[start+1:], '`')
+		if i < 0 {
+			l.line += int32(bytes.Count(src[start+1:], newline))
+			return l.fail("raw string literal not terminated")
 		}
-		l.off = i + 1
+		end := start + 1 + i
+		l.line += int32(bytes.Count(src[start+1:end], newline))
+		l.off = end + 1
 		l.semi = true
-		return lexTok{t: tLit, line: line, start: int32(start), end: int32(i + 1)}
+		return lexTok{t: tLit, line: line, start: int32(start), end: int32(end + 1)}
 	case '\'':
 		return l.quoted(start, line, '\'', "rune literal not terminated")
 	case '.':
@@ -351,6 +322,118 @@ func (l *lexer) next() lexTok {
 	return l.fail("invalid character")
 }
 
+// numberEnd returns where the number literal at start ends: digits, letters
+// and dots, and a sign after an exponent (e, E but in hexadecimal; p, P).
+func numberEnd(src []byte, start int) int {
+	i := start
+	hex := src[i] == '0' && i+1 < len(src) && (src[i+1] == 'x' || src[i+1] == 'X')
+	for i < len(src) {
+		b := src[i]
+		if isDigit(b) {
+			i++
+			continue
+		}
+		if (b == 'e' || b == 'E') && !hex || b == 'p' || b == 'P' {
+			i++
+			if i < len(src) && (src[i] == '+' || src[i] == '-') {
+				i++
+			}
+			continue
+		}
+		if class[b]&cLetter != 0 || b == '.' {
+			i++
+			continue
+		}
+		break
+	}
+	return i
+}
+
+var (
+	commentEnd = []byte("*/")
+	newline    = []byte("\n")
+)
+
+// identTail continues an identifier from i, where a byte >= utf8.RuneSelf
+// is: letters and digits of any script. It returns where the identifier
+// ends, or -1 when it would be empty (an invalid character at start).
+func (l *lexer) identTail(start, i int) int {
+	src := l.src
+	for i < len(src) {
+		b := src[i]
+		if class[b]&(cLetter|cDigit) != 0 {
+			i++
+			continue
+		}
+		if b < utf8.RuneSelf {
+			break
+		}
+		r, n := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && n == 1 || !unicode.IsLetter(r) && !(i > start && unicode.IsDigit(r)) {
+			if i == start {
+				return -1
+			}
+			break
+		}
+		i += n
+	}
+	return i
+}
+
+// semiAfter is whether a newline after the token ends a statement, for
+// identifiers and keywords.
+var semiAfter = func() (t [kwVar + 1]bool) {
+	t[tIdent], t[kwBreak], t[kwContinue], t[kwFallthrough], t[kwReturn] = true, true, true, true, true
+	return t
+}()
+
+// skipLits skips, after a comma between a composite literal's elements, the
+// elements that are a literal alone or a literal key and value, each with
+// its comma ("0x1f, ", "1: "a", "): the extractor reads them as chains of one
+// operand, which record nothing. It stops before anything else, so what
+// follows (and any error) is lexed as usual.
+func (l *lexer) skipLits() {
+	src := l.src
+	for {
+		// The common case first, byte by byte: blanks, a number, a comma
+		// (after a comma a newline ends nothing).
+		off, line := l.off, l.line
+		for off < len(src) {
+			if c := src[off]; c == ' ' || c == '\t' || c == '\r' {
+				off++
+			} else if c == '\n' {
+				off++
+				line++
+			} else {
+				break
+			}
+		}
+		if off < len(src) && isDigit(src[off]) {
+			if i := numberEnd(src, off); i < len(src) && src[i] == ',' {
+				l.off, l.line = i+1, line
+				continue
+			}
+		}
+		save := *l
+		if l.next().t != tLit {
+			*l = save
+			return
+		}
+		t := l.next().t
+		if t == tColon {
+			if l.next().t != tLit {
+				*l = save
+				return
+			}
+			t = l.next().t
+		}
+		if t != tComma {
+			*l = save
+			return
+		}
+	}
+}
+
 func (l *lexer) peekIs(i int, c byte) bool { return i < len(l.src) && l.src[i] == c }
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' }
@@ -378,62 +461,36 @@ var class = func() (t [256]uint8) {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// keyword returns the keyword b spells, or tIdent.
+// keyword returns the keyword b spells, or tIdent: keywords are told apart
+// by a hash of their first two bytes and length without collisions, so one
+// comparison decides.
 func keyword(b []byte) tok {
-	if len(b) < 2 || len(b) > 11 || b[0] < 'b' || b[0] > 'v' {
+	if len(b) < 2 || len(b) > 11 {
 		return tIdent
 	}
-	switch string(b) {
-	case "break":
-		return kwBreak
-	case "case":
-		return kwCase
-	case "chan":
-		return kwChan
-	case "const":
-		return kwConst
-	case "continue":
-		return kwContinue
-	case "default":
-		return kwDefault
-	case "defer":
-		return kwDefer
-	case "else":
-		return kwElse
-	case "fallthrough":
-		return kwFallthrough
-	case "for":
-		return kwFor
-	case "func":
-		return kwFunc
-	case "go":
-		return kwGo
-	case "goto":
-		return kwGoto
-	case "if":
-		return kwIf
-	case "import":
-		return kwImport
-	case "interface":
-		return kwInterface
-	case "map":
-		return kwMap
-	case "package":
-		return kwPackage
-	case "range":
-		return kwRange
-	case "return":
-		return kwReturn
-	case "select":
-		return kwSelect
-	case "struct":
-		return kwStruct
-	case "switch":
-		return kwSwitch
-	case "type":
-		return kwType
-	case "var":
-		return kwVar
+	k := &keywords[(uint(b[0])<<2^uint(b[1])<<3^uint(len(b))*5)&63]
+	if k.t != 0 && k.s == string(b) {
+		return k.t
 	}
 	return tIdent
 }
+
+var keywords = func() (t [64]struct {
+	s string
+	t tok
+}) {
+	for k := kwBreak; k <= kwVar; k++ {
+		s := keywordNames[k-kwBreak]
+		h := &t[(uint(s[0])<<2^uint(s[1])<<3^uint(len(s))*5)&63]
+		if h.t != 0 {
+			panic("keyword hash collision: " + s + " and " + h.s)
+		}
+		h.s, h.t = s, k
+	}
+	return t
+}()
+
+// keywordNames are the keywords in the order of their tokens (kwBreak...).
+var keywordNames = [...]string{"break", "case", "chan", "const", "continue", "default", "defer", "else",
+	"fallthrough", "for", "func", "go", "goto", "if", "import", "interface", "map", "package", "range",
+	"return", "select", "struct", "switch", "type", "var"}

@@ -25,6 +25,7 @@ type linker struct {
 	// memory the link holds is the graphs still needed, not the module's.
 	uses    map[string][]Use
 	pending map[string]int
+	fmap    []int32 // pkgLink.fmap's memory
 }
 
 func (p *Pass) link() *Report {
@@ -124,7 +125,7 @@ func (a *linker) pkg(dir string) *pkgInfo {
 	}
 	a.pkgs[dir] = nil
 	deps := a.importsOf(dir)
-	p := &pkgInfo{path: a.modPath, nodes: map[string]*node{}, memo: map[string][]site{}}
+	p := &pkgInfo{path: a.modPath}
 	if dir != "" {
 		p.path = a.modPath + "/" + dir
 	}
@@ -187,30 +188,65 @@ func (a *linker) pkg(dir string) *pkgInfo {
 	}
 	p.main = p.name == "main"
 
-	// Top-level names first: calls refer to them in any order.
-	l := &pkgLink{a: a, p: p, funcs: map[string]string{}, methods: map[string][]string{}, vars: map[string]string{}, groups: map[string]string{}}
-	p.methods = l.methods
+	// Top-level names first: calls refer to them in any order. Every node
+	// a declaration of any file can give is numbered here, so that nodes
+	// do not move while files are linked.
+	l := &pkgLink{a: a, p: p, ids: map[string]int32{}, methodIDs: map[[2]int32]int32{}, fileIDs: map[fileLine]int32{}}
+	nodes, names := 0, 0
 	for _, f := range files {
+		nodes += f.nodes
+		names = max(names, len(f.nameOffs)-1)
+	}
+	p.nodes = make([]node, 0, nodes)
+	l.names = make([]nameInfo, 0, names)
+	p.names = make([]string, 0, names)
+	for fi, f := range files {
+		l.setFile(f)
 		f.eachDecl(func(d *declSum) {
 			switch d.kind {
 			case dVar:
-				key := fmt.Sprintf("v:%s:%d", f.name, d.line)
-				for _, id := range d.names {
-					l.vars[f.nameAt(id)] = key
+				id := l.fileNode(fi, d.line, kVar)
+				if d.hasVal {
+					l.fileNode(fi, d.line, kVarInit)
+				}
+				for _, nid := range d.names {
+					l.names[l.pid(nid)].v = id
 				}
 			case dFunc:
-				l.funcs[f.nameAt(d.name)] = "f:" + f.nameAt(d.name)
+				ni := &l.names[l.pid(d.name)]
+				if ni.fn < 0 {
+					ni.fn = p.newNode()
+				}
 			case dMethod:
-				name := f.nameAt(d.name)
-				l.methods[name] = append(l.methods[name], "m:"+f.nameAt(d.recv)+"."+name)
+				name := l.pid(d.name)
+				key := [2]int32{l.pid(d.recv), name}
+				id, ok := l.methodIDs[key]
+				if !ok {
+					id = p.newNode()
+					l.methodIDs[key] = id
+				}
+				ni := &l.names[name]
+				if ni.m < 0 {
+					ni.m = int32(len(p.methods))
+					p.methods = append(p.methods, nil)
+				}
+				p.methods[ni.m] = append(p.methods[ni.m], id)
+			case dInit:
+				l.fileNode(fi, d.line, kInit)
 			}
 		})
 	}
-	for _, f := range files {
+	p.funcs = map[string]int32{}
+	for name, id := range l.ids {
+		if fn := l.names[id].fn; fn >= 0 {
+			p.funcs[name] = fn
+		}
+	}
+	for fi, f := range files {
 		if f.pkg != p.name {
 			continue
 		}
-		l.file(f, hasAsm)
+		l.file(fi, f, hasAsm)
 	}
 	p.initUses = p.computeInit()
 	a.pkgs[dir] = p
@@ -218,25 +254,97 @@ func (a *linker) pkg(dir string) *pkgInfo {
 	return p
 }
 
+// Kinds of nodes named by file and line.
+const (
+	kInit    = iota // an init function
+	kVar            // a variable's value
+	kVarInit        // a variable's initialiser
+)
+
+type fileLine struct {
+	file, line int32
+	kind       uint8
+}
+
+// nameInfo is what a name of the package is at top level.
+type nameInfo struct {
+	fn int32 // its function's node, or -1
+	v  int32 // the node of the last variable of that name, or -1
+	m  int32 // its method group (p.methods), or -1
+}
+
 // pkgLink resolves one package's summaries.
 type pkgLink struct {
-	a       *linker
-	p       *pkgInfo
-	funcs   map[string]string   // name -> node key
-	methods map[string][]string // name -> node keys
-	vars    map[string]string   // name -> node key
-	groups  map[string]string   // method name -> its group's key in calls ("M:name")
+	a *linker
+	p *pkgInfo
+	// The package's names, numbered (p.names): ids by name, and what
+	// each is.
+	ids       map[string]int32
+	names     []nameInfo
+	methodIDs map[[2]int32]int32 // receiver and method name -> node
+	fileIDs   map[fileLine]int32 // init functions and variables -> node
 
 	// the file being linked
 	f      *fileSum
+	fmap   []int32 // the file's name ids -> the package's, or -1 before known
 	refs   []importRef
 	byName map[string]importRef
 	dots   []importRef
+	// via caches what a reference to a name of an imported package gives
+	// (the strings that say so are built once per package).
+	via map[refKey][]site
 }
 
-func (l *pkgLink) file(f *fileSum, hasAsm bool) {
-	p := l.p
+type refKey struct {
+	in     *pkgInfo
+	path   string
+	sel    string
+	called bool
+}
+
+func (l *pkgLink) setFile(f *fileSum) {
 	l.f = f
+	n := len(f.nameOffs) - 1
+	if cap(l.a.fmap) < n {
+		l.a.fmap = make([]int32, n)
+	}
+	l.fmap = l.a.fmap[:n]
+	for i := range l.fmap {
+		l.fmap[i] = -1
+	}
+}
+
+// pid is the package's number of the file's name id.
+func (l *pkgLink) pid(id uint32) int32 {
+	if v := l.fmap[id]; v >= 0 {
+		return v
+	}
+	name := l.f.nameAt(id)
+	v, ok := l.ids[name]
+	if !ok {
+		v = int32(len(l.names))
+		l.ids[name] = v
+		l.names = append(l.names, nameInfo{fn: -1, v: -1, m: -1})
+		l.p.names = append(l.p.names, name)
+	}
+	l.fmap[id] = v
+	return v
+}
+
+// fileNode is the node of the init function or variable at line of file fi.
+func (l *pkgLink) fileNode(fi int, line int32, kind uint8) int32 {
+	k := fileLine{file: int32(fi), line: line, kind: kind}
+	id, ok := l.fileIDs[k]
+	if !ok {
+		id = l.p.newNode()
+		l.fileIDs[k] = id
+	}
+	return id
+}
+
+func (l *pkgLink) file(fi int, f *fileSum, hasAsm bool) {
+	p := l.p
+	l.setFile(f)
 	l.imports(f)
 	for _, ln := range f.linknames {
 		p.fileSites = append(p.fileSites, site{cap: Linkname, file: f.name, line: ln, via: "//go:linkname"})
@@ -244,17 +352,19 @@ func (l *pkgLink) file(f *fileSum, hasAsm bool) {
 	f.eachDecl(func(d *declSum) {
 		switch d.kind {
 		case dFunc, dMethod, dInit:
-			dname := f.nameAt(d.name)
-			key, name := "f:"+dname, dname
+			dname, name := f.nameAt(d.name), l.pid(d.name)
+			var n *node
 			switch d.kind {
+			case dFunc:
+				n = p.declare(l.names[name].fn, showFunc, name, -1)
 			case dMethod:
-				recv := f.nameAt(d.recv)
-				key, name = "m:"+recv+"."+dname, "("+recv+")."+dname
+				recv := l.pid(d.recv)
+				n = p.declare(l.methodIDs[[2]int32{recv, name}], showMethod, name, recv)
 			case dInit:
-				key = fmt.Sprintf("i:%s:%d", f.name, d.line)
-				p.roots = append(p.roots, key)
+				id := l.fileNode(fi, d.line, kInit)
+				p.roots = append(p.roots, id)
+				n = p.declare(id, showFunc, name, -1)
 			}
-			n := p.node(key, name)
 			if d.noBody && hasAsm {
 				n.sites = append(n.sites, site{cap: Assembly, file: f.name, line: int(d.line), via: "func " + dname + " (assembly)"})
 			}
@@ -262,14 +372,14 @@ func (l *pkgLink) file(f *fileSum, hasAsm bool) {
 				l.replay(n, d.ev)
 			}
 		case dVar:
-			key := fmt.Sprintf("v:%s:%d", f.name, d.line)
-			n := p.node(key, "var "+f.nameAt(d.name))
+			name := l.pid(d.name)
+			n := p.declare(l.fileNode(fi, d.line, kVar), showVar, name, -1)
 			l.replay(n, d.ev)
 			if d.hasVal {
-				ik := "i" + key
-				in := p.node(ik, "var "+f.nameAt(d.name))
+				id := l.fileNode(fi, d.line, kVarInit)
+				in := p.declare(id, showVar, name, -1)
 				l.replay(in, d.iev)
-				p.roots = append(p.roots, ik)
+				p.roots = append(p.roots, id)
 			}
 		}
 	})
@@ -330,19 +440,38 @@ func (l *pkgLink) add(n *node, c Capability, line int, via string) {
 
 // refTo handles the name sel of the imported package ref.
 func (l *pkgLink) refTo(n *node, ref importRef, sel string, line int, called bool) {
-	if ref.in != nil {
-		for _, s := range ref.in.reach("f:" + sel) {
-			l.add(n, s.cap, line, fmt.Sprintf("%s.%s (%s at %s:%d)", ref.path, sel, s.via, s.file, s.line))
-		}
-		return
-	}
-	if ref.path == "C" {
+	if ref.in == nil && ref.path == "C" {
 		l.add(n, CGO, line, "C."+sel)
 		return
 	}
-	for _, c := range lookupFunc(ref.path, sel, called) {
-		l.add(n, c, line, ref.path+"."+sel)
+	k := refKey{in: ref.in, path: ref.path, sel: sel, called: called && ref.in == nil}
+	ss, ok := l.via[k]
+	if !ok {
+		ss = l.refSites(ref, sel, called)
+		if l.via == nil {
+			l.via = map[refKey][]site{}
+		}
+		l.via[k] = ss
 	}
+	for _, s := range ss {
+		l.add(n, s.cap, line, s.via)
+	}
+}
+
+// refSites is what the name sel of the imported package ref gives (cap and
+// via only).
+func (l *pkgLink) refSites(ref importRef, sel string, called bool) []site {
+	var out []site
+	if ref.in != nil {
+		for _, s := range ref.in.reach(sel) {
+			out = append(out, site{cap: s.cap, via: fmt.Sprintf("%s.%s (%s at %s:%d)", ref.path, sel, s.via, s.file, s.line)})
+		}
+		return out
+	}
+	for _, c := range lookupFunc(ref.path, sel, called) {
+		out = append(out, site{cap: c, via: ref.path + "." + sel})
+	}
+	return out
 }
 
 func (l *pkgLink) dotRefs(n *node, name string, line int, called bool) {
@@ -354,28 +483,24 @@ func (l *pkgLink) dotRefs(n *node, name string, line int, called bool) {
 	}
 }
 
-func (l *pkgLink) nameCalls(n *node, name string) {
-	if k, ok := l.funcs[name]; ok {
-		n.calls = append(n.calls, k)
+// nameCalls adds the edges a reference to the package's name id gives.
+func (l *pkgLink) nameCalls(n *node, id int32) {
+	ni := l.names[id]
+	if ni.fn >= 0 {
+		n.calls = append(n.calls, ni.fn)
 	}
-	if k, ok := l.vars[name]; ok {
-		n.calls = append(n.calls, k) // a function or closure it holds may be called
+	if ni.v >= 0 {
+		n.calls = append(n.calls, ni.v) // a function or closure it holds may be called
 	}
 }
 
-// methodCalls adds an edge to every method named name, as one entry that
-// bfs expands (a method name common in generated code, such as String,
-// would otherwise put thousands of keys in every node that selects it).
-func (l *pkgLink) methodCalls(n *node, name string) {
-	if len(l.methods[name]) == 0 {
-		return
+// methodCalls adds an edge to every method named id, as one entry that bfs
+// expands (a method name common in generated code, such as String, would
+// otherwise put thousands of nodes in every node that selects it).
+func (l *pkgLink) methodCalls(n *node, id int32) {
+	if m := l.names[id].m; m >= 0 {
+		n.calls = append(n.calls, -m-1)
 	}
-	k, ok := l.groups[name]
-	if !ok {
-		k = methodGroup + name
-		l.groups[name] = k
-	}
-	n.calls = append(n.calls, k)
 }
 
 // replay turns a declaration's events into its node's sites and calls.
@@ -393,9 +518,9 @@ func (l *pkgLink) replay(n *node, ev []byte) {
 		}
 		switch kind {
 		case evName:
-			l.nameCalls(n, f.nameAt(pl))
+			l.nameCalls(n, l.pid(pl))
 		case evMethod:
-			l.methodCalls(n, f.nameAt(pl))
+			l.methodCalls(n, l.pid(pl))
 		case evSite:
 			s := f.sites[pl]
 			l.add(n, s.cap, int(s.line), s.via)
@@ -418,11 +543,11 @@ func (l *pkgLink) replay(n *node, ev []byte) {
 				l.add(n, ReflectCall, selLine, "reflect.Value."+sel)
 			}
 			if pl&qInit == 0 || called {
-				l.methodCalls(n, sel)
+				l.methodCalls(n, l.pid(w[2]))
 			}
 			if pl&qInit == 0 {
 				l.dotRefs(n, x, xline, false)
-				l.nameCalls(n, x)
+				l.nameCalls(n, l.pid(w[1]))
 			}
 		}
 	}

@@ -329,6 +329,7 @@ func BenchmarkPassFixture(b *testing.B) {
 	b.SetBytes(goBytes)
 	b.ReportAllocs()
 	b.ResetTimer()
+	c0 := cpuSeconds()
 	for b.Loop() {
 		for i, m := range mods {
 			p := NewPass(m.Path)
@@ -338,6 +339,7 @@ func BenchmarkPassFixture(b *testing.B) {
 			p.Report()
 		}
 	}
+	b.ReportMetric((cpuSeconds()-c0)/float64(b.N), "cpu-s/op")
 }
 
 // TestDump writes the report of every zip of a module cache
@@ -383,4 +385,43 @@ func TestDump(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d reports written to %s", len(paths), out)
+}
+
+// BenchmarkLex runs the lexer alone over the .go files of
+// BenchmarkPassFixture's sample, and the lexer it replaced (ref).
+func BenchmarkLex(b *testing.B) {
+	_, files, goBytes := fixtureSample(b, "MODGATE_CAPS_BENCH", 16)
+	for _, impl := range []string{"new", "ref"} {
+		b.Run(impl, func(b *testing.B) {
+			b.SetBytes(goBytes)
+			b.ReportAllocs()
+			var toks int
+			c0 := cpuSeconds()
+			for b.Loop() {
+				toks = 0
+				var l lexer
+				var r refLexer
+				for _, fs := range files {
+					for _, f := range fs {
+						if path.Ext(f.name) != ".go" {
+							continue
+						}
+						if impl == "ref" {
+							r.init(f.data)
+							for r.next().t != tEOF {
+								toks++
+							}
+							continue
+						}
+						l.init(f.data)
+						for l.next().t != tEOF {
+							toks++
+						}
+					}
+				}
+			}
+			b.ReportMetric((cpuSeconds()-c0)/float64(b.N), "cpu-s/op")
+			b.ReportMetric(float64(toks), "tokens/op")
+		})
+	}
 }

@@ -30,14 +30,14 @@ type oldAnalyzer struct {
 	modPath string
 	src     oldMemSource
 	fset    *token.FileSet
-	dirs    map[string][]string // directory -> its .go, .s and .syso files
-	pkgs    map[string]*pkgInfo // by directory; nil while being analysed
+	dirs    map[string][]string    // directory -> its .go, .s and .syso files
+	pkgs    map[string]*oldPkgInfo // by directory; nil while being analysed
 	rep     *Report
 }
 
 func oldAnalyze(modPath string, src oldMemSource) (*Report, error) {
 	a := &oldAnalyzer{modPath: modPath, src: src, fset: token.NewFileSet(), dirs: map[string][]string{},
-		pkgs: map[string]*pkgInfo{}, rep: &Report{}}
+		pkgs: map[string]*oldPkgInfo{}, rep: &Report{}}
 	names := src.names()
 	sort.Strings(names)
 	for _, n := range names {
@@ -76,7 +76,7 @@ func oldAnalyze(modPath string, src oldMemSource) (*Report, error) {
 
 // pkg analyses the package in directory dir (once), after the packages of
 // the module it imports.
-func (a *oldAnalyzer) pkg(dir string) (*pkgInfo, error) {
+func (a *oldAnalyzer) pkg(dir string) (*oldPkgInfo, error) {
 	if p, ok := a.pkgs[dir]; ok {
 		return p, nil // nil while in progress: an import cycle, which does not build
 	}
@@ -87,7 +87,7 @@ func (a *oldAnalyzer) pkg(dir string) (*pkgInfo, error) {
 	saved := a.fset
 	a.fset = token.NewFileSet()
 	defer func() { a.fset = saved }()
-	p := &pkgInfo{path: a.modPath, nodes: map[string]*node{}, memo: map[string][]site{}}
+	p := &oldPkgInfo{path: a.modPath, nodes: map[string]*oldNode{}, memo: map[string][]site{}}
 	if dir != "" {
 		p.path = a.modPath + "/" + dir
 	}
@@ -295,16 +295,16 @@ func (a *oldAnalyzer) line(pos token.Pos) int { return a.fset.Position(pos).Line
 // imports reads a file's imports: the sites of the imports themselves
 // (import "C", a blank import of unsafe, a package whose initialisation has
 // capabilities) and the names by which the file refers to them.
-func (a *oldAnalyzer) imports(p *pkgInfo, f *ast.File) (map[string]importRef, error) {
+func (a *oldAnalyzer) imports(p *oldPkgInfo, f *ast.File) (map[string]oldImportRef, error) {
 	file := a.fset.Position(f.Package).Filename
-	out := map[string]importRef{}
+	out := map[string]oldImportRef{}
 	for _, is := range f.Imports {
 		ip, err := strconv.Unquote(is.Path.Value)
 		if err != nil {
 			continue
 		}
 		line := a.line(is.Pos())
-		ref := importRef{path: ip}
+		ref := oldImportRef{path: ip}
 		name := importName(ip)
 		switch {
 		case ip == "C":
@@ -353,22 +353,22 @@ func (a *oldAnalyzer) imports(p *pkgInfo, f *ast.File) (map[string]importRef, er
 // walker collects the sites and calls of one file's declarations.
 type oldWalker struct {
 	a       *oldAnalyzer
-	p       *pkgInfo
+	p       *oldPkgInfo
 	file    string
-	imports map[string]importRef
-	dots    []importRef // the dot imports, whose names are used bare
+	imports map[string]oldImportRef
+	dots    []oldImportRef // the dot imports, whose names are used bare
 	funcs   map[string]bool
 	methods map[string][]string
 	vars    map[string]string
 }
 
-func (w *oldWalker) add(n *node, c Capability, pos token.Pos, via string) {
+func (w *oldWalker) add(n *oldNode, c Capability, pos token.Pos, via string) {
 	n.sites = append(n.sites, site{cap: c, file: w.file, line: w.a.line(pos), via: via})
 }
 
 // ref handles pkg.Name of an imported package; called is set when it is
 // called.
-func (w *oldWalker) ref(n *node, x *ast.Ident, sel *ast.Ident, called bool) bool {
+func (w *oldWalker) ref(n *oldNode, x *ast.Ident, sel *ast.Ident, called bool) bool {
 	ref, ok := w.imports[x.Name]
 	if !ok {
 		return false
@@ -381,7 +381,7 @@ func (w *oldWalker) ref(n *node, x *ast.Ident, sel *ast.Ident, called bool) bool
 // Only exported names can come from another package; called is set when
 // the name is called (a package's own class, such as os/exec's EXEC, then
 // applies whatever the function).
-func (w *oldWalker) dotRefs(n *node, id *ast.Ident, called bool) {
+func (w *oldWalker) dotRefs(n *oldNode, id *ast.Ident, called bool) {
 	if len(w.dots) == 0 || !id.IsExported() {
 		return
 	}
@@ -391,7 +391,7 @@ func (w *oldWalker) dotRefs(n *node, id *ast.Ident, called bool) {
 }
 
 // refTo handles the name sel of the imported package ref.
-func (w *oldWalker) refTo(n *node, ref importRef, sel *ast.Ident, called bool) {
+func (w *oldWalker) refTo(n *oldNode, ref oldImportRef, sel *ast.Ident, called bool) {
 	if ref.in != nil {
 		for _, s := range ref.in.reach("f:" + sel.Name) {
 			w.add(n, s.cap, sel.Pos(), fmt.Sprintf("%s.%s (%s at %s:%d)", ref.path, sel.Name, s.via, s.file, s.line))
@@ -409,7 +409,7 @@ func (w *oldWalker) refTo(n *node, ref importRef, sel *ast.Ident, called bool) {
 
 // constructed handles a value of type t made in the code: a standard type's
 // methods can then be called on it.
-func (w *oldWalker) constructed(n *node, t ast.Expr) {
+func (w *oldWalker) constructed(n *oldNode, t ast.Expr) {
 	if u, ok := t.(*ast.UnaryExpr); ok {
 		t = u.X
 	}
@@ -440,7 +440,7 @@ func (w *oldWalker) constructed(n *node, t ast.Expr) {
 	}
 }
 
-func (w *oldWalker) walk(n *node, root ast.Node) {
+func (w *oldWalker) walk(n *oldNode, root ast.Node) {
 	ast.Inspect(root, func(x ast.Node) bool {
 		switch x := x.(type) {
 		case *ast.CallExpr:
@@ -500,10 +500,12 @@ func (w *oldWalker) walk(n *node, root ast.Node) {
 // variable's value node is reached through its uses). A function handed to
 // any other function at initialisation is not followed: a limit of the
 // syntactic pass, which would otherwise take every registration for a call.
-func (w *oldWalker) walkInit(n *node, root ast.Node) { w.walkInitCalled(n, root, map[ast.Node]bool{}) }
+func (w *oldWalker) walkInit(n *oldNode, root ast.Node) {
+	w.walkInitCalled(n, root, map[ast.Node]bool{})
+}
 
 // walkInitCalled is walkInit with the expressions known to be called.
-func (w *oldWalker) walkInitCalled(n *node, root ast.Node, called map[ast.Node]bool) {
+func (w *oldWalker) walkInitCalled(n *oldNode, root ast.Node, called map[ast.Node]bool) {
 	ast.Inspect(root, func(x ast.Node) bool {
 		switch x := x.(type) {
 		case *ast.CallExpr:
@@ -572,3 +574,169 @@ func (w *oldWalker) importsPath(ip string) bool {
 
 // dotKey prefixes the key of a dot import in a walker's imports.
 const dotKey = "."
+
+// The graph as it was at bc0b43a (string keys), for the old pass.
+
+// oldNode is a function, method, init function or package-level variable
+// initialiser of a package, with what it uses and calls.
+type oldNode struct {
+	name  string // as shown: "init", "poll", "(T).m", "var x"
+	sites []site
+	calls []string // oldNode keys
+}
+
+// oldMethodGroup prefixes an entry of node.calls that stands for every method
+// of a name (oldPkgInfo.methods).
+const oldMethodGroup = "M:"
+
+type oldPkgInfo struct {
+	path, name string
+	main       bool
+	nodes      map[string]*oldNode
+	order      []string // oldNode keys in declaration order
+	roots      []string // init functions and variable initialisers
+	fileSites  []site   // imports and directives: not in a function
+	initSites  []site   // imported packages whose initialisation has capabilities
+	initUses   map[Capability]Use
+	memo       map[string][]site   // oldNode key -> reachable capabilities (first site each)
+	methods    map[string][]string // method name -> oldNode keys, for oldMethodGroup entries
+}
+
+func (p *oldPkgInfo) node(key, name string) *oldNode {
+	n := p.nodes[key]
+	if n == nil {
+		n = &oldNode{name: name}
+		p.nodes[key] = n
+		p.order = append(p.order, key)
+	}
+	return n
+}
+
+// oldImportRef is what an import name of a file refers to.
+type oldImportRef struct {
+	path string
+	in   *oldPkgInfo // a package of the same module, analysed
+}
+
+// reach is the capabilities reachable from the oldNode key (a function of the
+// package), the first site of each in breadth-first order, for the packages
+// that call it.
+func (p *oldPkgInfo) reach(key string) []site {
+	if s, ok := p.memo[key]; ok {
+		return s
+	}
+	var out []site
+	seen := map[Capability]bool{}
+	p.bfs([]string{key}, func(_ string, s site, _ []string) {
+		if !seen[s.cap] {
+			seen[s.cap] = true
+			out = append(out, s)
+		}
+	})
+	p.memo[key] = out
+	return out
+}
+
+// bfs visits every site reachable from roots, nearest first, with the chain
+// of oldNode names that leads to it.
+func (p *oldPkgInfo) bfs(roots []string, visit func(key string, s site, chain []string)) {
+	parent := map[string]string{}
+	var queue []string
+	for _, r := range roots {
+		if _, ok := p.nodes[r]; ok {
+			if _, seen := parent[r]; !seen {
+				parent[r] = ""
+				queue = append(queue, r)
+			}
+		}
+	}
+	for len(queue) > 0 {
+		k := queue[0]
+		queue = queue[1:]
+		n := p.nodes[k]
+		if len(n.sites) > 0 {
+			var chain []string
+			for c := k; c != ""; c = parent[c] {
+				chain = append(chain, p.nodes[c].name)
+			}
+			for i, j := 0, len(chain)-1; i < j; i, j = i+1, j-1 {
+				chain[i], chain[j] = chain[j], chain[i]
+			}
+			for _, s := range n.sites {
+				visit(k, s, chain)
+			}
+		}
+		for _, c := range n.calls {
+			if name, ok := strings.CutPrefix(c, oldMethodGroup); ok {
+				for _, c := range p.methods[name] {
+					if _, ok := p.nodes[c]; !ok {
+						continue
+					}
+					if _, seen := parent[c]; !seen {
+						parent[c] = k
+						queue = append(queue, c)
+					}
+				}
+				continue
+			}
+			if _, ok := p.nodes[c]; !ok {
+				continue
+			}
+			if _, seen := parent[c]; !seen {
+				parent[c] = k
+				queue = append(queue, c)
+			}
+		}
+	}
+}
+
+// computeInit finds what package initialisation reaches: from init
+// functions and variable initialisers, and the initialisation of imported
+// packages.
+func (p *oldPkgInfo) computeInit() map[Capability]Use {
+	out := map[Capability]Use{}
+	p.bfs(p.roots, func(_ string, s site, chain []string) {
+		if _, ok := out[s.cap]; !ok {
+			out[s.cap] = Use{Package: p.path, Capability: s.cap, File: s.file, Line: s.line, Via: s.via,
+				Init: true, InitPath: strings.Join(chain, " → "), Main: p.main}
+		}
+	})
+	for _, s := range p.initSites {
+		if _, ok := out[s.cap]; !ok {
+			out[s.cap] = Use{Package: p.path, Capability: s.cap, File: s.file, Line: s.line, Via: s.via,
+				Init: true, InitPath: "import", Main: p.main}
+		}
+	}
+	return out
+}
+
+// uses is the package's entry in the report: per capability, its use from
+// initialisation, else its first site.
+func (p *oldPkgInfo) uses() []Use {
+	first := map[Capability]site{}
+	consider := func(s site) {
+		f, ok := first[s.cap]
+		if !ok || s.file < f.file || s.file == f.file && s.line < f.line {
+			first[s.cap] = s
+		}
+	}
+	for _, k := range p.order {
+		for _, s := range p.nodes[k].sites {
+			consider(s)
+		}
+	}
+	for _, s := range p.fileSites {
+		consider(s)
+	}
+	var out []Use
+	for _, c := range All {
+		if u, ok := p.initUses[c]; ok {
+			out = append(out, u)
+			continue
+		}
+		if s, ok := first[c]; ok {
+			out = append(out, Use{Package: p.path, Capability: c, File: s.file, Line: s.line, Via: s.via, Main: p.main})
+		}
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package caps
 import (
 	"bytes"
 	"go/build/constraint"
+	"slices"
 	"strings"
 )
 
@@ -59,28 +60,62 @@ type site struct {
 }
 
 // node is a function, method, init function or package-level variable
-// initialiser of a package, with what it uses and calls.
+// initialiser of a package, with what it uses and calls. A package's nodes
+// are numbered (their ids index pkgInfo.nodes); a name that is referred to
+// may have a node that no file of the package declares (declared unset),
+// which the search skips.
 type node struct {
-	name  string // as shown: "init", "poll", "(T).m", "var x"
-	sites []site
-	calls []string // node keys
+	declared   bool
+	show       showKind
+	name, recv int32 // the package's name numbers (pkgInfo.names): the function's, method's or variable's name, a method's receiver type
+	sites      []site
+	calls      []int32 // node ids; -g-1 stands for method group g (pkgInfo.methods)
 }
 
-// methodGroup prefixes an entry of node.calls that stands for every method
-// of a name (pkgInfo.methods).
-const methodGroup = "M:"
+// showKind says how a node's name is shown in an initialisation path.
+type showKind uint8
+
+const (
+	showFunc   showKind = iota // "poll", "init"
+	showMethod                 // "(T).m"
+	showVar                    // "var x"
+)
+
+// shown is how node k is shown in an initialisation path.
+func (p *pkgInfo) shown(k int32) string {
+	n := &p.nodes[k]
+	switch n.show {
+	case showMethod:
+		return "(" + p.names[n.recv] + ")." + p.names[n.name]
+	case showVar:
+		return "var " + p.names[n.name]
+	}
+	return p.names[n.name]
+}
 
 type pkgInfo struct {
 	path, name string
 	main       bool
-	nodes      map[string]*node
-	order      []string // node keys in declaration order
-	roots      []string // init functions and variable initialisers
-	fileSites  []site   // imports and directives: not in a function
-	initSites  []site   // imported packages whose initialisation has capabilities
+	nodes      []node
+	order      []int32 // declared nodes in declaration order
+	roots      []int32 // init functions and variable initialisers
+	fileSites  []site  // imports and directives: not in a function
+	initSites  []site  // imported packages whose initialisation has capabilities
 	initUses   map[Capability]Use
-	memo       map[string][]site   // node key -> reachable capabilities (first site each)
-	methods    map[string][]string // method name -> node keys, for methodGroup entries
+	// names are the names of the package's code, numbered; funcs is the
+	// package's functions by name, for the packages that call them;
+	// methods is each method group's nodes (every method of a name), for
+	// the calls entries that stand for a group; reached is reach's memo.
+	names   []string
+	funcs   map[string]int32
+	methods [][]int32
+	reached map[int32][]site
+
+	// The search's state, reused: parent[n] is valid when mark[n] == epoch.
+	mark   []uint32
+	parent []int32
+	queue  []int32
+	epoch  uint32
 }
 
 // release drops the graph once no package will ask reach of it; its
@@ -89,15 +124,25 @@ func (p *pkgInfo) release() {
 	if p == nil {
 		return
 	}
-	p.nodes, p.order, p.roots, p.fileSites, p.initSites, p.memo, p.methods = nil, nil, nil, nil, nil, nil, nil
+	p.nodes, p.order, p.roots, p.fileSites, p.initSites = nil, nil, nil, nil, nil
+	p.names, p.funcs, p.methods, p.reached = nil, nil, nil, nil
+	p.mark, p.parent, p.queue = nil, nil, nil
 }
 
-func (p *pkgInfo) node(key, name string) *node {
-	n := p.nodes[key]
-	if n == nil {
-		n = &node{name: name}
-		p.nodes[key] = n
-		p.order = append(p.order, key)
+// newNode numbers a node not declared yet.
+func (p *pkgInfo) newNode() int32 {
+	p.nodes = append(p.nodes, node{})
+	return int32(len(p.nodes) - 1)
+}
+
+// declare marks node id declared (a name may be declared more than once,
+// in files for different systems: their code counts together, under the
+// first declaration's name).
+func (p *pkgInfo) declare(id int32, show showKind, name, recv int32) *node {
+	n := &p.nodes[id]
+	if !n.declared {
+		n.declared, n.show, n.name, n.recv = true, show, name, recv
+		p.order = append(p.order, id)
 	}
 	return n
 }
@@ -122,76 +167,87 @@ func importName(ip string) string {
 	return name
 }
 
-// reach is the capabilities reachable from the node key (a function of the
-// package), the first site of each in breadth-first order, for the packages
-// that call it.
-func (p *pkgInfo) reach(key string) []site {
-	if s, ok := p.memo[key]; ok {
+// reach is the capabilities reachable from the package's function name,
+// the first site of each in breadth-first order, for the packages that call
+// it.
+func (p *pkgInfo) reach(name string) []site {
+	id, ok := p.funcs[name]
+	if !ok || !p.nodes[id].declared {
+		return nil
+	}
+	if s, ok := p.reached[id]; ok {
 		return s
 	}
 	var out []site
-	seen := map[Capability]bool{}
-	p.bfs([]string{key}, func(_ string, s site, _ []string) {
-		if !seen[s.cap] {
-			seen[s.cap] = true
+	var seen uint64 // by capRank
+	p.bfs([]int32{id}, func(_ int32, s site) bool {
+		if r := uint64(1) << capRank(s.cap); seen&r == 0 {
+			seen |= r
 			out = append(out, s)
 		}
+		return len(out) == len(All) // nothing more to find
 	})
-	p.memo[key] = out
+	if p.reached == nil {
+		p.reached = map[int32][]site{}
+	}
+	p.reached[id] = out
 	return out
 }
 
-// bfs visits every site reachable from roots, nearest first, with the chain
-// of node names that leads to it.
-func (p *pkgInfo) bfs(roots []string, visit func(key string, s site, chain []string)) {
-	parent := map[string]string{}
-	var queue []string
+// bfs visits every site reachable from roots, nearest first, until visit
+// returns true; during a visit, p.chain(n) is the path to node n.
+func (p *pkgInfo) bfs(roots []int32, visit func(n int32, s site) bool) {
+	if len(p.mark) < len(p.nodes) {
+		p.mark = make([]uint32, len(p.nodes))
+		p.parent = make([]int32, len(p.nodes))
+		p.epoch = 0
+	}
+	p.epoch++
+	ep := p.epoch
+	queue := p.queue[:0]
 	for _, r := range roots {
-		if _, ok := p.nodes[r]; ok {
-			if _, seen := parent[r]; !seen {
-				parent[r] = ""
-				queue = append(queue, r)
-			}
+		if p.nodes[r].declared && p.mark[r] != ep {
+			p.mark[r], p.parent[r] = ep, -1
+			queue = append(queue, r)
 		}
 	}
-	for len(queue) > 0 {
-		k := queue[0]
-		queue = queue[1:]
-		n := p.nodes[k]
-		if len(n.sites) > 0 {
-			var chain []string
-			for c := k; c != ""; c = parent[c] {
-				chain = append(chain, p.nodes[c].name)
-			}
-			for i, j := 0, len(chain)-1; i < j; i, j = i+1, j-1 {
-				chain[i], chain[j] = chain[j], chain[i]
-			}
-			for _, s := range n.sites {
-				visit(k, s, chain)
+	for q := 0; q < len(queue); q++ {
+		k := queue[q]
+		n := &p.nodes[k]
+		for _, s := range n.sites {
+			if visit(k, s) {
+				p.queue = queue
+				return
 			}
 		}
 		for _, c := range n.calls {
-			if name, ok := strings.CutPrefix(c, methodGroup); ok {
-				for _, c := range p.methods[name] {
-					if _, ok := p.nodes[c]; !ok {
-						continue
-					}
-					if _, seen := parent[c]; !seen {
-						parent[c] = k
+			if c < 0 {
+				for _, c := range p.methods[-c-1] {
+					if p.nodes[c].declared && p.mark[c] != ep {
+						p.mark[c], p.parent[c] = ep, k
 						queue = append(queue, c)
 					}
 				}
 				continue
 			}
-			if _, ok := p.nodes[c]; !ok {
-				continue
-			}
-			if _, seen := parent[c]; !seen {
-				parent[c] = k
+			if p.nodes[c].declared && p.mark[c] != ep {
+				p.mark[c], p.parent[c] = ep, k
 				queue = append(queue, c)
 			}
 		}
 	}
+	p.queue = queue
+}
+
+// chain is the names of the nodes from a root of the search under way to
+// node k, joined by arrows.
+func (p *pkgInfo) chain(k int32) string {
+	var names []string
+	for c := k; c >= 0; c = p.parent[c] {
+		names = append(names, p.shown(c))
+	}
+	slices.Reverse(names)
+	return strings.Join(names, " → ")
 }
 
 // computeInit finds what package initialisation reaches: from init
@@ -199,11 +255,12 @@ func (p *pkgInfo) bfs(roots []string, visit func(key string, s site, chain []str
 // packages.
 func (p *pkgInfo) computeInit() map[Capability]Use {
 	out := map[Capability]Use{}
-	p.bfs(p.roots, func(_ string, s site, chain []string) {
+	p.bfs(p.roots, func(k int32, s site) bool {
 		if _, ok := out[s.cap]; !ok {
 			out[s.cap] = Use{Package: p.path, Capability: s.cap, File: s.file, Line: s.line, Via: s.via,
-				Init: true, InitPath: strings.Join(chain, " → "), Main: p.main}
+				Init: true, InitPath: p.chain(k), Main: p.main}
 		}
+		return false
 	})
 	for _, s := range p.initSites {
 		if _, ok := out[s.cap]; !ok {
