@@ -96,6 +96,7 @@ type Writer struct {
 	// With a Spool: the group loop hands batches to the bulk loop, which
 	// appends them in order.
 	bulk     *bulkQueue
+	kick     chan struct{} // asks the bulk loop to append what it holds now
 	left     int           // records left in the spool when Close gave up (read after done)
 	spooled  atomic.Int64  // number of the last record written to the spool
 	progress sync.Mutex    // guards appended and moved
@@ -154,10 +155,16 @@ func (q *bulkQueue) close() {
 // records (at least one), stopping before a batch that was not spooled
 // unless it is the first: that one is taken alone. It returns nil once the
 // queue is closed and empty.
-func (q *bulkQueue) pop(max int) []bulkItem {
+func (q *bulkQueue) pop(max int) []bulkItem { return q.take(max, true) }
+
+// more is pop without waiting, and only of spooled batches: what joins the
+// batches pop returned.
+func (q *bulkQueue) more(max int) []bulkItem { return q.take(max, false) }
+
+func (q *bulkQueue) take(max int, first bool) []bulkItem {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for len(q.items) == 0 && !q.closed {
+	for first && len(q.items) == 0 && !q.closed {
 		q.cond.Wait()
 	}
 	if len(q.items) == 0 {
@@ -166,7 +173,7 @@ func (q *bulkQueue) pop(max int) []bulkItem {
 	n, records := 0, 0
 	for n < len(q.items) {
 		it := q.items[n]
-		if n > 0 && (it.wait != nil || records+len(it.events) > max) {
+		if (n > 0 || !first) && (it.wait != nil || records+len(it.events) > max) {
 			break
 		}
 		n++
@@ -216,6 +223,7 @@ func New(opts Options) (*Writer, error) {
 		w.group = make(chan pending, opts.QueueSize)
 		if opts.Spool != nil {
 			w.bulk = newBulkQueue(opts.QueueSize)
+			w.kick = make(chan struct{}, 1)
 			w.moved = make(chan struct{})
 			w.appended = opts.Spool.last
 			w.spooled.Store(opts.Spool.last)
@@ -308,7 +316,10 @@ func (w *Writer) enqueue(p pending) bool {
 // a lone request waits for one transaction only.
 func (w *Writer) groupLoop() {
 	if w.bulk != nil {
-		defer w.bulk.close() // the bulk loop appends the rest and closes done
+		defer func() {
+			w.bulk.close() // the bulk loop appends the rest and closes done
+			w.kickBulk()
+		}()
 	} else {
 		defer close(w.done)
 	}
@@ -428,6 +439,22 @@ func (w *Writer) bulkLoop() {
 		for _, it := range items {
 			events = append(events, it.events...)
 		}
+		if len(events) < w.opts.MaxBatch && !w.aborted() {
+			// Nobody waits for these records: let more gather for a
+			// moment (a commit costs about the same for 1 record as for
+			// 100, the pages of the log's indexes), unless Sync or
+			// Close asks for them now.
+			t := time.NewTimer(bulkLinger)
+			select {
+			case <-t.C:
+			case <-w.kick:
+			}
+			t.Stop()
+			for _, it := range w.bulk.more(w.opts.MaxBatch - len(events)) {
+				items = append(items, it)
+				events = append(events, it.events...)
+			}
+		}
 		through := items[len(items)-1].through
 		if w.aborted() {
 			w.left += len(events)
@@ -510,6 +537,7 @@ func (w *Writer) Sync(ctx context.Context) error {
 		if got >= want {
 			return nil
 		}
+		w.kickBulk() // the records are wanted now
 		select {
 		case <-moved:
 		case <-w.done:
@@ -519,6 +547,19 @@ func (w *Writer) Sync(ctx context.Context) error {
 		}
 	}
 }
+
+// kickBulk asks the bulk loop to append what it holds without waiting for
+// more.
+func (w *Writer) kickBulk() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// bulkLinger is how long the bulk loop lets spooled records gather before it
+// appends fewer than MaxBatch.
+const bulkLinger = 10 * time.Millisecond
 
 // Synced returns a that reads, before each AuditEvents, what the Writer
 // acknowledged: records whose Log returned before the read are in its
@@ -656,7 +697,13 @@ func (w *Writer) Close(ctx context.Context) error {
 	select {
 	case <-w.done:
 	case <-ctx.Done():
-		w.abortOnce.Do(func() { close(w.abort); w.cancel() })
+		w.abortOnce.Do(func() {
+			close(w.abort)
+			w.cancel()
+			if w.kick != nil {
+				w.kickBulk()
+			}
+		})
 		<-w.done
 		err = fmt.Errorf("audit: close: %w: %d records not appended (logged)", ctx.Err(), w.lost)
 		if w.left > 0 {
