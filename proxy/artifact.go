@@ -278,7 +278,11 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 			// decide and answer before it (sbomID waits for it).
 			defer s.sbomPending(m)()
 		}
-		s.scan(ctx, stored, resp.LastModified, dated)
+		var licenses *[]scanner.LicenseText
+		if kind == store.KindZip && stored.SHA256 == a.SHA256 {
+			licenses = &zf.licenses // read while hashing this zip
+		}
+		s.scan(ctx, stored, resp.LastModified, dated, licenses)
 		if kind == store.KindZip && stored.SHA256 == a.SHA256 {
 			// The capability facts are made before the answer when the
 			// policy in force reads them; else after it, like the SBOM. A
@@ -320,9 +324,11 @@ func (s *Server) diskFull(m module.Version, kind store.Kind, err error) error {
 // .mod gives requirements (and, for the module's latest version, retractions
 // and deprecation); the zip adds licenses. lastModified (the upstream's) and
 // dated (the checksum database's, see verify.Result.Published) are
-// publication times, zero when unknown. A failure is logged, not fatal: the
-// bytes are verified and stored, and the facts can be computed again later.
-func (s *Server) scan(ctx context.Context, a *store.Artifact, lastModified, dated time.Time) {
+// publication times, zero when unknown. licenses, if not nil, are the
+// zip's license files, read while it was hashed at ingest; else they are
+// read from the stored zip. A failure is logged, not fatal: the bytes are
+// verified and stored, and the facts can be computed again later.
+func (s *Server) scan(ctx context.Context, a *store.Artifact, lastModified, dated time.Time, licenses *[]scanner.LicenseText) {
 	if s.opts.Scanner == nil || a.Kind == store.KindInfo {
 		return
 	}
@@ -342,12 +348,16 @@ func (s *Server) scan(ctx context.Context, a *store.Artifact, lastModified, date
 			return
 		}
 		mod = ma.Data
-		var release func()
-		if zipPath, release, err = s.opts.Blobs.Local(ctx, a.SHA256, a.Size); err != nil {
-			s.log.Error("facts: zip blob", "module", m.Path, "version", m.Version, "err", err.Error())
-			return
+		if licenses != nil {
+			opts = append(opts, scanner.WithLicenseFiles(*licenses))
+		} else {
+			var release func()
+			if zipPath, release, err = s.opts.Blobs.Local(ctx, a.SHA256, a.Size); err != nil {
+				s.log.Error("facts: zip blob", "module", m.Path, "version", m.Version, "err", err.Error())
+				return
+			}
+			defer release()
 		}
-		defer release()
 	} else if s.latestVersion(ctx, m.Path) == m.Version {
 		opts = append(opts, scanner.WithLatest(m.Version, mod))
 	}
@@ -524,7 +534,8 @@ func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream
 	// The one read of every file that hashes the zip also feeds the
 	// capability pass (capabilities.go), which would read the zip again.
 	feed := s.newCapsFeed(m)
-	h, files, err := verify.CheckHashZipFiles(m, w.TempPath(), feed)
+	visit := &zipVisitor{caps: feed}
+	h, files, err := verify.CheckHashZipFiles(m, w.TempPath(), visit)
 	if err != nil {
 		feed.drop()
 		return nil, zf, err
@@ -537,7 +548,8 @@ func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream
 	if err != nil {
 		return nil, zf, err
 	}
-	zf = zipFacts{sha512: hex.EncodeToString(h512.Sum(nil)), h1: h, dated: dated, files: files, caps: feed}
+	zf = zipFacts{sha512: hex.EncodeToString(h512.Sum(nil)), h1: h, dated: dated, files: files, caps: feed,
+		licenses: visit.licenses}
 	return &store.Artifact{Module: m, Kind: store.KindZip, SHA256: key, Size: size}, zf, nil
 }
 

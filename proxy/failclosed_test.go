@@ -109,7 +109,7 @@ func TestMissingVulnDataFailsClosed(t *testing.T) {
 type failingLicenses struct{ *scanner.Scanner }
 
 func (f failingLicenses) Record(ctx context.Context, m module.Version, mod []byte, zipPath string, opts ...scanner.FactOption) error {
-	if zipPath != "" {
+	if scanner.ScansZip(zipPath, opts...) {
 		return errors.New("injected: license scan failed")
 	}
 	return f.Scanner.Record(ctx, m, mod, zipPath, opts...)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/modgate/modgate/internal/store"
 	"github.com/modgate/modgate/sbom"
+	"github.com/modgate/modgate/scanner"
 )
 
 // zipFacts is what the ingest of a zip knows beyond its record, for its SBOM.
@@ -20,6 +21,8 @@ type zipFacts struct {
 	dated  time.Time       // by the checksum database (verify.Result.Published)
 	files  []store.ZipFile // every file's SHA-256, for the clone check
 	caps   *capsFeed       // the capability pass fed while the zip was hashed
+	// licenses are the zip's license files, read while it was hashed.
+	licenses []scanner.LicenseText
 }
 
 // makeSBOM records the SPDX SBOM of a version whose zip was just ingested,

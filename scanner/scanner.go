@@ -29,7 +29,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"path"
 	"regexp"
 	"slices"
 	"sort"
@@ -177,6 +176,8 @@ type factInput struct {
 	latestVersion string
 	latestMod     []byte
 	published     []publishedAt
+	licenseFiles  []LicenseText // with licensesGiven: the zip's license files
+	licensesGiven bool
 }
 
 type publishedAt struct {
@@ -199,6 +200,33 @@ func WithLatest(version string, mod []byte) FactOption {
 // first-seen, which the policy does not count as a publication time).
 func WithPublished(t time.Time, source string) FactOption {
 	return func(in *factInput) { in.published = append(in.published, publishedAt{t, source}) }
+}
+
+// LicenseText is one license file of a module zip ([IsLicenseFile]): its
+// name in the module and its first [MaxLicenseFile] bytes.
+type LicenseText struct {
+	Name string
+	Text []byte
+}
+
+// WithLicenseFiles gives the license files of m's zip (every file of the zip
+// for which [IsLicenseFile] is true, in zip order), read by the caller, so
+// that the licenses are found without reading the zip again; Record's
+// zipPath is then not read. The ingest hashes every file of the zip and
+// keeps these on the way.
+func WithLicenseFiles(files []LicenseText) FactOption {
+	return func(in *factInput) { in.licenseFiles, in.licensesGiven = files, true }
+}
+
+// ScansZip reports whether a Record with zipPath and opts scans a zip's
+// license files (given by [WithLicenseFiles], or read from zipPath): for a
+// wrapper of the scanner that treats the zip's scan apart.
+func ScansZip(zipPath string, opts ...FactOption) bool {
+	var in factInput
+	for _, o := range opts {
+		o(&in)
+	}
+	return zipPath != "" || in.licensesGiven
 }
 
 // Facts computes and stores the facts of m at ingest: mod is its go.mod (nil
@@ -312,6 +340,11 @@ func (s *Scanner) Record(ctx context.Context, m module.Version, mod []byte, zipP
 
 	// Licenses from the zip.
 	switch {
+	case in.licensesGiven:
+		if f.Licenses, err = licensesOf(in.licenseFiles, s.licenseScanner()); err != nil {
+			return err
+		}
+		f.LicensesKnown = true
 	case zipPath != "":
 		f.Licenses, err = licenses(m, zipPath, s.licenseScanner())
 		if err != nil {
@@ -642,6 +675,17 @@ const maxLicenseFile = 1 << 20
 // attribute with confidence (the SPDX "cannot say" value).
 const Unknown = "NOASSERTION"
 
+// IsLicenseFile reports whether a file of a module zip (its name in the
+// module, without the module@version/ prefix) is a license file whose text
+// gives the module's licenses: a file at the root named as [licenseFile]
+// says.
+func IsLicenseFile(name string) bool {
+	return !strings.Contains(name, "/") && licenseFile.MatchString(name)
+}
+
+// MaxLicenseFile is how much of one license file is read.
+const MaxLicenseFile = maxLicenseFile
+
 // licenses scans the license files at the root of the module zip and returns
 // the SPDX ids found, sorted and de-duplicated.
 func licenses(m module.Version, zipPath string, lic *licenseScanner) ([]string, error) {
@@ -651,10 +695,10 @@ func licenses(m module.Version, zipPath string, lic *licenseScanner) ([]string, 
 	}
 	defer zr.Close()
 	prefix := m.Path + "@" + m.Version + "/"
-	var ids []string
+	var files []LicenseText
 	for _, zf := range zr.File {
 		name, ok := strings.CutPrefix(zf.Name, prefix)
-		if !ok || strings.Contains(name, "/") || !licenseFile.MatchString(path.Base(name)) {
+		if !ok || !IsLicenseFile(name) {
 			continue
 		}
 		rc, err := zf.Open()
@@ -666,7 +710,17 @@ func licenses(m module.Version, zipPath string, lic *licenseScanner) ([]string, 
 		if err != nil {
 			return nil, fmt.Errorf("zip: %s: %w", name, err)
 		}
-		cov, err := lic.scan(text)
+		files = append(files, LicenseText{Name: name, Text: text})
+	}
+	return licensesOf(files, lic)
+}
+
+// licensesOf returns the SPDX ids the license files' texts give, sorted
+// and de-duplicated (Unknown for a text not recognised with confidence).
+func licensesOf(files []LicenseText, lic *licenseScanner) ([]string, error) {
+	var ids []string
+	for _, f := range files {
+		cov, err := lic.scan(f.Text)
 		if err != nil {
 			return nil, fmt.Errorf("license detection: %w", err)
 		}
