@@ -6,7 +6,6 @@ import (
 	"hash/maphash"
 	"slices"
 	"strconv"
-	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -177,12 +176,11 @@ type fileSum struct {
 	fail      string
 	imports   []impSpec
 	linknames []int
-	names     string   // the names events refer to, concatenated
-	nameOffs  []uint32 // name i is names[nameOffs[i]:nameOffs[i+1]]
-	decls     []byte   // see addDecl
-	nodes     int      // how many graph nodes the declarations give at most
-	ev        []byte
-	sites     []siteRec
+	// The names events refer to are numbered by the pass (Pass.names).
+	decls []byte // see addDecl
+	nodes int    // how many graph nodes the declarations give at most
+	ev    []byte
+	sites []siteRec
 }
 
 // Modes of the walk being imitated.
@@ -265,6 +263,10 @@ type extractor struct {
 	siteIx map[siteRec]int32
 
 	varNames []uint32
+	refBuf   []uint32 // ref's result, reused
+	// calls is set when a walk (mWalk) resolves a call of a name, a
+	// selector or a function literal.
+	calls bool
 
 	mode  int
 	raw   []uint32
@@ -342,8 +344,8 @@ func (x *extractor) restore(s savePoint) {
 
 func (x *extractor) name(b []byte) uint32 { return x.in.id(b) }
 
-// nameOf is the name of id, as a string (allocated).
-func (x *extractor) nameOf(id uint32) string { return string(x.in.bytes(id)) }
+// nameOf is the name of id.
+func (x *extractor) nameOf(id uint32) string { return x.in.names[id] }
 
 func (x *extractor) site(c Capability, line int32, via string) uint32 {
 	r := siteRec{cap: c, line: line, via: via}
@@ -462,8 +464,12 @@ func (x *extractor) endDecl() int {
 	return len(x.fs.ev) - from
 }
 
-func (x *extractor) inModule(path string) bool {
-	return path == x.modPath || strings.HasPrefix(path, x.modPath+"/")
+func (x *extractor) inModule(path string) bool { return inModule(x.modPath, path) }
+
+// inModule reports whether the import path ip is the module modPath's or
+// one of its packages'.
+func inModule(modPath, ip string) bool {
+	return len(ip) >= len(modPath) && ip[:len(modPath)] == modPath && (len(ip) == len(modPath) || ip[len(modPath)] == '/')
 }
 
 // extract reads one Go file into a summary; fs.fail says why it could not.
@@ -476,7 +482,9 @@ func (x *extractor) extract(fs *fileSum, data []byte) {
 	x.err = ""
 	x.deep = false
 	x.ambig, x.hasDots, x.reflect = false, false, false
-	x.in.reset()
+	if x.in.table == nil {
+		x.in.init()
+	}
 	if x.siteIx == nil {
 		x.siteIx = map[siteRec]int32{}
 		x.imp = map[string]int{}
@@ -494,8 +502,6 @@ func (x *extractor) extract(fs *fileSum, data []byte) {
 	}
 	x.src = nil
 	x.lx.src = nil
-	fs.names = string(x.in.arena)
-	fs.nameOffs = slices.Clone(x.in.offs)
 	// Without the slack of growing: what a pass holds is these.
 	fs.ev = slices.Clone(fs.ev)
 	fs.decls = slices.Clone(fs.decls)
@@ -821,11 +827,16 @@ func (x *extractor) varSpecTop() {
 		d.hasVal = true
 		sp := x.save()
 		p0 := x.lx.parens
+		x.calls = false
 		x.values()
 		evLen = x.endDecl()
 		x.beginDecl()
 		x.mode = mInit
-		if x.lx.parens != p0 || x.cur.t == tLParen {
+		// What initialisation runs is read in a second walk, which
+		// records only calls of names, selectors and function
+		// literals: without them (a table of conversions, say) it
+		// records nothing.
+		if (x.lx.parens != p0 || x.cur.t == tLParen) && x.calls {
 			x.restore(sp)
 			x.values()
 		}
@@ -1220,6 +1231,23 @@ func (x *extractor) args(do bool) (n int, single head, whole bool) {
 		if argStart {
 			n++
 			argStart = false
+			if t := x.cur; (t.t == tIdent || t.t == tLit) && x.depth < maxDepth {
+				if p := x.peek(1).t; p == tComma || p == tRParen {
+					// A whole argument of one name or literal: the
+					// events its chain would record, in their order
+					// (what resolve puts in the chain's slot comes
+					// before what the name records itself).
+					var h head
+					if t.t == tIdent {
+						h = x.bareArg(t, do)
+					}
+					if n == 1 {
+						single, whole = h, true
+					}
+					x.next()
+					continue
+				}
+			}
 			switch x.cur.t {
 			case tIdent, tLit, tLParen, tLBrack, kwFunc, kwStruct, kwMap, kwChan, kwInterface:
 				h := x.chain(false)
@@ -1235,21 +1263,54 @@ func (x *extractor) args(do bool) (n int, single head, whole bool) {
 	}
 }
 
+// bareArg records the events of a call's argument that is the name t alone
+// (called: handed to a Do method or AfterFunc in an initialiser), as
+// chain, then resolve, would, and returns its head.
+func (x *extractor) bareArg(t lexTok, called bool) head {
+	b := x.text(t)
+	id := x.name(b)
+	dot := x.hasDots && isExportedBytes(b)
+	switch x.mode {
+	case mWalk:
+		if dot {
+			if called {
+				x.raw = append(x.raw, evDot<<28|1, id, uint32(t.line))
+			}
+			x.raw = append(x.raw, evDot<<28, id, uint32(t.line))
+		}
+		x.raw = append(x.raw, evName<<28|id)
+	case mInit:
+		if called {
+			if dot {
+				x.raw = append(x.raw, evDot<<28|1, id, uint32(t.line))
+			}
+			x.raw = append(x.raw, evName<<28|id)
+		}
+	}
+	return head{kind: hIdent, id: id, line: t.line, isNew: string(b) == "new"}
+}
+
 // resolve records a head's events once it is known whether it is called.
 func (x *extractor) resolve(h *head, called bool) {
 	if x.mode == mNone {
 		return
 	}
+	if called && x.mode == mWalk {
+		switch h.kind {
+		case hIdent, hImpSel, hQSel, hSel, hFuncLit:
+			x.calls = true
+		}
+	}
 	direct := called && !h.paren
 	switch h.kind {
 	case hIdent:
 		if x.mode == mWalk {
-			if called && x.hasDots && isExportedBytes(x.in.bytes(h.id)) {
+			if called && x.hasDots && isExported(x.in.names[h.id]) {
 				x.put(h.slot, evDot<<28|1, h.id, uint32(h.line))
 			}
 		} else if called {
 			var ws []uint32
-			if x.hasDots && isExportedBytes(x.in.bytes(h.id)) {
+			if x.hasDots && isExported(x.in.names[h.id]) {
 				ws = append(ws, evDot<<28|1, h.id, uint32(h.line))
 			}
 			x.put(h.slot, append(ws, evName<<28|h.id)...)
@@ -1292,21 +1353,23 @@ func (x *extractor) resolve(h *head, called bool) {
 // ref is the events of imp.Name, an import known at extraction.
 func (x *extractor) ref(h *head, called bool) []uint32 {
 	is := x.fs.imports[h.imp]
-	selb := x.in.bytes(h.sel)
+	sel := x.in.names[h.sel]
+	out := x.refBuf[:0]
 	switch {
 	case is.path == "C":
-		return []uint32{x.site(CGO, h.selLine, "C."+string(selb))}
+		out = append(out, x.site(CGO, h.selLine, "C."+sel))
 	case x.inModule(is.path):
 		c := uint32(0)
 		if called {
 			c = 1
 		}
-		return []uint32{evMRef<<28 | uint32(h.imp) | c<<24, h.sel, uint32(h.selLine)}
+		out = append(out, evMRef<<28|uint32(h.imp)|c<<24, h.sel, uint32(h.selLine))
+	default:
+		for _, c := range lookupFunc(is.path, sel, called) {
+			out = append(out, x.site(c, h.selLine, is.path+"."+sel))
+		}
 	}
-	var out []uint32
-	for _, c := range lookupFuncBytes(is.path, selb, called) {
-		out = append(out, x.site(c, h.selLine, is.path+"."+string(selb)))
-	}
+	x.refBuf = out
 	return out
 }
 
@@ -1497,7 +1560,7 @@ func (x *extractor) signatureAfterFunc() {
 
 // size is about how many bytes the summary takes.
 func (f *fileSum) size() int64 {
-	n := 160 + len(f.name) + len(f.pkg) + len(f.fail) + len(f.names) + 4*len(f.nameOffs) + len(f.ev) + len(f.decls) + 8*len(f.linknames)
+	n := 160 + len(f.name) + len(f.pkg) + len(f.fail) + len(f.ev) + len(f.decls) + 8*len(f.linknames)
 	for _, s := range f.sites {
 		n += 32 + len(s.via)
 	}
@@ -1507,46 +1570,77 @@ func (f *fileSum) size() int64 {
 	return int64(n)
 }
 
-// nameAt returns the name id of a file summary.
-func (f *fileSum) nameAt(id uint32) string { return f.names[f.nameOffs[id]:f.nameOffs[id+1]] }
-
-// interner numbers a file's names, without allocating per name.
+// interner numbers the names of a pass's files (their ids are what
+// summaries record), allocating one string per distinct name.
 type interner struct {
-	arena []byte
-	offs  []uint32 // len = names+1
+	names []string
 	table []uint32 // open addressing: id+1, 0 for empty
 	seed  maphash.Seed
+	// size is about how many bytes the names take.
+	size int64
+	// short is a direct-mapped cache of names of up to 16 bytes, by their
+	// bytes as two numbers (a name has no NUL byte, so the numbers tell
+	// lengths apart): most names are short and repeat, and the table
+	// grows past what caches hold. A collision only evicts, so crafted
+	// names cost the table's hashing at worst.
+	short *[1 << shortBits]shortName
 }
 
-func (in *interner) reset() {
-	if in.table == nil {
-		in.seed = maphash.MakeSeed()
-		in.table = make([]uint32, 1024)
-	}
-	in.arena = in.arena[:0]
-	in.offs = append(in.offs[:0], 0)
-	clear(in.table)
+const shortBits = 12
+
+type shortName struct {
+	k0, k1 uint64
+	id     uint32 // id+1, 0 for empty
 }
 
-func (in *interner) len() int { return len(in.offs) - 1 }
+func (in *interner) init() {
+	in.seed = maphash.MakeSeed()
+	in.table = make([]uint32, 1024)
+	in.short = new([1 << shortBits]shortName)
+}
 
-func (in *interner) bytes(id uint32) []byte { return in.arena[in.offs[id]:in.offs[id+1]] }
+func (in *interner) len() int { return len(in.names) }
 
 func (in *interner) id(b []byte) uint32 {
+	n := len(b)
+	if n == 0 || n > 16 {
+		return in.lookup(b)
+	}
+	var k0, k1 uint64
+	if n >= 8 {
+		k0 = binary.LittleEndian.Uint64(b)
+		for i := n - 1; i >= 8; i-- {
+			k1 = k1<<8 | uint64(b[i])
+		}
+	} else {
+		for i := n - 1; i >= 0; i-- {
+			k0 = k0<<8 | uint64(b[i])
+		}
+	}
+	e := &in.short[((k0^k1*0xff51afd7ed558ccd)*0x9e3779b97f4a7c15)>>(64-shortBits)]
+	if e.k0 == k0 && e.k1 == k1 && e.id != 0 {
+		return e.id - 1
+	}
+	id := in.lookup(b)
+	e.k0, e.k1, e.id = k0, k1, id+1
+	return id
+}
+
+func (in *interner) lookup(b []byte) uint32 {
 	mask := uint32(len(in.table) - 1)
 	for i := uint32(maphash.Bytes(in.seed, b)) & mask; ; i = (i + 1) & mask {
 		v := in.table[i]
 		if v == 0 {
-			id := uint32(in.len())
-			in.arena = append(in.arena, b...)
-			in.offs = append(in.offs, uint32(len(in.arena)))
+			id := uint32(len(in.names))
+			in.names = append(in.names, string(b))
+			in.size += int64(len(b)) + 24
 			in.table[i] = id + 1
-			if in.len()*2 > len(in.table) {
+			if len(in.names)*2 > len(in.table) {
 				in.grow()
 			}
 			return id
 		}
-		if id := v - 1; string(in.arena[in.offs[id]:in.offs[id+1]]) == string(b) {
+		if id := v - 1; in.names[id] == string(b) {
 			return id
 		}
 	}
@@ -1555,12 +1649,13 @@ func (in *interner) id(b []byte) uint32 {
 func (in *interner) grow() {
 	t := make([]uint32, len(in.table)*2)
 	mask := uint32(len(t) - 1)
-	for id := 0; id < in.len(); id++ {
-		i := uint32(maphash.Bytes(in.seed, in.bytes(uint32(id)))) & mask
+	for id, name := range in.names {
+		i := uint32(maphash.String(in.seed, name)) & mask
 		for t[i] != 0 {
 			i = (i + 1) & mask
 		}
 		t[i] = uint32(id) + 1
 	}
+	in.size += int64(len(t)-len(in.table)) * 4
 	in.table = t
 }

@@ -25,12 +25,15 @@ type linker struct {
 	// memory the link holds is the graphs still needed, not the module's.
 	uses    map[string][]Use
 	pending map[string]int
-	fmap    []int32 // pkgLink.fmap's memory
+	// names are the pass's names (summaries refer to them by number);
+	// infos are tables of what they are, for packages to link.
+	names []string
+	infos []*nameInfos
 }
 
 func (p *Pass) link() *Report {
 	a := &linker{modPath: p.modPath, files: p.files, dirs: map[string][]string{}, pkgs: map[string]*pkgInfo{}, rep: &Report{},
-		uses: map[string][]Use{}, pending: map[string]int{}}
+		uses: map[string][]Use{}, pending: map[string]int{}, names: p.ex.in.names}
 	names := make([]string, 0, len(p.files)+len(p.asm))
 	for n := range p.files {
 		names = append(names, n)
@@ -111,10 +114,10 @@ func (a *linker) done(dir string, p *pkgInfo, deps []string) {
 }
 
 func (a *linker) inModule(ip string) (dir string, ok bool) {
-	if ip != a.modPath && !strings.HasPrefix(ip, a.modPath+"/") {
+	if !inModule(a.modPath, ip) {
 		return "", false
 	}
-	return strings.TrimPrefix(strings.TrimPrefix(ip, a.modPath), "/"), true
+	return strings.TrimPrefix(ip[len(a.modPath):], "/"), true
 }
 
 // pkg analyses the package in directory dir (once), after the packages of
@@ -191,17 +194,16 @@ func (a *linker) pkg(dir string) *pkgInfo {
 	// Top-level names first: calls refer to them in any order. Every node
 	// a declaration of any file can give is numbered here, so that nodes
 	// do not move while files are linked.
-	l := &pkgLink{a: a, p: p, ids: map[string]int32{}, methodIDs: map[[2]int32]int32{}, fileIDs: map[fileLine]int32{}}
-	nodes, names := 0, 0
+	l := &pkgLink{a: a, p: p, info: a.nameInfos(), methodIDs: map[[2]uint32]int32{}, fileIDs: map[fileLine]int32{}}
+	defer func() { a.infos = append(a.infos, l.info) }()
+	nodes := 0
 	for _, f := range files {
 		nodes += f.nodes
-		names = max(names, len(f.nameOffs)-1)
 	}
 	p.nodes = make([]node, 0, nodes)
-	l.names = make([]nameInfo, 0, names)
-	p.names = make([]string, 0, names)
+	p.names = a.names
+	p.funcs = map[uint32]int32{}
 	for fi, f := range files {
-		l.setFile(f)
 		f.eachDecl(func(d *declSum) {
 			switch d.kind {
 			case dVar:
@@ -209,23 +211,23 @@ func (a *linker) pkg(dir string) *pkgInfo {
 				if d.hasVal {
 					l.fileNode(fi, d.line, kVarInit)
 				}
-				for _, nid := range d.names {
-					l.names[l.pid(nid)].v = id
+				for _, name := range d.names {
+					l.name(name).v = id
 				}
 			case dFunc:
-				ni := &l.names[l.pid(d.name)]
+				ni := l.name(d.name)
 				if ni.fn < 0 {
 					ni.fn = p.newNode()
+					p.funcs[d.name] = ni.fn
 				}
 			case dMethod:
-				name := l.pid(d.name)
-				key := [2]int32{l.pid(d.recv), name}
+				key := [2]uint32{d.recv, d.name}
 				id, ok := l.methodIDs[key]
 				if !ok {
 					id = p.newNode()
 					l.methodIDs[key] = id
 				}
-				ni := &l.names[name]
+				ni := l.name(d.name)
 				if ni.m < 0 {
 					ni.m = int32(len(p.methods))
 					p.methods = append(p.methods, nil)
@@ -235,12 +237,6 @@ func (a *linker) pkg(dir string) *pkgInfo {
 				l.fileNode(fi, d.line, kInit)
 			}
 		})
-	}
-	p.funcs = map[string]int32{}
-	for name, id := range l.ids {
-		if fn := l.names[id].fn; fn >= 0 {
-			p.funcs[name] = fn
-		}
 	}
 	for fi, f := range files {
 		if f.pkg != p.name {
@@ -266,27 +262,56 @@ type fileLine struct {
 	kind       uint8
 }
 
-// nameInfo is what a name of the package is at top level.
+// nameInfo is what a name is at the top level of the package being linked.
 type nameInfo struct {
 	fn int32 // its function's node, or -1
 	v  int32 // the node of the last variable of that name, or -1
 	m  int32 // its method group (p.methods), or -1
+	// ep is the package (nameInfos.ep) the entry is for: an entry of
+	// another is none.
+	ep uint32
+}
+
+// nameInfos is a table of nameInfo by name id, reused from package to
+// package.
+type nameInfos struct {
+	ep    uint32
+	names []nameInfo
+}
+
+// nameInfos returns a table for a package to link (a package being linked
+// keeps its own).
+func (a *linker) nameInfos() *nameInfos {
+	var t *nameInfos
+	if n := len(a.infos); n > 0 {
+		t, a.infos = a.infos[n-1], a.infos[:n-1]
+	} else {
+		t = &nameInfos{names: make([]nameInfo, len(a.names))}
+	}
+	t.ep++
+	return t
+}
+
+// name is what the name id is in the package.
+func (l *pkgLink) name(id uint32) *nameInfo {
+	e := &l.info.names[id]
+	if e.ep != l.info.ep {
+		*e = nameInfo{fn: -1, v: -1, m: -1, ep: l.info.ep}
+	}
+	return e
 }
 
 // pkgLink resolves one package's summaries.
 type pkgLink struct {
 	a *linker
 	p *pkgInfo
-	// The package's names, numbered (p.names): ids by name, and what
-	// each is.
-	ids       map[string]int32
-	names     []nameInfo
-	methodIDs map[[2]int32]int32 // receiver and method name -> node
-	fileIDs   map[fileLine]int32 // init functions and variables -> node
+	// What each name is in the package.
+	info      *nameInfos
+	methodIDs map[[2]uint32]int32 // receiver and method name -> node
+	fileIDs   map[fileLine]int32  // init functions and variables -> node
 
 	// the file being linked
 	f      *fileSum
-	fmap   []int32 // the file's name ids -> the package's, or -1 before known
 	refs   []importRef
 	byName map[string]importRef
 	dots   []importRef
@@ -298,37 +323,8 @@ type pkgLink struct {
 type refKey struct {
 	in     *pkgInfo
 	path   string
-	sel    string
+	sel    uint32
 	called bool
-}
-
-func (l *pkgLink) setFile(f *fileSum) {
-	l.f = f
-	n := len(f.nameOffs) - 1
-	if cap(l.a.fmap) < n {
-		l.a.fmap = make([]int32, n)
-	}
-	l.fmap = l.a.fmap[:n]
-	for i := range l.fmap {
-		l.fmap[i] = -1
-	}
-}
-
-// pid is the package's number of the file's name id.
-func (l *pkgLink) pid(id uint32) int32 {
-	if v := l.fmap[id]; v >= 0 {
-		return v
-	}
-	name := l.f.nameAt(id)
-	v, ok := l.ids[name]
-	if !ok {
-		v = int32(len(l.names))
-		l.ids[name] = v
-		l.names = append(l.names, nameInfo{fn: -1, v: -1, m: -1})
-		l.p.names = append(l.p.names, name)
-	}
-	l.fmap[id] = v
-	return v
 }
 
 // fileNode is the node of the init function or variable at line of file fi.
@@ -344,7 +340,7 @@ func (l *pkgLink) fileNode(fi int, line int32, kind uint8) int32 {
 
 func (l *pkgLink) file(fi int, f *fileSum, hasAsm bool) {
 	p := l.p
-	l.setFile(f)
+	l.f = f
 	l.imports(f)
 	for _, ln := range f.linknames {
 		p.fileSites = append(p.fileSites, site{cap: Linkname, file: f.name, line: ln, via: "//go:linkname"})
@@ -352,18 +348,17 @@ func (l *pkgLink) file(fi int, f *fileSum, hasAsm bool) {
 	f.eachDecl(func(d *declSum) {
 		switch d.kind {
 		case dFunc, dMethod, dInit:
-			dname, name := f.nameAt(d.name), l.pid(d.name)
+			dname, name := p.names[d.name], d.name
 			var n *node
 			switch d.kind {
 			case dFunc:
-				n = p.declare(l.names[name].fn, showFunc, name, -1)
+				n = p.declare(l.name(name).fn, showFunc, name, 0)
 			case dMethod:
-				recv := l.pid(d.recv)
-				n = p.declare(l.methodIDs[[2]int32{recv, name}], showMethod, name, recv)
+				n = p.declare(l.methodIDs[[2]uint32{d.recv, name}], showMethod, name, d.recv)
 			case dInit:
 				id := l.fileNode(fi, d.line, kInit)
 				p.roots = append(p.roots, id)
-				n = p.declare(id, showFunc, name, -1)
+				n = p.declare(id, showFunc, name, 0)
 			}
 			if d.noBody && hasAsm {
 				n.sites = append(n.sites, site{cap: Assembly, file: f.name, line: int(d.line), via: "func " + dname + " (assembly)"})
@@ -372,12 +367,12 @@ func (l *pkgLink) file(fi int, f *fileSum, hasAsm bool) {
 				l.replay(n, d.ev)
 			}
 		case dVar:
-			name := l.pid(d.name)
-			n := p.declare(l.fileNode(fi, d.line, kVar), showVar, name, -1)
+			name := d.name
+			n := p.declare(l.fileNode(fi, d.line, kVar), showVar, name, 0)
 			l.replay(n, d.ev)
 			if d.hasVal {
 				id := l.fileNode(fi, d.line, kVarInit)
-				in := p.declare(id, showVar, name, -1)
+				in := p.declare(id, showVar, name, 0)
 				l.replay(in, d.iev)
 				p.roots = append(p.roots, id)
 			}
@@ -439,9 +434,9 @@ func (l *pkgLink) add(n *node, c Capability, line int, via string) {
 }
 
 // refTo handles the name sel of the imported package ref.
-func (l *pkgLink) refTo(n *node, ref importRef, sel string, line int, called bool) {
+func (l *pkgLink) refTo(n *node, ref importRef, sel uint32, line int, called bool) {
 	if ref.in == nil && ref.path == "C" {
-		l.add(n, CGO, line, "C."+sel)
+		l.add(n, CGO, line, "C."+l.p.names[sel])
 		return
 	}
 	k := refKey{in: ref.in, path: ref.path, sel: sel, called: called && ref.in == nil}
@@ -460,10 +455,11 @@ func (l *pkgLink) refTo(n *node, ref importRef, sel string, line int, called boo
 
 // refSites is what the name sel of the imported package ref gives (cap and
 // via only).
-func (l *pkgLink) refSites(ref importRef, sel string, called bool) []site {
+func (l *pkgLink) refSites(ref importRef, id uint32, called bool) []site {
 	var out []site
+	sel := l.p.names[id]
 	if ref.in != nil {
-		for _, s := range ref.in.reach(sel) {
+		for _, s := range ref.in.reach(id) {
 			out = append(out, site{cap: s.cap, via: fmt.Sprintf("%s.%s (%s at %s:%d)", ref.path, sel, s.via, s.file, s.line)})
 		}
 		return out
@@ -474,8 +470,8 @@ func (l *pkgLink) refSites(ref importRef, sel string, called bool) []site {
 	return out
 }
 
-func (l *pkgLink) dotRefs(n *node, name string, line int, called bool) {
-	if len(l.dots) == 0 || !isExported(name) {
+func (l *pkgLink) dotRefs(n *node, name uint32, line int, called bool) {
+	if len(l.dots) == 0 || !isExported(l.p.names[name]) {
 		return
 	}
 	for _, ref := range l.dots {
@@ -484,8 +480,8 @@ func (l *pkgLink) dotRefs(n *node, name string, line int, called bool) {
 }
 
 // nameCalls adds the edges a reference to the package's name id gives.
-func (l *pkgLink) nameCalls(n *node, id int32) {
-	ni := l.names[id]
+func (l *pkgLink) nameCalls(n *node, id uint32) {
+	ni := l.name(id)
 	if ni.fn >= 0 {
 		n.calls = append(n.calls, ni.fn)
 	}
@@ -497,8 +493,8 @@ func (l *pkgLink) nameCalls(n *node, id int32) {
 // methodCalls adds an edge to every method named id, as one entry that bfs
 // expands (a method name common in generated code, such as String, would
 // otherwise put thousands of nodes in every node that selects it).
-func (l *pkgLink) methodCalls(n *node, id int32) {
-	if m := l.names[id].m; m >= 0 {
+func (l *pkgLink) methodCalls(n *node, id uint32) {
+	if m := l.name(id).m; m >= 0 {
 		n.calls = append(n.calls, -m-1)
 	}
 }
@@ -518,36 +514,36 @@ func (l *pkgLink) replay(n *node, ev []byte) {
 		}
 		switch kind {
 		case evName:
-			l.nameCalls(n, l.pid(pl))
+			l.nameCalls(n, pl)
 		case evMethod:
-			l.methodCalls(n, l.pid(pl))
+			l.methodCalls(n, pl)
 		case evSite:
 			s := f.sites[pl]
 			l.add(n, s.cap, int(s.line), s.via)
 		case evMRef:
 			ref := l.refs[pl&(1<<24-1)]
-			l.refTo(n, ref, f.nameAt(w[1]), int(w[2]), pl>>24 != 0)
+			l.refTo(n, ref, w[1], int(w[2]), pl>>24 != 0)
 		case evDot:
-			l.dotRefs(n, f.nameAt(w[1]), int(w[2]), pl != 0)
+			l.dotRefs(n, w[1], int(w[2]), pl != 0)
 		case evQSel:
-			x, sel := f.nameAt(w[1]), f.nameAt(w[2])
+			x, sel := w[1], w[2]
 			xline, selLine := int(w[3]), int(w[4])
 			called := pl&qCalled != 0
-			if ref, ok := l.byName[x]; ok {
+			if ref, ok := l.byName[l.p.names[x]]; ok {
 				if pl&qInit == 0 || called {
 					l.refTo(n, ref, sel, selLine, called)
 				}
 				break
 			}
 			if pl&qReflect != 0 {
-				l.add(n, ReflectCall, selLine, "reflect.Value."+sel)
+				l.add(n, ReflectCall, selLine, "reflect.Value."+l.p.names[sel])
 			}
 			if pl&qInit == 0 || called {
-				l.methodCalls(n, l.pid(w[2]))
+				l.methodCalls(n, sel)
 			}
 			if pl&qInit == 0 {
 				l.dotRefs(n, x, xline, false)
-				l.nameCalls(n, l.pid(w[1]))
+				l.nameCalls(n, x)
 			}
 		}
 	}

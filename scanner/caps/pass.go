@@ -67,7 +67,7 @@ type site struct {
 type node struct {
 	declared   bool
 	show       showKind
-	name, recv int32 // the package's name numbers (pkgInfo.names): the function's, method's or variable's name, a method's receiver type
+	name, recv uint32 // name ids (pkgInfo.names): the function's, method's or variable's name, a method's receiver type
 	sites      []site
 	calls      []int32 // node ids; -g-1 stands for method group g (pkgInfo.methods)
 }
@@ -102,12 +102,12 @@ type pkgInfo struct {
 	fileSites  []site  // imports and directives: not in a function
 	initSites  []site  // imported packages whose initialisation has capabilities
 	initUses   map[Capability]Use
-	// names are the names of the package's code, numbered; funcs is the
-	// package's functions by name, for the packages that call them;
+	// names are the pass's names, by id; funcs is the package's
+	// functions by name id, for the packages that call them;
 	// methods is each method group's nodes (every method of a name), for
 	// the calls entries that stand for a group; reached is reach's memo.
 	names   []string
-	funcs   map[string]int32
+	funcs   map[uint32]int32
 	methods [][]int32
 	reached map[int32][]site
 
@@ -138,7 +138,7 @@ func (p *pkgInfo) newNode() int32 {
 // declare marks node id declared (a name may be declared more than once,
 // in files for different systems: their code counts together, under the
 // first declaration's name).
-func (p *pkgInfo) declare(id int32, show showKind, name, recv int32) *node {
+func (p *pkgInfo) declare(id int32, show showKind, name, recv uint32) *node {
 	n := &p.nodes[id]
 	if !n.declared {
 		n.declared, n.show, n.name, n.recv = true, show, name, recv
@@ -167,10 +167,10 @@ func importName(ip string) string {
 	return name
 }
 
-// reach is the capabilities reachable from the package's function name,
+// reach is the capabilities reachable from the package's function name (id),
 // the first site of each in breadth-first order, for the packages that call
 // it.
-func (p *pkgInfo) reach(name string) []site {
+func (p *pkgInfo) reach(name uint32) []site {
 	id, ok := p.funcs[name]
 	if !ok || !p.nodes[id].declared {
 		return nil

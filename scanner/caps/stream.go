@@ -74,11 +74,12 @@ func (p *Pass) File(name string, size int64, data []byte) {
 		return
 	}
 	fs := &fileSum{name: name, buildable: buildable(data)}
+	names := p.ex.in.size
 	if fs.buildable {
 		p.ex.extract(fs, data)
 	}
 	p.files[name] = fs
-	p.held += fs.size()
+	p.held += fs.size() + p.ex.in.size - names // with the names it added
 }
 
 // Report ends the pass and returns what it found.
