@@ -1582,11 +1582,13 @@ type interner struct {
 	// bytes as two numbers (a name has no NUL byte, so the numbers tell
 	// lengths apart): most names are short and repeat, and the table
 	// grows past what caches hold. A collision only evicts, so crafted
-	// names cost the table's hashing at worst.
-	short *[1 << shortBits]shortName
+	// names cost the table's hashing at worst. It grows with the table
+	// up to 1<<maxShortBits entries (a small module's pass stays small).
+	short     []shortName
+	shortBits uint
 }
 
-const shortBits = 12
+const maxShortBits = 12
 
 type shortName struct {
 	k0, k1 uint64
@@ -1596,7 +1598,8 @@ type shortName struct {
 func (in *interner) init() {
 	in.seed = maphash.MakeSeed()
 	in.table = make([]uint32, 1024)
-	in.short = new([1 << shortBits]shortName)
+	in.shortBits = 8
+	in.short = make([]shortName, 1<<in.shortBits)
 }
 
 func (in *interner) len() int { return len(in.names) }
@@ -1617,7 +1620,7 @@ func (in *interner) id(b []byte) uint32 {
 			k0 = k0<<8 | uint64(b[i])
 		}
 	}
-	e := &in.short[((k0^k1*0xff51afd7ed558ccd)*0x9e3779b97f4a7c15)>>(64-shortBits)]
+	e := &in.short[((k0^k1*0xff51afd7ed558ccd)*0x9e3779b97f4a7c15)>>(64-in.shortBits)]
 	if e.k0 == k0 && e.k1 == k1 && e.id != 0 {
 		return e.id - 1
 	}
@@ -1658,4 +1661,8 @@ func (in *interner) grow() {
 	}
 	in.size += int64(len(t)-len(in.table)) * 4
 	in.table = t
+	if in.shortBits < maxShortBits && 1<<in.shortBits < len(in.names) {
+		in.shortBits = min(maxShortBits, in.shortBits+2)
+		in.short = make([]shortName, 1<<in.shortBits) // a cache: starts empty
+	}
 }

@@ -239,6 +239,7 @@ func BenchmarkPass(b *testing.B) {
 		b.Run(impl, func(b *testing.B) {
 			b.SetBytes(total)
 			b.ReportAllocs()
+			c0 := cpuSeconds()
 			for b.Loop() {
 				p := newFilePass(impl, m.Path)
 				for _, f := range files {
@@ -248,6 +249,7 @@ func BenchmarkPass(b *testing.B) {
 					b.Fatal("no files")
 				}
 			}
+			b.ReportMetric((cpuSeconds()-c0)/float64(b.N)*1e3, "cpu-ms/op")
 		})
 	}
 }
