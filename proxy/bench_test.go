@@ -161,7 +161,7 @@ func newBenchProxyOn(b *testing.B, up *testkit.Upstream) *httptest.Server {
 	return newBenchProxyTTL(b, up, 0)
 }
 
-func newBenchProxyTTL(b *testing.B, up *testkit.Upstream, verifyTTL time.Duration) *httptest.Server {
+func newBenchProxyTTL(b *testing.B, up *testkit.Upstream, verifyTTL time.Duration, configure ...func(*proxy.Options)) *httptest.Server {
 	b.Helper()
 	dir := b.TempDir()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "modgate.db"))
@@ -201,9 +201,13 @@ func newBenchProxyTTL(b *testing.B, up *testkit.Upstream, verifyTTL time.Duratio
 	if err != nil {
 		b.Fatal(err)
 	}
-	px, err := proxy.New(proxy.Options{Store: st, Blobs: blobs, Upstream: fetcher, Verifier: verifier, Audit: auditor, Scanner: sc,
+	opts := proxy.Options{Store: st, Blobs: blobs, Upstream: fetcher, Verifier: verifier, Audit: auditor, Scanner: sc,
 		Metrics: proxy.NewMetrics(prometheus.NewRegistry()),
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	for _, c := range configure {
+		c(&opts)
+	}
+	px, err := proxy.New(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
