@@ -75,7 +75,8 @@ func TestLayers(t *testing.T) {
 		"internal/store/sqlite":    {"internal/store", "migrations"},
 		"internal/store/storetest": {"internal/store"},
 		"internal/testkit":         {"*"},
-		"internal/audit":           {"internal/store"},
+		"internal/audit":           {"internal/store", "internal/filelock"},
+		"internal/blob":            {"internal/filelock"}, // lock files of live owners
 		"internal/auth":            {"internal/store"},
 		"internal/check":           {"internal/policy", "internal/store", "scanner/caps"},
 	}
