@@ -485,6 +485,7 @@ func (x *extractor) extract(fs *fileSum, data []byte) {
 	if x.in.table == nil {
 		x.in.init()
 	}
+	x.in.newFile()
 	if x.siteIx == nil {
 		x.siteIx = map[siteRec]int32{}
 		x.imp = map[string]int{}
@@ -1575,7 +1576,10 @@ func (f *fileSum) size() int64 {
 type interner struct {
 	names []string
 	table []uint32 // open addressing: id+1, 0 for empty
-	seed  maphash.Seed
+	// local is the same for the names of the file being read.
+	local  []uint32
+	nlocal int
+	seed   maphash.Seed
 	// size is about how many bytes the names take.
 	size int64
 	// short is a direct-mapped cache of names of up to 16 bytes, by their
@@ -1629,9 +1633,42 @@ func (in *interner) id(b []byte) uint32 {
 	return id
 }
 
+// newFile starts a file: its own table of the names it used, small enough
+// to stay in the caches where the pass's table of a large module would not.
+func (in *interner) newFile() {
+	if len(in.local) != 1024 {
+		in.local = make([]uint32, 1024)
+	} else {
+		clear(in.local)
+	}
+	in.nlocal = 0
+}
+
 func (in *interner) lookup(b []byte) uint32 {
+	h := uint32(maphash.Bytes(in.seed, b))
+	lmask := uint32(len(in.local) - 1)
+	li := h & lmask
+	for ; ; li = (li + 1) & lmask {
+		v := in.local[li]
+		if v == 0 {
+			break
+		}
+		if id := v - 1; in.names[id] == string(b) {
+			return id
+		}
+	}
+	id := in.global(b, h)
+	in.local[li] = id + 1
+	if in.nlocal++; in.nlocal*2 > len(in.local) {
+		in.growLocal()
+	}
+	return id
+}
+
+// global is the id of b, whose hash is h, in the pass's table.
+func (in *interner) global(b []byte, h uint32) uint32 {
 	mask := uint32(len(in.table) - 1)
-	for i := uint32(maphash.Bytes(in.seed, b)) & mask; ; i = (i + 1) & mask {
+	for i := h & mask; ; i = (i + 1) & mask {
 		v := in.table[i]
 		if v == 0 {
 			id := uint32(len(in.names))
@@ -1647,6 +1684,22 @@ func (in *interner) lookup(b []byte) uint32 {
 			return id
 		}
 	}
+}
+
+func (in *interner) growLocal() {
+	t := make([]uint32, len(in.local)*2)
+	mask := uint32(len(t) - 1)
+	for _, v := range in.local {
+		if v == 0 {
+			continue
+		}
+		i := uint32(maphash.String(in.seed, in.names[v-1])) & mask
+		for t[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t[i] = v
+	}
+	in.local = t
 }
 
 func (in *interner) grow() {
