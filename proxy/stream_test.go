@@ -107,11 +107,27 @@ func TestStreamedZipMismatchIsCut(t *testing.T) {
 	log := &auditLog{}
 	h := newVerifyHarness(t, db, log, evil)
 	m := module.Version{Path: "example.com/big", Version: "v1.0.0"}
+	// The upstream holds the zip's second half until the client has its
+	// first byte: on a loaded machine the whole download and its checks
+	// could otherwise end before the answer starts, and the answer would
+	// be the refusal, not a cut stream.
+	release := make(chan struct{})
+	slowZip(h, evil, release)
 
-	r, err := h.getRaw("/example.com/big/@v/v1.0.0.zip")
-	if err == nil || r.code != 200 || len(r.body) == 0 || len(r.body) > len(evil.Zip)-proxyHoldback {
-		t.Fatalf("tampered zip = %d, %d of %d bytes, %v; want a prefix without the last %d bytes, then a cut",
-			r.code, len(r.body), len(evil.Zip), err, proxyHoldback)
+	resp, err := http.Get(h.srv.URL + "/example.com/big/@v/v1.0.0.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 1)
+	_, ferr := io.ReadFull(resp.Body, first)
+	close(release)
+	rest, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	h.inflight.Wait()
+	r := response{code: resp.StatusCode, body: append(first, rest...)}
+	if ferr != nil || err == nil || r.code != 200 || len(r.body) > len(evil.Zip)-proxyHoldback {
+		t.Fatalf("tampered zip = %d, %d of %d bytes, %v, %v; want a prefix without the last %d bytes, then a cut",
+			r.code, len(r.body), len(evil.Zip), ferr, err, proxyHoldback)
 	}
 	if !bytes.Equal(r.body, evil.Zip[:len(r.body)]) {
 		t.Errorf("the prefix sent is not the upstream's")
