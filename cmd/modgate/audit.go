@@ -423,9 +423,17 @@ func newAuditWriter(ctx context.Context, cfg config, st store.Store, reg prometh
 		return nil, nil, err
 	}
 	var spool *audit.Spool
-	if dir := cfg.auditSpoolDir(); dir != "" && cfg.AuditFlush == 0 {
+	if dir := cfg.auditSpoolDir(); dir != "" {
+		// Opening the spool appends what a killed modgate left in it,
+		// also when this one runs without it (--audit-flush).
 		if spool, _, err = audit.OpenSpool(ctx, dir, st, e.log); err != nil {
 			return nil, nil, err
+		}
+		if cfg.AuditFlush > 0 {
+			if err := spool.Close(); err != nil {
+				return nil, nil, err
+			}
+			spool = nil
 		}
 	}
 	w, err := audit.New(audit.Options{Store: st, FlushInterval: cfg.AuditFlush, Sink: sink, Logger: e.log, Metrics: m,
