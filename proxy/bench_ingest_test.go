@@ -1,14 +1,11 @@
 package proxy_test
 
 import (
-	"archive/zip"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/modgate/modgate/internal/blob"
@@ -32,25 +29,7 @@ import (
 //
 // (At most 40 versions are zipped before the clock starts.)
 func BenchmarkIngestServe(b *testing.B) {
-	zr, err := zip.OpenReader("../scanner/caps/testdata/github.com_spf13_cobra@v1.10.1.zip")
-	if err != nil {
-		b.Fatal(err)
-	}
-	files := map[string]string{}
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			b.Fatal(err)
-		}
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, name, _ := strings.Cut(f.Name, "@v1.10.1/")
-		files[name] = string(data)
-	}
-	zr.Close()
+	files := cobraFiles(b)
 	const path = "github.com/spf13/cobra"
 	up := testkit.NewUpstream(b, testkit.Build(b, testkit.Module{Path: path, Version: "v1.99.0", Files: files}))
 	vulndb, err := filepath.Abs("../testdata/vulndb")

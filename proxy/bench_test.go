@@ -265,17 +265,15 @@ func BenchmarkIngestZip(b *testing.B) {
 	}
 }
 
-// BenchmarkIngestRealZip is BenchmarkIngestZip over a real module's files
-// (github.com/spf13/cobra v1.10.1, 64 Go files, from scanner/caps/testdata),
-// rezipped under a new version for each iteration, so that the capability
-// pass, licence detection and the clone index do their real work:
-//
-//	go test ./proxy -run '^$' -bench IngestRealZip -benchmem -benchtime 20x
-func BenchmarkIngestRealZip(b *testing.B) {
+// cobraFiles reads the files of a real module zip (github.com/spf13/cobra
+// v1.10.1, from scanner/caps/testdata), by their names in the module.
+func cobraFiles(b *testing.B) map[string]string {
+	b.Helper()
 	zr, err := zip.OpenReader("../scanner/caps/testdata/github.com_spf13_cobra@v1.10.1.zip")
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer zr.Close()
 	files := map[string]string{}
 	for _, f := range zr.File {
 		rc, err := f.Open()
@@ -287,13 +285,20 @@ func BenchmarkIngestRealZip(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		_, name, _ := strings.Cut(f.Name, "/@v1.10.1/")
-		if name == "" {
-			_, name, _ = strings.Cut(f.Name, "@v1.10.1/")
-		}
+		_, name, _ := strings.Cut(f.Name, "@v1.10.1/")
 		files[name] = string(data)
 	}
-	zr.Close()
+	return files
+}
+
+// BenchmarkIngestRealZip is BenchmarkIngestZip over a real module's files
+// (github.com/spf13/cobra v1.10.1, 64 Go files, from scanner/caps/testdata),
+// rezipped under a new version for each iteration, so that the capability
+// pass, licence detection and the clone index do their real work:
+//
+//	go test ./proxy -run '^$' -bench IngestRealZip -benchmem -benchtime 20x
+func BenchmarkIngestRealZip(b *testing.B) {
+	files := cobraFiles(b)
 	const path = "github.com/spf13/cobra"
 	first := testkit.Build(b, testkit.Module{Path: path, Version: "v1.99.0", Files: files})
 	up := testkit.NewUpstream(b, first)

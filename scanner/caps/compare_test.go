@@ -19,11 +19,46 @@ import (
 // oldZip is Zip as it was before the lexer: the files buffered, then the
 // go/parser analysis (oldpass_test.go).
 func oldZip(r *zip.Reader, m module.Version) (*Report, error) {
-	prefix := m.Path + "@" + m.Version + "/"
 	src := oldMemSource{}
 	var binaries []Binary
 	var skipped []string
-	var buf []byte
+	_, err := forEachFile(r, m, nil, func(name string, size int64, buf []byte) {
+		if b := binaryOf(name, buf); b != nil {
+			binaries = append(binaries, *b)
+		}
+		switch path.Ext(name) {
+		case ".s", ".syso":
+			src[name] = nil
+			return
+		case ".go":
+		default:
+			return
+		}
+		if size > MaxGoFile || int64(len(buf)) < size {
+			if !ignoredPath(name) {
+				skipped = append(skipped, fmt.Sprintf("%s: %d bytes%s %d", name, size, overLimit, MaxGoFile))
+			}
+			return
+		}
+		src[name] = append([]byte(nil), buf...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep, err := oldAnalyze(m.Path, src)
+	if err != nil {
+		return nil, err
+	}
+	rep.Skipped = append(skipped, rep.Skipped...)
+	rep.Binaries = binaries
+	return rep, nil
+}
+
+// forEachFile inflates each file of the zip in turn into buf (reused) and
+// calls fn with what a pass is given: a .go file whole (up to the limit),
+// other files' first SniffLen bytes.
+func forEachFile(r *zip.Reader, m module.Version, buf []byte, fn func(name string, size int64, data []byte)) ([]byte, error) {
+	prefix := m.Path + "@" + m.Version + "/"
 	for _, f := range r.File {
 		name, ok := strings.CutPrefix(f.Name, prefix)
 		if !ok || name == "" || strings.HasSuffix(name, "/") {
@@ -36,34 +71,11 @@ func oldZip(r *zip.Reader, m module.Version) (*Report, error) {
 		}
 		var err error
 		if buf, err = readStart(f, buf, want); err != nil {
-			return nil, err
+			return buf, err
 		}
-		if b := binaryOf(name, buf); b != nil {
-			binaries = append(binaries, *b)
-		}
-		switch path.Ext(name) {
-		case ".s", ".syso":
-			src[name] = nil
-			continue
-		case ".go":
-		default:
-			continue
-		}
-		if size > MaxGoFile || int64(len(buf)) < size {
-			if !ignoredPath(name) {
-				skipped = append(skipped, fmt.Sprintf("%s: %d bytes%s %d", name, size, overLimit, MaxGoFile))
-			}
-			continue
-		}
-		src[name] = append([]byte(nil), buf...)
+		fn(name, size, buf)
 	}
-	rep, err := oldAnalyze(m.Path, src)
-	if err != nil {
-		return nil, err
-	}
-	rep.Skipped = append(skipped, rep.Skipped...)
-	rep.Binaries = binaries
-	return rep, nil
+	return buf, nil
 }
 
 // fixtureZips lists the module zips under a module cache's download

@@ -312,6 +312,17 @@ func (x *extractor) peek(k int) lexTok {
 
 func (x *extractor) text(t lexTok) []byte { return x.src[t.start:t.end] }
 
+// expect moves past the current token if it is t, and otherwise fails
+// ("expected what") and reports false.
+func (x *extractor) expect(t tok, what string) bool {
+	if x.cur.t != t {
+		x.failf("expected %s", what)
+		return false
+	}
+	x.next()
+	return true
+}
+
 func (x *extractor) failf(format string, args ...any) {
 	if x.err == "" {
 		x.err = fmt.Sprintf("line %d: ", x.cur.line) + fmt.Sprintf(format, args...)
@@ -513,11 +524,9 @@ func (x *extractor) file() {
 	for x.cur.t == tSemi {
 		x.next()
 	}
-	if x.cur.t != kwPackage {
-		x.failf("expected package clause")
+	if !x.expect(kwPackage, "package clause") {
 		return
 	}
-	x.next()
 	if x.cur.t != tIdent {
 		x.failf("expected package name")
 		return
@@ -1440,11 +1449,9 @@ func (x *extractor) typ() head {
 	case tLParen:
 		x.next()
 		x.typ()
-		if x.cur.t != tRParen {
-			x.failf("expected )")
+		if !x.expect(tRParen, ")") {
 			break
 		}
-		x.next()
 	case tLBrack:
 		x.next()
 		if x.cur.t == tRBrack {
@@ -1456,17 +1463,13 @@ func (x *extractor) typ() head {
 		return head{kind: hLitType, slot: slot}
 	case kwMap:
 		x.next()
-		if x.cur.t != tLBrack {
-			x.failf("expected [")
+		if !x.expect(tLBrack, "[") {
 			break
 		}
-		x.next()
 		x.typ()
-		if x.cur.t != tRBrack {
-			x.failf("expected ]")
+		if !x.expect(tRBrack, "]") {
 			break
 		}
-		x.next()
 		x.typ()
 		return head{kind: hLitType, slot: slot}
 	case kwChan:
@@ -1477,31 +1480,25 @@ func (x *extractor) typ() head {
 		x.typ()
 	case tArrow:
 		x.next()
-		if x.cur.t != kwChan {
-			x.failf("expected chan")
+		if !x.expect(kwChan, "chan") {
 			break
 		}
-		x.next()
 		x.typ()
 	case kwFunc:
 		x.next()
 		x.signature()
 	case kwStruct:
 		x.next()
-		if x.cur.t != tLBrace {
-			x.failf("expected {")
+		if !x.expect(tLBrace, "{") {
 			break
 		}
-		x.next()
 		x.seq(tRBrace, ctxParen)
 		return head{kind: hLitType, slot: slot}
 	case kwInterface:
 		x.next()
-		if x.cur.t != tLBrace {
-			x.failf("expected {")
+		if !x.expect(tLBrace, "{") {
 			break
 		}
-		x.next()
 		x.interfaceBody()
 	default:
 		x.failf("expected type")
@@ -1544,11 +1541,9 @@ func (x *extractor) signature() {
 }
 
 func (x *extractor) signatureAfterFunc() {
-	if x.cur.t != tLParen {
-		x.failf("expected (")
+	if !x.expect(tLParen, "(") {
 		return
 	}
-	x.next()
 	x.seq(tRParen, ctxParen)
 	switch x.cur.t {
 	case tLParen:

@@ -9,11 +9,9 @@ import (
 	"testing"
 )
 
-// FuzzExtract feeds arbitrary bytes to the pass as a Go file: it must not
-// panic, and a file go/parser accepts (one that may compile) must never be
-// listed as not parsing, which would hide what it can do (nesting over the
-// pass's limit is listed as unanalysed instead).
-func FuzzExtract(f *testing.F) {
+// addRealGoFiles seeds f with the first Go files of two real module zips in
+// testdata.
+func addRealGoFiles(f *testing.F) {
 	for _, z := range []string{"testdata/github.com_spf13_cobra@v1.10.1.zip", "testdata/github.com_mattn_go-pointer@v0.0.1.zip"} {
 		zr, err := zip.OpenReader(z)
 		if err != nil {
@@ -33,6 +31,14 @@ func FuzzExtract(f *testing.F) {
 		}
 		zr.Close()
 	}
+}
+
+// FuzzExtract feeds arbitrary bytes to the pass as a Go file: it must not
+// panic, and a file go/parser accepts (one that may compile) must never be
+// listed as not parsing, which would hide what it can do (nesting over the
+// pass's limit is listed as unanalysed instead).
+func FuzzExtract(f *testing.F) {
+	addRealGoFiles(f)
 	for _, s := range []string{
 		"package a\nfunc {",
 		"package a\nimport . \"os/exec\"\nfunc init() { Command(\"sh\").Start() }\n",
@@ -77,25 +83,7 @@ func TestDeepNesting(t *testing.T) {
 // tokens with the same lines and ranges, the same error, and the same state
 // (offset, line, pending semicolon, parentheses) after each token.
 func FuzzLex(f *testing.F) {
-	for _, z := range []string{"testdata/github.com_spf13_cobra@v1.10.1.zip", "testdata/github.com_mattn_go-pointer@v0.0.1.zip"} {
-		zr, err := zip.OpenReader(z)
-		if err != nil {
-			f.Fatal(err)
-		}
-		n := 0
-		for _, zf := range zr.File {
-			if path.Ext(zf.Name) != ".go" || n >= 12 {
-				continue
-			}
-			var buf []byte
-			if buf, err = readStart(zf, nil, int64(zf.UncompressedSize64)); err != nil {
-				f.Fatal(err)
-			}
-			f.Add(buf)
-			n++
-		}
-		zr.Close()
-	}
+	addRealGoFiles(f)
 	for _, s := range []string{
 		"\xef\xbb\xbfpackage a\n/* a\nb */ x /* c */\n// d",
 		"a /* b\n*/\n/* c",

@@ -254,23 +254,11 @@ func (l *lexer) next() lexTok {
 	case ';':
 		return lexTok{t: tSemi, line: line}
 	case ':':
-		if l.peekIs(start+1, '=') {
-			l.off++
-			return lexTok{t: tOp, line: line}
-		}
-		return lexTok{t: tColon, line: line}
+		return l.orAssign(tColon, line)
 	case '=':
-		if l.peekIs(start+1, '=') {
-			l.off++
-			return lexTok{t: tOp, line: line}
-		}
-		return lexTok{t: tAssign, line: line}
+		return l.orAssign(tAssign, line)
 	case '*':
-		if l.peekIs(start+1, '=') {
-			l.off++
-			return lexTok{t: tOp, line: line}
-		}
-		return lexTok{t: tStar, line: line}
+		return l.orAssign(tStar, line)
 	case '<':
 		if l.peekIs(start+1, '-') {
 			l.off++
@@ -432,6 +420,16 @@ func (l *lexer) skipLits() {
 			return
 		}
 	}
+}
+
+// orAssign ends the token of one character just read: an operator if '='
+// follows it (":=", "==", "*="), else t.
+func (l *lexer) orAssign(t tok, line int32) lexTok {
+	if l.peekIs(l.off, '=') {
+		l.off++
+		return lexTok{t: tOp, line: line}
+	}
+	return lexTok{t: t, line: line}
 }
 
 func (l *lexer) peekIs(i int, c byte) bool { return i < len(l.src) && l.src[i] == c }
