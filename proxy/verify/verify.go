@@ -65,7 +65,20 @@ type Options struct {
 	OnSecurityError func(msg string)
 	// Now is the clock that dates the tree heads seen; nil means time.Now.
 	Now func() time.Time
+	// ClientBudget bounds the bytes of tiles and records the sumdb client
+	// holds in memory (see [Verifier]); 0 means DefaultClientBudget.
+	ClientBudget int64
 }
+
+// DefaultClientBudget is how many bytes of tiles and records one sumdb client
+// reads before a new one takes its place. golang.org/x/mod/sumdb's Client
+// keeps every tile and record it read for its lifetime, and the tree of the
+// public database has hundreds of thousands of tiles: a gate that runs for
+// months would hold whatever its builds ever looked up (7 MB after one cold
+// fill of the hugo graph, most of the live heap after it). A new client reads
+// the tree head from the store and the tiles it needs from the store's
+// verified cache (no network), and checks them again.
+const DefaultClientBudget = 1 << 20
 
 // Verifier checks artifacts' h1: hashes before modgate stores them: against the
 // checksum database (its signed tree heads, inclusion proofs and tiles checked
@@ -79,7 +92,12 @@ type Verifier struct {
 	// every lookup's result, failures included, for its lifetime, so after a
 	// failed lookup it is replaced: its state worth keeping is in the database.
 	client atomic.Pointer[sumdb.Client]
-	useDB  bool
+	// clientBytes is about how many bytes the client in v.client has read
+	// (tiles and records, from the store's cache or the network).
+	clientBytes atomic.Int64
+	// clients counts the clients made after the first.
+	clients atomic.Int64
+	useDB   bool
 	http   *http.Client
 	remote *Remote
 
@@ -109,6 +127,9 @@ func New(opts Options) (*Verifier, error) {
 	v := &Verifier{opts: opts, log: opts.Logger, http: opts.Client, now: opts.Now}
 	if v.now == nil {
 		v.now = time.Now
+	}
+	if v.opts.ClientBudget <= 0 {
+		v.opts.ClientBudget = DefaultClientBudget
 	}
 	if v.log == nil {
 		v.log = slog.Default()
@@ -576,10 +597,13 @@ func (v *Verifier) lookupRecord(m module.Version) record {
 		// The same record, from the client's memory: no I/O.
 		var mod []string
 		if mod, err = client.Lookup(m.Path, m.Version+"/go.mod"); err == nil {
+			if v.clientBytes.Load() > v.opts.ClientBudget {
+				v.newClient(client)
+			}
 			return record{lines: append(lines, mod...)}
 		}
 	}
-	v.client.CompareAndSwap(client, sumdb.NewClient(&ops{v: v}))
+	v.newClient(client)
 	reason := Unreachable
 	epath, _ := module.EscapePath(m.Path)
 	evers, _ := module.EscapeVersion(m.Version)
@@ -590,6 +614,16 @@ func (v *Verifier) lookupRecord(m module.Version) record {
 		reason = Misbehaving
 	}
 	return record{err: err, reason: reason}
+}
+
+// newClient replaces old, the client in use, with a new one, which starts
+// with nothing in memory (see [DefaultClientBudget]); nothing when another
+// goroutine replaced old already. Lookups in flight on old end on it.
+func (v *Verifier) newClient(old *sumdb.Client) {
+	if v.client.CompareAndSwap(old, sumdb.NewClient(&ops{v: v})) {
+		v.clientBytes.Store(0)
+		v.clients.Add(1)
+	}
 }
 
 // prefetch is a lookup started ahead of the Check that needs it.
@@ -648,6 +682,7 @@ func (o *ops) ReadRemote(path string) ([]byte, error) {
 	ctx, cancel := o.ctx()
 	defer cancel()
 	data, err := o.v.remote.Get(ctx, path)
+	o.v.clientBytes.Add(int64(len(data)))
 	if errors.Is(err, fs.ErrNotExist) && strings.HasPrefix(path, "/lookup/") {
 		o.v.notFound.Store(path, true)
 	}
@@ -695,7 +730,9 @@ func (o *ops) ReadCache(file string) ([]byte, error) {
 	ctx, cancel := o.ctx()
 	defer cancel()
 	db, path := cacheKey(file)
-	return o.v.opts.Store.Tile(ctx, db, path)
+	data, err := o.v.opts.Store.Tile(ctx, db, path)
+	o.v.clientBytes.Add(int64(len(data)))
+	return data, err
 }
 
 func (o *ops) WriteCache(file string, data []byte) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -350,5 +351,77 @@ func TestTamperedPinVouchesForNothing(t *testing.T) {
 				t.Errorf("the go command's first line should say what and why:\n%v", err)
 			}
 		})
+	}
+}
+
+// TestClientBudget: the sumdb client, which keeps every tile and record it
+// read, is replaced once it has read more than Options.ClientBudget; a
+// replacement still verifies everything (tree head from the store, tiles
+// checked again), refuses tampered bytes, and catches a fork of the log that
+// happened while the old client was in use.
+func TestClientBudget(t *testing.T) {
+	skey, vkey := testkit.NewSumDBKey(t, "sum.test")
+	var mods []*testkit.Built
+	for i := range 40 {
+		mods = append(mods, built(t, fmt.Sprintf("example.com/m%02d", i), "v1.0.0", "x"))
+	}
+	honest := testkit.NewSumDBSigned(t, skey, vkey, mods...)
+	ctx := context.Background()
+
+	// The default budget: one client does all of it.
+	roomy := newVerifier(t, openStore(t), honest, honest.URL, nil)
+	for _, b := range mods[:30] {
+		if res, err := roomy.Check(ctx, zipOf(b)); err != nil || res.Source != "sumdb:sum.test" {
+			t.Fatalf("%s: %+v, %v", b.Path, res, err)
+		}
+	}
+	if n := roomy.ClientsMade(); n != 0 {
+		t.Errorf("default budget: %d clients made after the first, want 0", n)
+	}
+
+	// A budget of one byte: a new client after every lookup.
+	sw := testkit.NewSwitch(t, honest.URL)
+	st := openStore(t)
+	var alerts atomic.Int32
+	tight := newVerifier(t, st, honest, sw.URL, func(o *verify.Options) {
+		o.ClientBudget = 1
+		o.OnSecurityError = func(string) { alerts.Add(1) }
+	})
+	for _, b := range mods[:30] {
+		for _, a := range []verify.Artifact{modOf(b), zipOf(b)} {
+			if res, err := tight.Check(ctx, a); err != nil || res.Source != "sumdb:sum.test" {
+				t.Fatalf("%s .%s: %+v, %v", b.Path, a.Kind, res, err)
+			}
+		}
+	}
+	if n := tight.ClientsMade(); n < 29 {
+		t.Errorf("budget of 1 byte: %d clients made after the first, want one per lookup (29 or more)", n)
+	}
+	evil := built(t, mods[30].Path, "v1.0.0", "evil")
+	var mm *verify.MismatchError
+	if _, err := tight.Check(ctx, zipOf(evil)); !errors.As(err, &mm) || mm.Want != mods[30].Hash {
+		t.Fatalf("tampered zip after the client was replaced: %v, want a mismatch with %s", err, mods[30].Hash)
+	}
+
+	// A fork: same key, same size, other records. The client in use has
+	// the honest tree in memory; its replacement has only the store's.
+	forked := testkit.NewSumDBSigned(t, skey, vkey)
+	for _, b := range mods[:31] {
+		forked.Add(b)
+	}
+	forked.Add(mods[32])
+	for _, b := range append([]*testkit.Built{mods[32]}, mods[:31]...) {
+		if _, err := http.Get(forked.URL + "/lookup/" + b.Path + "@v1.0.0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sw.Set(forked.URL)
+	_, err := tight.Check(ctx, zipOf(mods[32]))
+	var uv *verify.UnverifiedError
+	if !errors.As(err, &uv) || uv.Reason != verify.Misbehaving {
+		t.Fatalf("forked database after the client was replaced: %v, want Misbehaving", err)
+	}
+	if alerts.Load() != 1 {
+		t.Errorf("security alerts: %d, want 1", alerts.Load())
 	}
 }
