@@ -87,10 +87,11 @@ func (s *Store) PutZipFiles(ctx context.Context, m module.Version, files []store
 	if _, err := tx.ExecContext(ctx, `DELETE FROM zip_files WHERE module_path = ? AND version = ?`, m.Path, m.Version); err != nil {
 		return err
 	}
-	// Rows in batches of zipFilesBatch per statement: one statement per
-	// row cost most of the clone check's time.
+	// Rows in batches per statement (one statement per row cost most of
+	// the clone check's time), of the sizes of zipFilesBatches only: each
+	// statement text stays prepared on the connection (see prepDB).
 	for len(files) > 0 {
-		batch := files[:min(zipFilesBatch, len(files))]
+		batch := files[:fixedBatch(zipFilesBatches[:], len(files))]
 		files = files[len(batch):]
 		args := make([]any, 0, 5*len(batch))
 		for _, f := range batch {
@@ -131,12 +132,38 @@ func (s *Store) ZipFiles(ctx context.Context, m module.Version) (_ []store.ZipFi
 	return out, nil
 }
 
-// zipFilesBatch is how many files one INSERT of PutZipFiles writes (5
-// parameters each, well within SQLite's limit of 32766).
-const zipFilesBatch = 200
+// zipFilesBatches are how many files one INSERT of PutZipFiles writes (5
+// parameters each, well within SQLite's limit of 32766); a statement
+// writes as many of the largest batch as fit, then of the smaller ones. A
+// statement prepared is kept on each connection for its life (4-40 KB of
+// SQLite's memory each, outside the Go heap): one text per number of rows
+// grew SQLite's memory from 17 to 40 MB over a cold fill of the hugo graph.
+var zipFilesBatches = [...]int{200, 64, 16, 4, 1}
 
-// similarBatch is how many contents one query of SimilarZips asks for.
-const similarBatch = 400
+// fixedBatch is the largest of sizes (largest first, the last 1) that is
+// at most n.
+func fixedBatch(sizes []int, n int) int {
+	for _, b := range sizes {
+		if b <= n {
+			return b
+		}
+	}
+	return 1
+}
+
+// similarBatches are the sizes of the IN lists of SimilarZips' queries,
+// largest first: how many contents one query asks for at most.
+var similarBatches = [...]int{400, 64, 8}
+
+// similarQueries are SimilarZips' queries, by the size of their IN list.
+var similarQueries = func() map[int]string {
+	m := map[int]string{}
+	for _, n := range similarBatches {
+		m[n] = `SELECT module_path, version, name, sha256 FROM zip_files
+			WHERE module_path <> ? AND sha256 IN (?` + strings.Repeat(", ?", n-1) + `)`
+	}
+	return m
+}()
 
 // SimilarZips implements [store.Resemblance]: the stored files with the same
 // contents, read through the sha256 index in batches, counted per version
@@ -154,14 +181,22 @@ func (s *Store) SimilarZips(ctx context.Context, path string, files []store.ZipF
 	}
 	count := map[module.Version]int{}
 	for len(hashes) > 0 {
-		batch := hashes[:min(similarBatch, len(hashes))]
+		batch := hashes[:min(similarBatches[0], len(hashes))]
 		hashes = hashes[len(batch):]
-		args := []any{path}
-		for _, h := range batch {
-			args = append(args, h)
+		// The IN list has one of the sizes of similarBatches, the last
+		// hash repeated to fill it (a set: the rows are the same), so
+		// that few statement texts are ever prepared (see prepDB).
+		size := similarBatches[0]
+		for _, n := range similarBatches {
+			if n >= len(batch) {
+				size = n
+			}
 		}
-		rows, err := s.read.QueryContext(ctx, `SELECT module_path, version, name, sha256 FROM zip_files
-			WHERE module_path <> ? AND sha256 IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`, args...)
+		args := []any{path}
+		for i := range size {
+			args = append(args, batch[min(i, len(batch)-1)])
+		}
+		rows, err := s.read.QueryContext(ctx, similarQueries[size], args...)
 		if err != nil {
 			return nil, err
 		}

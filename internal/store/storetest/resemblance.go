@@ -146,16 +146,26 @@ func testSimilarZips(t *testing.T, s store.Store) {
 	}
 	// Many files: more than one batch of a driver's query.
 	var many []store.ZipFile
-	for i := range 1000 {
+	for i := range 1123 { // five full batches and the odd rest
 		name := strings.Repeat("d/", i%7) + "f" + string(rune('A'+i%26)) + string(rune('a'+i/26)) + ".go"
 		many = append(many, store.ZipFile{Name: name, SHA256: sum([]byte(name)), Size: 1})
 	}
 	put("example.com/big", "v1.0.0", many)
+	if index, err := s.ZipFiles(ctx, module.Version{Path: "example.com/big", Version: "v1.0.0"}); err != nil || len(index) != len(many) {
+		t.Errorf("ZipFiles of 1123 files: %d files, %v", len(index), err)
+	}
 	if got, err = s.SimilarZips(ctx, "example.com/other", many, 1); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Files != 1000 {
-		t.Errorf("SimilarZips of 1000 files = %+v, want example.com/big with 1000", got)
+	if len(got) != 1 || got[0].Files != len(many) {
+		t.Errorf("SimilarZips of 1123 files = %+v, want example.com/big with 1123", got)
+	}
+	// Fewer files than a full batch: 9 of them, none repeated in the count.
+	if got, err = s.SimilarZips(ctx, "example.com/other", many[:9], 1); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Files != 9 {
+		t.Errorf("SimilarZips of 9 files = %+v, want example.com/big with 9", got)
 	}
 }
 
