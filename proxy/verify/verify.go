@@ -98,8 +98,8 @@ type Verifier struct {
 	// clients counts the clients made after the first.
 	clients atomic.Int64
 	useDB   bool
-	http   *http.Client
-	remote *Remote
+	http    *http.Client
+	remote  *Remote
 
 	notFound   sync.Map // remote lookup paths the database answered 404/410
 	prefetches sync.Map // module.Version -> *prefetch in flight
