@@ -292,13 +292,11 @@ func (s *Server) ingest(ctx context.Context, m module.Version, kind store.Kind) 
 			if !afterAnswer {
 				s.ingestCapabilities(ctx, stored, &zf)
 			}
-			if err := s.checkZip(ctx, stored, zf.files); err != nil {
-				// Checked again before the zip is served (serveArtifact).
-				s.log.Error("clone check", "module", m.Path, "version", m.Version, "err", err.Error())
-			}
+			recordClone := s.checkIngestedZip(ctx, stored, zf.files)
 			if z := streamOf(ctx, m); z != nil {
 				z.finish(stored, nil)
 			}
+			recordClone()
 			if afterAnswer {
 				s.ingestCapabilities(ctx, stored, &zf)
 			}

@@ -47,7 +47,7 @@ func BenchmarkIngestServe(b *testing.B) {
 		}
 		o.Scanner = sc
 		o.Resemblance = scanner.NewResemblance(scanner.ResemblanceOptions{Store: st, Local: o.Blobs.(*blob.Dir).Local,
-			Capabilities: scanner.CloneCapabilities, Logger: slog.New(slog.DiscardHandler)})
+			Capabilities: scanner.CloneCapabilities, OneProcess: true, Logger: slog.New(slog.DiscardHandler)})
 		o.SBOM, o.SBOMs = sbom.Options{Namespace: "https://modgate.example/sbom", ToolVersion: "bench"}, st
 	})
 	// The versions are zipped before the clock and the CPU count start

@@ -47,6 +47,17 @@ type ResemblanceOptions struct {
 	Local  func(ctx context.Context, key string, size int64) (path string, release func(), err error)
 	Logger *slog.Logger
 	Now    func() time.Time
+	// OneProcess says this process alone checks zips against Store (the
+	// SQLite store of one serve): a zip's check then reads the index
+	// before its own files are in it, the zips whose checks this process
+	// is making or has not recorded yet are compared from memory, and the
+	// zip's files and check are written together by the record of
+	// [Resemblance.CheckZipDeferred]. Unset (a database shared by
+	// replicas), a zip's files are committed to the index before its check
+	// reads it: two replicas checking zips that copy each other at the
+	// same moment see each other only through the database, the later one
+	// the earlier's files. Only the check is left to the record then.
+	OneProcess bool
 }
 
 // CloneShare is the share of a version's files (in thousandths) that must
@@ -65,12 +76,29 @@ type Resemblance struct {
 	mu      sync.Mutex
 	index   *lookalike.Index // nil until the first check
 	checked map[string]*store.PathCheck
+
+	// pending are the zips whose clone check is being made or is not
+	// recorded yet (CheckZipDeferred): Of answers with their checks, and
+	// the checks of other zips compare with their files as with stored
+	// ones. An entry leaves once its record is written, and stays when the
+	// write fails (the check holds until the process ends; after a
+	// restart, a zip without a stored check is checked again before it is
+	// served).
+	pmu     sync.Mutex
+	pending map[module.Version]*pendingZip
+}
+
+// pendingZip is a zip in [Resemblance.pending].
+type pendingZip struct {
+	files []store.ZipFile
+	clone *store.Clone // nil while the check is being made
 }
 
 // NewResemblance returns an Resemblance. It does no I/O: the index of known paths is
 // read from the store at the first check.
 func NewResemblance(opts ResemblanceOptions) *Resemblance {
-	o := &Resemblance{opts: opts, log: opts.Logger, now: opts.Now, checked: map[string]*store.PathCheck{}}
+	o := &Resemblance{opts: opts, log: opts.Logger, now: opts.Now, checked: map[string]*store.PathCheck{},
+		pending: map[module.Version]*pendingZip{}}
 	if o.log == nil {
 		o.log = slog.Default()
 	}
@@ -151,7 +179,7 @@ func (o *Resemblance) Of(ctx context.Context, m module.Version) (*store.PathChec
 	if err != nil {
 		return nil, nil, err
 	}
-	cl, err := o.opts.Store.Clone(ctx, m)
+	cl, err := o.clone(ctx, m)
 	if errors.Is(err, fs.ErrNotExist) {
 		return pc, nil, nil
 	}
@@ -178,15 +206,42 @@ func boilerplate(name string) bool {
 	return strings.HasSuffix(base, ".MD")
 }
 
-// CheckZip records the files of m's zip in the index of file contents and
-// makes its clone check: whether at least [CloneShare] thousandths of its
-// files (by count or by bytes, boilerplate aside) are identical to a stored
-// version of a module of another owner. mod is m's go.mod, zipPath its zip
-// (for the capability analysis).
+// CheckZip makes the clone check of m's zip and records it, with the files
+// of the zip in the index of file contents: whether at least [CloneShare]
+// thousandths of its files (by count or by bytes, boilerplate aside) are
+// identical to a stored version of a module of another owner. mod is m's
+// go.mod, zipPath its zip (for the capability analysis).
 func (o *Resemblance) CheckZip(ctx context.Context, m module.Version, mod []byte, zipPath string, files []store.ZipFile) (*store.Clone, error) {
-	if err := o.opts.Store.PutZipFiles(ctx, m, files); err != nil {
+	c, record, err := o.CheckZipDeferred(ctx, m, mod, zipPath, files)
+	if err != nil {
 		return nil, err
 	}
+	if err := record(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// CheckZipDeferred is [Resemblance.CheckZip] with the write left to record,
+// for a caller that answers with the check before it is written: the check
+// is made when CheckZipDeferred returns, and from then on Of returns it and
+// the checks of other zips in this process compare with m's files. record
+// writes what is not written yet (see [ResemblanceOptions.OneProcess]); the
+// caller calls it once. When it fails, the check and files stay in memory
+// for this process's decisions and checks.
+func (o *Resemblance) CheckZipDeferred(ctx context.Context, m module.Version, mod []byte, zipPath string, files []store.ZipFile) (_ *store.Clone, record func(context.Context) error, err error) {
+	if !o.opts.OneProcess {
+		if err := o.opts.Store.PutZipFiles(ctx, m, files); err != nil {
+			return nil, nil, err
+		}
+	}
+	p := &pendingZip{files: files}
+	others := o.begin(m, p)
+	defer func() {
+		if err != nil {
+			o.end(m, p)
+		}
+	}()
 	o.mu.Lock()
 	if o.index != nil {
 		o.index.Use(m.Path)
@@ -202,27 +257,135 @@ func (o *Resemblance) CheckZip(ctx context.Context, m module.Version, mod []byte
 		}
 	}
 	if len(code) > 0 {
-		if err := o.compare(ctx, c, mod, zipPath, code, codeBytes); err != nil {
-			return nil, err
+		if err := o.compare(ctx, c, mod, zipPath, code, codeBytes, others); err != nil {
+			return nil, nil, err
 		}
 	}
-	if err := o.opts.Store.PutClone(ctx, c); err != nil {
-		return nil, err
-	}
+	o.pmu.Lock()
+	p.clone = c
+	o.pmu.Unlock()
 	if c.Original.Path != "" {
 		o.log.Warn("clone of another module", "module", m.Path, "version", m.Version, "original", c.Original.String(),
 			"similarity", c.Similarity, "added", len(c.Added), "changed", len(c.Changed))
 	}
-	return c, nil
+	return c, func(ctx context.Context) error {
+		var err error
+		if o.opts.OneProcess {
+			err = o.opts.Store.PutZipCheck(ctx, files, c)
+		} else {
+			err = o.opts.Store.PutClone(ctx, c)
+		}
+		if err != nil {
+			return err
+		}
+		o.end(m, p)
+		return nil
+	}, nil
+}
+
+// begin adds p, the zip of m whose check starts, to the pending zips and
+// returns the files of the others. Of two checks, the one that begins
+// later finds the earlier zip here or, once its record is written (end
+// comes after the write), in the store.
+func (o *Resemblance) begin(m module.Version, p *pendingZip) map[module.Version][]store.ZipFile {
+	o.pmu.Lock()
+	defer o.pmu.Unlock()
+	var others map[module.Version][]store.ZipFile
+	for v, q := range o.pending {
+		if v != m {
+			if others == nil {
+				others = make(map[module.Version][]store.ZipFile, len(o.pending))
+			}
+			others[v] = q.files
+		}
+	}
+	o.pending[m] = p
+	return others
+}
+
+// end removes p from the pending zips, unless a later check of m has
+// replaced it.
+func (o *Resemblance) end(m module.Version, p *pendingZip) {
+	o.pmu.Lock()
+	defer o.pmu.Unlock()
+	if o.pending[m] == p {
+		delete(o.pending, m)
+	}
+}
+
+// pendingOf returns the pending zip of m, nil if none.
+func (o *Resemblance) pendingOf(m module.Version) *pendingZip {
+	o.pmu.Lock()
+	defer o.pmu.Unlock()
+	return o.pending[m]
+}
+
+// clone returns m's clone check: the one made and not recorded yet, else
+// the stored one.
+func (o *Resemblance) clone(ctx context.Context, m module.Version) (*store.Clone, error) {
+	o.pmu.Lock()
+	var c *store.Clone
+	if p := o.pending[m]; p != nil {
+		c = p.clone
+	}
+	o.pmu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	return o.opts.Store.Clone(ctx, m)
+}
+
+// zipFiles returns the files of m's zip: those of a pending check, else the
+// index's.
+func (o *Resemblance) zipFiles(ctx context.Context, m module.Version) ([]store.ZipFile, error) {
+	if p := o.pendingOf(m); p != nil {
+		return p.files, nil
+	}
+	return o.opts.Store.ZipFiles(ctx, m)
+}
+
+// similar is the store's SimilarZips with the pending zips others counted
+// as if stored.
+func (o *Resemblance) similar(ctx context.Context, path string, code []store.ZipFile, others map[module.Version][]store.ZipFile) ([]store.ZipMatch, error) {
+	matches, err := o.opts.Store.SimilarZips(ctx, path, code, candidates)
+	if err != nil || len(others) == 0 {
+		return matches, err
+	}
+	type file struct{ name, sum string }
+	want := make(map[file]bool, len(code))
+	for _, f := range code {
+		want[file{f.Name, f.SHA256}] = true
+	}
+	count := make(map[module.Version]int, len(matches))
+	for _, mt := range matches {
+		count[mt.Module] = mt.Files
+	}
+	for v, files := range others {
+		if v.Path == path {
+			continue
+		}
+		n := 0
+		for _, f := range files {
+			if want[file{f.Name, f.SHA256}] {
+				n++
+			}
+		}
+		if n > 0 {
+			// A zip both pending and stored (its files written without
+			// the record of its check, or checked again) counts once.
+			count[v] = max(count[v], n)
+		}
+	}
+	return store.BestMatches(count, candidates), nil
 }
 
 // candidates is how many of the most similar stored versions a clone check
 // looks at (versions of the same owner are skipped).
 const candidates = 20
 
-func (o *Resemblance) compare(ctx context.Context, c *store.Clone, mod []byte, zipPath string, code []store.ZipFile, codeBytes int64) error {
+func (o *Resemblance) compare(ctx context.Context, c *store.Clone, mod []byte, zipPath string, code []store.ZipFile, codeBytes int64, others map[module.Version][]store.ZipFile) error {
 	m := c.Module
-	matches, err := o.opts.Store.SimilarZips(ctx, m.Path, code, candidates)
+	matches, err := o.similar(ctx, m.Path, code, others)
 	if err != nil {
 		return err
 	}
@@ -247,7 +410,7 @@ func (o *Resemblance) compare(ctx context.Context, c *store.Clone, mod []byte, z
 	if best.Files == 0 || own >= best.Files {
 		return nil
 	}
-	orig, err := o.opts.Store.ZipFiles(ctx, best.Module)
+	orig, err := o.zipFiles(ctx, best.Module)
 	if err != nil {
 		return err
 	}
@@ -311,7 +474,7 @@ func (o *Resemblance) compare(ctx context.Context, c *store.Clone, mod []byte, z
 
 // isClone reports whether m's own clone check names an original.
 func (o *Resemblance) isClone(ctx context.Context, m module.Version) bool {
-	c, err := o.opts.Store.Clone(ctx, m)
+	c, err := o.clone(ctx, m)
 	return err == nil && c.Original.Path != ""
 }
 

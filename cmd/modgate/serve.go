@@ -103,7 +103,7 @@ func runServe(ctx context.Context, e *env) error {
 		Upstream:       up,
 		Verifier:       verifier,
 		Scanner:        sc,
-		Resemblance:    newResemblance(st, blobs, e.log),
+		Resemblance:    newResemblance(st, blobs, e.log, cfg.Database == ""),
 		IndexOff:       cfg.Index == "off",
 		SBOM:           sbomBase(cfg),
 		SBOMs:          st,
@@ -339,7 +339,10 @@ func redactList(list string) string {
 	return b.String()
 }
 
-// newResemblance is the look-alike and clone checker of serve (scanner.Resemblance).
-func newResemblance(st store.Store, blobs blob.Store, log *slog.Logger) *scanner.Resemblance {
-	return scanner.NewResemblance(scanner.ResemblanceOptions{Store: st, Local: blobs.Local, Capabilities: scanner.CloneCapabilities, Logger: log})
+// newResemblance is the look-alike and clone checker of serve
+// (scanner.Resemblance); oneProcess is set with SQLite, the store of one
+// serve.
+func newResemblance(st store.Store, blobs blob.Store, log *slog.Logger, oneProcess bool) *scanner.Resemblance {
+	return scanner.NewResemblance(scanner.ResemblanceOptions{Store: st, Local: blobs.Local, Capabilities: scanner.CloneCapabilities,
+		Logger: log, OneProcess: oneProcess})
 }

@@ -100,6 +100,9 @@ type Resemblance interface {
 	Clone(ctx context.Context, m module.Version) (*Clone, error)
 	// PutClone stores (or replaces) the clone check of c.Module.
 	PutClone(ctx context.Context, c *Clone) error
+	// PutZipCheck records the files of c.Module's zip (as PutZipFiles) and
+	// its clone check c (as PutClone) in one transaction: both or neither.
+	PutZipCheck(ctx context.Context, files []ZipFile, c *Clone) error
 }
 
 // PathUse is a module path and how many of its versions are stored.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/mod/module"
 
 	"github.com/modgate/modgate/internal/store"
@@ -81,6 +82,31 @@ func (s *Store) PutZipFiles(ctx context.Context, m module.Version, files []store
 		return err
 	}
 	defer tx.Rollback(ctx)
+	if err := putZipFiles(ctx, tx, m, files); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// PutZipCheck implements [store.Resemblance].
+func (s *Store) PutZipCheck(ctx context.Context, files []store.ZipFile, c *store.Clone) (err error) {
+	defer wrap(&err, "postgres: store the file index and clone check of %s@%s", c.Module.Path, c.Module.Version)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if err := putZipFiles(ctx, tx, c.Module, files); err != nil {
+		return err
+	}
+	if err := s.putClone(ctx, tx, c); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// putZipFiles replaces the file index of m in tx.
+func putZipFiles(ctx context.Context, tx pgx.Tx, m module.Version, files []store.ZipFile) error {
 	// Replicas deciding on one zip at once record its index at once: take
 	// turns for this version (until commit), or the second COPY fails on
 	// the first's rows with a duplicate key.
@@ -98,11 +124,9 @@ func (s *Store) PutZipFiles(ctx context.Context, m module.Version, files []store
 			rows = append(rows, []any{m.Path, m.Version, f.Name, f.SHA256, f.Size})
 		}
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"zip_files"}, []string{"module_path", "version", "name", "sha256", "size"},
-		pgx.CopyFromRows(rows)); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"zip_files"}, []string{"module_path", "version", "name", "sha256", "size"},
+		pgx.CopyFromRows(rows))
+	return err
 }
 
 // ZipFiles implements [store.Resemblance].
@@ -190,11 +214,18 @@ func (s *Store) Clone(ctx context.Context, m module.Version) (_ *store.Clone, er
 // PutClone implements [store.Resemblance].
 func (s *Store) PutClone(ctx context.Context, c *store.Clone) (err error) {
 	defer wrap(&err, "postgres: store the clone check of %s@%s", c.Module.Path, c.Module.Version)
+	return s.putClone(ctx, s.pool, c)
+}
+
+// putClone stores c with db (the pool or a transaction).
+func (s *Store) putClone(ctx context.Context, db interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}, c *store.Clone) error {
 	at := c.CheckedAt
 	if at.IsZero() {
 		at = s.now()
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO clone_checks (module_path, version, checked_at, original_path, original_version,
+	_, err := db.Exec(ctx, `INSERT INTO clone_checks (module_path, version, checked_at, original_path, original_version,
 		similarity, added, changed, module_line_only, capabilities, capabilities_known) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (module_path, version) DO UPDATE SET checked_at = excluded.checked_at, original_path = excluded.original_path,
 		original_version = excluded.original_version, similarity = excluded.similarity, added = excluded.added,

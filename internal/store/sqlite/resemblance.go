@@ -84,6 +84,31 @@ func (s *Store) PutZipFiles(ctx context.Context, m module.Version, files []store
 		return err
 	}
 	defer tx.Rollback()
+	if err := putZipFiles(ctx, tx, m, files); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// PutZipCheck implements [store.Resemblance].
+func (s *Store) PutZipCheck(ctx context.Context, files []store.ZipFile, c *store.Clone) (err error) {
+	defer wrap(&err, "sqlite: store the file index and clone check of %s@%s", c.Module.Path, c.Module.Version)
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := putZipFiles(ctx, tx, c.Module, files); err != nil {
+		return err
+	}
+	if err := s.putClone(ctx, tx, c); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// putZipFiles replaces the file index of m in tx.
+func putZipFiles(ctx context.Context, tx *prepTx, m module.Version, files []store.ZipFile) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM zip_files WHERE module_path = ? AND version = ?`, m.Path, m.Version); err != nil {
 		return err
 	}
@@ -103,7 +128,7 @@ func (s *Store) PutZipFiles(ctx context.Context, m module.Version, files []store
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // ZipFiles implements [store.Resemblance].
@@ -252,12 +277,17 @@ func (s *Store) Clone(ctx context.Context, m module.Version) (_ *store.Clone, er
 // PutClone implements [store.Resemblance].
 func (s *Store) PutClone(ctx context.Context, c *store.Clone) (err error) {
 	defer wrap(&err, "sqlite: store the clone check of %s@%s", c.Module.Path, c.Module.Version)
+	return s.putClone(ctx, s.write, c)
+}
+
+// putClone stores c with db (the write handle or one of its transactions).
+func (s *Store) putClone(ctx context.Context, db execer, c *store.Clone) error {
 	at := c.CheckedAt
 	if at.IsZero() {
 		at = s.now()
 	}
 	added, changed, caps := jsonList(c.Added), jsonList(c.Changed), jsonList(c.Capabilities)
-	_, err = s.write.ExecContext(ctx, `INSERT INTO clone_checks (module_path, version, checked_at, original_path, original_version,
+	_, err := db.ExecContext(ctx, `INSERT INTO clone_checks (module_path, version, checked_at, original_path, original_version,
 		similarity, added, changed, module_line_only, capabilities, capabilities_known) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (module_path, version) DO UPDATE SET checked_at = excluded.checked_at, original_path = excluded.original_path,
 		original_version = excluded.original_version, similarity = excluded.similarity, added = excluded.added,

@@ -19,6 +19,7 @@ var originTests = []testCase{
 	{"ZipFilesConcurrent", testZipFilesConcurrent},
 	{"SimilarZips", testSimilarZips},
 	{"CloneRoundTrip", testCloneRoundTrip},
+	{"ZipCheckRoundTrip", testZipCheckRoundTrip},
 }
 
 // The look-alike check of a path is made once: a second writer gets the
@@ -220,5 +221,65 @@ func testZipFilesConcurrent(t *testing.T, s store.Store) {
 	}
 	if got, err := s.ZipFiles(ctx, m); err != nil || len(got) != len(files) {
 		t.Errorf("ZipFiles after concurrent recording: %d files, %v; want %d", len(got), err, len(files))
+	}
+}
+
+// PutZipCheck records a zip's file index and clone check together, and a
+// second check replaces both; a check that fails stores neither.
+func testZipCheckRoundTrip(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	m := module.Version{Path: "github.com/shopsprint/decimal", Version: "v1.3.3"}
+	files := zipFiles(250, "dir/") // more than one INSERT's batch
+	c := &store.Clone{Module: m, CheckedAt: t2021, Original: module.Version{Path: "github.com/shopspring/decimal", Version: "v1.3.1"},
+		Similarity: 916, Added: []string{"loader.go"}, Capabilities: []string{"EXEC in loader.go:12"}, CapabilitiesKnown: true}
+	if err := s.PutZipCheck(ctx, files, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Clone(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *c
+	want.Changed = []string{}
+	if diff := cmp.Diff(&want, got); diff != "" {
+		t.Errorf("Clone (-want +got):\n%s", diff)
+	}
+	gotFiles, err := s.ZipFiles(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(files, gotFiles); diff != "" {
+		t.Errorf("ZipFiles (-want +got):\n%s", diff)
+	}
+	// Found by the query of another module's check.
+	matches, err := s.SimilarZips(ctx, "example.com/other", files[:10], 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]store.ZipMatch{{Module: m, Files: 10}}, matches); diff != "" {
+		t.Errorf("SimilarZips (-want +got):\n%s", diff)
+	}
+
+	// Checked again: both replaced.
+	again := zipFiles(3, "other/")
+	none := &store.Clone{Module: m, CheckedAt: t2024}
+	if err := s.PutZipCheck(ctx, again, none); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = s.Clone(ctx, m); err != nil || got.Original.Path != "" || !got.CheckedAt.Equal(t2024) {
+		t.Errorf("Clone after a second check = %+v, %v; want no original, checked %v", got, err, t2024)
+	}
+	if gotFiles, err = s.ZipFiles(ctx, m); err != nil || len(gotFiles) != len(again) {
+		t.Errorf("ZipFiles after a second check: %d files, %v; want %d", len(gotFiles), err, len(again))
+	}
+
+	// A file the index refuses (a SHA-256 that is not one): neither is
+	// stored.
+	bad := module.Version{Path: "example.com/bad", Version: "v1.0.0"}
+	if err := s.PutZipCheck(ctx, []store.ZipFile{{Name: "a.go", SHA256: "not a sha-256", Size: 1}}, &store.Clone{Module: bad}); err == nil {
+		t.Errorf("PutZipCheck with a file whose SHA-256 is not one succeeded")
+	}
+	if _, err := s.Clone(ctx, bad); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Clone after a failed PutZipCheck: err = %v, want fs.ErrNotExist", err)
 	}
 }
