@@ -504,9 +504,11 @@ func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream
 	if err != nil {
 		return nil, zf, err
 	}
+	var feed *capsFeed
 	defer func() {
 		if err != nil {
 			w.Abort()
+			feed.drop()
 		}
 	}()
 	h512 := sha512.New()
@@ -530,12 +532,12 @@ func (s *Server) ingestZip(ctx context.Context, m module.Version, resp *upstream
 		z.downloaded(w.Sum())
 	}
 	// The one read of every file that hashes the zip also feeds the
-	// capability pass (capabilities.go), which would read the zip again.
-	feed := s.newCapsFeed(m)
+	// capability pass (capabilities.go), which would read the zip again;
+	// the pass reads the files after the hash.
+	feed = s.newCapsFeed(m)
 	visit := &zipVisitor{caps: feed}
 	h, files, err := verify.CheckHashZipFiles(m, w.TempPath(), visit)
 	if err != nil {
-		feed.drop()
 		return nil, zf, err
 	}
 	dated, err := s.verify(ctx, verify.Artifact{Module: m, Kind: store.KindZip, Hash: h, Upstream: resp.Source})

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -98,9 +99,9 @@ func (s *Server) ingestCapabilities(ctx context.Context, a *store.Artifact, zf *
 func capabilitiesKey(m module.Version) string { return "capabilities " + m.Path + "@" + m.Version }
 
 // capabilityReport ends the pass of feed, or runs a pass over the stored
-// zip when there is none. Ending a fed pass only links the summaries its
-// files were read into as they were hashed, and runs at once: on the cold
-// fill of the hugo graph, letting these run together left the peak RSS and
+// zip when there is none. Ending a fed pass reads the files kept for it
+// (capsFeed) and links their summaries, and runs at once: on the
+// cold fill of the hugo graph, letting these run together left the peak RSS and
 // the CPU time as they were with one at a time (160 and 161 MiB, 58.0 and
 // 57.3 s, side by side). A pass over a stored zip reads the whole zip and
 // runs one at a time, as before.
@@ -219,40 +220,86 @@ func (s *Server) recompare(f *store.CapabilityFacts) bool {
 	return f.BaseNote == notComparedNote || f.BaseNote == notNeededNote || s.now().Sub(f.ComputedAt) >= capabilityRetry
 }
 
-// capsFedBudget bounds what the capability passes fed at ingest (see
-// capsFeed) hold together ([caps.Pass.Held]: the summaries of their files)
-// until they are reported: each ingest holds its pass from its read to the
-// end of its checks and facts, and passes of concurrent ingests must not
-// add up without bound. A
-// zip whose pass does not fit is analysed from its stored blob instead, as
-// a zip stored before is.
+// capsFedBudget bounds what the capability passes of ingests hold together
+// (see capsFeed): the summaries of the files they have read ([caps.Pass.Held])
+// and the files kept for them to read later. Each ingest holds its pass from
+// its read to the end of its checks and facts, and passes of concurrent
+// ingests must not add up without bound. A pass whose summaries do not fit
+// is dropped: its zip is analysed from its stored blob instead, as a zip
+// stored before is. A feed whose files do not fit has its pass read them at
+// once, as they are hashed.
 const capsFedBudget = 32 << 20
 
+// capsKeepMax is how much of a zip's files its feed keeps for its pass to
+// read after the hash: the median zip of the hugo graph has 0.2 MB of Go
+// source the pass reads, one in ten more than 2 MB. A zip with more has its
+// files read by the pass as they are hashed, as before.
+const capsKeepMax = 1 << 20
+
+// Batches of kept files are at least capsChunk bytes, a power of two up to
+// capsKept; a larger file has one of its own. capsPool keeps batches of up
+// to capsKept for the next, up to capsIdle bytes together.
+const (
+	capsChunk = 256 << 10
+	capsKept  = 1 << 20
+	capsIdle  = 2 << 20
+)
+
 // capsFeed gives the files of a zip being hashed (verify.CheckHashZipFiles)
-// to a capability pass, as much of each as [caps.Pass.File] needs: a Go
-// file whole unless it is over the pass's limit, the start of any other.
-// When what the server's passes hold passes capsBudget, the pass is dropped
-// (pass nil): its zip is then analysed from the stored blob.
+// to a capability pass. The pass reads them (lexes and summarises every Go
+// file, [caps.Pass.File]) when its facts are made (report), not inside the
+// hash: the hash reads each file the pass wants into the feed's buffer
+// (Buffer, verify.FileBuffer), which keeps what the pass needs of it
+// ([caps.Needed]: a Go file whole unless it is ignored or over the pass's
+// limit, the start of a program, the name of assembly; nothing of any
+// other file). The answer to
+// a zip waits for its capability facts only when the policy in force reads
+// them (see ingest), so the pass is off the answer of every other zip.
+// Past capsKeepMax or the budget, the pass reads what was kept and then
+// every file as it is hashed.
+//
+// A feed is used by one ingest at a time; what it counts is given back when
+// the pass ends (report), or is dropped, or, for an ingest that ends without
+// storing its zip, when the feed is collected.
 type capsFeed struct {
-	pass *caps.Pass
-	held *capsHeld
+	pass     *caps.Pass // nil once dropped
+	held     *capsHeld
+	budget   int64
+	pool     *capsPool
+	kept     []*capsBatch // the files kept, in zip order; the last is being filled
+	buffered bool         // the file being read is read into the last batch (Buffer)
+	inline   bool         // the pass reads the files as they are hashed
 }
 
-// capsHeld is what one capsFeed counts in the server's capsFed.
+// capsHeld is what one capsFeed counts in the server's capsFed (its pass's
+// summaries) and capsKept (its kept files).
 type capsHeld struct {
-	n      atomic.Int64
-	fed    *atomic.Int64
-	budget int64
+	n, k      atomic.Int64
+	fed, kept *atomic.Int64
 }
 
 // release gives back what h counts; later calls do nothing.
-func (h *capsHeld) release() { h.fed.Add(-h.n.Swap(0)) }
+func (h *capsHeld) release() {
+	h.fed.Add(-h.n.Swap(0))
+	h.kept.Add(-h.k.Swap(0))
+}
 
-// newCapsFeed starts a pass for m fed at ingest. What it counts is given
-// back when the pass ends (capabilityReport), or is dropped, or, for an
-// ingest that ends without storing its zip, when the feed is collected.
+// capsBatch is files kept together: each is data[off:end].
+type capsBatch struct {
+	data  []byte
+	files []capsFile
+}
+
+type capsFile struct {
+	name     string
+	size     int64
+	off, end int
+}
+
+// newCapsFeed starts a pass for m fed at ingest.
 func (s *Server) newCapsFeed(m module.Version) *capsFeed {
-	f := &capsFeed{pass: caps.NewPass(m.Path), held: &capsHeld{fed: &s.capsFed, budget: s.capsBudget}}
+	f := &capsFeed{pass: caps.NewPass(m.Path), held: &capsHeld{fed: &s.capsFed, kept: &s.capsKept},
+		budget: s.capsBudget, pool: s.capsPool}
 	runtime.AddCleanup(f, (*capsHeld).release, f.held)
 	return f
 }
@@ -261,35 +308,172 @@ func (c *capsFeed) Want(name string, size int64) int64 {
 	if c.pass == nil {
 		return 0
 	}
-	if path.Ext(name) != ".go" || size > caps.MaxGoFile {
-		return caps.SniffLen
+	return caps.Want(name, size)
+}
+
+// Buffer has the hash read the start of the next file (n bytes) into the
+// batch being filled, so that File keeps what the pass needs of it without
+// a copy (verify.FileBuffer); nil when the pass reads the file at once.
+func (c *capsFeed) Buffer(n int64) []byte {
+	if c.pass == nil || c.inline || !c.room(n) {
+		return nil
 	}
-	return size
+	b := c.kept[len(c.kept)-1]
+	c.buffered = true
+	return b.data[len(b.data) : len(b.data)+int(n)]
 }
 
 func (c *capsFeed) File(name string, size int64, data []byte) {
+	buffered := c.buffered
+	c.buffered = false
 	if c.pass == nil {
 		return
 	}
+	if !c.inline {
+		keep, ok := caps.Needed(name, size, data) // keep is a prefix of data
+		if !ok {
+			return // the pass does nothing with it
+		}
+		if buffered || c.room(int64(len(keep))) {
+			b := c.kept[len(c.kept)-1]
+			off := len(b.data)
+			if buffered { // data is at the end of b
+				b.data = b.data[:off+len(keep)]
+			} else {
+				b.data = append(b.data, keep...)
+			}
+			b.files = append(b.files, capsFile{name: name, size: size, off: off, end: len(b.data)})
+			return
+		}
+	}
+	c.read(name, size, data)
+}
+
+// room makes room for n more bytes in the last batch kept, and reports
+// whether it could: when the feed would keep more than capsKeepMax, or the
+// passes' budget is spent, the pass reads the files kept so far and then
+// every file as it is hashed (inline).
+func (c *capsFeed) room(n int64) bool {
+	if k := len(c.kept); k > 0 && n <= int64(cap(c.kept[k-1].data)-len(c.kept[k-1].data)) {
+		return true
+	}
+	size := int64(c.pool.size(int(n)))
+	if c.held.k.Load()+size > capsKeepMax || c.held.fed.Load()+c.held.kept.Load()+size > c.budget {
+		c.readKept()
+		c.inline = true
+		return false
+	}
+	b := c.pool.get(int(n))
+	c.kept = append(c.kept, b)
+	c.held.k.Add(int64(cap(b.data)))
+	c.held.kept.Add(int64(cap(b.data)))
+	return true
+}
+
+// read gives the pass one file, and drops it when the passes hold more
+// than their budget.
+func (c *capsFeed) read(name string, size int64, data []byte) {
 	c.pass.File(name, size, data)
 	held := c.pass.Held()
-	if c.held.fed.Add(held-c.held.n.Swap(held)) > c.held.budget {
+	if c.held.fed.Add(held-c.held.n.Swap(held)) > c.budget {
 		c.drop()
+	}
+}
+
+// readKept gives the pass the files kept, and lets them go.
+func (c *capsFeed) readKept() {
+	kept := c.kept
+	c.kept = nil
+	n := c.held.k.Swap(0)
+	c.held.kept.Add(-n)
+	for _, b := range kept {
+		for _, f := range b.files {
+			if c.pass != nil {
+				c.read(f.name, f.size, b.data[f.off:f.end])
+			}
+		}
+		c.pool.put(b)
 	}
 }
 
 // drop lets the pass go.
 func (c *capsFeed) drop() {
+	if c == nil {
+		return
+	}
 	c.pass = nil
+	for _, b := range c.kept {
+		c.pool.put(b)
+	}
+	c.kept = nil
 	c.held.release()
 }
 
-// report ends the pass; nil when it was dropped.
+// report ends the pass, once it has read the files kept; nil when it was
+// dropped.
 func (c *capsFeed) report() *caps.Report {
 	if c == nil || c.pass == nil {
+		return nil
+	}
+	c.readKept()
+	if c.pass == nil {
 		return nil
 	}
 	r := c.pass.Report()
 	c.drop()
 	return r
+}
+
+// capsPool keeps batches for the next feeds (see capsKept). Its methods are
+// safe for concurrent use; a nil pool keeps none.
+type capsPool struct {
+	mu   sync.Mutex
+	free []*capsBatch
+	idle int
+}
+
+// size is the size of a batch with room for n bytes.
+func (p *capsPool) size(n int) int {
+	size := capsChunk
+	for size < n && size < capsKept {
+		size *= 2
+	}
+	return max(size, n)
+}
+
+// get returns an empty batch with room for at least n bytes.
+func (p *capsPool) get(n int) *capsBatch {
+	size := p.size(n)
+	if size > capsKept {
+		return &capsBatch{data: make([]byte, 0, n)}
+	}
+	if p != nil {
+		p.mu.Lock()
+		for i, b := range p.free {
+			if cap(b.data) >= n {
+				p.free = slices.Delete(p.free, i, i+1)
+				p.idle -= cap(b.data)
+				p.mu.Unlock()
+				return b
+			}
+		}
+		p.mu.Unlock()
+	}
+	return &capsBatch{data: make([]byte, 0, size)}
+}
+
+// put keeps b for another batch, if it is not larger than capsKept and
+// there is room.
+func (p *capsPool) put(b *capsBatch) {
+	if p == nil || cap(b.data) > capsKept || cap(b.files) > 1024 {
+		return
+	}
+	clear(b.files) // no names kept alive
+	b.data, b.files = b.data[:0], b.files[:0]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.idle+cap(b.data) <= capsIdle {
+		p.free = append(p.free, b)
+		p.idle += cap(b.data)
+	}
 }

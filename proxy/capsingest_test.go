@@ -1,9 +1,14 @@
 package proxy
 
 import (
+	"io/fs"
 	"os"
+	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -58,36 +63,95 @@ func ingestCapsZips(t *testing.T) map[module.Version]string {
 }
 
 // TestIngestCapabilitiesEqualZipFile checks that the capability pass fed by
-// the one read that verifies and hashes a zip at ingest reports exactly what
-// caps.ZipFile, which reads the stored zip again, reports.
+// the one read that verifies and hashes a zip at ingest, which reads the
+// files the feed kept after the hash (capsFeed), reports exactly what
+// caps.ZipFile, which reads the stored zip again, reports: with the budget
+// of a server, and with one so tight that the pass reads the files kept
+// and then the others as they are hashed.
 func TestIngestCapabilitiesEqualZipFile(t *testing.T) {
-	for m, file := range ingestCapsZips(t) {
+	zips := ingestCapsZips(t)
+	// A real zip with more Go source than a feed keeps (capsKeepMax),
+	// when the module cache has it (modgate requires it).
+	sys := module.Version{Path: "golang.org/x/sys", Version: "v0.49.0"}
+	if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
+		file := filepath.Join(strings.TrimSpace(string(out)), "cache", "download", sys.Path, "@v", sys.Version+".zip")
+		if _, err := os.Stat(file); err == nil {
+			zips[sys] = file
+		} else {
+			t.Logf("LOUDLY: %s is not in the module cache (%v): not compared; run `go mod download %s`", sys, err, sys)
+		}
+	}
+	for m, file := range zips {
 		t.Run(m.Path, func(t *testing.T) {
 			want, err := caps.ZipFile(file, m)
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := &Server{capsBudget: capsFedBudget}
-			feed := s.newCapsFeed(m)
-			h, files, err := verify.CheckHashZipFiles(m, file, feed)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := feed.report()
-			if n := s.capsFed.Load(); n != 0 {
-				t.Errorf("after the report the feeds hold %d bytes, want 0", n)
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("report of the ingest pass differs from caps.ZipFile's (-want +got):\n%s", diff)
-			}
 			if len(want.Uses)+len(want.Binaries)+len(want.Skipped) == 0 && m.Path == "example.com/tricky" {
 				t.Errorf("the tricky module's report is empty: %+v", want)
 			}
 			wantH, wantFiles, err := verify.HashZipFiles(file)
-			if err != nil || h != wantH || !cmp.Equal(files, wantFiles) {
-				t.Errorf("CheckHashZipFiles with the pass = %s, %d files; HashZipFiles = %s, %d files, %v", h, len(files), wantH, len(wantFiles), err)
+			if err != nil {
+				t.Fatal(err)
+			}
+			budget := int64(capsFedBudget)
+			for _, name := range []string{"budget", "tight"} {
+				s := &Server{capsBudget: budget}
+				feed := s.newCapsFeed(m)
+				h, files, err := verify.CheckHashZipFiles(m, file, feed)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if h != wantH || !cmp.Equal(files, wantFiles) {
+					t.Errorf("%s: CheckHashZipFiles with the pass = %s, %d files; HashZipFiles = %s, %d files", name, h, len(files), wantH, len(wantFiles))
+				}
+				if name == "budget" && m.Path == "github.com/spf13/cobra" && (len(feed.kept) == 0 || feed.inline) {
+					t.Errorf("%s: the feed kept none of cobra's files for later, or read them as they were hashed", name)
+				}
+				inline := feed.inline
+				feed.readKept()
+				// Next: room for the pass's summaries and half a
+				// batch kept: the pass reads the files kept, then the
+				// others as they are hashed, sooner.
+				budget = s.capsFed.Load() + capsChunk/2
+				got := feed.report()
+				if n, k := s.capsFed.Load(), s.capsKept.Load(); n != 0 || k != 0 {
+					t.Errorf("%s: after the report the feeds hold %d bytes and keep %d, want 0", name, n, k)
+				}
+				if got == nil {
+					t.Fatalf("%s: the pass was dropped", name)
+				}
+				if name == "tight" && !inline && len(files) > 10 {
+					t.Errorf("%s: the pass read none of the files as they were hashed", name)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("%s: report of the ingest pass differs from caps.ZipFile's (-want +got):\n%s", name, diff)
+				}
 			}
 		})
+	}
+}
+
+// TestCapsFeedDropped checks that a feed dropped while it keeps files (its
+// zip was refused after the hash, say) gives back what it counted and kept,
+// and reports nothing.
+func TestCapsFeedDropped(t *testing.T) {
+	file := "../scanner/caps/testdata/github.com_spf13_cobra@v1.10.1.zip"
+	m := module.Version{Path: "github.com/spf13/cobra", Version: "v1.10.1"}
+	s := &Server{capsBudget: capsFedBudget}
+	feed := s.newCapsFeed(m)
+	if _, _, err := verify.CheckHashZipFiles(m, file, feed); err != nil {
+		t.Fatal(err)
+	}
+	if s.capsKept.Load() == 0 {
+		t.Fatalf("the feed keeps none of cobra's files")
+	}
+	feed.drop()
+	if n, k := s.capsFed.Load(), s.capsKept.Load(); n != 0 || k != 0 {
+		t.Errorf("a dropped feed holds %d bytes and keeps %d, want 0", n, k)
+	}
+	if feed.report() != nil {
+		t.Errorf("a dropped feed reported")
 	}
 }
 
@@ -111,7 +175,7 @@ func BenchmarkZipPasses(b *testing.B) {
 		}
 	})
 	b.Run("one read", func(b *testing.B) {
-		s := &Server{capsBudget: capsFedBudget}
+		s := &Server{capsBudget: capsFedBudget, capsPool: &capsPool{}}
 		b.ReportAllocs()
 		for b.Loop() {
 			feed := s.newCapsFeed(m)
@@ -126,17 +190,17 @@ func BenchmarkZipPasses(b *testing.B) {
 // TestCapsFeedBudget checks that the passes fed at ingest hold no more
 // together than their budget (caps.Pass.Held): a zip whose pass does not
 // fit is dropped (its capabilities are then computed from the stored blob),
-// and what a feed counted is given back when it ends, either way.
+// and what a feed counted or kept is given back when it ends, either way.
 func TestCapsFeedBudget(t *testing.T) {
 	file := "../scanner/caps/testdata/github.com_spf13_cobra@v1.10.1.zip"
 	m := module.Version{Path: "github.com/spf13/cobra", Version: "v1.10.1"}
 	s := &Server{capsBudget: 8 << 10} // cobra's pass holds about 37 KB
 	other := s.newCapsFeed(module.Version{Path: "example.com/a", Version: "v1.0.0"})
 	src := []byte("package a\n\nimport \"os\"\n\nvar X = os.Getenv(\"A\")\n")
-	other.File("a.go", int64(len(src)), src)
+	other.File("a.go", int64(len(src)), src) // read at once: a batch kept is over the budget
 	small := s.capsFed.Load()
-	if small <= 0 || small > s.capsBudget {
-		t.Fatalf("a one-line package's pass holds %d bytes; want some, within the budget", small)
+	if small <= 0 || small > s.capsBudget || len(other.kept) != 0 {
+		t.Fatalf("a one-line package's pass holds %d bytes, %d batches kept; want some, within the budget, none kept", small, len(other.kept))
 	}
 	feed := s.newCapsFeed(m)
 	if _, _, err := verify.CheckHashZipFiles(m, file, feed); err != nil {
@@ -145,27 +209,104 @@ func TestCapsFeedBudget(t *testing.T) {
 	if feed.pass != nil || feed.report() != nil {
 		t.Errorf("a pass over the budget was kept; want it dropped")
 	}
-	if n := s.capsFed.Load(); n != small {
-		t.Errorf("the feeds hold %d bytes, want the other feed's %d", n, small)
+	if n, k := s.capsFed.Load(), s.capsKept.Load(); n != small || k != 0 {
+		t.Errorf("the feeds hold %d bytes and keep %d, want the other feed's %d and 0", n, k, small)
 	}
 	if other.report() == nil {
 		t.Errorf("the pass within the budget has no report")
 	}
-	if n := s.capsFed.Load(); n != 0 {
-		t.Errorf("after both feeds ended they hold %d bytes, want 0", n)
+	if n, k := s.capsFed.Load(), s.capsKept.Load(); n != 0 || k != 0 {
+		t.Errorf("after both feeds ended they hold %d bytes and keep %d, want 0", n, k)
 	}
 	s.capsBudget = capsFedBudget
 	feed = s.newCapsFeed(m)
 	if _, _, err := verify.CheckHashZipFiles(m, file, feed); err != nil {
 		t.Fatal(err)
 	}
-	if n := s.capsFed.Load(); n != feed.pass.Held() || n < 8<<10 {
-		t.Errorf("within the budget the feeds hold %d bytes, want cobra's pass's %d", n, feed.pass.Held())
+	if n, k := s.capsFed.Load(), s.capsKept.Load(); n != 0 || k != capsChunk {
+		t.Errorf("within the budget the feeds hold %d bytes and keep %d, want 0 and one batch of %d (cobra's files, unread)", n, k, capsChunk)
+	}
+	feed.readKept()
+	if n, k := s.capsFed.Load(), s.capsKept.Load(); n != feed.pass.Held() || n < 8<<10 || k != 0 {
+		t.Errorf("once read, the feeds hold %d bytes and keep %d, want cobra's pass's %d and 0", n, k, feed.pass.Held())
 	}
 	if feed.report() == nil {
 		t.Errorf("within the budget: no report")
 	}
-	if n := s.capsFed.Load(); n != 0 {
-		t.Errorf("after the report the feeds hold %d bytes, want 0", n)
+	if n, k := s.capsFed.Load(), s.capsKept.Load(); n != 0 || k != 0 {
+		t.Errorf("after the report the feeds hold %d bytes and keep %d, want 0", n, k)
 	}
+}
+
+// TestIngestCapabilitiesCompare is TestIngestCapabilitiesEqualZipFile over
+// every zip of a module cache (MODGATE_CAPS_COMPARE, as for scanner/caps's
+// TestCompareOld: $B/modcache/cache/download of ../shared/bench), with
+// feeds of one server hashing four zips at a time, as a cold fill does.
+// Skipped without the variable.
+func TestIngestCapabilitiesCompare(t *testing.T) {
+	root := os.Getenv("MODGATE_CAPS_COMPARE")
+	if root == "" {
+		t.Skip("MODGATE_CAPS_COMPARE not set")
+	}
+	zips := map[string]module.Version{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".zip") {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		dir, file := path.Split(filepath.ToSlash(rel))
+		mp, err1 := module.UnescapePath(strings.TrimSuffix(dir, "/@v/"))
+		v, err2 := module.UnescapeVersion(strings.TrimSuffix(file, ".zip"))
+		if err1 == nil && err2 == nil {
+			zips[p] = module.Version{Path: mp, Version: v}
+		}
+		return nil
+	})
+	if err != nil || len(zips) == 0 {
+		t.Fatalf("no zips under %s: %v", root, err)
+	}
+	s := &Server{capsBudget: capsFedBudget, capsPool: &capsPool{}}
+	var same, dropped atomic.Int64
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for file := range work {
+				m := zips[file]
+				feed := s.newCapsFeed(m)
+				_, _, err := verify.CheckHashZipFiles(m, file, &zipVisitor{caps: feed})
+				if err != nil {
+					feed.drop()
+					t.Errorf("%s: %v", m, err) // the fixture's zips are all valid
+					continue
+				}
+				got := feed.report()
+				if got == nil {
+					dropped.Add(1) // over the budget: analysed from the blob at ingest
+					continue
+				}
+				want, err := caps.ZipFile(file, m)
+				if err != nil {
+					t.Errorf("%s: %v", m, err)
+					continue
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("%s: report of the ingest pass differs from caps.ZipFile's (-want +got):\n%s", m, diff)
+					continue
+				}
+				same.Add(1)
+			}
+		}()
+	}
+	for file := range zips {
+		work <- file
+	}
+	close(work)
+	wg.Wait()
+	if n, k := s.capsFed.Load(), s.capsKept.Load(); n != 0 || k != 0 {
+		t.Errorf("after every report the feeds hold %d bytes and keep %d, want 0", n, k)
+	}
+	t.Logf("%d of %d zips: the same report; %d dropped over the budget", same.Load(), len(zips), dropped.Load())
 }

@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"bytes"
-
 	"github.com/modgate/modgate/scanner"
 )
 
@@ -26,9 +24,20 @@ func (v *zipVisitor) Want(name string, size int64) int64 {
 	return v.capsWant
 }
 
+// Buffer lets the capability pass keep the file without a copy
+// (verify.FileBuffer), when it wants all that is read of it (a license file
+// is read further, into the hash's own buffer).
+func (v *zipVisitor) Buffer(n int64) []byte {
+	if v.capsWant < n {
+		return nil
+	}
+	return v.caps.Buffer(n)
+}
+
 func (v *zipVisitor) File(name string, size int64, data []byte) {
 	if v.license {
-		v.licenses = append(v.licenses, scanner.LicenseText{Name: name, Text: bytes.Clone(data[:min(len(data), scanner.MaxLicenseFile)])})
+		// Not nil when empty, as read from the stored zip (data may be nil).
+		v.licenses = append(v.licenses, scanner.LicenseText{Name: name, Text: append([]byte{}, data[:min(len(data), scanner.MaxLicenseFile)]...)})
 	}
 	// The capability pass gets what it asked for, as when it was given
 	// the files alone.

@@ -214,10 +214,13 @@ type Server struct {
 	// capSem lets one capability pass over a stored zip run at a time
 	// (capabilities.go).
 	capSem chan struct{}
-	// capsFed is the Go source the passes fed at ingest hold, and
-	// capsBudget its bound (capabilities.go).
+	// capsFed is what the passes fed at ingest hold, capsKept what their
+	// feeds keep for them, capsBudget the bound of both together, and
+	// capsPool buffers for the files kept (capabilities.go).
 	capsFed    atomic.Int64
+	capsKept   atomic.Int64
 	capsBudget int64
+	capsPool   *capsPool
 	// prefetch looks up go.mod requirements ahead (prefetch.go); nil: off.
 	prefetch *prefetcher
 }
@@ -237,6 +240,7 @@ func New(opts Options) (*Server, error) {
 	s.replica, s.leaseTTL, s.missingTTL = opts.Replica, opts.FetchLeaseTTL, opts.MissingTTL
 	s.capSem = make(chan struct{}, 1)
 	s.capsBudget = capsFedBudget
+	s.capsPool = &capsPool{}
 	if !opts.NoPrefetch {
 		s.prefetch = newPrefetcher()
 	}

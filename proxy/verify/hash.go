@@ -115,6 +115,17 @@ type FileVisitor interface {
 	File(name string, size int64, data []byte)
 }
 
+// A FileBuffer is a [FileVisitor] that gives the buffer the start of each
+// file it wants is read into, and keeps it: a visitor that keeps files for
+// later (the capability pass, beside the hash) then needs no copy of its own.
+type FileBuffer interface {
+	FileVisitor
+	// Buffer returns a buffer of length n (Want's answer for the file, at
+	// most its size) for the file read next, or nil for the caller's own.
+	// File then gets it as data, and the caller does not use it again.
+	Buffer(n int64) []byte
+}
+
 // HashZip returns the h1: hash of the module zip at path, as go.sum records it.
 func HashZip(path string) (string, error) {
 	z, err := openZip(path)
@@ -235,10 +246,16 @@ func (hs *zipHasher) read(f *zip.File, sum *[sha256.Size]byte, visit FileVisitor
 	if visited {
 		want = max(0, min(visit.Want(name, int64(f.UncompressedSize64)), int64(f.UncompressedSize64)))
 	}
-	if int64(cap(hs.head)) < want {
-		hs.head = make([]byte, headSize(want))
+	var head []byte
+	if b, ok := visit.(FileBuffer); ok && want > 0 {
+		head = b.Buffer(want)
 	}
-	head := hs.head[:want]
+	if head == nil || int64(len(head)) != want {
+		if int64(cap(hs.head)) < want {
+			hs.head = make([]byte, headSize(want))
+		}
+		head = hs.head[:want]
+	}
 	if want > 0 {
 		// archive/zip fails a read that ends before the size its directory
 		// gives, so the start is all there or it is an error.

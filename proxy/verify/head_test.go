@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 	"testing"
@@ -96,5 +97,74 @@ func TestHasherKeptAcrossGC(t *testing.T) {
 	hs := newZipHasher()
 	if cap(hs.head) < 100<<10 {
 		t.Errorf("after two garbage collections the next hasher's head buffer holds %d bytes; want the 100 KiB one kept", cap(hs.head))
+	}
+}
+
+// keepAll is a FileBuffer that wants every file whole and keeps each in the
+// buffer it gave, or in a copy when it was given the caller's own.
+type keepAll struct {
+	given  []byte
+	kept   map[string][]byte
+	copied int
+}
+
+func (k *keepAll) Want(name string, size int64) int64 { return size }
+
+func (k *keepAll) Buffer(n int64) []byte {
+	if n%2 == 1 {
+		return nil // the caller's own buffer, for odd sizes
+	}
+	k.given = make([]byte, n)
+	return k.given
+}
+
+func (k *keepAll) File(name string, size int64, data []byte) {
+	if len(data) > 0 && (k.given == nil || &data[0] != &k.given[0]) {
+		data = bytes.Clone(data)
+		k.copied++
+	}
+	k.kept[name], k.given = data, nil
+}
+
+// TestFileBuffer checks that a FileBuffer is given every file's start in
+// the buffer it returned (or in the hasher's, when it returns none), and
+// that the hash is the same.
+func TestFileBuffer(t *testing.T) {
+	file := "testdata/modernc.org_opt@v0.2.0.zip"
+	want, err := HashZip(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := zip.OpenReader(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	k := &keepAll{kept: map[string][]byte{}}
+	got, err := hashZip(&z.Reader, nil, k)
+	if err != nil || got != want {
+		t.Fatalf("hash with a FileBuffer = %s, %v; want %s", got, err, want)
+	}
+	odd := 0
+	for _, f := range z.File {
+		if strings.HasSuffix(f.Name, "/") {
+			continue
+		}
+		odd += int(f.UncompressedSize64 % 2)
+		r, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name := unprefixed(f.Name); !bytes.Equal(k.kept[name], data) {
+			t.Errorf("%s: kept %d bytes, not the file's %d", name, len(k.kept[name]), len(data))
+		}
+	}
+	if k.copied != odd || odd == 0 {
+		t.Errorf("%d files came in the hasher's buffer, want the %d of odd size (some)", k.copied, odd)
 	}
 }

@@ -410,6 +410,18 @@ func realZip(t *testing.T, m module.Version) *caps.Report {
 	if r, ok := realReports[m]; ok {
 		return r
 	}
+	r, err := caps.ZipFile(realZipFile(t, m), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	realReports[m] = r
+	return r
+}
+
+// realZipFile is the path of a real module zip: in testdata, or in the
+// module cache.
+func realZipFile(t *testing.T, m module.Version) string {
+	t.Helper()
 	file := filepath.Join("testdata", strings.ReplaceAll(m.Path, "/", "_")+"@"+m.Version+".zip")
 	if _, err := os.Stat(file); err != nil {
 		out, err := exec.Command("go", "env", "GOMODCACHE").Output()
@@ -422,12 +434,7 @@ func realZip(t *testing.T, m module.Version) *caps.Report {
 			t.Skipf("SKIPPED LOUDLY: %s@%s is not in testdata or the module cache (%v); run `go mod download %s@%s` to check it", m.Path, m.Version, err, m.Path, m.Version)
 		}
 	}
-	r, err := caps.ZipFile(file, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	realReports[m] = r
-	return r
+	return file
 }
 
 // packageCaps is "package CAP[*]" for every use (* when reached from

@@ -42,6 +42,37 @@ func NewPass(modPath string) *Pass {
 // program (see [Sniff]) when the file is too large to be given whole.
 const SniffLen = 4096
 
+// Want is how many bytes of the start of a file [Pass.File] reads: all of a
+// Go file it analyses (size), the first [SniffLen] of any other (to tell a
+// program). name and size are as for File.
+func Want(name string, size int64) int64 {
+	if path.Ext(name) == ".go" && !ignoredPath(name) && size <= MaxGoFile {
+		return size
+	}
+	return SniffLen
+}
+
+// Needed says what [Pass.File] depends on of a file whose first
+// Want(name, size) bytes (or all of it, when shorter) are data: ok is false
+// when File does nothing with the file whatever its bytes (a file that is
+// neither Go, nor assembly, nor a program; a Go file no build reads that is
+// not a program), and keep is the part of data File reads: all of a Go file
+// it analyses, the start of a program, else nil. Given keep instead of
+// data, File does the same. A caller that keeps files to give them to a
+// pass later keeps this much of the files it needs.
+func Needed(name string, size int64, data []byte) (keep []byte, ok bool) {
+	ext := path.Ext(name)
+	if ext == ".go" && !ignoredPath(name) && size <= MaxGoFile {
+		return data, true
+	}
+	if head := data[:min(len(data), SniffLen)]; Sniff(head) != "" {
+		return head, true
+	}
+	// binaryOf sees no program; .s and .syso count by name, a Go file by
+	// its name and size.
+	return nil, ext == ".s" || ext == ".syso" || ext == ".go" && !ignoredPath(name)
+}
+
 // File gives the pass one file of the module: name is its path in the module
 // (slash-separated, without the module@version/ prefix), size its size, and
 // data its bytes: all of them when size <= [MaxGoFile], else at least its
