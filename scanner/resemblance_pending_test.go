@@ -1,11 +1,9 @@
 package scanner
 
 import (
-	"archive/zip"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"strings"
 	"sync"
@@ -14,6 +12,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modgate/modgate/internal/store"
+	"github.com/modgate/modgate/internal/testkit"
 	"github.com/modgate/modgate/scanner/lookalike"
 )
 
@@ -25,25 +24,7 @@ const humanizeZip = "../cmd/modgate/testdata/origins/github.com_dustin_go-humani
 // names in the module.
 func humanizeContents(t *testing.T) map[string]string {
 	t.Helper()
-	z, err := zip.OpenReader(humanizeZip)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer z.Close()
-	files := map[string]string{}
-	for _, f := range z.File {
-		r, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(r)
-		r.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[strings.TrimPrefix(f.Name, "github.com/dustin/go-humanize@v1.1.0/")] = string(data)
-	}
-	return files
+	return testkit.ZipContents(t, humanizeZip)
 }
 
 // copyOf is the zip of module path made of contents (the original's files,

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"archive/zip"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,25 +17,7 @@ import (
 // prefix.
 func humanizeFiles(t *testing.T) map[string]string {
 	t.Helper()
-	z, err := zip.OpenReader(filepath.Join("testdata", "origins", "github.com_dustin_go-humanize@v1.1.0.zip"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer z.Close()
-	files := map[string]string{}
-	for _, f := range z.File {
-		r, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(r)
-		r.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[strings.TrimPrefix(f.Name, "github.com/dustin/go-humanize@v1.1.0/")] = string(data)
-	}
-	return files
+	return testkit.ZipContents(t, filepath.Join("testdata", "origins", "github.com_dustin_go-humanize@v1.1.0.zip"))
 }
 
 // loaderGo is the shape of the 2025 Go typosquats' added file: an init that

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"io/fs"
+	"strings"
 	"testing"
 )
 
@@ -53,4 +54,35 @@ func AddZipEntries(t testing.TB, data []byte, entries ...ZipEntry) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// ZipContents reads the module zip at path: the contents of each file, by
+// its name in the module (without the module@version/ prefix).
+func ZipContents(t testing.TB, path string) map[string]string {
+	t.Helper()
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	files := map[string]string{}
+	for _, f := range z.File {
+		r, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := f.Name
+		if at := strings.IndexByte(name, '@'); at >= 0 {
+			if slash := strings.IndexByte(name[at:], '/'); slash >= 0 {
+				name = name[at+slash+1:]
+			}
+		}
+		files[name] = string(data)
+	}
+	return files
 }
