@@ -54,30 +54,6 @@ func oldZip(r *zip.Reader, m module.Version) (*Report, error) {
 	return rep, nil
 }
 
-// forEachFile inflates each file of the zip in turn into buf (reused) and
-// calls fn with what a pass is given: a .go file whole (up to the limit),
-// other files' first SniffLen bytes.
-func forEachFile(r *zip.Reader, m module.Version, buf []byte, fn func(name string, size int64, data []byte)) ([]byte, error) {
-	prefix := m.Path + "@" + m.Version + "/"
-	for _, f := range r.File {
-		name, ok := strings.CutPrefix(f.Name, prefix)
-		if !ok || name == "" || strings.HasSuffix(name, "/") {
-			continue
-		}
-		size := int64(f.UncompressedSize64)
-		want := int64(SniffLen)
-		if path.Ext(name) == ".go" {
-			want = min(size, MaxGoFile+1)
-		}
-		var err error
-		if buf, err = readStart(f, buf, want); err != nil {
-			return buf, err
-		}
-		fn(name, size, buf)
-	}
-	return buf, nil
-}
-
 // fixtureZips lists the module zips under a module cache's download
 // directory.
 func fixtureZips(t testing.TB, root string) map[string]module.Version {

@@ -17,9 +17,19 @@ import (
 // ignored; every file's first bytes are checked for programs (see [Binary]).
 // It fails only when the zip cannot be read.
 func Zip(r *zip.Reader, m module.Version) (*Report, error) {
-	prefix := m.Path + "@" + m.Version + "/"
 	p := NewPass(m.Path)
-	var buf []byte
+	if _, err := forEachFile(r, m, nil, p.File); err != nil {
+		return nil, err
+	}
+	return p.Report(), nil
+}
+
+// forEachFile inflates each file of the module zip r in turn (files outside
+// the module@version/ prefix and directories aside) into buf (reused) and
+// calls fn with what a pass is given: a .go file whole (up to the limit),
+// other files' first SniffLen bytes.
+func forEachFile(r *zip.Reader, m module.Version, buf []byte, fn func(name string, size int64, data []byte)) ([]byte, error) {
+	prefix := m.Path + "@" + m.Version + "/"
 	for _, f := range r.File {
 		name, ok := strings.CutPrefix(f.Name, prefix)
 		if !ok || name == "" || strings.HasSuffix(name, "/") {
@@ -27,17 +37,16 @@ func Zip(r *zip.Reader, m module.Version) (*Report, error) {
 		}
 		size := int64(f.UncompressedSize64)
 		want := int64(SniffLen)
-		switch path.Ext(name) {
-		case ".go":
+		if path.Ext(name) == ".go" {
 			want = min(size, MaxGoFile+1)
 		}
 		var err error
 		if buf, err = readStart(f, buf, want); err != nil {
-			return nil, fmt.Errorf("%s@%s: reading %s: %w", m.Path, m.Version, name, err)
+			return buf, fmt.Errorf("%s@%s: reading %s: %w", m.Path, m.Version, name, err)
 		}
-		p.File(name, size, buf)
+		fn(name, size, buf)
 	}
-	return p.Report(), nil
+	return buf, nil
 }
 
 // readStart reads up to n bytes of the start of f into buf (reused).
