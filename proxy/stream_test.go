@@ -169,8 +169,24 @@ func TestStreamedZipBlockedByFactsIsCut(t *testing.T) {
 	b := bigModule(t, "example.com/big")
 	log := &auditLog{}
 	h := newHarness(t, []*testkit.Built{b}, withPolicy(t, "mode: enforce\nlicenses:\n  deny: [BSD-3-Clause]\n", log))
-	r, err := h.getRaw("/example.com/big/@v/v1.0.0.zip")
-	if err == nil || len(r.body) >= len(b.Zip) {
+	// The upstream holds the zip's second half until the client has its
+	// first byte: else the download and its checks can end before the
+	// answer starts (1 run in 5 once the capability pass left the hash),
+	// and the answer is the refusal, not a cut stream.
+	release := make(chan struct{})
+	slowZip(h, b, release)
+	resp, err := http.Get(h.srv.URL + "/example.com/big/@v/v1.0.0.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 1)
+	_, ferr := io.ReadFull(resp.Body, first)
+	close(release)
+	rest, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	h.inflight.Wait()
+	r := response{code: resp.StatusCode, body: append(first, rest...)}
+	if ferr != nil || err == nil || len(r.body) >= len(b.Zip) {
 		t.Fatalf("zip with a denied license = %d, %d of %d bytes, %v; want a cut", r.code, len(r.body), len(b.Zip), err)
 	}
 	again := h.get("/example.com/big/@v/v1.0.0.zip")
