@@ -16,6 +16,7 @@ var indexTests = []testCase{
 	{"IndexRoundTrip", testIndexRoundTrip},
 	{"IndexKeepsEarliest", testIndexKeepsEarliest},
 	{"IndexDatesFacts", testIndexDatesFacts},
+	{"FactsKeepBetterPublished", testFactsKeepBetterPublished},
 	{"FixedBy", testFixedBy},
 }
 
@@ -159,4 +160,58 @@ func testIndexDatesFacts(t *testing.T, s store.Store) {
 	if _, err := s.Facts(ctx, unknown); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("facts of a version never fetched: err = %v, want fs.ErrNotExist", err)
 	}
+}
+
+// Facts are computed from what was read before they are written: facts
+// computed before a module index page dated the version, and written after
+// it, keep the index's time. PutFacts replaces a stored publication time only
+// where store.BetterPublished says so.
+func testFactsKeepBetterPublished(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	ts := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	seen := ts.Add(24 * time.Hour)
+	m := module.Version{Path: "example.com/raced", Version: "v1.0.0"}
+	put := func(at time.Time, src string) {
+		t.Helper()
+		if err := s.PutFacts(ctx, &store.Facts{Module: m, Published: at, PublishedSource: src, UpdatedAt: seen}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(step string, at time.Time, src string) {
+		t.Helper()
+		f, err := s.Facts(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !f.Published.Equal(at) || f.PublishedSource != src {
+			t.Errorf("%s: published %v (%s), want %v (%s)", step, f.Published, f.PublishedSource, at, src)
+		}
+	}
+	put(seen, store.PublishedFirstSeen)
+	if err := s.PutIndexPage(ctx, []store.IndexEntry{{Module: m, Timestamp: ts}}, store.IndexState{Since: ts}); err != nil {
+		t.Fatal(err)
+	}
+	check("index page", ts, store.PublishedIndex)
+	put(seen, store.PublishedFirstSeen) // computed before the page, written after it
+	check("stale first-seen facts", ts, store.PublishedIndex)
+	put(ts.Add(-time.Hour).Add(-365*24*time.Hour), store.PublishedInfo)
+	check("an .info time (untrusted)", ts, store.PublishedIndex)
+	put(ts.Add(time.Minute), store.PublishedUpstream)
+	check("a later trusted time", ts, store.PublishedIndex)
+	put(time.Time{}, "")
+	check("no time", ts, store.PublishedIndex)
+	put(ts.Add(-time.Minute), store.PublishedSumDB)
+	check("an earlier trusted time", ts.Add(-time.Minute), store.PublishedSumDB)
+
+	// Between untrusted times: first-seen beats the .info time, then the
+	// earlier time of one source wins.
+	u := module.Version{Path: "example.com/undated", Version: "v1.0.0"}
+	m = u
+	put(ts.Add(-48*time.Hour), store.PublishedInfo)
+	put(seen, store.PublishedFirstSeen)
+	check("first-seen over an .info time", seen, store.PublishedFirstSeen)
+	put(seen.Add(time.Hour), store.PublishedFirstSeen)
+	check("a later first-seen", seen, store.PublishedFirstSeen)
+	put(seen.Add(-time.Hour), store.PublishedFirstSeen)
+	check("an earlier first-seen", seen.Add(-time.Hour), store.PublishedFirstSeen)
 }
