@@ -56,7 +56,11 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req reque
 		// A zip not cached yet is streamed as it is fetched (stream.go).
 		a, err = s.cachedArtifact(ctx, req.mod, kind)
 		hit = err == nil
-		if errors.Is(err, fs.ErrNotExist) {
+		// A zip stored but whose ingest is still recording its facts
+		// (licenses, vulnerabilities, capabilities, clone check) is
+		// decided on them: the request joins the ingest, as it would have
+		// a moment earlier.
+		if errors.Is(err, fs.ErrNotExist) || hit && s.ingesting(req.mod) {
 			var served bool
 			if a, served, err = s.streamZip(ctx, w, req.mod, who); served {
 				return err

@@ -156,6 +156,18 @@ func streamOf(ctx context.Context, m module.Version) *zipStream {
 	return z
 }
 
+// ingesting reports whether m's zip is being ingested by this process: its
+// fetch may have stored it already, but not ended (its facts are being
+// recorded).
+func (s *Server) ingesting(m module.Version) bool {
+	z, ok := s.streams.Load(artifactKey(m, store.KindZip))
+	if !ok {
+		return false
+	}
+	st, _ := z.(*zipStream).state()
+	return st.ready == nil && st.err == nil
+}
+
 // streamable reports whether a zip request may be streamed as it is
 // fetched: a plain GET of the whole file that may fetch.
 func streamable(r *http.Request, req request) bool {

@@ -25,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -118,6 +119,21 @@ type Scanner struct {
 	licenseIDs func() []string // see LicensesFrom
 	licMu      sync.Mutex
 	lic        *licenseScanner // built over CommonLicenses and licenseIDs
+
+	// recordMu serialises Record's read, compute and write of one version's
+	// facts (striped by version): a version's .mod and .zip are often
+	// ingested at once (a zip fetched ahead while the client fetches the
+	// .mod), and the second write must build on the first, not undo it.
+	recordMu [64]sync.Mutex
+}
+
+// recordLock returns the lock of m's facts (see recordMu).
+func (s *Scanner) recordLock(m module.Version) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(m.Path))
+	h.Write([]byte{0})
+	h.Write([]byte(m.Version))
+	return &s.recordMu[h.Sum32()%uint32(len(s.recordMu))]
 }
 
 // New returns a Scanner. It does no I/O.
@@ -257,6 +273,9 @@ func (s *Scanner) Record(ctx context.Context, m module.Version, mod []byte, zipP
 	for _, o := range opts {
 		o(&in)
 	}
+	mu := s.recordLock(m)
+	mu.Lock()
+	defer mu.Unlock()
 	if in.latestMod != nil {
 		if err := s.SetLatest(ctx, m.Path, in.latestVersion, in.latestMod); err != nil {
 			return err

@@ -277,8 +277,10 @@ func (s *Store) PutFacts(ctx context.Context, f *store.Facts) (err error) {
 	for _, fd := range want {
 		wanted[fd.Key()] = true
 	}
+	// A finding a re-evaluation learnt after these facts were computed
+	// (f.UpdatedAt) is newer than them: it is kept.
 	rows, err := tx.Query(ctx, `SELECT via_path, via_version, vuln_id FROM vuln_findings
-		WHERE module_path = $1 AND version = $2`, m.Path, m.Version)
+		WHERE module_path = $1 AND version = $2 AND NOT (NOT at_ingest AND learnt_at > $3)`, m.Path, m.Version, normTime(updated))
 	if err != nil {
 		return err
 	}

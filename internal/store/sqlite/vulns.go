@@ -351,9 +351,12 @@ func (s *Store) PutFacts(ctx context.Context, f *store.Facts) (err error) {
 		}
 	}
 	want := store.FactsFindings(f)
-	// Keep stored findings that are still wanted (with their LearntAt), drop the rest.
+	// Keep stored findings that are still wanted (with their LearntAt), drop the rest;
+	// but a finding a re-evaluation learnt after these facts were computed
+	// (f.UpdatedAt) is newer than them: it is kept.
 	rows, err := tx.QueryContext(ctx, `SELECT via_path, via_version, vuln_id, fixed FROM vuln_findings
-		WHERE module_path = ? AND version = ?`, m.Path, m.Version)
+		WHERE module_path = ? AND version = ? AND NOT (at_ingest = 0 AND learnt_at > ?)`,
+		m.Path, m.Version, normTime(updated).Format(timeFormat))
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ var indexTests = []testCase{
 	{"IndexKeepsEarliest", testIndexKeepsEarliest},
 	{"IndexDatesFacts", testIndexDatesFacts},
 	{"FactsKeepBetterPublished", testFactsKeepBetterPublished},
+	{"FactsKeepNewerFindings", testFactsKeepNewerFindings},
 	{"FixedBy", testFixedBy},
 }
 
@@ -214,4 +215,43 @@ func testFactsKeepBetterPublished(t *testing.T, s store.Store) {
 	check("a later first-seen", seen, store.PublishedFirstSeen)
 	put(seen.Add(-time.Hour), store.PublishedFirstSeen)
 	check("an earlier first-seen", seen.Add(-time.Hour), store.PublishedFirstSeen)
+}
+
+// Facts computed before a re-evaluation learnt a finding, and written after
+// it, keep the finding; facts computed after it decide it.
+func testFactsKeepNewerFindings(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	m := module.Version{Path: "example.com/learnt", Version: "v1.0.0"}
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	put := func(at time.Time) {
+		t.Helper()
+		if err := s.PutFacts(ctx, &store.Facts{Module: m, Published: t0, PublishedSource: store.PublishedFirstSeen, UpdatedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vulns := func() []string {
+		t.Helper()
+		f, err := s.Facts(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, v := range f.Vulns {
+			ids = append(ids, v.ID)
+		}
+		return ids
+	}
+	put(t0)
+	learnt := store.Finding{Module: m, VulnID: "GO-2026-5970", Fixed: "v0.39.0", LearntAt: t0.Add(time.Minute)}
+	if err := s.UpdateFindings(ctx, []store.Finding{learnt}, nil); err != nil {
+		t.Fatal(err)
+	}
+	put(t0.Add(time.Second)) // computed before the re-evaluation, written after it
+	if got := vulns(); len(got) != 1 || got[0] != learnt.VulnID {
+		t.Errorf("after facts computed before the finding was learnt: vulns %v, want [%s]", got, learnt.VulnID)
+	}
+	put(t0.Add(time.Hour)) // computed after it, without it (the advisory was withdrawn)
+	if got := vulns(); len(got) != 0 {
+		t.Errorf("after facts computed later without it: vulns %v, want none", got)
+	}
 }
