@@ -63,6 +63,7 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req reque
 		if errors.Is(err, fs.ErrNotExist) || hit && s.ingesting(req.mod) {
 			var served bool
 			if a, served, err = s.streamZip(ctx, w, req.mod, who); served {
+				s.ahead.firstServe(artifactKey(req.mod, kind)) // it names its upstream
 				return err
 			}
 		}
@@ -99,6 +100,9 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req reque
 			return err
 		}
 	}
+	if kind != store.KindInfo && s.ahead.firstServe(artifactKey(req.mod, kind)) {
+		hit = false // fetched ahead for this request: its record names the upstream
+	}
 	if cw, ok := w.(*countingWriter); ok {
 		cw.source = "cache"
 		if !hit {
@@ -109,6 +113,9 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req reque
 	h.Set("Cache-Control", "no-cache") // revalidate: the gate decides on every request
 	switch kind {
 	case store.KindInfo:
+		if !req.noFetch {
+			s.readAheadZip(req.mod, who) // the go command may ask for it next
+		}
 		serveBytes(w, r, "application/json", a.SHA256, a.CreatedAt, a.Data)
 	case store.KindMod:
 		serveBytes(w, r, "text/plain; charset=utf-8", a.SHA256, a.CreatedAt, a.Data)
@@ -420,6 +427,8 @@ func (s *Server) ingestSmall(ctx context.Context, m module.Version, kind store.K
 		if dated, err = s.verifyMod(ctx, m, data, resp.Source); err != nil {
 			return nil, dated, err
 		}
+		// Only a verified go.mod names what is fetched ahead.
+		s.readAheadRequirements(f, clientFrom(ctx))
 	}
 	return newSmallArtifact(m, kind, data), dated, nil
 }

@@ -223,6 +223,7 @@ func TestEditedModRowNotServed(t *testing.T) {
 			if r := h.get(path + "." + tt.kind); r.code != 200 || !bytes.Equal(r.body, want) {
 				t.Fatalf("first GET = %d %q", r.code, r.body)
 			}
+			h.px.Wait() // the .info's zip, fetched ahead, is stored
 			db, err := sql.Open("sqlite", h.dbPath)
 			if err != nil {
 				t.Fatal(err)

@@ -153,6 +153,10 @@ type Options struct {
 	// NoPrefetch turns off looking up the checksum-database records of a
 	// fetched go.mod's requirements ahead of the client (prefetch.go).
 	NoPrefetch bool
+	// NoReadAhead turns off fetching ahead the artifacts the go command
+	// asks for next: the go.mod files an unpruned go.mod requires, and the
+	// .zip of a version whose .info a client asked for (readahead.go).
+	NoReadAhead bool
 	// FetchLeaseTTL is how long a replica's fetch lease lasts without a
 	// heartbeat (renewed every third of it) before another replica may take
 	// the fetch over; zero means 30 seconds.
@@ -223,6 +227,8 @@ type Server struct {
 	capsPool   *capsPool
 	// prefetch looks up go.mod requirements ahead (prefetch.go); nil: off.
 	prefetch *prefetcher
+	// ahead fetches artifacts ahead of the client (readahead.go); nil: off.
+	ahead *readAhead
 }
 
 // New returns a Server. It does no I/O.
@@ -243,6 +249,9 @@ func New(opts Options) (*Server, error) {
 	s.capsPool = &capsPool{}
 	if !opts.NoPrefetch {
 		s.prefetch = newPrefetcher()
+	}
+	if !opts.NoReadAhead {
+		s.ahead = newReadAhead(&s.bg)
 	}
 	if s.replica == "" {
 		s.replica = defaultReplica()
@@ -285,9 +294,19 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Wait blocks until every background fetch has finished (for graceful shutdown,
-// after the HTTP server stopped taking requests).
+// Wait blocks until every background fetch has finished, read-ahead fetches
+// queued included.
 func (s *Server) Wait() { s.bg.Wait() }
+
+// Shutdown drops the read-ahead fetches not started yet and waits for every
+// background fetch to finish (for graceful shutdown, after the HTTP server
+// stopped taking requests).
+func (s *Server) Shutdown() {
+	if s.ahead != nil {
+		s.ahead.stop()
+	}
+	s.bg.Wait()
+}
 
 // Ready reports whether the database and the blob store can be used, and
 // whether every rule that blocks in the policy in force has its data (a

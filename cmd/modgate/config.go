@@ -32,6 +32,7 @@ type config struct {
 	PrivateUpstream string
 	SumDB           string
 	SumDBPrefetch   bool // see proxy.Options.NoPrefetch
+	ReadAhead       bool // see proxy.Options.NoReadAhead
 	NoSumDB         string
 	AllowUnknown    bool
 	SumDBFailOpen   bool
@@ -101,7 +102,8 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.SumDB, "sumdb", "sum.golang.org", "checksum database in GOSUMDB syntax (name, name+hash+key, 'name+hash+key URL', or off)")
 	fs.StringVar(&c.NoSumDB, "nosumdb", "", "module `patterns` (GONOSUMDB syntax) never looked up in the checksum database: their hashes are pinned on first use, like --private modules")
 	fs.BoolVar(&c.AllowUnknown, "sumdb-allow-unknown", false, "serve public versions the checksum database does not know (pinned on first use, audited) instead of refusing them")
-	fs.BoolVar(&c.SumDBPrefetch, "sumdb-prefetch", true, "when a go.mod is fetched, look up the checksum-database records of the versions it requires ahead of the client's requests for them (the database only; nothing is fetched from upstream ahead)")
+	fs.BoolVar(&c.SumDBPrefetch, "sumdb-prefetch", true, "when a go.mod is fetched, look up the checksum-database records of the versions it requires ahead of the client's requests for them (the database only; --read-ahead says what is fetched from upstream ahead)")
+	fs.BoolVar(&c.ReadAhead, "read-ahead", true, "fetch and check ahead, from the same upstreams, what the go command asks for next: the go.mod files an unpruned go.mod (go < 1.17) requires, and a version's .zip when a client asks for its .info (as go mod download does); nothing is served that a client did not ask for")
 	fs.BoolVar(&c.SumDBFailOpen, "sumdb-fail-open", false, "serve uncached artifacts unverified (pinned on first use, audited) while the checksum database is unreachable, instead of refusing them with 502")
 	fs.DurationVar(&c.ListTTL, "list-ttl", time.Minute, "how long @v/list and @latest answers are served from the cache before upstream is asked again")
 	fs.DurationVar(&c.FetchTimeout, "fetch-timeout", 10*time.Minute, "longest time one upstream fetch (including a large zip) may take")

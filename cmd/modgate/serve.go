@@ -116,6 +116,7 @@ func runServe(ctx context.Context, e *env) error {
 		FetchTimeout:   cfg.FetchTimeout,
 		FetchLeaseTTL:  cfg.FetchLeaseTTL,
 		NoPrefetch:     !cfg.SumDBPrefetch,
+		NoReadAhead:    !cfg.ReadAhead,
 		MissingTTL:     notFoundTTL(cfg.NotFoundTTL),
 		Logger:         e.log,
 		Metrics:        proxy.NewMetrics(reg),
@@ -220,7 +221,7 @@ func runServe(ctx context.Context, e *env) error {
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
-	px.Wait()
+	px.Shutdown() // read-ahead fetches not started yet are dropped
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}

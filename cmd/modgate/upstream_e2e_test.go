@@ -115,7 +115,10 @@ func TestEndToEndUpstreamRecheck(t *testing.T) {
 		"--notify-url", hook.URL, "--recheck-rate", "50"}
 	// --audit-flush 0: records are in the log before the answer, so the
 	// dashboard's "who got the zip" is complete when the test reads it.
-	mg := startModgate(t, append([]string{"--policy", pol, "--recheck-interval", "0", "--audit-flush", "0"}, common...)...)
+	// --read-ahead=false: the moved version's zip must be fetched only
+	// after its tag moved (read ahead, the zip its .info announced would be
+	// the one the checksum database recorded, fetched before the move).
+	mg := startModgate(t, append([]string{"--policy", pol, "--recheck-interval", "0", "--audit-flush", "0", "--read-ahead=false"}, common...)...)
 	home := 0
 	goEnv := func() []string {
 		home++ // a fresh module cache: every download goes through modgate
