@@ -139,7 +139,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Auth, "auth", "off", "client authentication: `required` (every route but /healthz, /readyz and the login page needs a token; see 'modgate token') or off (everyone is admin; for localhost only)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM, with --tls-key); empty: plain HTTP")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key `file` (PEM) of --tls-cert")
-	fs.StringVar(&c.MemoryLimit, "memory-limit", defaultMemoryLimit, "soft `limit` of the Go heap (64MiB, 1GiB; off: none): the garbage collector runs sooner as the heap nears it, never refuses memory; the GOMEMLIMIT environment variable wins")
+	fs.StringVar(&c.MemoryLimit, "memory-limit", defaultMemoryLimit, "soft `limit` of the Go heap (56MiB, 1GiB; off: none): the garbage collector runs sooner as the heap nears it, never refuses memory; the GOMEMLIMIT environment variable wins")
 	fs.StringVar(&c.DebugListen, "debug-listen", "", "`address` of a separate listener serving net/http/pprof under /debug/pprof/ (no authentication: keep it on localhost); empty: off")
 }
 

@@ -9,10 +9,13 @@ import (
 )
 
 // defaultMemoryLimit is --memory-limit's default: the Go heap's soft limit.
-// In a cold fill of the hugo graph (431 zips) it took peak RSS from 150 to
-// 123 MiB at no measurable cost in CPU (GC runs sooner only when the heap
-// nears it); 40 MiB cost 18% more CPU for 6 MiB less.
-const defaultMemoryLimit = "64MiB"
+// In a cold fill of the hugo graph (431 zips) 64 MiB took peak RSS from 150
+// to 123 MiB at no measurable cost in CPU (GC runs sooner only when the heap
+// nears it); 40 MiB cost 18% more CPU for 6 MiB less. With SQLite's page
+// caches cut (sqlite.openDB), 56 MiB took it from 106-109 to 100-101 MiB
+// (three fills; proxy CPU 24.1-27.5 s against 24.8-25.3 s at 64 MiB, within
+// the machine's noise); 52 MiB gained nothing more.
+const defaultMemoryLimit = "56MiB"
 
 // parseMemoryLimit reads --memory-limit: a size in bytes with an optional
 // KiB, MiB or GiB suffix, or 0 / "off" for no limit.

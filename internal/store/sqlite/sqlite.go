@@ -150,6 +150,13 @@ func openDB(path string, readOnly bool) (*sql.DB, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)") // durable in WAL mode except for the last commits on power loss
+	// A 256 KiB page cache per connection instead of SQLite's 2 MiB: the
+	// pages are in the OS page cache anyway (WAL mode reads them with
+	// pread), and the embedded library never returns its heap, so each
+	// connection's cache stayed resident at its peak. In cold fills of the
+	// bench graph (5 connections) peak RSS went 120 -> 106-109 MiB with the
+	// same proxy CPU.
+	q.Add("_pragma", "cache_size(-256)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
