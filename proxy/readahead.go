@@ -55,8 +55,9 @@ var readAheadWorkers = map[store.Kind]int{store.KindZip: 2, store.KindMod: 8}
 // readAheadQueue bounds the fetches of one kind waiting for a worker.
 const readAheadQueue = 4096
 
-// readAheadSeenCap bounds the artifacts remembered as considered already.
-const readAheadSeenCap = 100000
+// readAheadSeenCap bounds the artifacts remembered as considered already,
+// and those remembered as fetched ahead and not served yet (a few MiB).
+const readAheadSeenCap = 20000
 
 // readAhead queues and runs the fetches ahead. Its zero value is not usable:
 // see newReadAhead.
@@ -70,7 +71,8 @@ type readAhead struct {
 	// unserved are the artifacts fetched ahead that no client was served yet
 	// (artifactKey -> struct{}): the first request served one records the
 	// upstream it came from as its source, as if it had fetched it.
-	unserved sync.Map
+	unserved  sync.Map
+	nunserved atomic.Int64
 }
 
 func newReadAhead(bg *sync.WaitGroup) *readAhead {
@@ -105,7 +107,30 @@ func (r *readAhead) firstServe(key string) bool {
 		return false
 	}
 	_, ok := r.unserved.LoadAndDelete(key)
+	if ok {
+		r.nunserved.Add(-1)
+	}
 	return ok
+}
+
+// fetching marks key as fetched ahead and not served yet. Past
+// readAheadSeenCap such marks (versions read ahead that no client asked
+// for), they are forgotten: their first request then says "cache".
+func (r *readAhead) fetching(key string) {
+	if r.nunserved.Load() >= readAheadSeenCap {
+		r.unserved.Clear()
+		r.nunserved.Store(0)
+	}
+	if _, loaded := r.unserved.LoadOrStore(key, struct{}{}); !loaded {
+		r.nunserved.Add(1)
+	}
+}
+
+// failed drops key's mark: its read-ahead fetched nothing.
+func (r *readAhead) failed(key string) {
+	if _, ok := r.unserved.LoadAndDelete(key); ok {
+		r.nunserved.Add(-1)
+	}
 }
 
 // stop drops what waits and refuses what comes (at shutdown).
@@ -208,9 +233,9 @@ func (s *Server) readAheadRequirements(f *modfile.File, who client) {
 			if _, err := s.cachedArtifact(ctx, m, store.KindMod); !errors.Is(err, fs.ErrNotExist) {
 				return // cached, or the store failed
 			}
-			s.ahead.unserved.Store(key, struct{}{})
+			s.ahead.fetching(key)
 			if _, _, err := s.artifact(ctx, m, store.KindMod, false, who); err != nil {
-				s.ahead.unserved.Delete(key)
+				s.ahead.failed(key)
 				if !errors.Is(err, fs.ErrNotExist) {
 					s.log.Debug("read-ahead of a go.mod failed", "module", m.Path, "version", m.Version, "err", err.Error())
 				}
@@ -261,7 +286,7 @@ func (s *Server) fetchZipAhead(ctx context.Context, m module.Version, key string
 		return nil // a client's fetch is in flight
 	}
 	defer s.streams.CompareAndDelete(key, z)
-	s.ahead.unserved.Store(key, struct{}{})
+	s.ahead.fetching(key)
 	res := <-s.flight(ctx, key, func(ctx context.Context) (any, error) {
 		a, err := s.fetchOnce(withStream(ctx, z), m, store.KindZip, key)
 		err = s.diskFull(m, store.KindZip, err)
@@ -271,7 +296,7 @@ func (s *Server) fetchZipAhead(ctx context.Context, m module.Version, key string
 	a, _ := res.Val.(*store.Artifact)
 	z.finish(a, res.Err) // a fetch this joined that was not streamed
 	if res.Err != nil {
-		s.ahead.unserved.Delete(key)
+		s.ahead.failed(key)
 		if zipErr := (*verify.ZipError)(nil); errors.As(res.Err, &zipErr) {
 			s.memo.put(refusedKey(key), &refusedZip{err: res.Err, at: s.now(), ttl: refusalTTL}, int64(len(res.Err.Error())))
 		}
