@@ -255,19 +255,34 @@ func TestEditedModRowNotServed(t *testing.T) {
 // integrityFailures reads modgate_integrity_failures_total{kind}.
 func integrityFailures(t *testing.T, reg *prometheus.Registry, kind string) float64 {
 	t.Helper()
+	return counterOf(t, reg, "modgate_integrity_failures_total", map[string]string{"kind": kind})
+}
+
+// counterOf returns the value of the counter name with the labels given in
+// reg (0 when it has none).
+func counterOf(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "modgate_integrity_failures_total" {
+		if mf.GetName() != name {
 			continue
 		}
+	metric:
 		for _, m := range mf.GetMetric() {
+			matched := 0
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "kind" && l.GetValue() == kind {
-					return m.GetCounter().GetValue()
+				if v, ok := labels[l.GetName()]; ok {
+					if v != l.GetValue() {
+						continue metric
+					}
+					matched++
 				}
+			}
+			if matched == len(labels) {
+				return m.GetCounter().GetValue()
 			}
 		}
 	}

@@ -20,6 +20,8 @@ type Metrics struct {
 	noSpace      prometheus.Counter
 	// blobStoreErrs: see blobStoreError.
 	blobStoreErrs *prometheus.CounterVec
+	// readAheads: see readAhead.
+	readAheads *prometheus.CounterVec
 	// children remembers the counters of label values seen (a label
 	// look-up hashes the values on every request).
 	children sync.Map // childKey -> prometheus.Counter
@@ -87,7 +89,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "modgate_blob_store_errors_total",
 		Help: "Requests answered 503 because the blob store (such as an S3 bucket) could not be reached or refused, by operation.",
 	}, []string{"op"})
-	reg.MustRegister(m.requests, m.servedBytes, m.cacheResults, m.stales, m.upstreamTime, m.upBytes, m.integrityBad, m.noSpace, m.blobStoreErrs)
+	m.readAheads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "modgate_read_ahead_total",
+		Help: "Artifacts fetched ahead of the client (--read-ahead), by kind and result: fetched, failed, or used (a client was then served it).",
+	}, []string{"kind", "result"})
+	reg.MustRegister(m.requests, m.servedBytes, m.cacheResults, m.stales, m.upstreamTime, m.upBytes, m.integrityBad, m.noSpace, m.blobStoreErrs, m.readAheads)
 	return m
 }
 
@@ -150,5 +156,13 @@ func (m *Metrics) blobStoreError(op string) {
 func (m *Metrics) storageFull() {
 	if m != nil {
 		m.noSpace.Inc()
+	}
+}
+
+// readAhead counts a read-ahead of kind that ended with result (fetched,
+// failed) or was served to a client (used).
+func (m *Metrics) readAhead(kind, result string) {
+	if m != nil {
+		m.counter(m.readAheads, kind, result, 0).Inc()
 	}
 }

@@ -234,7 +234,9 @@ func (s *Server) readAheadRequirements(f *modfile.File, who client) {
 				return // cached, or the store failed
 			}
 			s.ahead.fetching(key)
-			if _, _, err := s.artifact(ctx, m, store.KindMod, false, who); err != nil {
+			_, _, err := s.artifact(ctx, m, store.KindMod, false, who)
+			s.opts.Metrics.readAhead(string(store.KindMod), outcome(err))
+			if err != nil {
 				s.ahead.failed(key)
 				if !errors.Is(err, fs.ErrNotExist) {
 					s.log.Debug("read-ahead of a go.mod failed", "module", m.Path, "version", m.Version, "err", err.Error())
@@ -295,6 +297,7 @@ func (s *Server) fetchZipAhead(ctx context.Context, m module.Version, key string
 	})
 	a, _ := res.Val.(*store.Artifact)
 	z.finish(a, res.Err) // a fetch this joined that was not streamed
+	s.opts.Metrics.readAhead(string(store.KindZip), outcome(res.Err))
 	if res.Err != nil {
 		s.ahead.failed(key)
 		if zipErr := (*verify.ZipError)(nil); errors.As(res.Err, &zipErr) {
@@ -304,4 +307,12 @@ func (s *Server) fetchZipAhead(ctx context.Context, m module.Version, key string
 	}
 	s.memo.putArtifact(key, a)
 	return nil
+}
+
+// outcome is a read-ahead's result for its metric.
+func outcome(err error) string {
+	if err != nil {
+		return "failed"
+	}
+	return "fetched"
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/modgate/modgate/internal/testkit"
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/proxy/upstream"
@@ -27,7 +29,8 @@ func TestZipReadAheadOnInfo(t *testing.T) {
 		ahead bool
 	}{{"on", true}, {"off", false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			var opts []harnessOpt
+			reg := prometheus.NewRegistry()
+			opts := []harnessOpt{func(po *proxy.Options, _ *upstream.Options) { po.Metrics = proxy.NewMetrics(reg) }}
 			if !tc.ahead {
 				opts = append(opts, noReadAhead)
 			}
@@ -49,6 +52,11 @@ func TestZipReadAheadOnInfo(t *testing.T) {
 			}
 			if got := h.up.Requests(zipPath); got != 1 {
 				t.Errorf("zip fetched %d times in all, want 1", got)
+			}
+			for result, want := range map[string]float64{"fetched": float64(want), "used": float64(want), "failed": 0} {
+				if got := counterOf(t, reg, "modgate_read_ahead_total", map[string]string{"kind": "zip", "result": result}); got != want {
+					t.Errorf("modgate_read_ahead_total{kind=zip,result=%s} = %v, want %v", result, got, want)
+				}
 			}
 			// Asking for the .info again starts nothing more.
 			h.get("/example.com/m/@v/v1.0.0.info")
