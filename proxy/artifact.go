@@ -63,7 +63,7 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req reque
 		if errors.Is(err, fs.ErrNotExist) || hit && s.ingesting(req.mod) {
 			var served bool
 			if a, served, err = s.streamZip(ctx, w, req.mod, who); served {
-				if s.ahead.firstServe(artifactKey(req.mod, kind)) { // it names its upstream
+				if s.ahead.firstServe(aheadKey{req.mod, kind}) { // it names its upstream
 					s.opts.Metrics.readAhead(string(kind), "used")
 				}
 				return err
@@ -102,7 +102,7 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, req reque
 			return err
 		}
 	}
-	if kind != store.KindInfo && s.ahead.firstServe(artifactKey(req.mod, kind)) {
+	if kind != store.KindInfo && s.ahead.firstServe(aheadKey{req.mod, kind}) {
 		hit = false // fetched ahead for this request: its record names the upstream
 		s.opts.Metrics.readAhead(string(kind), "used")
 	}

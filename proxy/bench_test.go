@@ -1,7 +1,6 @@
 package proxy_test
 
 import (
-	"archive/zip"
 	"context"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -269,26 +267,7 @@ func BenchmarkIngestZip(b *testing.B) {
 // v1.10.1, from scanner/caps/testdata), by their names in the module.
 func cobraFiles(b testing.TB) map[string]string {
 	b.Helper()
-	zr, err := zip.OpenReader("../scanner/caps/testdata/github.com_spf13_cobra@v1.10.1.zip")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer zr.Close()
-	files := map[string]string{}
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			b.Fatal(err)
-		}
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, name, _ := strings.Cut(f.Name, "@v1.10.1/")
-		files[name] = string(data)
-	}
-	return files
+	return testkit.ZipContents(b, "../scanner/caps/testdata/github.com_spf13_cobra@v1.10.1.zip")
 }
 
 // BenchmarkIngestRealZip is BenchmarkIngestZip over a real module's files

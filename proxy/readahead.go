@@ -63,13 +63,13 @@ const readAheadSeenCap = 20000
 // see newReadAhead.
 type readAhead struct {
 	queues map[store.Kind]*aheadQueue
-	// seen are the artifacts considered already (artifactKey -> struct{}):
+	// seen are the artifacts considered already (aheadKey -> struct{}):
 	// each is considered once per process, so a hot cached .info costs one
 	// map look-up.
 	seen  sync.Map
 	nseen atomic.Int64
 	// unserved are the artifacts fetched ahead that no client was served yet
-	// (artifactKey -> struct{}): the first request served one records the
+	// (aheadKey -> struct{}): the first request served one records the
 	// upstream it came from as its source, as if it had fetched it.
 	unserved  sync.Map
 	nunserved atomic.Int64
@@ -85,7 +85,7 @@ func newReadAhead(bg *sync.WaitGroup) *readAhead {
 
 // first reports whether key is considered for the first time (and remembers
 // it).
-func (r *readAhead) first(key string) bool {
+func (r *readAhead) first(key aheadKey) bool {
 	if _, ok := r.seen.Load(key); ok {
 		return false
 	}
@@ -102,7 +102,7 @@ func (r *readAhead) first(key string) bool {
 
 // firstServe reports whether key was fetched ahead and not served yet, and
 // marks it served.
-func (r *readAhead) firstServe(key string) bool {
+func (r *readAhead) firstServe(key aheadKey) bool {
 	if r == nil {
 		return false
 	}
@@ -116,7 +116,7 @@ func (r *readAhead) firstServe(key string) bool {
 // fetching marks key as fetched ahead and not served yet. Past
 // readAheadSeenCap such marks (versions read ahead that no client asked
 // for), they are forgotten: their first request then says "cache".
-func (r *readAhead) fetching(key string) {
+func (r *readAhead) fetching(key aheadKey) {
 	if r.nunserved.Load() >= readAheadSeenCap {
 		r.unserved.Clear()
 		r.nunserved.Store(0)
@@ -127,10 +127,17 @@ func (r *readAhead) fetching(key string) {
 }
 
 // failed drops key's mark: its read-ahead fetched nothing.
-func (r *readAhead) failed(key string) {
+func (r *readAhead) failed(key aheadKey) {
 	if _, ok := r.unserved.LoadAndDelete(key); ok {
 		r.nunserved.Add(-1)
 	}
+}
+
+// aheadKey names an artifact in the read-ahead's memories: a struct, so a
+// look-up on the request path allocates nothing.
+type aheadKey struct {
+	mod  module.Version
+	kind store.Kind
 }
 
 // stop drops what waits and refuses what comes (at shutdown).
@@ -223,7 +230,7 @@ func (s *Server) readAheadRequirements(f *modfile.File, who client) {
 		return
 	}
 	for _, m := range requirementsOf(f) {
-		key := artifactKey(m, store.KindMod)
+		key := aheadKey{m, store.KindMod}
 		if !s.ahead.first(key) {
 			continue
 		}
@@ -249,14 +256,13 @@ func (s *Server) readAheadRequirements(f *modfile.File, who client) {
 // readAheadZip fetches ahead the .zip of m, whose .info a client asked for
 // (see the top of this file).
 func (s *Server) readAheadZip(m module.Version, who client) {
-	key := artifactKey(m, store.KindZip)
-	if s.ahead == nil || semver.Canonical(m.Version) != m.Version || !s.ahead.first(key) {
+	if s.ahead == nil || !s.ahead.first(aheadKey{m, store.KindZip}) || semver.Canonical(m.Version) != m.Version {
 		return
 	}
 	s.ahead.queues[store.KindZip].add(func() {
 		ctx, cancel := context.WithTimeout(withClient(context.Background(), who), readAheadTimeout)
 		defer cancel()
-		if err := s.fetchZipAhead(ctx, m, key); err != nil {
+		if err := s.fetchZipAhead(ctx, m); err != nil {
 			s.log.Debug("read-ahead of a zip failed", "module", m.Path, "version", m.Version, "err", err.Error())
 		}
 	})
@@ -266,7 +272,8 @@ func (s *Server) readAheadZip(m module.Version, who client) {
 // request would (stream.go), feeding a stream that client requests arriving
 // meanwhile join. Nothing is fetched when the zip is cached, known missing
 // or refused, or when the policy refuses the version before download.
-func (s *Server) fetchZipAhead(ctx context.Context, m module.Version, key string) error {
+func (s *Server) fetchZipAhead(ctx context.Context, m module.Version) error {
+	key := artifactKey(m, store.KindZip)
 	if _, err := s.cachedArtifact(ctx, m, store.KindZip); !errors.Is(err, fs.ErrNotExist) {
 		return err // cached (nil), or the store failed
 	}
@@ -288,7 +295,7 @@ func (s *Server) fetchZipAhead(ctx context.Context, m module.Version, key string
 		return nil // a client's fetch is in flight
 	}
 	defer s.streams.CompareAndDelete(key, z)
-	s.ahead.fetching(key)
+	s.ahead.fetching(aheadKey{m, store.KindZip})
 	res := <-s.flight(ctx, key, func(ctx context.Context) (any, error) {
 		a, err := s.fetchOnce(withStream(ctx, z), m, store.KindZip, key)
 		err = s.diskFull(m, store.KindZip, err)
@@ -299,7 +306,7 @@ func (s *Server) fetchZipAhead(ctx context.Context, m module.Version, key string
 	z.finish(a, res.Err) // a fetch this joined that was not streamed
 	s.opts.Metrics.readAhead(string(store.KindZip), outcome(res.Err))
 	if res.Err != nil {
-		s.ahead.failed(key)
+		s.ahead.failed(aheadKey{m, store.KindZip})
 		if zipErr := (*verify.ZipError)(nil); errors.As(res.Err, &zipErr) {
 			s.memo.put(refusedKey(key), &refusedZip{err: res.Err, at: s.now(), ttl: refusalTTL}, int64(len(res.Err.Error())))
 		}

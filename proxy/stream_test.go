@@ -52,6 +52,24 @@ func slowZip(h *harness, built *testkit.Built, release <-chan struct{}) {
 	}
 }
 
+// getHeld asks for path while slowZip holds the zip's second half, and
+// releases it once the client has the first byte. ferr is the first byte's
+// read error, err the rest's (a cut response ends with one).
+func getHeld(t *testing.T, h *harness, path string, release chan struct{}) (r response, ferr, err error) {
+	t.Helper()
+	resp, err := http.Get(h.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 1)
+	_, ferr = io.ReadFull(resp.Body, first)
+	close(release)
+	rest, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	h.inflight.Wait()
+	return response{code: resp.StatusCode, body: append(first, rest...)}, ferr, err
+}
+
 // TestZipStreamsWhileDownloading checks that a zip not cached yet reaches
 // the client while modgate is still downloading it: the upstream holds back
 // the second half of the zip until the client has read the first bytes.
@@ -114,17 +132,7 @@ func TestStreamedZipMismatchIsCut(t *testing.T) {
 	release := make(chan struct{})
 	slowZip(h, evil, release)
 
-	resp, err := http.Get(h.srv.URL + "/example.com/big/@v/v1.0.0.zip")
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := make([]byte, 1)
-	_, ferr := io.ReadFull(resp.Body, first)
-	close(release)
-	rest, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	h.inflight.Wait()
-	r := response{code: resp.StatusCode, body: append(first, rest...)}
+	r, ferr, err := getHeld(t, h, "/example.com/big/@v/v1.0.0.zip", release)
 	if ferr != nil || err == nil || r.code != 200 || len(r.body) > len(evil.Zip)-proxyHoldback {
 		t.Fatalf("tampered zip = %d, %d of %d bytes, %v, %v; want a prefix without the last %d bytes, then a cut",
 			r.code, len(r.body), len(evil.Zip), ferr, err, proxyHoldback)
@@ -175,17 +183,7 @@ func TestStreamedZipBlockedByFactsIsCut(t *testing.T) {
 	// and the answer is the refusal, not a cut stream.
 	release := make(chan struct{})
 	slowZip(h, b, release)
-	resp, err := http.Get(h.srv.URL + "/example.com/big/@v/v1.0.0.zip")
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := make([]byte, 1)
-	_, ferr := io.ReadFull(resp.Body, first)
-	close(release)
-	rest, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	h.inflight.Wait()
-	r := response{code: resp.StatusCode, body: append(first, rest...)}
+	r, ferr, err := getHeld(t, h, "/example.com/big/@v/v1.0.0.zip", release)
 	if ferr != nil || err == nil || len(r.body) >= len(b.Zip) {
 		t.Fatalf("zip with a denied license = %d, %d of %d bytes, %v; want a cut", r.code, len(r.body), len(b.Zip), err)
 	}
