@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Audit event types.
@@ -179,16 +181,26 @@ func NormalizeAudit(e *AuditEvent) {
 	}
 	if len(e.Reasons) == 0 {
 		e.Reasons = nil
-	} else {
-		r := make([]string, len(e.Reasons))
-		for i, s := range e.Reasons {
-			r[i] = cleanText(s)
+		return
+	}
+	// The slice is replaced, never written to: a caller's (a decision's
+	// reasons, shared by every request it answers) stays as it was.
+	for i, s := range e.Reasons {
+		if c := cleanText(s); c != s {
+			r := slices.Clone(e.Reasons)
+			for j := i; j < len(r); j++ {
+				r[j] = cleanText(r[j])
+			}
+			e.Reasons = r
+			return
 		}
-		e.Reasons = r
 	}
 }
 
 func cleanText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s // the usual case, without ToValidUTF8's rune by rune scan
+	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	if strings.IndexByte(s, 0) >= 0 {
 		s = strings.ReplaceAll(s, "\x00", "\uFFFD")

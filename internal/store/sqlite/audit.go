@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,6 +75,11 @@ func (s *Store) appendAudit(ctx context.Context, tx *prepTx, events []*store.Aud
 	}
 	now := s.now()
 	args := make([]any, 0, min(len(events), auditInsertRows[0])*auditFields)
+	// A batch's records mostly repeat one another's reasons (the requests
+	// one cached decision answered): the JSON of the last is reused when
+	// the next record's reasons are equal to them.
+	var lastReasons []string
+	lastJSON := "[]"
 	for rest := events; len(rest) > 0; {
 		// The records go in with as few statements as the batch allows
 		// (a 64-row INSERT, then 16, 4, 1): each statement is prepared
@@ -90,14 +96,18 @@ func (s *Store) appendAudit(ctx context.Context, tx *prepTx, events []*store.Aud
 			seq++
 			store.SealAudit(e, seq, prev, now)
 			prev = e.Hash
-			rj := "[]"
-			if len(e.Reasons) > 0 {
-				b, err := json.Marshal(e.Reasons)
-				if err != nil {
-					return err
+			if !slices.Equal(e.Reasons, lastReasons) {
+				lastJSON = "[]"
+				if len(e.Reasons) > 0 {
+					b, err := json.Marshal(e.Reasons)
+					if err != nil {
+						return err
+					}
+					lastJSON = string(b)
 				}
-				rj = string(b)
+				lastReasons = e.Reasons
 			}
+			rj := lastJSON
 			args = append(args, e.Seq, e.Time.Format(timeFormat), e.Type, e.ClientToken, e.ClientIP,
 				e.UserAgent, e.Module, e.Version, e.Kind, e.Decision, rj, e.Source, e.Bytes, int64(e.Duration),
 				e.SBOM, e.PrevHash, e.Hash)

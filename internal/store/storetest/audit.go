@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -264,6 +265,35 @@ func testAuditRoundTrip(t *testing.T, s store.Store) {
 			}
 		})
 	}
+	// One batch whose records repeat, change and drop reasons (the SQLite
+	// driver reuses the JSON of equal consecutive reasons): each reads back
+	// its own.
+	shared := []string{"warn vulnerabilities: GO-2023-2153", "warn capabilities.binaries: x.sh (script (#!))"}
+	batch := [][]string{shared, slices.Clone(shared), nil, shared, shared[:1], {"\xffbad"}, shared}
+	var events []*store.AuditEvent
+	for _, r := range batch {
+		events = append(events, &store.AuditEvent{Time: auditT0, Type: store.AuditFetch, Reasons: r})
+	}
+	if err := s.AppendAudit(ctx, events); err != nil {
+		t.Fatalf("AppendAudit: %v", err)
+	}
+	got, err := s.AuditEvents(ctx, store.AuditQuery{AfterSeq: events[0].Seq - 1, Limit: len(events)})
+	if err != nil || len(got) != len(events) {
+		t.Fatalf("AuditEvents = %d records, %v; want %d", len(got), err, len(events))
+	}
+	for i, r := range batch {
+		want := r
+		if i == 5 {
+			want = []string{"\uFFFDbad"}
+		}
+		if !slices.Equal(got[i].Reasons, want) || got[i].Hash != events[i].Hash {
+			t.Errorf("batch record %d: reasons %q (hash %s), want %q (hash %s)", i, got[i].Reasons, got[i].Hash, want, events[i].Hash)
+		}
+	}
+	if batch[5][0] != "\xffbad" {
+		t.Errorf("the caller's reasons were written to: %q", batch[5])
+	}
+
 	// A zero time is set by the store.
 	before := time.Now().Add(-time.Second)
 	e := &store.AuditEvent{Type: store.AuditAdmin}
