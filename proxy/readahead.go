@@ -43,7 +43,8 @@ import (
 // audited on its own. At most readAheadWorkers run at once per kind, oldest
 // first; what does not fit in readAheadQueue waits for nobody and is
 // dropped (the client's own request fetches it). It is off with
-// Options.NoReadAhead (--read-ahead=false). A read-ahead that fails leaves
+// Options.NoReadAhead (--read-ahead=off); Options.NoZipReadAhead
+// (--read-ahead=mods) keeps only the go.mod files'. A read-ahead that fails leaves
 // what a client's fetch would: a "not found" or a content refusal is
 // remembered as for a client; other errors are logged and forgotten.
 
@@ -256,7 +257,7 @@ func (s *Server) readAheadRequirements(f *modfile.File, who client) {
 // readAheadZip fetches ahead the .zip of m, whose .info a client asked for
 // (see the top of this file).
 func (s *Server) readAheadZip(m module.Version, who client) {
-	if s.ahead == nil || !s.ahead.first(aheadKey{m, store.KindZip}) || semver.Canonical(m.Version) != m.Version {
+	if s.ahead == nil || s.opts.NoZipReadAhead || !s.ahead.first(aheadKey{m, store.KindZip}) || semver.Canonical(m.Version) != m.Version {
 		return
 	}
 	s.ahead.queues[store.KindZip].add(func() {

@@ -17,6 +17,9 @@ import (
 
 func noReadAhead(po *proxy.Options, _ *upstream.Options) { po.NoReadAhead = true }
 
+// modsReadAheadOnly is --read-ahead=mods.
+func modsReadAheadOnly(po *proxy.Options, _ *upstream.Options) { po.NoZipReadAhead = true }
+
 // When a client asks for a version's .info (go mod download asks for every
 // .info of the build list, then for each .zip), the zip is fetched, checked
 // and stored ahead; the client's request for it is then a cache hit. Off, the
@@ -27,12 +30,13 @@ func TestZipReadAheadOnInfo(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		ahead bool
-	}{{"on", true}, {"off", false}} {
+		opt   harnessOpt
+	}{{"all", true, nil}, {"off", false, noReadAhead}, {"mods", false, modsReadAheadOnly}} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			opts := []harnessOpt{func(po *proxy.Options, _ *upstream.Options) { po.Metrics = proxy.NewMetrics(reg) }}
-			if !tc.ahead {
-				opts = append(opts, noReadAhead)
+			if tc.opt != nil {
+				opts = append(opts, tc.opt)
 			}
 			h := newHarness(t, []*testkit.Built{b}, opts...)
 			if r := h.get("/example.com/m/@v/v1.0.0.info"); r.code != http.StatusOK {
@@ -164,11 +168,12 @@ func TestModReadAheadUnpruned(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		ahead bool
-	}{{"on", true}, {"off", false}} {
+		opt   harnessOpt
+	}{{"all", true, nil}, {"off", false, noReadAhead}, {"mods", true, modsReadAheadOnly}} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := []harnessOpt{withSumDB(t, db, &auditLog{}, "")}
-			if !tc.ahead {
-				opts = append(opts, noReadAhead)
+			if tc.opt != nil {
+				opts = append(opts, tc.opt)
 			}
 			h := newHarness(t, all, opts...)
 			if r := h.get("/example.com/top/@v/v1.0.0.mod"); r.code != http.StatusOK {

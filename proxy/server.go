@@ -157,6 +157,10 @@ type Options struct {
 	// asks for next: the go.mod files an unpruned go.mod requires, and the
 	// .zip of a version whose .info a client asked for (readahead.go).
 	NoReadAhead bool
+	// NoZipReadAhead keeps the go.mod read-ahead but never fetches a zip
+	// ahead of its request (--read-ahead=mods): a client listing versions
+	// (go list -m -json all asks for every .info) then pulls no zips.
+	NoZipReadAhead bool
 	// FetchLeaseTTL is how long a replica's fetch lease lasts without a
 	// heartbeat (renewed every third of it) before another replica may take
 	// the fetch over; zero means 30 seconds.

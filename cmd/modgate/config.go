@@ -31,8 +31,8 @@ type config struct {
 	Private         string
 	PrivateUpstream string
 	SumDB           string
-	SumDBPrefetch   bool // see proxy.Options.NoPrefetch
-	ReadAhead       bool // see proxy.Options.NoReadAhead
+	SumDBPrefetch   bool          // see proxy.Options.NoPrefetch
+	ReadAhead       readAheadMode // see proxy.Options.NoReadAhead, NoZipReadAhead
 	NoSumDB         string
 	AllowUnknown    bool
 	SumDBFailOpen   bool
@@ -103,7 +103,8 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.NoSumDB, "nosumdb", "", "module `patterns` (GONOSUMDB syntax) never looked up in the checksum database: their hashes are pinned on first use, like --private modules")
 	fs.BoolVar(&c.AllowUnknown, "sumdb-allow-unknown", false, "serve public versions the checksum database does not know (pinned on first use, audited) instead of refusing them")
 	fs.BoolVar(&c.SumDBPrefetch, "sumdb-prefetch", true, "when a go.mod is fetched, look up the checksum-database records of the versions it requires ahead of the client's requests for them (the database only; --read-ahead says what is fetched from upstream ahead)")
-	fs.BoolVar(&c.ReadAhead, "read-ahead", true, "fetch and check ahead, from the same upstreams, what the go command asks for next: the go.mod files an unpruned go.mod (go < 1.17) requires, and a version's .zip when a client asks for its .info (as go mod download does); nothing is served that a client did not ask for")
+	c.ReadAhead = readAheadAll
+	fs.Var(&c.ReadAhead, "read-ahead", "fetch and check ahead, from the same upstreams, what the go command asks for next; `mode` is all (the go.mod files an unpruned go.mod (go < 1.17) requires, and a version's .zip when a client asks for its .info, as go mod download does), mods (the go.mod files only) or off; true and false mean all and off. Nothing is served that a client did not ask for")
 	fs.BoolVar(&c.SumDBFailOpen, "sumdb-fail-open", false, "serve uncached artifacts unverified (pinned on first use, audited) while the checksum database is unreachable, instead of refusing them with 502")
 	fs.DurationVar(&c.ListTTL, "list-ttl", time.Minute, "how long @v/list and @latest answers are served from the cache before upstream is asked again")
 	fs.DurationVar(&c.FetchTimeout, "fetch-timeout", 10*time.Minute, "longest time one upstream fetch (including a large zip) may take")
@@ -354,3 +355,33 @@ func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") ||
 		strings.Contains(dsn, "host=") || strings.Contains(dsn, "dbname=")
 }
+
+// readAheadMode is --read-ahead: what is fetched ahead of the go command's
+// requests (see proxy.Options.NoReadAhead). It is a boolean flag as well, so
+// that --read-ahead, --read-ahead=true and --read-ahead=false keep their
+// meaning.
+type readAheadMode string
+
+const (
+	readAheadAll  readAheadMode = "all"
+	readAheadMods readAheadMode = "mods"
+	readAheadOff  readAheadMode = "off"
+)
+
+func (m *readAheadMode) String() string { return string(*m) }
+
+func (m *readAheadMode) Set(v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "all", "true", "1", "on":
+		*m = readAheadAll
+	case "mods":
+		*m = readAheadMods
+	case "off", "false", "0":
+		*m = readAheadOff
+	default:
+		return fmt.Errorf("%q is not a read-ahead mode: all, mods or off", v)
+	}
+	return nil
+}
+
+func (m *readAheadMode) IsBoolFlag() bool { return true }

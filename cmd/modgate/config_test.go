@@ -139,3 +139,39 @@ func TestAdvisoriesInterval(t *testing.T) {
 		})
 	}
 }
+
+// --read-ahead is a mode and still a boolean flag: its old spellings keep
+// their meaning, and the environment and the file set it too.
+func TestReadAheadMode(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want readAheadMode
+	}{
+		{"default", nil, nil, readAheadAll},
+		{"bare flag", []string{"--read-ahead"}, nil, readAheadAll},
+		{"true", []string{"--read-ahead=true"}, nil, readAheadAll},
+		{"false", []string{"--read-ahead=false"}, nil, readAheadOff},
+		{"off", []string{"--read-ahead=off"}, nil, readAheadOff},
+		{"mods", []string{"--read-ahead=mods"}, nil, readAheadMods},
+		{"upper case", []string{"--read-ahead=MODS"}, nil, readAheadMods},
+		{"environment", nil, map[string]string{"MODGATE_READ_AHEAD": "mods"}, readAheadMods},
+		{"file", nil, map[string]string{"MODGATE_CONFIG": writeFile(t, "read-ahead: off\n")}, readAheadOff},
+		{"file boolean", nil, map[string]string{"MODGATE_CONFIG": writeFile(t, "read-ahead: false\n")}, readAheadOff},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseForTest(t, tc.args, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ReadAhead != tc.want {
+				t.Errorf("read-ahead = %q, want %q", c.ReadAhead, tc.want)
+			}
+		})
+	}
+	_, err := parseForTest(t, []string{"--read-ahead=zips"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "all, mods or off") {
+		t.Errorf("--read-ahead=zips: err = %v, want one naming the modes", err)
+	}
+}
