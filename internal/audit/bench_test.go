@@ -66,7 +66,7 @@ func BenchmarkWriterSQLite(b *testing.B) {
 //
 //	go test ./internal/audit -run '^$' -bench AppendSQLite -benchmem
 func BenchmarkAppendSQLite(b *testing.B) {
-	for _, batch := range []int{1, 16, 64, 256} {
+	for _, batch := range []int{1, 16, 64, 256, 1000} {
 		b.Run(fmt.Sprintf("batch-%d", batch), func(b *testing.B) {
 			s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "modgate.db"))
 			if err != nil {
