@@ -43,8 +43,8 @@ import (
 // audited on its own. At most readAheadWorkers run at once per kind, oldest
 // first; what does not fit in readAheadQueue waits for nobody and is
 // dropped (the client's own request fetches it). It is off with
-// Options.NoReadAhead (--read-ahead=off); Options.NoZipReadAhead
-// (--read-ahead=mods) keeps only the go.mod files'. A read-ahead that fails leaves
+// Options.NoReadAhead (--read-ahead=off); with Options.NoZipReadAhead
+// (--read-ahead=mods) only go.mod files are read ahead. A read-ahead that fails leaves
 // what a client's fetch would: a "not found" or a content refusal is
 // remembered as for a client; other errors are logged and forgotten.
 

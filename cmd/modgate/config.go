@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -372,14 +373,22 @@ func (m *readAheadMode) String() string { return string(*m) }
 
 func (m *readAheadMode) Set(v string) error {
 	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "all", "true", "1", "on":
+	case "all":
 		*m = readAheadAll
 	case "mods":
 		*m = readAheadMods
-	case "off", "false", "0":
+	case "off":
 		*m = readAheadOff
 	default:
-		return fmt.Errorf("%q is not a read-ahead mode: all, mods or off", v)
+		// Whatever the boolean flag took (true, false, 1, 0, t, f, ...).
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a read-ahead mode: all, mods or off", v)
+		}
+		*m = readAheadOff
+		if b {
+			*m = readAheadAll
+		}
 	}
 	return nil
 }

@@ -153,6 +153,8 @@ func TestReadAheadMode(t *testing.T) {
 		{"bare flag", []string{"--read-ahead"}, nil, readAheadAll},
 		{"true", []string{"--read-ahead=true"}, nil, readAheadAll},
 		{"false", []string{"--read-ahead=false"}, nil, readAheadOff},
+		{"boolean 0", []string{"--read-ahead=0"}, nil, readAheadOff},
+		{"boolean T", []string{"--read-ahead=T"}, nil, readAheadAll},
 		{"off", []string{"--read-ahead=off"}, nil, readAheadOff},
 		{"mods", []string{"--read-ahead=mods"}, nil, readAheadMods},
 		{"upper case", []string{"--read-ahead=MODS"}, nil, readAheadMods},
