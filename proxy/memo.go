@@ -106,3 +106,40 @@ func (m *memo) forget(key string) {
 		m.size -= e.Value.(*memoEntry).cost
 	}
 }
+
+// capSet is a bounded memory of keys: once it holds max keys, the next one
+// added forgets them all (what it guards is then done again, never skipped
+// wrongly). The prefetcher and the read-ahead remember with it what they
+// considered already.
+type capSet[K comparable] struct {
+	mu  sync.Mutex
+	m   map[K]struct{}
+	max int
+}
+
+func newCapSet[K comparable](max int) *capSet[K] {
+	return &capSet[K]{m: map[K]struct{}{}, max: max}
+}
+
+// add adds k and reports whether it was not there.
+func (c *capSet[K]) add(k K) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[k]; ok {
+		return false
+	}
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[k] = struct{}{}
+	return true
+}
+
+// remove removes k and reports whether it was there.
+func (c *capSet[K]) remove(k K) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.m[k]
+	delete(c.m, k)
+	return ok
+}

@@ -66,3 +66,26 @@ func TestMemoForget(t *testing.T) {
 		t.Errorf("after forget: %v, size %d, %d entries", got, m.size, m.order.Len())
 	}
 }
+
+// A capSet remembers each key once, forgets one removed, and forgets all
+// once full (so what it guards is done again, never skipped).
+func TestCapSet(t *testing.T) {
+	c := newCapSet[string](2)
+	if !c.add("a") || c.add("a") {
+		t.Fatal("add(a) twice: want true, then false")
+	}
+	if !c.remove("a") || c.remove("a") {
+		t.Fatal("remove(a) twice: want true, then false")
+	}
+	c.add("a")
+	c.add("b")
+	if !c.add("c") { // full: forgets a and b
+		t.Fatal("add(c) on a full set = false")
+	}
+	if !c.add("a") {
+		t.Error("a still remembered after the set was full")
+	}
+	if c.add("c") {
+		t.Error("c forgotten")
+	}
+}

@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"sync"
-
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -34,26 +32,11 @@ const prefetchedCap = 50000
 // prefetcher runs the lookups ahead.
 type prefetcher struct {
 	sem  chan struct{}
-	mu   sync.Mutex
-	seen map[module.Version]struct{}
+	seen *capSet[module.Version] // versions looked up already
 }
 
 func newPrefetcher() *prefetcher {
-	return &prefetcher{sem: make(chan struct{}, prefetchConcurrency), seen: map[module.Version]struct{}{}}
-}
-
-// first reports whether m is asked for the first time (and remembers it).
-func (p *prefetcher) first(m module.Version) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if _, ok := p.seen[m]; ok {
-		return false
-	}
-	if len(p.seen) >= prefetchedCap {
-		clear(p.seen)
-	}
-	p.seen[m] = struct{}{}
-	return true
+	return &prefetcher{sem: make(chan struct{}, prefetchConcurrency), seen: newCapSet[module.Version](prefetchedCap)}
 }
 
 // requirementsOf returns the versions a go.mod requires that may be looked
@@ -87,7 +70,7 @@ func (s *Server) prefetchRequirements(f *modfile.File) {
 	go func() {
 		defer s.bg.Done()
 		for _, m := range reqs {
-			if !s.prefetch.first(m) {
+			if !s.prefetch.seen.add(m) {
 				continue
 			}
 			s.prefetch.sem <- struct{}{}

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/modfile"
@@ -64,74 +63,30 @@ const readAheadSeenCap = 20000
 // see newReadAhead.
 type readAhead struct {
 	queues map[store.Kind]*aheadQueue
-	// seen are the artifacts considered already (aheadKey -> struct{}):
-	// each is considered once per process, so a hot cached .info costs one
-	// map look-up.
-	seen  sync.Map
-	nseen atomic.Int64
-	// unserved are the artifacts fetched ahead that no client was served yet
-	// (aheadKey -> struct{}): the first request served one records the
-	// upstream it came from as its source, as if it had fetched it.
-	unserved  sync.Map
-	nunserved atomic.Int64
+	// seen are the artifacts considered already: each is considered once
+	// per process, so a hot cached .info costs one look-up.
+	seen *capSet[aheadKey]
+	// unserved are the artifacts fetched ahead that no client was served
+	// yet: the first request served one records the upstream it came from
+	// as its source, as if it had fetched it. Past readAheadSeenCap of them
+	// (versions read ahead that no client asked for) they are forgotten,
+	// and their first request then says "cache".
+	unserved *capSet[aheadKey]
 }
 
 func newReadAhead(bg *sync.WaitGroup) *readAhead {
-	r := &readAhead{queues: map[store.Kind]*aheadQueue{}}
+	r := &readAhead{queues: map[store.Kind]*aheadQueue{},
+		seen: newCapSet[aheadKey](readAheadSeenCap), unserved: newCapSet[aheadKey](readAheadSeenCap)}
 	for kind, n := range readAheadWorkers {
 		r.queues[kind] = &aheadQueue{workers: n, max: readAheadQueue, bg: bg}
 	}
 	return r
 }
 
-// first reports whether key is considered for the first time (and remembers
-// it).
-func (r *readAhead) first(key aheadKey) bool {
-	if _, ok := r.seen.Load(key); ok {
-		return false
-	}
-	if r.nseen.Load() >= readAheadSeenCap {
-		r.seen.Clear()
-		r.nseen.Store(0)
-	}
-	if _, loaded := r.seen.LoadOrStore(key, struct{}{}); loaded {
-		return false
-	}
-	r.nseen.Add(1)
-	return true
-}
-
 // firstServe reports whether key was fetched ahead and not served yet, and
 // marks it served.
 func (r *readAhead) firstServe(key aheadKey) bool {
-	if r == nil {
-		return false
-	}
-	_, ok := r.unserved.LoadAndDelete(key)
-	if ok {
-		r.nunserved.Add(-1)
-	}
-	return ok
-}
-
-// fetching marks key as fetched ahead and not served yet. Past
-// readAheadSeenCap such marks (versions read ahead that no client asked
-// for), they are forgotten: their first request then says "cache".
-func (r *readAhead) fetching(key aheadKey) {
-	if r.nunserved.Load() >= readAheadSeenCap {
-		r.unserved.Clear()
-		r.nunserved.Store(0)
-	}
-	if _, loaded := r.unserved.LoadOrStore(key, struct{}{}); !loaded {
-		r.nunserved.Add(1)
-	}
-}
-
-// failed drops key's mark: its read-ahead fetched nothing.
-func (r *readAhead) failed(key aheadKey) {
-	if _, ok := r.unserved.LoadAndDelete(key); ok {
-		r.nunserved.Add(-1)
-	}
+	return r != nil && r.unserved.remove(key)
 }
 
 // aheadKey names an artifact in the read-ahead's memories: a struct, so a
@@ -232,7 +187,7 @@ func (s *Server) readAheadRequirements(f *modfile.File, who client) {
 	}
 	for _, m := range requirementsOf(f) {
 		key := aheadKey{m, store.KindMod}
-		if !s.ahead.first(key) {
+		if !s.ahead.seen.add(key) {
 			continue
 		}
 		s.ahead.queues[store.KindMod].add(func() {
@@ -241,11 +196,11 @@ func (s *Server) readAheadRequirements(f *modfile.File, who client) {
 			if _, err := s.cachedArtifact(ctx, m, store.KindMod); !errors.Is(err, fs.ErrNotExist) {
 				return // cached, or the store failed
 			}
-			s.ahead.fetching(key)
+			s.ahead.unserved.add(key)
 			_, _, err := s.artifact(ctx, m, store.KindMod, false, who)
 			s.opts.Metrics.readAhead(string(store.KindMod), outcome(err))
 			if err != nil {
-				s.ahead.failed(key)
+				s.ahead.unserved.remove(key) // it fetched nothing
 				if !errors.Is(err, fs.ErrNotExist) {
 					s.log.Debug("read-ahead of a go.mod failed", "module", m.Path, "version", m.Version, "err", err.Error())
 				}
@@ -257,7 +212,7 @@ func (s *Server) readAheadRequirements(f *modfile.File, who client) {
 // readAheadZip fetches ahead the .zip of m, whose .info a client asked for
 // (see the top of this file).
 func (s *Server) readAheadZip(m module.Version, who client) {
-	if s.ahead == nil || s.opts.NoZipReadAhead || !s.ahead.first(aheadKey{m, store.KindZip}) || semver.Canonical(m.Version) != m.Version {
+	if s.ahead == nil || s.opts.NoZipReadAhead || !s.ahead.seen.add(aheadKey{m, store.KindZip}) || semver.Canonical(m.Version) != m.Version {
 		return
 	}
 	s.ahead.queues[store.KindZip].add(func() {
@@ -296,7 +251,7 @@ func (s *Server) fetchZipAhead(ctx context.Context, m module.Version) error {
 		return nil // a client's fetch is in flight
 	}
 	defer s.streams.CompareAndDelete(key, z)
-	s.ahead.fetching(aheadKey{m, store.KindZip})
+	s.ahead.unserved.add(aheadKey{m, store.KindZip})
 	res := <-s.flight(ctx, key, func(ctx context.Context) (any, error) {
 		a, err := s.fetchOnce(withStream(ctx, z), m, store.KindZip, key)
 		err = s.diskFull(m, store.KindZip, err)
@@ -307,7 +262,7 @@ func (s *Server) fetchZipAhead(ctx context.Context, m module.Version) error {
 	z.finish(a, res.Err) // a fetch this joined that was not streamed
 	s.opts.Metrics.readAhead(string(store.KindZip), outcome(res.Err))
 	if res.Err != nil {
-		s.ahead.failed(aheadKey{m, store.KindZip})
+		s.ahead.unserved.remove(aheadKey{m, store.KindZip}) // it fetched nothing
 		if zipErr := (*verify.ZipError)(nil); errors.As(res.Err, &zipErr) {
 			s.memo.put(refusedKey(key), &refusedZip{err: res.Err, at: s.now(), ttl: refusalTTL}, int64(len(res.Err.Error())))
 		}

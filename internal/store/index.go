@@ -43,6 +43,28 @@ func BetterPublished(cur time.Time, curSrc string, t time.Time, src string) bool
 	return t.Before(cur)
 }
 
+// BetterPublishedSQL is [BetterPublished] as the assignments of an upsert
+// into version_facts (both drivers' PutFacts): the new publication time
+// (excluded) replaces the stored one only where BetterPublished would say
+// so. Facts are computed from what was read before they are written: a module
+// index page (or another fetch) that dated the version in between must not be
+// undone by an older reading.
+var BetterPublishedSQL = func() string {
+	const (
+		t, src       = "excluded.published_at", "excluded.published_source"
+		cur, curSrc  = "version_facts.published_at", "version_facts.published_source"
+		trustedNames = "('" + PublishedIndex + "', '" + PublishedUpstream + "', '" + PublishedSumDB + "')"
+	)
+	trusted := func(col string) string { return col + " IN " + trustedNames }
+	better := "(" + t + " IS NOT NULL AND (" + cur + " IS NULL" +
+		" OR (" + trusted(src) + " AND (NOT " + trusted(curSrc) + " OR " + t + " < " + cur + "))" +
+		" OR (NOT " + trusted(src) + " AND NOT " + trusted(curSrc) + " AND (" +
+		src + " = '" + PublishedFirstSeen + "' AND " + curSrc + " <> '" + PublishedFirstSeen + "'" +
+		" OR " + src + " = " + curSrc + " AND " + t + " < " + cur + "))))"
+	return "published_at = CASE WHEN " + better + " THEN " + t + " ELSE " + cur + " END,\n\t" +
+		"published_source = CASE WHEN " + better + " THEN " + src + " ELSE " + curSrc + " END"
+}()
+
 // IndexEntry is one line of the module index feed: the public mirror first
 // served Module at Timestamp.
 type IndexEntry struct {

@@ -258,7 +258,7 @@ func (s *Store) PutFacts(ctx context.Context, f *store.Facts) (err error) {
 		VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (module_path, version) DO UPDATE SET licenses = excluded.licenses,
 		licenses_known = excluded.licenses_known, retracted = excluded.retracted, rationale = excluded.rationale,
-		deprecated = excluded.deprecated, deprecation = excluded.deprecation, `+keepBetterPublished+`, updated_at = excluded.updated_at`,
+		deprecated = excluded.deprecated, deprecation = excluded.deprecation, `+store.BetterPublishedSQL+`, updated_at = excluded.updated_at`,
 		m.Path, m.Version, jsonArray(f.Licenses), f.LicensesKnown, f.Retracted, f.Rationale,
 		f.Deprecated, f.Deprecation, nullTime(f.Published), f.PublishedSource, normTime(updated)); err != nil {
 		return err
@@ -507,13 +507,3 @@ func (s *Store) ModuleNotes(ctx context.Context, path string) (_ *store.ModuleNo
 	}
 	return n, nil
 }
-
-// keepBetterPublished is the ON CONFLICT assignment of a version's
-// publication time in PutFacts: the new time replaces the stored one only
-// where store.BetterPublished says so. Facts are computed from what was read
-// before they are written: a module index page (or another fetch) that dated
-// the version in between must not be undone by an older reading.
-const keepBetterPublished = `published_at = CASE WHEN (excluded.published_at IS NOT NULL AND (version_facts.published_at IS NULL OR (excluded.published_source IN ('module-index', 'upstream-last-modified', 'checksum-database') AND (NOT version_facts.published_source IN ('module-index', 'upstream-last-modified', 'checksum-database') OR excluded.published_at < version_facts.published_at)) OR (NOT excluded.published_source IN ('module-index', 'upstream-last-modified', 'checksum-database') AND NOT version_facts.published_source IN ('module-index', 'upstream-last-modified', 'checksum-database') AND (excluded.published_source = 'first-seen' AND version_facts.published_source <> 'first-seen' OR excluded.published_source = version_facts.published_source AND excluded.published_at < version_facts.published_at))))
-	THEN excluded.published_at ELSE version_facts.published_at END,
-	published_source = CASE WHEN (excluded.published_at IS NOT NULL AND (version_facts.published_at IS NULL OR (excluded.published_source IN ('module-index', 'upstream-last-modified', 'checksum-database') AND (NOT version_facts.published_source IN ('module-index', 'upstream-last-modified', 'checksum-database') OR excluded.published_at < version_facts.published_at)) OR (NOT excluded.published_source IN ('module-index', 'upstream-last-modified', 'checksum-database') AND NOT version_facts.published_source IN ('module-index', 'upstream-last-modified', 'checksum-database') AND (excluded.published_source = 'first-seen' AND version_facts.published_source <> 'first-seen' OR excluded.published_source = version_facts.published_source AND excluded.published_at < version_facts.published_at))))
-	THEN excluded.published_source ELSE version_facts.published_source END`
