@@ -110,9 +110,10 @@ func (m *memo) forget(key string) {
 // capSet is a bounded memory of keys: once it holds max keys, the next one
 // added forgets them all (what it guards is then done again, never skipped
 // wrongly). The prefetcher and the read-ahead remember with it what they
-// considered already.
+// considered already. A key present (add) or absent (remove), the usual
+// case on the request path, costs a read lock.
 type capSet[K comparable] struct {
-	mu  sync.Mutex
+	mu  sync.RWMutex
 	m   map[K]struct{}
 	max int
 }
@@ -121,8 +122,18 @@ func newCapSet[K comparable](max int) *capSet[K] {
 	return &capSet[K]{m: map[K]struct{}{}, max: max}
 }
 
+func (c *capSet[K]) has(k K) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	_, ok := c.m[k]
+	return ok
+}
+
 // add adds k and reports whether it was not there.
 func (c *capSet[K]) add(k K) bool {
+	if c.has(k) {
+		return false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.m[k]; ok {
@@ -137,6 +148,9 @@ func (c *capSet[K]) add(k K) bool {
 
 // remove removes k and reports whether it was there.
 func (c *capSet[K]) remove(k K) bool {
+	if !c.has(k) {
+		return false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	_, ok := c.m[k]

@@ -2,9 +2,9 @@ package proxy_test
 
 import (
 	"bytes"
-	"io"
 	"net/http"
-	"sync"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,21 +73,32 @@ func TestZipReadAheadOnInfo(t *testing.T) {
 }
 
 // A client that asks for the zip while its read-ahead is downloading joins
-// that fetch and streams it: the upstream is asked once, and the client gets
-// exactly the module's bytes.
+// that fetch and streams it: the upstream is asked once, the client has its
+// first byte while the upstream still holds the zip's second half, and it
+// gets exactly the module's bytes.
 func TestZipReadAheadJoinedByClient(t *testing.T) {
-	b := testkit.Build(t, mod("example.com/m", "v1.0.0", "data.txt", string(bytes.Repeat([]byte("modgate read-ahead\n"), 20000))))
-	const zipPath = "/example.com/m/@v/v1.0.0.zip"
+	b := bigModule(t, "example.com/big") // far larger than a stream holds back
+	const zipPath = "/example.com/big/@v/v1.0.0.zip"
 	h := newHarness(t, []*testkit.Built{b})
 	release := make(chan struct{})
-	var once sync.Once
+	var heldOut atomic.Bool
 	h.up.Hook = func(w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Path == zipPath {
-			once.Do(func() { <-release }) // hold the read-ahead's download
+		if r.URL.Path != zipPath {
+			return false
 		}
-		return false
+		w.Header().Set("Content-Length", strconv.Itoa(len(b.Zip)))
+		half := len(b.Zip) / 2
+		w.Write(b.Zip[:half])
+		http.NewResponseController(w).Flush()
+		select {
+		case <-release: // the client had its first byte
+		case <-time.After(10 * time.Second):
+			heldOut.Store(true)
+		}
+		w.Write(b.Zip[half:])
+		return true
 	}
-	if r := h.get("/example.com/m/@v/v1.0.0.info"); r.code != http.StatusOK {
+	if r := h.get("/example.com/big/@v/v1.0.0.info"); r.code != http.StatusOK {
 		t.Fatalf(".info = %d %s", r.code, r.body)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -97,27 +108,12 @@ func TestZipReadAheadJoinedByClient(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	type result struct {
-		code int
-		body []byte
-		err  error
+	r, ferr, err := getHeld(t, h, zipPath, release)
+	if ferr != nil || err != nil || r.code != http.StatusOK || !bytes.Equal(r.body, b.Zip) {
+		t.Fatalf("zip = %d, %d bytes, %v, %v; want 200 and the module's %d bytes", r.code, len(r.body), ferr, err, len(b.Zip))
 	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := http.Get(h.srv.URL + zipPath)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		done <- result{resp.StatusCode, body, err}
-	}()
-	time.Sleep(100 * time.Millisecond) // let the client join; correctness does not depend on it
-	close(release)
-	r := <-done
-	if r.err != nil || r.code != http.StatusOK || !bytes.Equal(r.body, b.Zip) {
-		t.Fatalf("zip = %d, %d bytes, %v; want 200 and the module's %d bytes", r.code, len(r.body), r.err, len(b.Zip))
+	if heldOut.Load() {
+		t.Error("the client's first byte came only after the read-ahead's download ended: it did not stream it")
 	}
 	if got := h.up.Requests(zipPath); got != 1 {
 		t.Errorf("zip fetched %d times, want 1 (the client joins the read-ahead)", got)
