@@ -3,8 +3,6 @@ package proxy_test
 import (
 	"bytes"
 	"net/http"
-	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,23 +79,7 @@ func TestZipReadAheadJoinedByClient(t *testing.T) {
 	const zipPath = "/example.com/big/@v/v1.0.0.zip"
 	h := newHarness(t, []*testkit.Built{b})
 	release := make(chan struct{})
-	var heldOut atomic.Bool
-	h.up.Hook = func(w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Path != zipPath {
-			return false
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(b.Zip)))
-		half := len(b.Zip) / 2
-		w.Write(b.Zip[:half])
-		http.NewResponseController(w).Flush()
-		select {
-		case <-release: // the client had its first byte
-		case <-time.After(10 * time.Second):
-			heldOut.Store(true)
-		}
-		w.Write(b.Zip[half:])
-		return true
-	}
+	heldOut := slowZip(h, b, release)
 	if r := h.get("/example.com/big/@v/v1.0.0.info"); r.code != http.StatusOK {
 		t.Fatalf(".info = %d %s", r.code, r.body)
 	}

@@ -33,8 +33,10 @@ func bigModule(t *testing.T, path string, files ...string) *testkit.Built {
 }
 
 // slowZip makes the upstream send the first half of every zip, then wait
-// for release (or 4s) before it sends the rest.
-func slowZip(h *harness, built *testkit.Built, release <-chan struct{}) {
+// for release (or 4s) before it sends the rest. The flag it returns is set
+// when a wait ended without release.
+func slowZip(h *harness, built *testkit.Built, release <-chan struct{}) *atomic.Bool {
+	heldOut := new(atomic.Bool)
 	h.up.Hook = func(w http.ResponseWriter, r *http.Request) bool {
 		if !strings.HasSuffix(r.URL.Path, ".zip") {
 			return false
@@ -46,10 +48,12 @@ func slowZip(h *harness, built *testkit.Built, release <-chan struct{}) {
 		select {
 		case <-release:
 		case <-time.After(4 * time.Second): // only when the client got nothing meanwhile
+			heldOut.Store(true)
 		}
 		w.Write(built.Zip[half:])
 		return true
 	}
+	return heldOut
 }
 
 // getHeld asks for path while slowZip holds the zip's second half, and
