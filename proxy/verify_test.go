@@ -169,6 +169,7 @@ func TestPrivateRepinRefused(t *testing.T) {
 // dropArtifacts deletes every cached artifact record behind the store's back.
 func dropArtifacts(t *testing.T, h *harness) {
 	t.Helper()
+	h.px.Wait() // nothing fetched ahead stores a row after the delete
 	db, err := sql.Open("sqlite", h.dbPath)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,11 +67,7 @@ func TestAuditCommands(t *testing.T) {
 		t.Fatalf("audit verify after prune: %v\n%s", err, out)
 	}
 
-	raw, err := sql.Open("sqlite", filepath.Join(data, "modgate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := rawDB(t, data)
 	if _, err := raw.Exec(`UPDATE audit_log SET decision = 'served' WHERE seq = 2`); err != nil {
 		t.Fatal(err)
 	}

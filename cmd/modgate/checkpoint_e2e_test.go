@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -142,11 +141,7 @@ func TestAuditCheckpointEndToEnd(t *testing.T) {
 
 	// Cut the tail and rewind the head consistently: the chain walk alone
 	// finds nothing, the last checkpoint does.
-	raw, err := sql.Open("sqlite", filepath.Join(data, "modgate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := rawDB(t, data)
 	keep := lastCP.Size - 2
 	for _, q := range []string{
 		`DELETE FROM audit_log WHERE seq > ?`,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,11 +29,7 @@ func TestChecksumPinCommands(t *testing.T) {
 	}
 
 	// A pin from before pins were audited (or written behind modgate's back).
-	raw, err := sql.Open("sqlite", filepath.Join(data, "modgate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := rawDB(t, data)
 	exec := func(q string, args ...any) {
 		t.Helper()
 		if _, err := raw.Exec(q, args...); err != nil {

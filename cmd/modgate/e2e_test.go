@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -500,4 +501,18 @@ func TestRunCommands(t *testing.T) {
 	if err := run(ctx, []string{"serve", "--upstream", "ftp://x", "--data", data, "--listen", "127.0.0.1:0"}, getenv, &out, &errb); err == nil || exitCode(err) != 2 {
 		t.Errorf("serve with a bad upstream: %v", err)
 	}
+}
+
+// rawDB opens the SQLite database in data behind modgate's back (to edit or
+// read rows as an attacker or an operator would). It waits up to 10s for
+// the write lock: a modgate still running may be finishing background work
+// (facts, a zip read ahead, the audit log's load).
+func rawDB(t *testing.T, data string) *sql.DB {
+	t.Helper()
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(data, "modgate.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	return raw
 }

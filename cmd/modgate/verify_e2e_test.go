@@ -1,7 +1,6 @@
 package main
 
 import (
-	"database/sql"
 	"io"
 	"net/http"
 	"os"
@@ -123,11 +122,7 @@ func TestEndToEndVerification(t *testing.T) {
 	// A pin edited in the database behind modgate's back is found against
 	// the audit chain: here the imported private hash, which would make
 	// the tampered private zip servable.
-	raw, err := sql.Open("sqlite", filepath.Join(data, "modgate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := rawDB(t, data)
 	if _, err := raw.Exec(`UPDATE checksums SET hash = ? WHERE module_path = 'corp.example.com/secret'`, privateOther.Hash); err != nil {
 		t.Fatal(err)
 	}
@@ -275,11 +270,7 @@ func TestEndToEndUnreadablePin(t *testing.T) {
 	}
 	testkit.RunGo(t, app, env("home1"), false, "mod", "download", "corp.example.com/cached@v1.0.0", "corp.example.com/fine@v1.0.0")
 
-	raw, err := sql.Open("sqlite", filepath.Join(data, "modgate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := rawDB(t, data)
 	for _, q := range []string{
 		`UPDATE checksums SET created_at = 'garbage' WHERE module_path = 'corp.example.com/imported' AND kind = 'zip'`,
 		`UPDATE checksums SET hash = 'h1:<not base64>' WHERE module_path = 'corp.example.com/cached' AND kind = 'mod'`,
